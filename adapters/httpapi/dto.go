@@ -1,0 +1,320 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/creditd/creditd/application"
+	"github.com/creditd/creditd/domain"
+)
+
+// Request DTOs. Amounts are strings so that JSON numbers (which would pass
+// through float64 in many clients) are refused. Fields whose absence means
+// the same as their zero value are plain values; the others are pointers.
+
+type grantRequest struct {
+	Amount    string            `json:"amount"`
+	Source    string            `json:"source"`
+	ExpiresAt string            `json:"expiresAt,omitempty"`
+	Priority  *int              `json:"priority,omitempty"`
+	Reason    string            `json:"reason,omitempty"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+}
+
+func (r grantRequest) toCommand(tenant domain.TenantID, accountParam string, now time.Time) (application.GrantCommand, error) {
+	var fe fieldErrors
+	cmd := application.GrantCommand{Tenant: tenant, Priority: domain.DefaultLotPriority}
+	cmd.Account = parseAccount(&fe, accountParam)
+	cmd.Amount = parseAmount(&fe, "amount", r.Amount)
+	if r.Source == "" {
+		fe.addf("source", "is required")
+	} else if s, err := domain.LotSourceFromString(r.Source); err != nil {
+		fe.add("source", err)
+	} else {
+		cmd.Source = s
+	}
+	if r.ExpiresAt != "" {
+		t, err := time.Parse(time.RFC3339, r.ExpiresAt)
+		switch {
+		case err != nil:
+			fe.addf("expiresAt", "must be an RFC 3339 date-time such as 2030-01-02T15:04:05Z")
+		case !t.After(now):
+			fe.addf("expiresAt", "must be in the future")
+		default:
+			t = t.UTC()
+			cmd.ExpiresAt = &t
+		}
+	}
+	if r.Priority != nil {
+		if p := *r.Priority; p < domain.MinLotPriority || p > domain.MaxLotPriority {
+			fe.addf("priority", "must be between %d and %d", domain.MinLotPriority, domain.MaxLotPriority)
+		} else {
+			cmd.Priority = p
+		}
+	}
+	cmd.Memo = parseMemo(&fe, r.Reason, r.Metadata)
+	return cmd, fe.err()
+}
+
+type spendRequest struct {
+	Amount   string            `json:"amount"`
+	Reason   string            `json:"reason,omitempty"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+func (r spendRequest) toCommand(tenant domain.TenantID, accountParam string) (application.SpendCommand, error) {
+	var fe fieldErrors
+	cmd := application.SpendCommand{Tenant: tenant}
+	cmd.Account = parseAccount(&fe, accountParam)
+	cmd.Amount = parseAmount(&fe, "amount", r.Amount)
+	cmd.Memo = parseMemo(&fe, r.Reason, r.Metadata)
+	return cmd, fe.err()
+}
+
+type placeHoldRequest struct {
+	Amount           string            `json:"amount"`
+	ExpiresInSeconds *int64            `json:"expiresInSeconds"`
+	Reason           string            `json:"reason,omitempty"`
+	Metadata         map[string]string `json:"metadata,omitempty"`
+}
+
+var (
+	minHoldSeconds = int64(domain.MinHoldDuration / time.Second)
+	maxHoldSeconds = int64(domain.MaxHoldDuration / time.Second)
+)
+
+func (r placeHoldRequest) toCommand(tenant domain.TenantID, accountParam string) (application.PlaceHoldCommand, error) {
+	var fe fieldErrors
+	cmd := application.PlaceHoldCommand{Tenant: tenant}
+	cmd.Account = parseAccount(&fe, accountParam)
+	cmd.Amount = parseAmount(&fe, "amount", r.Amount)
+	switch s := r.ExpiresInSeconds; {
+	case s == nil:
+		fe.addf("expiresInSeconds", "is required")
+	case *s < minHoldSeconds || *s > maxHoldSeconds:
+		fe.addf("expiresInSeconds", "must be between %d and %d", minHoldSeconds, maxHoldSeconds)
+	default:
+		cmd.ExpiresIn = time.Duration(*s) * time.Second
+	}
+	cmd.Memo = parseMemo(&fe, r.Reason, r.Metadata)
+	return cmd, fe.err()
+}
+
+type captureRequest struct {
+	Amount string `json:"amount"`
+}
+
+func (r captureRequest) toCommand(tenant domain.TenantID, holdParam string) (application.CaptureCommand, error) {
+	var fe fieldErrors
+	cmd := application.CaptureCommand{Tenant: tenant}
+	cmd.Hold = parseHold(&fe, holdParam)
+	cmd.Amount = parseAmount(&fe, "amount", r.Amount)
+	return cmd, fe.err()
+}
+
+// releaseRequest is empty; decoding it still refuses unknown fields.
+type releaseRequest struct{}
+
+func (releaseRequest) toCommand(tenant domain.TenantID, holdParam string) (application.ReleaseCommand, error) {
+	var fe fieldErrors
+	cmd := application.ReleaseCommand{Tenant: tenant, Hold: parseHold(&fe, holdParam)}
+	return cmd, fe.err()
+}
+
+// Defaults and bounds of the history page size.
+const defaultPageSize = 50
+
+// historyQuery is the query of GET .../transactions.
+type historyQuery struct {
+	account domain.AccountID
+	limit   int
+	after   *domain.TransactionID
+}
+
+func parseHistoryQuery(accountParam, limit, cursor string) (historyQuery, error) {
+	var fe fieldErrors
+	q := historyQuery{account: parseAccount(&fe, accountParam), limit: defaultPageSize}
+	if limit != "" {
+		n, err := strconv.Atoi(limit)
+		if err != nil || n < 1 || n > application.MaxPageSize {
+			fe.addf("limit", "must be an integer between 1 and %d", application.MaxPageSize)
+		} else {
+			q.limit = n
+		}
+	}
+	if cursor != "" {
+		id, err := decodeCursor(cursor)
+		if err != nil {
+			fe.addf("cursor", "is not a cursor this API returned")
+		} else {
+			q.after = &id
+		}
+	}
+	return q, fe.err()
+}
+
+// Cursors are the base64url of the last transaction id of a page: opaque to
+// clients, and enough for the history port, which pages by id.
+func encodeCursor(id domain.TransactionID) string {
+	return base64.RawURLEncoding.EncodeToString(id[:])
+}
+
+func decodeCursor(s string) (domain.TransactionID, error) {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil || len(b) != len(domain.TransactionID{}) {
+		return domain.TransactionID{}, fmt.Errorf("%w: bad cursor", domain.ErrInvalidInput)
+	}
+	return domain.TransactionID(b), nil
+}
+
+func parseAccount(fe *fieldErrors, s string) domain.AccountID {
+	id, err := domain.ParseAccountID(s)
+	if err != nil {
+		fe.add("accountId", err)
+	}
+	return id
+}
+
+func parseHold(fe *fieldErrors, s string) domain.HoldID {
+	id, err := domain.ParseHoldID(s)
+	if err != nil {
+		fe.addf("holdId", "must be a hold id (a UUID)")
+	}
+	return id
+}
+
+func parseAmount(fe *fieldErrors, field, s string) domain.Credits {
+	if s == "" {
+		fe.addf(field, "is required")
+		return domain.Credits{}
+	}
+	c, err := domain.ParsePositiveCredits(s)
+	if err != nil {
+		fe.add(field, err)
+	}
+	return c
+}
+
+func parseMemo(fe *fieldErrors, reason string, metadata map[string]string) domain.Memo {
+	if err := domain.ValidateReason(reason); err != nil {
+		fe.add("reason", err)
+	}
+	if err := domain.ValidateMetadata(metadata); err != nil {
+		fe.add("metadata", err)
+	}
+	return domain.Memo{Reason: reason, Metadata: domain.Metadata(metadata)}
+}
+
+// Response DTOs. Amounts are decimal strings and times RFC 3339 in UTC.
+
+type accountResponse struct {
+	ID        string        `json:"id"`
+	Balance   string        `json:"balance"`
+	Held      string        `json:"held"`
+	Available string        `json:"available"`
+	Lots      []lotResponse `json:"lots"`
+}
+
+type lotResponse struct {
+	ID        string  `json:"id"`
+	Source    string  `json:"source"`
+	Remaining string  `json:"remaining"`
+	ExpiresAt *string `json:"expiresAt"` // null: the lot never expires
+	Priority  int     `json:"priority"`
+}
+
+func toAccountResponse(v application.AccountView) accountResponse {
+	out := accountResponse{ID: v.Account.String(), Balance: v.Balance.String(), Held: v.Held.String(),
+		Available: v.Available.String(), Lots: make([]lotResponse, 0, len(v.Lots))}
+	for _, l := range v.Lots {
+		lot := lotResponse{ID: l.ID().String(), Source: l.Source().String(), Remaining: l.Remaining().String(), Priority: l.Priority()}
+		if e := l.ExpiresAt(); e != nil {
+			s := formatTime(*e)
+			lot.ExpiresAt = &s
+		}
+		out.Lots = append(out.Lots, lot)
+	}
+	return out
+}
+
+type transactionResponse struct {
+	ID           string            `json:"id"`
+	Type         string            `json:"type"`
+	AccountID    string            `json:"accountId"`
+	Amount       string            `json:"amount"`
+	BalanceAfter string            `json:"balanceAfter"`
+	CreatedAt    string            `json:"createdAt"`
+	Reason       string            `json:"reason"`
+	Metadata     map[string]string `json:"metadata"`
+	Postings     []postingResponse `json:"postings"`
+}
+
+type postingResponse struct {
+	Account     string `json:"account"`
+	AccountType string `json:"accountType"`
+	LotID       string `json:"lotId,omitempty"`
+	Amount      string `json:"amount"`
+}
+
+func toTransactionResponse(t domain.Transaction) transactionResponse {
+	memo := t.Memo()
+	out := transactionResponse{ID: t.ID().String(), Type: t.Type().String(), AccountID: t.AccountID().String(),
+		Amount: t.Amount().String(), BalanceAfter: t.BalanceAfter().String(), CreatedAt: formatTime(t.CreatedAt()),
+		Reason: memo.Reason, Metadata: map[string]string{}, Postings: []postingResponse{}}
+	for k, v := range memo.Metadata {
+		out.Metadata[k] = v
+	}
+	for _, p := range t.Postings() {
+		if p.IsSystem() {
+			out.Postings = append(out.Postings, postingResponse{Account: p.System.String(), AccountType: "system", Amount: p.Amount.String()})
+			continue
+		}
+		out.Postings = append(out.Postings, postingResponse{Account: p.AccountID.String(), AccountType: "wallet",
+			LotID: p.Lot.String(), Amount: p.Amount.String()})
+	}
+	return out
+}
+
+type holdResponse struct {
+	ID        string `json:"id"`
+	AccountID string `json:"accountId"`
+	Amount    string `json:"amount"`
+	Captured  string `json:"captured"`
+	Remaining string `json:"remaining"`
+	Status    string `json:"status"`
+	ExpiresAt string `json:"expiresAt"`
+}
+
+// toHoldResponse shows the status as of now, so a hold past its expiry reads
+// EXPIRED before the expiry job has swept it.
+func toHoldResponse(h *domain.Hold, now time.Time) holdResponse {
+	return holdResponse{ID: h.ID().String(), AccountID: h.AccountID().String(), Amount: h.Amount().String(),
+		Captured: h.Captured().String(), Remaining: h.Remaining().String(), Status: h.StatusAt(now).String(),
+		ExpiresAt: formatTime(h.ExpiresAt())}
+}
+
+type captureResponse struct {
+	Hold        holdResponse        `json:"hold"`
+	Transaction transactionResponse `json:"transaction"`
+}
+
+type historyResponse struct {
+	Items      []transactionResponse `json:"items"`
+	NextCursor *string               `json:"nextCursor"` // null on the last page
+}
+
+func toHistoryResponse(p application.HistoryPage) historyResponse {
+	out := historyResponse{Items: make([]transactionResponse, 0, len(p.Items))}
+	for _, t := range p.Items {
+		out.Items = append(out.Items, toTransactionResponse(t))
+	}
+	if p.Next != nil {
+		c := encodeCursor(*p.Next)
+		out.NextCursor = &c
+	}
+	return out
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

@@ -1,0 +1,167 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gin-contrib/requestid"
+	"github.com/gin-gonic/gin"
+
+	"github.com/creditd/creditd/application"
+	"github.com/creditd/creditd/domain"
+)
+
+const (
+	ctxPrincipal      = "creditd.principal" // the domain.Principal authenticate resolved
+	headerRequestID   = "X-Request-ID"
+	maxRequestIDChars = 128
+	unmatchedRoute    = "unmatched" // route label for requests no route matched
+)
+
+// dropBadRequestID removes a client's X-Request-ID that is too long or not
+// printable ASCII, so requestid generates one instead of echoing junk into
+// logs and response headers.
+func dropBadRequestID(c *gin.Context) {
+	if id := c.GetHeader(headerRequestID); id != "" && (len(id) > maxRequestIDChars || !printableASCII(id)) {
+		c.Request.Header.Del(headerRequestID)
+	}
+	c.Next()
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// accessLog writes one JSON log line and one metrics observation per request.
+// It logs the route pattern, never the raw path or any header, so neither
+// account ids nor API keys reach the logs.
+func accessLog(log *slog.Logger, m *metrics) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		elapsed := time.Since(start)
+		route := c.FullPath()
+		if route == "" {
+			route = unmatchedRoute
+		}
+		status := c.Writer.Status()
+		m.observe(route, c.Request.Method, status, elapsed)
+
+		attrs := []slog.Attr{
+			slog.String("method", c.Request.Method),
+			slog.String("route", route),
+			slog.Int("status", status),
+			slog.Duration("duration", elapsed),
+			slog.String("request_id", requestid.Get(c)),
+		}
+		if p, ok := c.Get(ctxPrincipal); ok {
+			attrs = append(attrs, slog.String("tenant", p.(domain.Principal).Tenant.String()))
+		}
+		if c.Writer.Header().Get(headerIdempotentReplayed) != "" {
+			attrs = append(attrs, slog.Bool("replayed", true))
+		}
+		log.LogAttrs(c.Request.Context(), slog.LevelInfo, "http request", attrs...)
+	}
+}
+
+// recovery turns a panic into a problem+json 500 and logs it with its stack.
+func recovery(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			rec := recover()
+			if rec == nil {
+				return
+			}
+			if rec == http.ErrAbortHandler { // the client is gone; let net/http handle it
+				panic(rec)
+			}
+			log.ErrorContext(c.Request.Context(), "panic serving request",
+				"request_id", requestid.Get(c), "route", c.FullPath(), "panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
+			if !c.Writer.Written() {
+				p, _ := problemFor(errors.New("panic"), c.Request.URL.EscapedPath())
+				c.Data(p.Status, contentTypeProblem, p.encode())
+			}
+			c.Abort()
+		}()
+		c.Next()
+	}
+}
+
+// mapErrors renders the last error a handler recorded as a problem, through
+// errorTable. Unmapped errors become a generic 500 whose cause is logged
+// with the request id.
+func mapErrors(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Next()
+		if len(c.Errors) == 0 || c.Writer.Written() {
+			return
+		}
+		err := c.Errors.Last().Err
+		p, known := problemFor(err, c.Request.URL.EscapedPath())
+		if !known || p.Status >= http.StatusInternalServerError {
+			log.ErrorContext(c.Request.Context(), "request failed",
+				"request_id", requestid.Get(c), "route", c.FullPath(), "error", err.Error())
+		}
+		if p.Status == http.StatusUnauthorized {
+			c.Header("WWW-Authenticate", `Bearer realm="creditd"`)
+		}
+		c.Data(p.Status, contentTypeProblem, p.encode())
+	}
+}
+
+// limitBody caps request bodies at max bytes; a larger declared length is
+// refused at once, a larger streamed body when the decoder reaches the cap.
+func limitBody(max int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > max {
+			abortWith(c, errRequestTooLarge)
+			return
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
+		c.Next()
+	}
+}
+
+// authenticate resolves "Authorization: Bearer <key>" to a principal.
+func authenticate(keys *application.APIKeys) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		scheme, secret, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
+			abortWith(c, application.ErrUnauthenticated)
+			return
+		}
+		p, err := keys.Authenticate(c.Request.Context(), strings.TrimSpace(secret))
+		if err != nil {
+			abortWith(c, err)
+			return
+		}
+		c.Set(ctxPrincipal, p)
+		c.Next()
+	}
+}
+
+// requireScope refuses principals whose key lacks scope.
+func requireScope(scope domain.Scope) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !principal(c).Can(scope) {
+			abortWith(c, fmt.Errorf("%w: %s", errForbidden, scope))
+			return
+		}
+		c.Next()
+	}
+}
+
+func abortWith(c *gin.Context, err error) {
+	_ = c.Error(err)
+	c.Abort()
+}

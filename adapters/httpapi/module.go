@@ -1,0 +1,58 @@
+package httpapi
+
+import (
+	"log/slog"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/fx"
+
+	"github.com/creditd/creditd/application"
+)
+
+// Module provides the router and the server and ties the server to the app's
+// lifecycle. It needs the Credits, Holds and APIKeys use cases and a Clock;
+// a *slog.Logger, Config, ServerConfig, Readiness and a Prometheus
+// Registerer/Gatherer are used when provided.
+var Module = fx.Module("httpapi",
+	fx.Provide(newRouterFx, newServerFx),
+	fx.Invoke(registerServerHooks),
+)
+
+type routerParams struct {
+	fx.In
+
+	Credits    *application.Credits
+	Holds      *application.Holds
+	APIKeys    *application.APIKeys
+	Clock      application.Clock
+	Logger     *slog.Logger          `optional:"true"`
+	Registerer prometheus.Registerer `optional:"true"`
+	Gatherer   prometheus.Gatherer   `optional:"true"`
+	Config     Config                `optional:"true"`
+	Readiness  Readiness             `optional:"true"`
+}
+
+func newRouterFx(p routerParams) *gin.Engine {
+	return NewRouter(Deps{Credits: p.Credits, Holds: p.Holds, APIKeys: p.APIKeys, Clock: p.Clock, Logger: p.Logger,
+		Registerer: p.Registerer, Gatherer: p.Gatherer, Config: p.Config, Readiness: p.Readiness})
+}
+
+type serverParams struct {
+	fx.In
+
+	Config     ServerConfig `optional:"true"`
+	Router     *gin.Engine
+	Logger     *slog.Logger `optional:"true"`
+	Shutdowner fx.Shutdowner
+}
+
+// newServerFx shuts the whole app down when serving fails, rather than
+// leaving a process that runs but no longer answers.
+func newServerFx(p serverParams) *Server {
+	return NewServer(p.Config, p.Router, p.Logger, func(error) { _ = p.Shutdowner.Shutdown(fx.ExitCode(1)) })
+}
+
+func registerServerHooks(lc fx.Lifecycle, s *Server) {
+	lc.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop})
+}

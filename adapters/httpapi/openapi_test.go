@@ -1,0 +1,155 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/creditd/creditd/adapters/httpapi"
+)
+
+// loadDocument parses and validates the document the service serves.
+func loadDocument(t *testing.T, h *harness) *openapi3.T {
+	t.Helper()
+	w := h.get("/openapi.yaml", withoutHeader("Authorization"))
+	require.Equal(t, http.StatusOK, w.Code)
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(w.Body.Bytes())
+	require.NoError(t, err)
+	require.NoError(t, doc.Validate(loader.Context))
+	return doc
+}
+
+var ginParam = regexp.MustCompile(`:([A-Za-z]+)`)
+
+func TestOpenAPIDescribesEveryRouteAndNoOther(t *testing.T) {
+	h := newHarness(t)
+	doc := loadDocument(t, h)
+
+	var documented, served []string
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			documented = append(documented, method+" "+path)
+		}
+	}
+	for _, r := range h.router.Routes() {
+		served = append(served, r.Method+" "+ginParam.ReplaceAllString(r.Path, "{$1}"))
+	}
+	slices.Sort(documented)
+	slices.Sort(served)
+	assert.Equal(t, served, documented)
+	assert.Len(t, served, 12)
+}
+
+func TestOpenAPIListsEveryProblemType(t *testing.T) {
+	doc := loadDocument(t, newHarness(t))
+	var documented []string
+	for _, v := range doc.Components.Schemas["ProblemType"].Value.Enum {
+		documented = append(documented, strings.TrimPrefix(v.(string), "https://creditd.dev/problems/"))
+	}
+	slugs := httpapi.ProblemSlugs()
+	slices.Sort(documented)
+	slices.Sort(slugs)
+	assert.Equal(t, slugs, documented)
+}
+
+// TestResponsesMatchOpenAPI replays a session touching every route and most
+// outcomes, and validates each response (and each accepted request) against
+// the document: statuses, content types, headers and bodies.
+func TestResponsesMatchOpenAPI(t *testing.T) {
+	h := newHarness(t)
+	doc := loadDocument(t, h)
+	router, err := legacy.NewRouter(doc)
+	require.NoError(t, err)
+
+	validated := map[string]bool{} // "METHOD path status"
+	h.onExchange = func(r *http.Request, body string, w *httptest.ResponseRecorder) {
+		t.Helper()
+		route, params, err := router.FindRoute(r)
+		if err != nil { // a 404 or 405 for a route the document rightly does not have
+			var rerr *routers.RouteError
+			require.ErrorAs(t, err, &rerr)
+			return
+		}
+		ctx := context.Background()
+		r.Body = io.NopCloser(strings.NewReader(body))
+		reqInput := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+		if w.Code < 400 {
+			assert.NoError(t, openapi3filter.ValidateRequest(ctx, reqInput), "%s %s", r.Method, r.URL)
+		}
+		respInput := &openapi3filter.ResponseValidationInput{RequestValidationInput: reqInput, Status: w.Code,
+			Header: w.Header(), Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+		respInput.SetBodyBytes(bytes.Clone(w.Body.Bytes()))
+		assert.NoError(t, openapi3filter.ValidateResponse(ctx, respInput), "%s %s -> %d %s", r.Method, r.URL, w.Code, w.Body.String())
+		validated[r.Method+" "+route.Path+" "+http.StatusText(w.Code)] = true
+	}
+
+	h.get("/healthz", withoutHeader("Authorization"))
+	h.get("/readyz", withoutHeader("Authorization"))
+	h.get("/metrics", withoutHeader("Authorization"))
+	h.get("/openapi.yaml", withoutHeader("Authorization"))
+
+	h.post("/v1/accounts/user-1/grants", `{"amount":"100","source":"paid","expiresAt":"2030-01-01T00:00:00Z","priority":0,"reason":"r","metadata":{"a":"b"}}`)
+	h.post("/v1/accounts/user-1/grants", `{"amount":"1","source":"bonus"}`)
+	h.get("/v1/accounts/user-1")
+	h.post("/v1/accounts/user-1/spends", `{"amount":"0.5","reason":"x"}`)
+	h.post("/v1/accounts/user-1/spends", `{"amount":"1000"}`)
+	hold := h.placeHold("user-1", "10")
+	h.get("/v1/holds/" + hold)
+	h.post("/v1/holds/"+hold+"/capture", `{"amount":"4"}`)
+	h.post("/v1/holds/"+hold+"/capture", `{"amount":"40"}`)
+	h.post("/v1/holds/"+hold+"/release", `{}`)
+	h.post("/v1/holds/"+hold+"/release", `{}`)
+	h.get("/v1/accounts/user-1/transactions?limit=2")
+	h.get("/v1/accounts/user-1/transactions")
+
+	h.get("/v1/accounts/nobody")
+	h.get("/v1/accounts/user-1", withoutHeader("Authorization"))
+	h.post("/v1/accounts/user-1/spends", `{"amount":"1"}`, withKey(h.readOnlyA))
+	h.post("/v1/accounts/user-1/spends", `{"amount":1}`)
+	h.post("/v1/accounts/user-1/spends", `{"amount":"1"}`, withoutHeader("Idempotency-Key"))
+	h.post("/v1/accounts/user-1/spends", `{"amount":"1"}`, withHeader("Content-Type", "text/plain"))
+	h.post("/v1/accounts/user-1/spends", `{"reason":"`+strings.Repeat("r", 70<<10)+`"}`)
+	h.post("/v1/accounts/user-1/spends", `{"amount":"2"}`, withIdem("dup"))
+	h.post("/v1/accounts/user-1/spends", `{"amount":"3"}`, withIdem("dup"))
+	h.get("/v1/accounts/user-1/transactions?limit=0")
+
+	for _, want := range []string{
+		"GET /v1/accounts/{accountId} OK",
+		"GET /v1/accounts/{accountId} Not Found",
+		"GET /v1/accounts/{accountId} Unauthorized",
+		"POST /v1/accounts/{accountId}/grants Created",
+		"POST /v1/accounts/{accountId}/spends Created",
+		"POST /v1/accounts/{accountId}/spends Conflict",
+		"POST /v1/accounts/{accountId}/spends Forbidden",
+		"POST /v1/accounts/{accountId}/spends Bad Request",
+		"POST /v1/accounts/{accountId}/spends Unsupported Media Type",
+		"POST /v1/accounts/{accountId}/spends Request Entity Too Large",
+		"POST /v1/accounts/{accountId}/spends Unprocessable Entity",
+		"POST /v1/accounts/{accountId}/holds Created",
+		"GET /v1/holds/{holdId} OK",
+		"POST /v1/holds/{holdId}/capture OK",
+		"POST /v1/holds/{holdId}/capture Conflict",
+		"POST /v1/holds/{holdId}/release OK",
+		"POST /v1/holds/{holdId}/release Conflict",
+		"GET /v1/accounts/{accountId}/transactions OK",
+		"GET /v1/accounts/{accountId}/transactions Bad Request",
+		"GET /healthz OK", "GET /readyz OK", "GET /metrics OK", "GET /openapi.yaml OK",
+	} {
+		assert.True(t, validated[want], "not validated: %s", want)
+	}
+}

@@ -1,0 +1,174 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/creditd/creditd/application"
+	"github.com/creditd/creditd/domain"
+)
+
+// problemTypeBase prefixes every problem slug. Types are absolute URIs, as
+// RFC 9457 recommends; clients branch on the whole string.
+const problemTypeBase = "https://creditd.dev/problems/"
+
+const (
+	contentTypeJSON    = "application/json"
+	contentTypeProblem = "application/problem+json"
+)
+
+// Errors raised by the HTTP adapter itself. They share the error table with
+// the domain and application errors, so every failure is mapped in one place.
+var (
+	errMalformedBody         = errors.New("the request body is not a single JSON object")
+	errRequestTooLarge       = errors.New("the request body is too large")
+	errUnsupportedMediaType  = errors.New("the request body must be sent as Content-Type: application/json")
+	errIdempotencyKeyMissing = errors.New("the Idempotency-Key header is required on every POST")
+	errForbidden             = errors.New("the API key does not grant the scope this request needs")
+	errRouteNotFound         = errors.New("no such route")
+	errMethodNotAllowed      = errors.New("the route does not support this method")
+	errNotReady              = errors.New("the service is not ready")
+)
+
+// problemKind is one row of the problem type list documented in openapi.yaml.
+type problemKind struct {
+	status int
+	slug   string
+	title  string
+	// detail, when set, replaces the error text: for errors whose text may
+	// carry internals (not found, internal) or could reveal another tenant's data.
+	detail string
+}
+
+var kindInternal = problemKind{http.StatusInternalServerError, "internal", "Internal error",
+	"The server could not complete the request. Quote the X-Request-ID response header when reporting it."}
+
+// errorTable is the one mapping from errors to HTTP problems, matched in
+// order with errors.Is. Anything it does not match is kindInternal.
+var errorTable = []struct {
+	target error
+	kind   problemKind
+}{
+	{domain.ErrInvalidInput, problemKind{http.StatusBadRequest, "validation-failed", "Validation failed", ""}},
+	{errMalformedBody, problemKind{http.StatusBadRequest, "malformed-request", "Malformed request", ""}},
+	{errIdempotencyKeyMissing, problemKind{http.StatusBadRequest, "idempotency-key-missing", "Idempotency key missing", ""}},
+	{application.ErrUnauthenticated, problemKind{http.StatusUnauthorized, "unauthorized", "Unauthorized", ""}},
+	{errForbidden, problemKind{http.StatusForbidden, "forbidden", "Forbidden", ""}},
+	{domain.ErrNotFound, problemKind{http.StatusNotFound, "not-found", "Not found",
+		"The account or hold does not exist."}},
+	{errRouteNotFound, problemKind{http.StatusNotFound, "not-found", "Not found", ""}},
+	{errMethodNotAllowed, problemKind{http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed", ""}},
+	{domain.ErrInsufficientCredits, problemKind{http.StatusConflict, "insufficient-credits", "Insufficient credits", ""}},
+	{domain.ErrHoldNotCapturable, problemKind{http.StatusConflict, "hold-not-capturable", "Hold not capturable", ""}},
+	{domain.ErrHoldNotReleasable, problemKind{http.StatusConflict, "hold-not-releasable", "Hold not releasable", ""}},
+	{domain.ErrCaptureExceedsHold, problemKind{http.StatusConflict, "capture-exceeds-hold", "Capture exceeds hold", ""}},
+	{errRequestTooLarge, problemKind{http.StatusRequestEntityTooLarge, "request-too-large", "Request too large", ""}},
+	{errUnsupportedMediaType, problemKind{http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type", ""}},
+	{domain.ErrBalanceLimit, problemKind{http.StatusUnprocessableEntity, "balance-limit", "Balance limit exceeded", ""}},
+	{application.ErrIdempotencyKeyReused, problemKind{http.StatusUnprocessableEntity, "idempotency-key-reused", "Idempotency key reused", ""}},
+	{errNotReady, problemKind{http.StatusServiceUnavailable, "not-ready", "Not ready", ""}},
+}
+
+// problemSlugs lists every problem type the API can answer with.
+func problemSlugs() []string {
+	seen := map[string]bool{kindInternal.slug: true}
+	out := []string{kindInternal.slug}
+	for _, row := range errorTable {
+		if !seen[row.kind.slug] {
+			seen[row.kind.slug] = true
+			out = append(out, row.kind.slug)
+		}
+	}
+	return out
+}
+
+// problem is an RFC 9457 problem details document. Its content depends only
+// on the error and the request path, never on the request id or the time, so
+// a stored rejection replays byte for byte.
+type problem struct {
+	Type     string       `json:"type"`
+	Title    string       `json:"title"`
+	Status   int          `json:"status"`
+	Detail   string       `json:"detail"`
+	Instance string       `json:"instance"`
+	Errors   []fieldError `json:"errors,omitempty"`
+	// Extension members of insufficient-credits.
+	Requested string `json:"requested,omitempty"`
+	Available string `json:"available,omitempty"`
+}
+
+// problemFor maps err through errorTable; known reports whether it matched.
+func problemFor(err error, instance string) (p problem, known bool) {
+	kind := kindInternal
+	for _, row := range errorTable {
+		if errors.Is(err, row.target) {
+			kind, known = row.kind, true
+			break
+		}
+	}
+	p = problem{Type: problemTypeBase + kind.slug, Title: kind.title, Status: kind.status, Detail: kind.detail, Instance: instance}
+	if p.Detail == "" {
+		p.Detail = err.Error()
+	}
+	var verr *validationError
+	if errors.As(err, &verr) {
+		p.Errors = verr.fields
+	}
+	var ierr *domain.InsufficientCreditsError
+	if errors.As(err, &ierr) {
+		p.Requested, p.Available = ierr.Requested.String(), ierr.Available.String()
+	}
+	return p, known
+}
+
+func (p problem) encode() []byte {
+	b, err := json.Marshal(p)
+	if err != nil { // a problem holds strings and ints only
+		panic(fmt.Sprintf("httpapi: encode problem: %v", err))
+	}
+	return b
+}
+
+// fieldError says what is wrong with one field of a request.
+type fieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// validationError carries per-field errors; it is a domain.ErrInvalidInput.
+type validationError struct{ fields []fieldError }
+
+func (e *validationError) Error() string {
+	parts := make([]string, len(e.fields))
+	for i, f := range e.fields {
+		parts[i] = f.Field + ": " + f.Message
+	}
+	return "invalid request: " + strings.Join(parts, "; ")
+}
+
+func (e *validationError) Unwrap() error { return domain.ErrInvalidInput }
+
+// fieldErrors collects field errors while a request is converted.
+type fieldErrors []fieldError
+
+// add records err against field; the domain's "invalid input: " prefix is
+// dropped because the problem type already says so.
+func (fe *fieldErrors) add(field string, err error) {
+	msg := strings.TrimPrefix(err.Error(), domain.ErrInvalidInput.Error()+": ")
+	*fe = append(*fe, fieldError{Field: field, Message: msg})
+}
+
+func (fe *fieldErrors) addf(field, format string, args ...any) {
+	*fe = append(*fe, fieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// err returns nil when nothing was collected.
+func (fe fieldErrors) err() error {
+	if len(fe) == 0 {
+		return nil
+	}
+	return &validationError{fields: fe}
+}

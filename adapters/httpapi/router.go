@@ -1,0 +1,125 @@
+// Package httpapi is creditd's HTTP adapter: the JSON API product backends
+// call, with API-key auth, idempotent POSTs, RFC 9457 problems, health,
+// readiness, Prometheus metrics and the OpenAPI document that describes it.
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/gin-contrib/requestid"
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/creditd/creditd/application"
+	"github.com/creditd/creditd/domain"
+)
+
+// DefaultMaxBodyBytes bounds request bodies when Config leaves it unset.
+const DefaultMaxBodyBytes = 64 << 10
+
+// Config tunes the router.
+type Config struct {
+	// MaxBodyBytes bounds a request body; larger ones get 413. Zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// Readiness reports whether the service can take traffic: the database is
+// reachable and its migrations are applied. A nil Readiness means always ready.
+type Readiness func(ctx context.Context) error
+
+// Deps is what the router needs. Credits, Holds, APIKeys and Clock are
+// required; the rest have defaults.
+type Deps struct {
+	Credits *application.Credits
+	Holds   *application.Holds
+	APIKeys *application.APIKeys
+	Clock   application.Clock
+	// Logger receives access and error logs; nil logs JSON to stderr.
+	Logger *slog.Logger
+	// Registerer and Gatherer back /metrics. With both nil the router makes
+	// its own registry (with Go and process collectors); a Registerer that is
+	// also a Gatherer (a *prometheus.Registry) serves as both.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	Config     Config
+	Readiness  Readiness
+}
+
+// NewRouter builds the API. It panics on a missing required dependency or a
+// metrics name clash, both programming errors found at startup.
+func NewRouter(deps Deps) *gin.Engine {
+	if deps.Credits == nil || deps.Holds == nil || deps.APIKeys == nil || deps.Clock == nil {
+		panic("httpapi: Deps.Credits, Holds, APIKeys and Clock are required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if deps.Config.MaxBodyBytes <= 0 {
+		deps.Config.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	reg, gatherer := deps.Registerer, deps.Gatherer
+	if reg == nil && gatherer == nil {
+		r := prometheus.NewRegistry()
+		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		reg, gatherer = r, r
+	}
+	if g, ok := reg.(prometheus.Gatherer); ok && gatherer == nil {
+		gatherer = g
+	}
+	if reg == nil || gatherer == nil {
+		panic("httpapi: give Deps both a Registerer and a Gatherer, or neither")
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		panic(fmt.Sprintf("httpapi: register metrics: %v", err))
+	}
+
+	gin.SetMode(gin.ReleaseMode) // no debug route dump or warnings on stdout
+	e := gin.New()
+	// Match routes on the escaped path and unescape parameters afterwards, so
+	// an account id such as "team/42" sent as "team%2F42" is one segment.
+	e.UseEscapedPath = true
+	e.UnescapePathValues = true
+	// Clients are programs: answer 404/405 problems rather than redirects.
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.HandleMethodNotAllowed = true
+	_ = e.SetTrustedProxies(nil) // nothing here reads the client IP
+
+	log := deps.Logger
+	e.Use(dropBadRequestID, requestID(), accessLog(log, m), recovery(log), mapErrors(log),
+		limitBody(deps.Config.MaxBodyBytes))
+	e.NoRoute(func(c *gin.Context) { _ = c.Error(errRouteNotFound) })
+	e.NoMethod(func(c *gin.Context) { _ = c.Error(errMethodNotAllowed) })
+
+	e.GET("/healthz", healthz)
+	e.GET("/readyz", readyz(deps.Readiness, log))
+	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
+	e.GET("/openapi.yaml", serveOpenAPI)
+
+	h := &handlers{credits: deps.Credits, holds: deps.Holds, clock: deps.Clock}
+	v1 := e.Group("/v1", authenticate(deps.APIKeys))
+	read := v1.Group("", requireScope(domain.ScopeRead))
+	write := v1.Group("", requireScope(domain.ScopeWrite), requireIdempotencyKey)
+
+	read.GET("/accounts/:accountId", h.getAccount)
+	read.GET("/accounts/:accountId/transactions", h.listTransactions)
+	write.POST("/accounts/:accountId/grants", h.grant)
+	write.POST("/accounts/:accountId/spends", h.spend)
+	write.POST("/accounts/:accountId/holds", h.placeHold)
+	read.GET("/holds/:holdId", h.getHold)
+	write.POST("/holds/:holdId/capture", h.captureHold)
+	write.POST("/holds/:holdId/release", h.releaseHold)
+	return e
+}
+
+// requestID is built once per process: requestid.New writes a package
+// variable that every request reads, so building a second router while one
+// serves would race.
+var requestID = sync.OnceValue(func() gin.HandlerFunc { return requestid.New() })

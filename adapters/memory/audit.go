@@ -1,0 +1,119 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/creditd/creditd/application"
+	"github.com/creditd/creditd/domain"
+)
+
+type auditor struct{ s *Store }
+
+// Audit recomputes, from the postings and the open holds alone, every number
+// the store caches, and reports each disagreement on a line of its own.
+func (a auditor) Audit(ctx context.Context) (application.AuditReport, error) {
+	var report application.AuditReport
+	err := a.s.read(ctx, func(d db) error {
+		report = audit(d)
+		return nil
+	})
+	return report, err
+}
+
+func audit(d db) application.AuditReport {
+	var report application.AuditReport
+	drift := func(format string, args ...any) { report.Drifts = append(report.Drifts, fmt.Sprintf(format, args...)) }
+
+	lotOwner := map[domain.LotID]domain.WalletID{}
+	for _, w := range d.wallets.all {
+		for _, l := range w.lots {
+			lotOwner[l.id] = w.id
+		}
+	}
+
+	// What the postings say each wallet and lot holds.
+	walletPosted := map[domain.WalletID]domain.Credits{}
+	lotPosted := map[domain.LotID]domain.Credits{}
+	for id, t := range d.ledger.all {
+		report.Transactions++
+		sum := domain.ZeroCredits
+		for _, p := range t.postings {
+			sum = sum.Add(p.Amount)
+			if p.IsSystem() {
+				continue
+			}
+			walletPosted[p.Wallet] = walletPosted[p.Wallet].Add(p.Amount)
+			lotPosted[p.Lot] = lotPosted[p.Lot].Add(p.Amount)
+			if owner, ok := lotOwner[p.Lot]; !ok || owner != p.Wallet {
+				drift("transaction %s: posting on lot %s, which wallet %s does not have", id, p.Lot, p.Wallet)
+			}
+		}
+		if len(t.postings) < 2 {
+			drift("transaction %s: %d postings, needs at least 2", id, len(t.postings))
+		}
+		if !sum.IsZero() {
+			drift("transaction %s: postings sum to %s, not zero", id, sum)
+		}
+	}
+
+	// What the open holds say each wallet and lot reserves.
+	walletReserved := map[domain.WalletID]domain.Credits{}
+	lotReserved := map[domain.LotID]domain.Credits{}
+	for id, h := range d.holds.all {
+		if !h.status.IsOpen() {
+			if len(h.allocations) > 0 {
+				drift("hold %s: %s but still reserves %s", id, h.status, h.remaining())
+			}
+			continue
+		}
+		for _, al := range h.allocations {
+			if !al.Amount.IsPositive() {
+				drift("hold %s: reserves %s on lot %s", id, al.Amount, al.Lot)
+			}
+			if owner, ok := lotOwner[al.Lot]; !ok || owner != h.wallet {
+				drift("hold %s: reserves lot %s, which wallet %s does not have", id, al.Lot, h.wallet)
+			}
+			lotReserved[al.Lot] = lotReserved[al.Lot].Add(al.Amount)
+		}
+		rem := h.remaining()
+		walletReserved[h.wallet] = walletReserved[h.wallet].Add(rem)
+		if !h.captured.Add(rem).Equal(h.amount) {
+			drift("hold %s: amount %s, but captured %s + reserved %s", id, h.amount, h.captured, rem)
+		}
+	}
+
+	// Every cache against what it should be.
+	for _, w := range d.wallets.all {
+		report.Wallets++
+		name := fmt.Sprintf("wallet %s (account %q)", w.id, w.account)
+		if posted := walletPosted[w.id]; !w.balance.Equal(posted) {
+			drift("%s: balance %s, postings sum to %s", name, w.balance, posted)
+		}
+		if reserved := walletReserved[w.id]; !w.held.Equal(reserved) {
+			drift("%s: held %s, open holds reserve %s", name, w.held, reserved)
+		}
+		if w.balance.IsNegative() || w.held.IsNegative() || w.held.Cmp(w.balance) > 0 {
+			drift("%s: balance %s, held %s: negative or over-held", name, w.balance, w.held)
+		}
+		lotsRemaining := domain.ZeroCredits
+		for _, l := range w.lots {
+			lotsRemaining = lotsRemaining.Add(l.remaining)
+			if posted := lotPosted[l.id]; !l.remaining.Equal(posted) {
+				drift("%s: lot %s: remaining %s, postings sum to %s", name, l.id, l.remaining, posted)
+			}
+			if reserved := lotReserved[l.id]; !l.held.Equal(reserved) {
+				drift("%s: lot %s: held %s, open holds reserve %s", name, l.id, l.held, reserved)
+			}
+			if l.remaining.IsNegative() || l.held.IsNegative() || l.held.Cmp(l.remaining) > 0 || l.remaining.Cmp(l.amount) > 0 {
+				drift("%s: lot %s: amount %s, remaining %s, held %s: out of range", name, l.id, l.amount, l.remaining, l.held)
+			}
+		}
+		if !lotsRemaining.Equal(w.balance) {
+			drift("%s: balance %s, lots hold %s", name, w.balance, lotsRemaining)
+		}
+	}
+	slices.Sort(report.Drifts) // maps iterate in random order; reports should not
+	return report
+}

@@ -1,0 +1,208 @@
+// Package memory implements the application's ports in memory, for tests.
+// It mimics the Postgres adapter's semantics: transactions that commit all or
+// nothing, one writer at a time, and stored rows that callers can never alias.
+package memory
+
+import (
+	"context"
+	"sync"
+
+	"github.com/creditd/creditd/application"
+	"github.com/creditd/creditd/domain"
+)
+
+// Store holds a whole creditd ledger in memory. It is safe for concurrent use.
+//
+// Transactions run one at a time: that is the simplest way to give every
+// transaction the isolation that row locks give it in Postgres. A transaction
+// reads the committed tables through an overlay of its own writes, and the
+// overlay is merged in only when its function returns nil.
+type Store struct {
+	writeMu sync.Mutex   // held by the one transaction (or single write) running
+	mu      sync.RWMutex // guards committed against readers while a commit merges into it
+	data    db           // the committed state
+	keys    *apiKeyStore
+}
+
+// NewStore returns an empty store.
+func NewStore() *Store {
+	return &Store{data: newDB(), keys: newAPIKeyStore()}
+}
+
+var (
+	_ application.UnitOfWork            = unitOfWork{}
+	_ application.WalletRepository      = walletRepo{}
+	_ application.LedgerRepository      = ledgerRepo{}
+	_ application.HoldRepository        = holdRepo{}
+	_ application.IdempotencyRepository = idempotencyRepo{}
+	_ application.Auditor               = auditor{}
+	_ application.APIKeyStore           = (*apiKeyStore)(nil)
+)
+
+// UnitOfWork runs functions as transactions on the store. WithinTx holds the
+// store's write lock while fn runs, so fn must not start another transaction
+// or write through Repos(): either would wait for itself forever.
+func (s *Store) UnitOfWork() application.UnitOfWork { return unitOfWork{s} }
+
+// Repos reads the committed state; each write through them is a transaction
+// of its own.
+func (s *Store) Repos() application.Repos { return repos{s: s}.ports() }
+
+// APIKeys stores tenants and API keys.
+func (s *Store) APIKeys() application.APIKeyStore { return s.keys }
+
+// Auditor recomputes every cache from the postings and open holds.
+func (s *Store) Auditor() application.Auditor { return auditor{s} }
+
+type unitOfWork struct{ s *Store }
+
+func (u unitOfWork) WithinTx(ctx context.Context, fn func(ctx context.Context, r application.Repos) error) error {
+	return u.s.write(ctx, func(tx db) error {
+		return fn(ctx, repos{s: u.s, tx: &tx}.ports())
+	})
+}
+
+// write runs fn on an overlay of the committed state and merges the overlay
+// in only when fn succeeds.
+func (s *Store) write(ctx context.Context, fn func(tx db) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	tx := s.data.overlay()
+	if err := fn(tx); err != nil {
+		return err // the overlay is dropped: nothing fn wrote is kept
+	}
+	s.mu.Lock()
+	tx.commit()
+	s.mu.Unlock()
+	return nil
+}
+
+// read runs fn on the committed state.
+func (s *Store) read(ctx context.Context, fn func(d db) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return fn(s.data)
+}
+
+// repos are the repositories of one transaction (tx set) or of the
+// committed state (tx nil).
+type repos struct {
+	s  *Store
+	tx *db
+}
+
+func (r repos) ports() application.Repos {
+	return application.Repos{
+		Wallets:     walletRepo{r},
+		Ledger:      ledgerRepo{r},
+		Holds:       holdRepo{r},
+		Idempotency: idempotencyRepo{r},
+	}
+}
+
+func (r repos) read(ctx context.Context, fn func(d db) error) error {
+	if r.tx == nil {
+		return r.s.read(ctx, fn)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// The transaction holds writeMu, and only writers holding it change the
+	// committed maps, so reading them here needs no further lock.
+	return fn(*r.tx)
+}
+
+func (r repos) write(ctx context.Context, fn func(tx db) error) error {
+	if r.tx == nil {
+		return r.s.write(ctx, fn)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fn(*r.tx)
+}
+
+// db is every transactional table. The committed db has no overlays; a
+// transaction's db shares the committed maps and writes only to its overlays.
+type db struct {
+	wallets     table[walletKey, walletRecord]
+	holds       table[domain.HoldID, holdRecord]
+	ledger      table[domain.TransactionID, txRecord]
+	idempotency table[idempotencyKey, idempotencyRecord]
+}
+
+func newDB() db {
+	return db{
+		wallets:     table[walletKey, walletRecord]{rows: map[walletKey]walletRecord{}},
+		holds:       table[domain.HoldID, holdRecord]{rows: map[domain.HoldID]holdRecord{}},
+		ledger:      table[domain.TransactionID, txRecord]{rows: map[domain.TransactionID]txRecord{}},
+		idempotency: table[idempotencyKey, idempotencyRecord]{rows: map[idempotencyKey]idempotencyRecord{}},
+	}
+}
+
+func (d db) overlay() db {
+	return db{wallets: d.wallets.overlay(), holds: d.holds.overlay(), ledger: d.ledger.overlay(), idempotency: d.idempotency.overlay()}
+}
+
+func (d db) commit() {
+	d.wallets.commit()
+	d.holds.commit()
+	d.ledger.commit()
+	d.idempotency.commit()
+}
+
+// table is one kind of record. Records are values that are never changed in
+// place: a write stores a new record. In a transaction, writes go to the
+// overlay (a nil record marks a deletion) and reads look there first.
+type table[K comparable, V any] struct {
+	rows    map[K]V
+	written map[K]*V // nil in the committed db
+}
+
+func (t table[K, V]) overlay() table[K, V] { return table[K, V]{rows: t.rows, written: map[K]*V{}} }
+
+func (t table[K, V]) get(k K) (V, bool) {
+	if v, ok := t.written[k]; ok {
+		if v == nil {
+			var zero V
+			return zero, false
+		}
+		return *v, true
+	}
+	v, ok := t.rows[k]
+	return v, ok
+}
+
+func (t table[K, V]) put(k K, v V) { t.written[k] = &v }
+
+func (t table[K, V]) del(k K) { t.written[k] = nil }
+
+// all yields every visible record, in no particular order.
+func (t table[K, V]) all(yield func(K, V) bool) {
+	for k, v := range t.written {
+		if v != nil && !yield(k, *v) {
+			return
+		}
+	}
+	for k, v := range t.rows {
+		if _, shadowed := t.written[k]; !shadowed && !yield(k, v) {
+			return
+		}
+	}
+}
+
+func (t table[K, V]) commit() {
+	for k, v := range t.written {
+		if v == nil {
+			delete(t.rows, k)
+		} else {
+			t.rows[k] = *v
+		}
+	}
+}

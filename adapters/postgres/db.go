@@ -1,0 +1,48 @@
+// Package postgres stores creditd's ledger in PostgreSQL with bun over pgx.
+// Row structs stay in this package; nothing above it sees bun, pgx or SQL.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+)
+
+// Config says where the database is and how many connections to keep.
+type Config struct {
+	URL      string
+	MaxConns int
+}
+
+// Open connects to PostgreSQL and checks that it answers.
+func Open(ctx context.Context, cfg Config) (*bun.DB, error) {
+	pgxCfg, err := pgx.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("parse database URL: %w", err)
+	}
+	sqldb := sql.OpenDB(stdlib.GetConnector(*pgxCfg))
+	sqldb.SetMaxOpenConns(cfg.MaxConns)
+	sqldb.SetMaxIdleConns(cfg.MaxConns)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	db := bun.NewDB(sqldb, pgdialect.New(), bun.WithDiscardUnknownColumns())
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("connect to %s: %w", redact(pgxCfg), err)
+	}
+	return db, nil
+}
+
+// redact names the server without the password, for error messages.
+func redact(c *pgx.ConnConfig) string {
+	return fmt.Sprintf("postgres://%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
+}
+
+var bunTxReadOnlySnapshot = sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}

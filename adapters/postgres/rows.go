@@ -1,0 +1,223 @@
+package postgres
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+	"github.com/uptrace/bun"
+
+	"github.com/creditd/creditd/domain"
+)
+
+type walletRow struct {
+	bun.BaseModel `bun:"table:wallets"`
+
+	ID        uuid.UUID       `bun:"id,pk,type:uuid"`
+	TenantID  uuid.UUID       `bun:"tenant_id,type:uuid"`
+	AccountID string          `bun:"account_id"`
+	Balance   decimal.Decimal `bun:"balance,type:numeric"`
+	Held      decimal.Decimal `bun:"held,type:numeric"`
+	CreatedAt time.Time       `bun:"created_at"`
+	UpdatedAt time.Time       `bun:"updated_at"`
+}
+
+type lotRow struct {
+	bun.BaseModel `bun:"table:lots"`
+
+	ID        uuid.UUID       `bun:"id,pk,type:uuid"`
+	WalletID  uuid.UUID       `bun:"wallet_id,type:uuid"`
+	Source    string          `bun:"source"`
+	Amount    decimal.Decimal `bun:"amount,type:numeric"`
+	Remaining decimal.Decimal `bun:"remaining,type:numeric"`
+	Held      decimal.Decimal `bun:"held,type:numeric"`
+	Priority  int             `bun:"priority"`
+	ExpiresAt *time.Time      `bun:"expires_at"`
+	CreatedAt time.Time       `bun:"created_at"`
+}
+
+type transactionRow struct {
+	bun.BaseModel `bun:"table:transactions"`
+
+	ID           uuid.UUID         `bun:"id,pk,type:uuid"`
+	TenantID     uuid.UUID         `bun:"tenant_id,type:uuid"`
+	WalletID     uuid.UUID         `bun:"wallet_id,type:uuid"`
+	AccountID    string            `bun:"account_id"`
+	Type         string            `bun:"type"`
+	Amount       decimal.Decimal   `bun:"amount,type:numeric"`
+	BalanceAfter decimal.Decimal   `bun:"balance_after,type:numeric"`
+	HoldID       *uuid.UUID        `bun:"hold_id,type:uuid"`
+	Reason       string            `bun:"reason"`
+	Metadata     map[string]string `bun:"metadata,type:jsonb"`
+	CreatedAt    time.Time         `bun:"created_at"`
+}
+
+type postingRow struct {
+	bun.BaseModel `bun:"table:postings"`
+
+	TransactionID uuid.UUID       `bun:"transaction_id,pk,type:uuid"`
+	Seq           int16           `bun:"seq,pk"`
+	TenantID      uuid.UUID       `bun:"tenant_id,type:uuid"`
+	WalletID      *uuid.UUID      `bun:"wallet_id,type:uuid"`
+	LotID         *uuid.UUID      `bun:"lot_id,type:uuid"`
+	SystemAccount *string         `bun:"system_account"`
+	Amount        decimal.Decimal `bun:"amount,type:numeric"`
+}
+
+type holdRow struct {
+	bun.BaseModel `bun:"table:holds"`
+
+	ID          uuid.UUID         `bun:"id,pk,type:uuid"`
+	TenantID    uuid.UUID         `bun:"tenant_id,type:uuid"`
+	WalletID    uuid.UUID         `bun:"wallet_id,type:uuid"`
+	AccountID   string            `bun:"account_id"`
+	Amount      decimal.Decimal   `bun:"amount,type:numeric"`
+	Captured    decimal.Decimal   `bun:"captured,type:numeric"`
+	Status      string            `bun:"status"`
+	Reason      string            `bun:"reason"`
+	Metadata    map[string]string `bun:"metadata,type:jsonb"`
+	Allocations []allocationJSON  `bun:"allocations,type:jsonb"`
+	ExpiresAt   time.Time         `bun:"expires_at"`
+	CreatedAt   time.Time         `bun:"created_at"`
+	UpdatedAt   time.Time         `bun:"updated_at"`
+}
+
+type allocationJSON struct {
+	Lot    uuid.UUID       `json:"lot"`
+	Amount decimal.Decimal `json:"amount"`
+}
+
+type idempotencyRow struct {
+	bun.BaseModel `bun:"table:idempotency_records"`
+
+	TenantID    uuid.UUID `bun:"tenant_id,pk,type:uuid"`
+	Key         string    `bun:"key,pk"`
+	Fingerprint []byte    `bun:"fingerprint"`
+	Status      int       `bun:"status"`
+	Body        []byte    `bun:"body"`
+	CreatedAt   time.Time `bun:"created_at"`
+}
+
+type tenantRow struct {
+	bun.BaseModel `bun:"table:tenants"`
+
+	ID   uuid.UUID `bun:"id,pk,type:uuid"`
+	Name string    `bun:"name"`
+}
+
+type apiKeyRow struct {
+	bun.BaseModel `bun:"table:api_keys"`
+
+	ID        uuid.UUID  `bun:"id,pk,type:uuid"`
+	TenantID  uuid.UUID  `bun:"tenant_id,type:uuid"`
+	Hash      []byte     `bun:"hash"`
+	Scopes    []string   `bun:"scopes,array"`
+	CreatedAt time.Time  `bun:"created_at"`
+	RevokedAt *time.Time `bun:"revoked_at"`
+}
+
+func credits(d decimal.Decimal, field string) (domain.Credits, error) {
+	c, err := domain.CreditsFromDecimal(d)
+	if err != nil {
+		return domain.Credits{}, fmt.Errorf("stored %s %s: %w", field, d, err)
+	}
+	return c, nil
+}
+
+func toLotRow(w domain.WalletID, l *domain.Lot) lotRow {
+	return lotRow{ID: uuid.UUID(l.ID()), WalletID: uuid.UUID(w), Source: l.Source().String(),
+		Amount: l.Amount().Decimal(), Remaining: l.Remaining().Decimal(), Held: l.Held().Decimal(),
+		Priority: l.Priority(), ExpiresAt: l.ExpiresAt(), CreatedAt: l.CreatedAt()}
+}
+
+func (r lotRow) toDomain() (*domain.Lot, error) {
+	source, err := domain.LotSourceFromString(r.Source)
+	if err != nil {
+		return nil, err
+	}
+	amount, err := credits(r.Amount, "lot amount")
+	if err != nil {
+		return nil, err
+	}
+	remaining, err := credits(r.Remaining, "lot remaining")
+	if err != nil {
+		return nil, err
+	}
+	held, err := credits(r.Held, "lot held")
+	if err != nil {
+		return nil, err
+	}
+	return domain.RehydrateLot(domain.LotID(r.ID), source, amount, remaining, held, r.Priority, utcPtr(r.ExpiresAt), r.CreatedAt.UTC()), nil
+}
+
+func (r walletRow) toDomain(lots []*domain.Lot) (*domain.Wallet, error) {
+	account, err := domain.ParseAccountID(r.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	balance, err := credits(r.Balance, "wallet balance")
+	if err != nil {
+		return nil, err
+	}
+	held, err := credits(r.Held, "wallet held")
+	if err != nil {
+		return nil, err
+	}
+	return domain.RehydrateWallet(domain.WalletID(r.ID), domain.TenantID(r.TenantID), account, balance, held, r.CreatedAt.UTC(), lots), nil
+}
+
+func toHoldRow(h *domain.Hold, now time.Time) holdRow {
+	allocs := make([]allocationJSON, 0, len(h.Allocations()))
+	for _, a := range h.Allocations() {
+		allocs = append(allocs, allocationJSON{Lot: uuid.UUID(a.Lot), Amount: a.Amount.Decimal()})
+	}
+	return holdRow{ID: uuid.UUID(h.ID()), TenantID: uuid.UUID(h.Tenant()), WalletID: uuid.UUID(h.Wallet()),
+		AccountID: h.AccountID().String(), Amount: h.Amount().Decimal(), Captured: h.Captured().Decimal(),
+		Status: h.Status().String(), Reason: h.Memo().Reason, Metadata: nonNil(h.Memo().Metadata), Allocations: allocs,
+		ExpiresAt: h.ExpiresAt(), CreatedAt: h.CreatedAt(), UpdatedAt: now}
+}
+
+func (r holdRow) toDomain() (*domain.Hold, error) {
+	account, err := domain.ParseAccountID(r.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	amount, err := credits(r.Amount, "hold amount")
+	if err != nil {
+		return nil, err
+	}
+	captured, err := credits(r.Captured, "hold captured")
+	if err != nil {
+		return nil, err
+	}
+	status, err := domain.HoldStatusFromString(r.Status)
+	if err != nil {
+		return nil, err
+	}
+	allocs := make([]domain.HoldAllocation, 0, len(r.Allocations))
+	for _, a := range r.Allocations {
+		amt, err := credits(a.Amount, "hold allocation")
+		if err != nil {
+			return nil, err
+		}
+		allocs = append(allocs, domain.HoldAllocation{Lot: domain.LotID(a.Lot), Amount: amt})
+	}
+	return domain.RehydrateHold(domain.HoldID(r.ID), domain.TenantID(r.TenantID), domain.WalletID(r.WalletID), account,
+		amount, captured, status, domain.Memo{Reason: r.Reason, Metadata: r.Metadata}, r.ExpiresAt.UTC(), r.CreatedAt.UTC(), allocs), nil
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}

@@ -1,0 +1,164 @@
+package application
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/creditd/creditd/domain"
+)
+
+// Credits grants, spends and reports credits on users' wallets.
+type Credits struct {
+	uow   UnitOfWork
+	reads Repos // outside any transaction, for reads and idempotent replays
+	clock Clock
+	ids   IDGenerator
+}
+
+// NewCredits builds the credits use cases.
+func NewCredits(uow UnitOfWork, reads Repos, clock Clock, ids IDGenerator) *Credits {
+	return &Credits{uow: uow, reads: reads, clock: clock, ids: ids}
+}
+
+// GrantCommand adds credits to an account, opening its wallet on first grant.
+type GrantCommand struct {
+	Tenant    domain.TenantID
+	Account   domain.AccountID
+	Amount    domain.Credits
+	Source    domain.LotSource
+	Priority  int
+	ExpiresAt *time.Time
+	Memo      domain.Memo
+}
+
+// Grant adds a lot of credits to the account's wallet.
+func (c *Credits) Grant(ctx context.Context, cmd GrantCommand, idem *Idempotency[domain.Transaction]) (domain.Transaction, *Receipt, error) {
+	return runOnce(ctx, c.uow, c.reads, c.clock, cmd.Tenant, idem, func(ctx context.Context, r Repos) (domain.Transaction, error) {
+		now := c.clock.Now()
+		w, err := r.Wallets.LockOrCreate(ctx, domain.NewWallet(domain.WalletID(c.ids.NewID()), cmd.Tenant, cmd.Account, now))
+		if err != nil {
+			return domain.Transaction{}, err
+		}
+		return c.change(ctx, r, w, now, func() (domain.Transaction, error) {
+			return w.Grant(domain.Grant{Transaction: domain.TransactionID(c.ids.NewID()), Lot: domain.LotID(c.ids.NewID()),
+				Amount: cmd.Amount, Source: cmd.Source, Priority: cmd.Priority, ExpiresAt: cmd.ExpiresAt, Memo: cmd.Memo}, now)
+		})
+	})
+}
+
+// SpendCommand takes credits from an account's free, unexpired lots.
+type SpendCommand struct {
+	Tenant  domain.TenantID
+	Account domain.AccountID
+	Amount  domain.Credits
+	Memo    domain.Memo
+}
+
+// Spend moves credits to consumption, or fails with domain.ErrInsufficientCredits.
+func (c *Credits) Spend(ctx context.Context, cmd SpendCommand, idem *Idempotency[domain.Transaction]) (domain.Transaction, *Receipt, error) {
+	return runOnce(ctx, c.uow, c.reads, c.clock, cmd.Tenant, idem, func(ctx context.Context, r Repos) (domain.Transaction, error) {
+		now := c.clock.Now()
+		w, err := r.Wallets.Lock(ctx, cmd.Tenant, cmd.Account)
+		if err != nil {
+			return domain.Transaction{}, err
+		}
+		return c.change(ctx, r, w, now, func() (domain.Transaction, error) {
+			return w.Spend(domain.TransactionID(c.ids.NewID()), cmd.Amount, cmd.Memo, now)
+		})
+	})
+}
+
+// change applies one movement to a locked wallet after expiring its due lots,
+// so a movement never sees credits that have expired, then stores everything.
+func (c *Credits) change(ctx context.Context, r Repos, w *domain.Wallet, now time.Time, move func() (domain.Transaction, error)) (domain.Transaction, error) {
+	txs, err := expireDue(w, c.ids, now)
+	if err != nil {
+		return domain.Transaction{}, err
+	}
+	t, err := move()
+	if err != nil {
+		return domain.Transaction{}, err
+	}
+	if err := saveWallet(ctx, r, w, append(txs, t)...); err != nil {
+		return domain.Transaction{}, err
+	}
+	return t, nil
+}
+
+// expireDue returns the expiration transaction for w's lots due at now, if any.
+func expireDue(w *domain.Wallet, ids IDGenerator, now time.Time) ([]domain.Transaction, error) {
+	t, due, err := w.ExpireDue(domain.TransactionID(ids.NewID()), now)
+	if err != nil || !due {
+		return nil, err
+	}
+	return []domain.Transaction{t}, nil
+}
+
+// saveWallet stores the wallet and its lots before the transactions, whose
+// postings refer to the lots.
+func saveWallet(ctx context.Context, r Repos, w *domain.Wallet, txs ...domain.Transaction) error {
+	if err := r.Wallets.Save(ctx, w); err != nil {
+		return err
+	}
+	w.ForgetChanges()
+	if len(txs) == 0 {
+		return nil
+	}
+	return r.Ledger.Append(ctx, txs...)
+}
+
+// AccountView is a wallet as a client sees it at one instant.
+type AccountView struct {
+	Account   domain.AccountID
+	Balance   domain.Credits
+	Held      domain.Credits
+	Available domain.Credits
+	Lots      []*domain.Lot // open lots in consumption order
+}
+
+// GetAccount reports the account's balance as of now: lots that have expired
+// but not yet been swept are already left out, as a spend would leave them out.
+func (c *Credits) GetAccount(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (AccountView, error) {
+	w, err := c.reads.Wallets.Get(ctx, tenant, account)
+	if err != nil {
+		return AccountView{}, err
+	}
+	if _, _, err := w.ExpireDue(domain.TransactionID{}, c.clock.Now()); err != nil {
+		return AccountView{}, err
+	}
+	w.ForgetChanges()
+	return AccountView{Account: w.AccountID(), Balance: w.Balance(), Held: w.Held(), Available: w.Available(), Lots: w.Lots()}, nil
+}
+
+// MaxPageSize bounds one page of history.
+const MaxPageSize = 200
+
+// HistoryPage is one page of an account's transactions, newest first.
+type HistoryPage struct {
+	Items []domain.Transaction
+	// Next is the cursor of the following page; nil on the last page.
+	Next *domain.TransactionID
+}
+
+// ListTransactions pages through an account's history, newest first.
+func (c *Credits) ListTransactions(ctx context.Context, tenant domain.TenantID, account domain.AccountID, limit int, after *domain.TransactionID) (HistoryPage, error) {
+	if limit < 1 || limit > MaxPageSize {
+		return HistoryPage{}, fmt.Errorf("%w: limit must be between 1 and %d", domain.ErrInvalidInput, MaxPageSize)
+	}
+	w, err := c.reads.Wallets.Get(ctx, tenant, account)
+	if err != nil {
+		return HistoryPage{}, err
+	}
+	items, err := c.reads.Ledger.History(ctx, w.ID(), after, limit+1)
+	if err != nil {
+		return HistoryPage{}, err
+	}
+	page := HistoryPage{Items: items}
+	if len(items) > limit {
+		page.Items = items[:limit]
+		next := items[limit-1].ID()
+		page.Next = &next
+	}
+	return page, nil
+}

@@ -1,0 +1,131 @@
+package application
+
+import (
+	"context"
+	"time"
+
+	"github.com/creditd/creditd/domain"
+)
+
+// Holds reserves credits for work whose cost is known later.
+type Holds struct {
+	uow   UnitOfWork
+	reads Repos
+	clock Clock
+	ids   IDGenerator
+}
+
+// NewHolds builds the hold use cases.
+func NewHolds(uow UnitOfWork, reads Repos, clock Clock, ids IDGenerator) *Holds {
+	return &Holds{uow: uow, reads: reads, clock: clock, ids: ids}
+}
+
+// PlaceHoldCommand reserves credits for a while.
+type PlaceHoldCommand struct {
+	Tenant    domain.TenantID
+	Account   domain.AccountID
+	Amount    domain.Credits
+	ExpiresIn time.Duration
+	Memo      domain.Memo
+}
+
+// Place reserves credits, or fails with domain.ErrInsufficientCredits.
+func (h *Holds) Place(ctx context.Context, cmd PlaceHoldCommand, idem *Idempotency[*domain.Hold]) (*domain.Hold, *Receipt, error) {
+	return runOnce(ctx, h.uow, h.reads, h.clock, cmd.Tenant, idem, func(ctx context.Context, r Repos) (*domain.Hold, error) {
+		now := h.clock.Now()
+		w, err := r.Wallets.Lock(ctx, cmd.Tenant, cmd.Account)
+		if err != nil {
+			return nil, err
+		}
+		txs, err := expireDue(w, h.ids, now)
+		if err != nil {
+			return nil, err
+		}
+		hold, err := w.PlaceHold(domain.NewHold{Hold: domain.HoldID(h.ids.NewID()), Amount: cmd.Amount,
+			ExpiresAt: now.Add(cmd.ExpiresIn), Memo: cmd.Memo}, now)
+		if err != nil {
+			return nil, err
+		}
+		if err := saveWallet(ctx, r, w, txs...); err != nil {
+			return nil, err
+		}
+		return hold, r.Holds.Save(ctx, hold)
+	})
+}
+
+// Capture is a hold after a capture, with the transaction that moved the credits.
+type Capture struct {
+	Hold        *domain.Hold
+	Transaction domain.Transaction
+}
+
+// CaptureCommand moves part or all of a hold's reserved credits to consumption.
+type CaptureCommand struct {
+	Tenant domain.TenantID
+	Hold   domain.HoldID
+	Amount domain.Credits
+}
+
+// Capture spends amount of what the hold reserves.
+func (h *Holds) Capture(ctx context.Context, cmd CaptureCommand, idem *Idempotency[Capture]) (Capture, *Receipt, error) {
+	return runOnce(ctx, h.uow, h.reads, h.clock, cmd.Tenant, idem, func(ctx context.Context, r Repos) (Capture, error) {
+		now := h.clock.Now()
+		w, hold, err := lockHold(ctx, r, cmd.Tenant, cmd.Hold)
+		if err != nil {
+			return Capture{}, err
+		}
+		t, err := w.CaptureHold(hold, domain.TransactionID(h.ids.NewID()), cmd.Amount, now)
+		if err != nil {
+			return Capture{}, err
+		}
+		if err := saveWallet(ctx, r, w, t); err != nil {
+			return Capture{}, err
+		}
+		return Capture{Hold: hold, Transaction: t}, r.Holds.Save(ctx, hold)
+	})
+}
+
+// ReleaseCommand frees what a hold still reserves.
+type ReleaseCommand struct {
+	Tenant domain.TenantID
+	Hold   domain.HoldID
+}
+
+// Release frees the hold's remaining credits.
+func (h *Holds) Release(ctx context.Context, cmd ReleaseCommand, idem *Idempotency[*domain.Hold]) (*domain.Hold, *Receipt, error) {
+	return runOnce(ctx, h.uow, h.reads, h.clock, cmd.Tenant, idem, func(ctx context.Context, r Repos) (*domain.Hold, error) {
+		w, hold, err := lockHold(ctx, r, cmd.Tenant, cmd.Hold)
+		if err != nil {
+			return nil, err
+		}
+		if err := w.ReleaseHold(hold, h.clock.Now()); err != nil {
+			return nil, err
+		}
+		if err := saveWallet(ctx, r, w); err != nil {
+			return nil, err
+		}
+		return hold, r.Holds.Save(ctx, hold)
+	})
+}
+
+// Get reads a hold.
+func (h *Holds) Get(ctx context.Context, tenant domain.TenantID, id domain.HoldID) (*domain.Hold, error) {
+	return h.reads.Holds.Get(ctx, tenant, id)
+}
+
+// lockHold locks the wallet a hold belongs to, then reads the hold again:
+// holds change only under their wallet's lock, so the second read is current.
+func lockHold(ctx context.Context, r Repos, tenant domain.TenantID, id domain.HoldID) (*domain.Wallet, *domain.Hold, error) {
+	hold, err := r.Holds.Get(ctx, tenant, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := r.Wallets.Lock(ctx, tenant, hold.AccountID())
+	if err != nil {
+		return nil, nil, err
+	}
+	if hold, err = r.Holds.Get(ctx, tenant, id); err != nil {
+		return nil, nil, err
+	}
+	return w, hold, nil
+}

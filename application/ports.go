@@ -1,0 +1,126 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/creditd/creditd/domain"
+)
+
+// Clock tells the time; use cases never call time.Now.
+type Clock interface{ Now() time.Time }
+
+// IDGenerator makes new identifiers. They must be time-ordered (UUIDv7) so
+// history sorts by id.
+type IDGenerator interface{ NewID() [16]byte }
+
+// WalletRepository stores wallets with their open lots.
+type WalletRepository interface {
+	// Lock loads the account's wallet and locks it until the unit of work
+	// ends; every change to a wallet, its lots or its holds happens under this
+	// lock. domain.ErrNotFound when the account has no wallet.
+	Lock(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, error)
+	// LockOrCreate is Lock, storing fresh first when the account has no wallet yet.
+	LockOrCreate(ctx context.Context, fresh *domain.Wallet) (*domain.Wallet, error)
+	// Get reads a consistent snapshot of the wallet without locking it.
+	Get(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, error)
+	// Save stores the balance caches and the lots the wallet reports as changed.
+	Save(ctx context.Context, w *domain.Wallet) error
+	// DueForExpiry lists up to limit wallets holding lots expired at now with credits to expire.
+	DueForExpiry(ctx context.Context, now time.Time, limit int) ([]WalletRef, error)
+}
+
+// WalletRef names a wallet for background work.
+type WalletRef struct {
+	Tenant  domain.TenantID
+	Account domain.AccountID
+}
+
+// LedgerRepository stores the append-only transactions.
+type LedgerRepository interface {
+	Append(ctx context.Context, txs ...domain.Transaction) error
+	// History returns up to limit transactions of the wallet, newest first,
+	// strictly older than before when it is set.
+	History(ctx context.Context, wallet domain.WalletID, before *domain.TransactionID, limit int) ([]domain.Transaction, error)
+}
+
+// HoldRepository stores holds with what they reserve.
+type HoldRepository interface {
+	// Get reads a hold; domain.ErrNotFound when the tenant has no such hold.
+	Get(ctx context.Context, tenant domain.TenantID, id domain.HoldID) (*domain.Hold, error)
+	// Save inserts or updates the hold and its allocations.
+	Save(ctx context.Context, h *domain.Hold) error
+	// Due lists up to limit open holds whose expiry is at or before now.
+	Due(ctx context.Context, now time.Time, limit int) ([]HoldRef, error)
+}
+
+// HoldRef names a hold for background work.
+type HoldRef struct {
+	Tenant domain.TenantID
+	Hold   domain.HoldID
+}
+
+// IdempotencyRepository remembers the outcome of each idempotent request.
+type IdempotencyRepository interface {
+	// Claim stores a record for a key not seen before, or fails with
+	// ErrIdempotencyKeyTaken. Inside a unit of work, a concurrent claim of the
+	// same key waits until this one commits (and then fails) or rolls back.
+	Claim(ctx context.Context, r IdempotencyRecord) error
+	// Complete stores the receipt of a key claimed in the same unit of work.
+	Complete(ctx context.Context, tenant domain.TenantID, key string, receipt Receipt) error
+	// Get reads a record; domain.ErrNotFound when there is none.
+	Get(ctx context.Context, tenant domain.TenantID, key string) (IdempotencyRecord, error)
+	// DeleteBefore forgets records created before cutoff and says how many.
+	DeleteBefore(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// ErrIdempotencyKeyTaken is returned by IdempotencyRepository.Claim when the key is taken already.
+var ErrIdempotencyKeyTaken = errors.New("idempotency key already recorded")
+
+// Repos are the repositories one unit of work sees.
+type Repos struct {
+	Wallets     WalletRepository
+	Ledger      LedgerRepository
+	Holds       HoldRepository
+	Idempotency IdempotencyRepository
+}
+
+// UnitOfWork runs fn in one database transaction: all of fn's writes commit
+// together or not at all. Implementations may run fn again after a
+// serialization failure or deadlock, so fn must not have effects outside Repos.
+type UnitOfWork interface {
+	WithinTx(ctx context.Context, fn func(ctx context.Context, r Repos) error) error
+}
+
+// Auditor recomputes every cached balance from the postings.
+type Auditor interface {
+	Audit(ctx context.Context) (AuditReport, error)
+}
+
+// AuditReport is what an audit found.
+type AuditReport struct {
+	Wallets      int      // wallets checked
+	Transactions int      // transactions checked
+	Drifts       []string // one line per disagreement; empty when the ledger is sound
+}
+
+// APIKeyStore stores tenants and their hashed API keys.
+type APIKeyStore interface {
+	// EnsureTenant returns the tenant with this name, creating it with id fresh if absent.
+	EnsureTenant(ctx context.Context, name domain.TenantName, fresh domain.TenantID) (domain.TenantID, error)
+	Create(ctx context.Context, k StoredAPIKey) error
+	// FindActive returns the unrevoked key with this hash; domain.ErrNotFound otherwise.
+	FindActive(ctx context.Context, hash []byte) (StoredAPIKey, error)
+	// Revoke marks the key revoked at now; domain.ErrNotFound when there is no such active key.
+	Revoke(ctx context.Context, id domain.APIKeyID, now time.Time) error
+}
+
+// StoredAPIKey is an API key as kept: its secret only as a hash.
+type StoredAPIKey struct {
+	ID        domain.APIKeyID
+	Tenant    domain.TenantID
+	Hash      []byte
+	Scopes    []domain.Scope
+	CreatedAt time.Time
+}

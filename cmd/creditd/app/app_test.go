@@ -1,0 +1,65 @@
+package app_test
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+
+	"go.uber.org/fx"
+
+	"github.com/creditd/creditd/cmd/creditd/app"
+)
+
+func TestServiceGraphIsComplete(t *testing.T) {
+	cfg, err := app.LoadConfig(map[string]string{"DATABASE_URL": "postgres://u:p@localhost:5432/db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.ValidateApp(app.Options(cfg, slog.New(slog.DiscardHandler))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := app.LoadConfig(map[string]string{"DATABASE_URL": "postgres://u:p@localhost:5432/db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != ":8080" || cfg.DBMaxConns != 16 || cfg.IdempotencyRetention.Hours() != 720 || !cfg.MigrateOnStart {
+		t.Fatalf("unexpected defaults: %+v", cfg)
+	}
+}
+
+// TestConfigNamesEveryBadValue: each bad setting is reported by name, all at once,
+// and the database password never appears in the message.
+func TestConfigNamesEveryBadValue(t *testing.T) {
+	_, err := app.LoadConfig(map[string]string{
+		"DATABASE_URL":                  "postgres://u:s3cret@localhost:notaport/db",
+		"CREDITD_ADDR":                  "8080",
+		"CREDITD_DB_MAX_CONNS":          "0",
+		"CREDITD_MAX_BODY_BYTES":        "12",
+		"CREDITD_LOG_LEVEL":             "loud",
+		"CREDITD_SWEEP_INTERVAL":        "soon",
+		"CREDITD_SWEEP_BATCH":           "0",
+		"CREDITD_IDEMPOTENCY_RETENTION": "24h",
+		"CREDITD_SHUTDOWN_TIMEOUT":      "0s",
+		"CREDITD_MIGRATE_ON_START":      "maybe",
+	})
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	msg := err.Error()
+	for _, name := range []string{"DATABASE_URL", "CREDITD_ADDR", "CREDITD_DB_MAX_CONNS", "CREDITD_MAX_BODY_BYTES",
+		"CREDITD_LOG_LEVEL", "CREDITD_SWEEP_INTERVAL", "CREDITD_SWEEP_BATCH", "CREDITD_IDEMPOTENCY_RETENTION",
+		"CREDITD_SHUTDOWN_TIMEOUT", "CREDITD_MIGRATE_ON_START"} {
+		if !strings.Contains(msg, name) {
+			t.Errorf("error does not name %s:\n%s", name, msg)
+		}
+	}
+	if strings.Contains(msg, "s3cret") {
+		t.Errorf("error leaks the database password:\n%s", msg)
+	}
+	if _, err := app.LoadConfig(map[string]string{}); err == nil || !strings.Contains(err.Error(), "DATABASE_URL is required") {
+		t.Errorf("missing DATABASE_URL: %v", err)
+	}
+}

@@ -1,0 +1,23 @@
+package main
+
+import (
+	"context"
+
+	"github.com/uptrace/bun"
+
+	"github.com/creditd/creditd/adapters/postgres"
+	"github.com/creditd/creditd/cmd/creditd/app"
+)
+
+type dbHandle = *bun.DB
+
+// withDB opens the database for one admin command and closes it after.
+func withDB(cfg app.Config, fn func(ctx context.Context, db dbHandle) error) error {
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, MaxConns: 2})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return fn(ctx, db)
+}

@@ -1,0 +1,44 @@
+package domain
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Scope is one permission an API key grants.
+type Scope struct{ slug string }
+
+var (
+	ScopeRead  = Scope{"credits:read"}  // read accounts, holds and history
+	ScopeWrite = Scope{"credits:write"} // grant, spend, hold, capture, release
+)
+
+// AllScopes is what a key gets when none are asked for.
+var AllScopes = []Scope{ScopeRead, ScopeWrite}
+
+// ScopeFromString parses "credits:read" or "credits:write".
+func ScopeFromString(s string) (Scope, error) {
+	for _, sc := range AllScopes {
+		if sc.slug == s {
+			return sc, nil
+		}
+	}
+	names := make([]string, len(AllScopes))
+	for i, sc := range AllScopes {
+		names[i] = sc.slug
+	}
+	return Scope{}, fmt.Errorf("%w: unknown scope %q (known: %s)", ErrInvalidInput, s, strings.Join(names, ", "))
+}
+
+func (s Scope) String() string { return s.slug }
+
+// Principal is who an authenticated request acts for.
+type Principal struct {
+	Tenant TenantID
+	Key    APIKeyID
+	Scopes []Scope
+}
+
+// Can reports whether the principal holds scope.
+func (p Principal) Can(scope Scope) bool { return slices.Contains(p.Scopes, scope) }

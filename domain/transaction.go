@@ -1,0 +1,168 @@
+package domain
+
+import (
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// TransactionType says what a ledger transaction did.
+type TransactionType struct{ slug string }
+
+var (
+	TransactionGrant      = TransactionType{"GRANT"}
+	TransactionSpend      = TransactionType{"SPEND"}
+	TransactionCapture    = TransactionType{"CAPTURE"}
+	TransactionExpiration = TransactionType{"EXPIRATION"}
+)
+
+var transactionTypes = []TransactionType{TransactionGrant, TransactionSpend, TransactionCapture, TransactionExpiration}
+
+// TransactionTypeFromString parses a stored transaction type.
+func TransactionTypeFromString(s string) (TransactionType, error) {
+	for _, t := range transactionTypes {
+		if t.slug == s {
+			return t, nil
+		}
+	}
+	return TransactionType{}, fmt.Errorf("%w: unknown transaction type %q", ErrInvalidInput, s)
+}
+
+func (t TransactionType) String() string { return t.slug }
+
+// SystemAccount is the other side of every wallet movement. System accounts
+// have no stored balance: theirs is the sum of their postings, derived on
+// read, so no transaction ever locks or updates a shared row.
+type SystemAccount struct{ slug string }
+
+var (
+	SystemPromotions  = SystemAccount{"promotions"}  // source of bonus grants
+	SystemPurchases   = SystemAccount{"purchases"}   // source of paid grants
+	SystemConsumption = SystemAccount{"consumption"} // sink of spends and captures
+	SystemBreakage    = SystemAccount{"breakage"}    // sink of expired credits
+)
+
+var systemAccounts = []SystemAccount{SystemPromotions, SystemPurchases, SystemConsumption, SystemBreakage}
+
+// SystemAccountFromString parses a stored system account name.
+func SystemAccountFromString(s string) (SystemAccount, error) {
+	for _, a := range systemAccounts {
+		if a.slug == s {
+			return a, nil
+		}
+	}
+	return SystemAccount{}, fmt.Errorf("%w: unknown system account %q", ErrInvalidInput, s)
+}
+
+func (a SystemAccount) String() string { return a.slug }
+func (a SystemAccount) IsZero() bool   { return a.slug == "" }
+
+// Posting is one leg of a transaction: credits into (positive) or out of
+// (negative) either a wallet's lot or a system account.
+type Posting struct {
+	// Exactly one of Wallet and System is set. A wallet posting always names its lot.
+	Wallet    WalletID
+	AccountID AccountID
+	Lot       LotID
+	System    SystemAccount
+	Amount    Credits
+}
+
+// IsSystem reports whether the posting is on a system account.
+func (p Posting) IsSystem() bool { return !p.System.IsZero() }
+
+// Metadata is free-form client data kept with a transaction or hold.
+type Metadata map[string]string
+
+// Metadata limits, chosen to keep one transaction row small.
+const (
+	MaxMetadataKeys        = 50
+	MaxMetadataKeyLength   = 40
+	MaxMetadataValueLength = 500
+	MaxReasonLength        = 500
+)
+
+// ValidateMetadata checks metadata against the limits above.
+func ValidateMetadata(m map[string]string) error {
+	if len(m) > MaxMetadataKeys {
+		return fmt.Errorf("%w: metadata has more than %d keys", ErrInvalidInput, MaxMetadataKeys)
+	}
+	for k, v := range m {
+		if k == "" || utf8.RuneCountInString(k) > MaxMetadataKeyLength {
+			return fmt.Errorf("%w: metadata keys must be 1 to %d characters", ErrInvalidInput, MaxMetadataKeyLength)
+		}
+		if utf8.RuneCountInString(v) > MaxMetadataValueLength {
+			return fmt.Errorf("%w: metadata value of %q is longer than %d characters", ErrInvalidInput, k, MaxMetadataValueLength)
+		}
+	}
+	return nil
+}
+
+// ValidateReason checks a transaction's free-text reason.
+func ValidateReason(s string) error {
+	if utf8.RuneCountInString(s) > MaxReasonLength {
+		return fmt.Errorf("%w: reason is longer than %d characters", ErrInvalidInput, MaxReasonLength)
+	}
+	return nil
+}
+
+// Memo is what a client says about a movement: why, and data of its own.
+type Memo struct {
+	Reason   string
+	Metadata Metadata
+}
+
+// Transaction is an immutable, balanced set of postings on one wallet.
+type Transaction struct {
+	id           TransactionID
+	tenant       TenantID
+	typ          TransactionType
+	wallet       WalletID
+	account      AccountID
+	amount       Credits // magnitude moved into or out of the wallet
+	balanceAfter Credits
+	hold         *HoldID
+	memo         Memo
+	createdAt    time.Time
+	postings     []Posting
+}
+
+func newTransaction(id TransactionID, typ TransactionType, w *Wallet, amount Credits, memo Memo, now time.Time, postings []Posting) (Transaction, error) {
+	t := Transaction{id: id, tenant: w.tenant, typ: typ, wallet: w.id, account: w.account, amount: amount,
+		balanceAfter: w.balance, memo: memo, createdAt: now, postings: postings}
+	return t, t.checkBalanced()
+}
+
+func (t Transaction) checkBalanced() error {
+	if len(t.postings) < 2 {
+		return fmt.Errorf("transaction %s has %d postings, needs at least 2", t.id, len(t.postings))
+	}
+	sum := ZeroCredits
+	for _, p := range t.postings {
+		sum = sum.Add(p.Amount)
+	}
+	if !sum.IsZero() {
+		return fmt.Errorf("transaction %s postings sum to %s, not zero", t.id, sum)
+	}
+	return nil
+}
+
+// RehydrateTransaction rebuilds a stored transaction; adapters only.
+func RehydrateTransaction(id TransactionID, tenant TenantID, typ TransactionType, wallet WalletID, account AccountID,
+	amount, balanceAfter Credits, hold *HoldID, memo Memo, createdAt time.Time, postings []Posting) (Transaction, error) {
+	t := Transaction{id: id, tenant: tenant, typ: typ, wallet: wallet, account: account, amount: amount,
+		balanceAfter: balanceAfter, hold: hold, memo: memo, createdAt: createdAt, postings: postings}
+	return t, t.checkBalanced()
+}
+
+func (t Transaction) ID() TransactionID     { return t.id }
+func (t Transaction) Tenant() TenantID      { return t.tenant }
+func (t Transaction) Type() TransactionType { return t.typ }
+func (t Transaction) Wallet() WalletID      { return t.wallet }
+func (t Transaction) AccountID() AccountID  { return t.account }
+func (t Transaction) Amount() Credits       { return t.amount }
+func (t Transaction) BalanceAfter() Credits { return t.balanceAfter }
+func (t Transaction) Hold() *HoldID         { return t.hold }
+func (t Transaction) Memo() Memo            { return t.memo }
+func (t Transaction) CreatedAt() time.Time  { return t.createdAt }
+func (t Transaction) Postings() []Posting   { return append([]Posting(nil), t.postings...) }

@@ -1,0 +1,369 @@
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Wallet is a user's credits: a cached balance and held amount over the open
+// lots that make them up. Every change to a wallet, its lots or its holds goes
+// through a Wallet method, so the caches and the postings cannot disagree.
+type Wallet struct {
+	id        WalletID
+	tenant    TenantID
+	account   AccountID
+	balance   Credits // sum of open lots' remaining
+	held      Credits // sum of open holds' remaining
+	createdAt time.Time
+	lots      []*Lot // open lots (remaining > 0), in consumption order
+
+	changedLots []LotID // lots created or changed since load, for the repository
+}
+
+// NewWallet opens an empty wallet for a tenant's user.
+func NewWallet(id WalletID, tenant TenantID, account AccountID, now time.Time) *Wallet {
+	return &Wallet{id: id, tenant: tenant, account: account, createdAt: now}
+}
+
+// RehydrateWallet rebuilds a stored wallet with its open lots; adapters only.
+func RehydrateWallet(id WalletID, tenant TenantID, account AccountID, balance, held Credits, createdAt time.Time, lots []*Lot) *Wallet {
+	w := &Wallet{id: id, tenant: tenant, account: account, balance: balance, held: held, createdAt: createdAt, lots: lots}
+	w.sortLots()
+	return w
+}
+
+func (w *Wallet) ID() WalletID         { return w.id }
+func (w *Wallet) Tenant() TenantID     { return w.tenant }
+func (w *Wallet) AccountID() AccountID { return w.account }
+func (w *Wallet) Balance() Credits     { return w.balance }
+func (w *Wallet) Held() Credits        { return w.held }
+func (w *Wallet) Available() Credits   { return w.balance.Sub(w.held) }
+func (w *Wallet) CreatedAt() time.Time { return w.createdAt }
+
+// Lots returns the open lots in consumption order.
+func (w *Wallet) Lots() []*Lot { return slices.Clone(w.lots) }
+
+// ChangedLots returns the lots created or changed since the wallet was loaded,
+// including lots that have just been emptied.
+func (w *Wallet) ChangedLots() []*Lot {
+	out := make([]*Lot, 0, len(w.changedLots))
+	for _, id := range w.changedLots {
+		out = append(out, w.lot(id))
+	}
+	return out
+}
+
+// ForgetChanges clears ChangedLots after they are stored, and drops emptied lots.
+func (w *Wallet) ForgetChanges() {
+	w.changedLots = nil
+	w.lots = slices.DeleteFunc(w.lots, func(l *Lot) bool { return l.remaining.IsZero() })
+}
+
+// Grant is a request to add credits to a wallet as a new lot.
+type Grant struct {
+	Transaction TransactionID
+	Lot         LotID
+	Amount      Credits
+	Source      LotSource
+	Priority    int
+	ExpiresAt   *time.Time
+	Memo        Memo
+}
+
+// Grant adds a lot and records where its credits came from.
+func (w *Wallet) Grant(g Grant, now time.Time) (Transaction, error) {
+	if !g.Amount.IsPositive() {
+		return Transaction{}, fmt.Errorf("%w: amount must be greater than zero", ErrInvalidInput)
+	}
+	if g.Source != LotPaid && g.Source != LotBonus {
+		return Transaction{}, fmt.Errorf("%w: source must be paid or bonus", ErrInvalidInput)
+	}
+	if g.Priority < MinLotPriority || g.Priority > MaxLotPriority {
+		return Transaction{}, fmt.Errorf("%w: priority must be between %d and %d", ErrInvalidInput, MinLotPriority, MaxLotPriority)
+	}
+	if g.ExpiresAt != nil && !g.ExpiresAt.After(now) {
+		return Transaction{}, fmt.Errorf("%w: expiresAt must be in the future", ErrInvalidInput)
+	}
+	if _, err := creditsFromDecimal(w.balance.Add(g.Amount).d); err != nil {
+		return Transaction{}, fmt.Errorf("%w: the balance would exceed the largest amount", ErrBalanceLimit)
+	}
+	lot := &Lot{id: g.Lot, source: g.Source, amount: g.Amount, remaining: g.Amount, held: ZeroCredits,
+		priority: g.Priority, expiresAt: g.ExpiresAt, createdAt: now}
+	w.lots = append(w.lots, lot)
+	w.sortLots()
+	w.touch(lot.id)
+	w.balance = w.balance.Add(g.Amount)
+	return newTransaction(g.Transaction, TransactionGrant, w, g.Amount, g.Memo, now, []Posting{
+		{System: g.Source.fundedBy(), Amount: g.Amount.Neg()},
+		w.posting(lot.id, g.Amount),
+	})
+}
+
+// Spend moves credits from the wallet's free lots to consumption. Expired
+// lots and held credits are never spent.
+func (w *Wallet) Spend(id TransactionID, amount Credits, memo Memo, now time.Time) (Transaction, error) {
+	if !amount.IsPositive() {
+		return Transaction{}, fmt.Errorf("%w: amount must be greater than zero", ErrInvalidInput)
+	}
+	if avail := w.spendable(now); avail.Cmp(amount) < 0 {
+		return Transaction{}, &InsufficientCreditsError{Requested: amount, Available: avail}
+	}
+	postings := []Posting{}
+	left := amount
+	for _, l := range w.lots {
+		take := MinCredits(l.free(now), left)
+		if !take.IsPositive() {
+			continue
+		}
+		l.remaining = l.remaining.Sub(take)
+		w.touch(l.id)
+		postings = append(postings, w.posting(l.id, take.Neg()))
+		if left = left.Sub(take); left.IsZero() {
+			break
+		}
+	}
+	w.balance = w.balance.Sub(amount)
+	postings = append(postings, Posting{System: SystemConsumption, Amount: amount})
+	return newTransaction(id, TransactionSpend, w, amount, memo, now, postings)
+}
+
+// Spendable is what a spend or a new hold could take at now.
+func (w *Wallet) Spendable(now time.Time) Credits { return w.spendable(now) }
+
+func (w *Wallet) spendable(now time.Time) Credits {
+	sum := ZeroCredits
+	for _, l := range w.lots {
+		sum = sum.Add(l.free(now))
+	}
+	return sum
+}
+
+// ExpireDue moves the free remainder of every lot expired at now to
+// breakage. It reports false when nothing was due. Held credits on an expired
+// lot stay until their hold is captured or freed; a later call expires what is freed.
+func (w *Wallet) ExpireDue(id TransactionID, now time.Time) (Transaction, bool, error) {
+	postings := []Posting{}
+	total := ZeroCredits
+	for _, l := range w.lots {
+		due := l.remaining.Sub(l.held)
+		if !l.IsExpired(now) || !due.IsPositive() {
+			continue
+		}
+		l.remaining = l.remaining.Sub(due)
+		w.touch(l.id)
+		postings = append(postings, w.posting(l.id, due.Neg()))
+		total = total.Add(due)
+	}
+	if total.IsZero() {
+		return Transaction{}, false, nil
+	}
+	w.balance = w.balance.Sub(total)
+	postings = append(postings, Posting{System: SystemBreakage, Amount: total})
+	t, err := newTransaction(id, TransactionExpiration, w, total, Memo{Reason: "lot expired"}, now, postings)
+	return t, true, err
+}
+
+// NewHold is a request to reserve credits.
+type NewHold struct {
+	Hold      HoldID
+	Amount    Credits
+	ExpiresAt time.Time
+	Memo      Memo
+}
+
+// PlaceHold reserves credits from free lots in consumption order.
+func (w *Wallet) PlaceHold(r NewHold, now time.Time) (*Hold, error) {
+	if !r.Amount.IsPositive() {
+		return nil, fmt.Errorf("%w: amount must be greater than zero", ErrInvalidInput)
+	}
+	if d := r.ExpiresAt.Sub(now); d < MinHoldDuration || d > MaxHoldDuration {
+		return nil, fmt.Errorf("%w: a hold must expire between %s and %s from now", ErrInvalidInput, MinHoldDuration, MaxHoldDuration)
+	}
+	if avail := w.spendable(now); avail.Cmp(r.Amount) < 0 {
+		return nil, &InsufficientCreditsError{Requested: r.Amount, Available: avail}
+	}
+	h := &Hold{id: r.Hold, tenant: w.tenant, wallet: w.id, account: w.account, amount: r.Amount,
+		captured: ZeroCredits, status: HoldActive, memo: r.Memo, expiresAt: r.ExpiresAt, createdAt: now}
+	left := r.Amount
+	for _, l := range w.lots {
+		take := MinCredits(l.free(now), left)
+		if !take.IsPositive() {
+			continue
+		}
+		l.held = l.held.Add(take)
+		w.touch(l.id)
+		h.allocations = append(h.allocations, HoldAllocation{Lot: l.id, Amount: take})
+		if left = left.Sub(take); left.IsZero() {
+			break
+		}
+	}
+	w.held = w.held.Add(r.Amount)
+	return h, nil
+}
+
+// CaptureHold moves amount of the hold's reserved credits to consumption.
+func (w *Wallet) CaptureHold(h *Hold, id TransactionID, amount Credits, now time.Time) (Transaction, error) {
+	if err := w.owns(h); err != nil {
+		return Transaction{}, err
+	}
+	if !amount.IsPositive() {
+		return Transaction{}, fmt.Errorf("%w: amount must be greater than zero", ErrInvalidInput)
+	}
+	if !h.status.IsOpen() || h.IsDue(now) {
+		return Transaction{}, fmt.Errorf("%w: hold %s is %s", ErrHoldNotCapturable, h.id, h.statusAt(now))
+	}
+	if rem := h.Remaining(); amount.Cmp(rem) > 0 {
+		return Transaction{}, fmt.Errorf("%w: capture %s, remaining %s", ErrCaptureExceedsHold, amount, rem)
+	}
+	postings := []Posting{}
+	left := amount
+	for i := range h.allocations {
+		a := &h.allocations[i]
+		take := MinCredits(a.Amount, left)
+		if !take.IsPositive() {
+			continue
+		}
+		l := w.lot(a.Lot)
+		l.remaining = l.remaining.Sub(take)
+		l.held = l.held.Sub(take)
+		w.touch(l.id)
+		a.Amount = a.Amount.Sub(take)
+		postings = append(postings, w.posting(l.id, take.Neg()))
+		if left = left.Sub(take); left.IsZero() {
+			break
+		}
+	}
+	h.allocations = slices.DeleteFunc(h.allocations, func(a HoldAllocation) bool { return a.Amount.IsZero() })
+	h.captured = h.captured.Add(amount)
+	h.status = HoldPartiallyCaptured
+	if len(h.allocations) == 0 {
+		h.status = HoldCaptured
+	}
+	w.balance = w.balance.Sub(amount)
+	w.held = w.held.Sub(amount)
+	postings = append(postings, Posting{System: SystemConsumption, Amount: amount})
+	t, err := newTransaction(id, TransactionCapture, w, amount, h.memo, now, postings)
+	t.hold = &h.id
+	return t, err
+}
+
+// ReleaseHold frees what the hold still reserves.
+func (w *Wallet) ReleaseHold(h *Hold, now time.Time) error {
+	if err := w.owns(h); err != nil {
+		return err
+	}
+	if !h.status.IsOpen() || h.IsDue(now) {
+		return fmt.Errorf("%w: hold %s is %s", ErrHoldNotReleasable, h.id, h.statusAt(now))
+	}
+	w.closeHold(h, HoldReleased)
+	return nil
+}
+
+// ExpireHold frees an open hold whose time is up; it reports false otherwise.
+func (w *Wallet) ExpireHold(h *Hold, now time.Time) (bool, error) {
+	if err := w.owns(h); err != nil {
+		return false, err
+	}
+	if !h.IsDue(now) {
+		return false, nil
+	}
+	w.closeHold(h, HoldExpired)
+	return true, nil
+}
+
+func (w *Wallet) closeHold(h *Hold, status HoldStatus) {
+	for _, a := range h.allocations {
+		l := w.lot(a.Lot)
+		l.held = l.held.Sub(a.Amount)
+		w.touch(l.id)
+		w.held = w.held.Sub(a.Amount)
+	}
+	h.allocations = nil
+	h.status = status
+}
+
+// statusAt is the status a client should see: an open hold past its expiry
+// is expired even before the expiry job has run.
+func (h *Hold) statusAt(now time.Time) HoldStatus {
+	if h.IsDue(now) {
+		return HoldExpired
+	}
+	return h.status
+}
+
+// StatusAt is the hold's status as of now (see statusAt).
+func (h *Hold) StatusAt(now time.Time) HoldStatus { return h.statusAt(now) }
+
+func (w *Wallet) owns(h *Hold) error {
+	if h.wallet != w.id {
+		return fmt.Errorf("hold %s belongs to wallet %s, not %s", h.id, h.wallet, w.id)
+	}
+	for _, a := range h.allocations {
+		if w.lot(a.Lot) == nil {
+			return fmt.Errorf("hold %s reserves lot %s that wallet %s does not hold open", h.id, a.Lot, w.id)
+		}
+	}
+	return nil
+}
+
+func (w *Wallet) posting(lot LotID, amount Credits) Posting {
+	return Posting{Wallet: w.id, AccountID: w.account, Lot: lot, Amount: amount}
+}
+
+func (w *Wallet) lot(id LotID) *Lot {
+	for _, l := range w.lots {
+		if l.id == id {
+			return l
+		}
+	}
+	return nil
+}
+
+func (w *Wallet) touch(id LotID) {
+	if !slices.Contains(w.changedLots, id) {
+		w.changedLots = append(w.changedLots, id)
+	}
+}
+
+func (w *Wallet) sortLots() {
+	slices.SortStableFunc(w.lots, func(a, b *Lot) int {
+		switch {
+		case a.consumedBefore(b):
+			return -1
+		case b.consumedBefore(a):
+			return 1
+		}
+		return 0
+	})
+}
+
+// CheckInvariants verifies the wallet's caches against its lots and holds:
+// balance = Σ lot remaining, held = Σ open hold remaining = Σ lot held,
+// and no lot or total is negative or over-held.
+func (w *Wallet) CheckInvariants(openHolds []*Hold) error {
+	var errs []error
+	balance, lotHeld := ZeroCredits, ZeroCredits
+	for _, l := range w.lots {
+		balance = balance.Add(l.remaining)
+		lotHeld = lotHeld.Add(l.held)
+		if l.remaining.IsNegative() || l.held.IsNegative() || l.held.Cmp(l.remaining) > 0 || l.remaining.Cmp(l.amount) > 0 {
+			errs = append(errs, fmt.Errorf("lot %s: amount %s remaining %s held %s", l.id, l.amount, l.remaining, l.held))
+		}
+	}
+	holdHeld := ZeroCredits
+	for _, h := range openHolds {
+		holdHeld = holdHeld.Add(h.Remaining())
+	}
+	if !balance.Equal(w.balance) {
+		errs = append(errs, fmt.Errorf("balance %s, lots remaining sum to %s", w.balance, balance))
+	}
+	if !lotHeld.Equal(w.held) || !holdHeld.Equal(w.held) {
+		errs = append(errs, fmt.Errorf("held %s, lots hold %s, open holds reserve %s", w.held, lotHeld, holdHeld))
+	}
+	if w.held.IsNegative() || w.held.Cmp(w.balance) > 0 {
+		errs = append(errs, fmt.Errorf("held %s outside [0, balance %s]", w.held, w.balance))
+	}
+	return errors.Join(errs...)
+}

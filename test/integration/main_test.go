@@ -1,0 +1,60 @@
+//go:build integration
+
+// Package integration runs the application's use cases against the real
+// PostgreSQL adapter, each test on its own database cloned from a migrated template.
+package integration
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/uptrace/bun"
+
+	"github.com/creditd/creditd/adapters/postgres"
+	"github.com/creditd/creditd/adapters/system"
+	"github.com/creditd/creditd/application"
+	"github.com/creditd/creditd/test/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, postgres.MigrateURL)) }
+
+// ledger is the application wired to a fresh database.
+type ledger struct {
+	db      *bun.DB
+	credits *application.Credits
+	holds   *application.Holds
+	expiry  *application.Expiry
+	keys    *application.APIKeys
+	verify  *application.Verifier
+}
+
+func newLedger(t *testing.T, clock application.Clock) *ledger {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), postgres.Config{URL: pgtest.NewDatabase(t), MaxConns: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	uow, reads, ids := postgres.NewUnitOfWork(db), postgres.NewRepos(db), system.UUIDv7{}
+	return &ledger{
+		db:      db,
+		credits: application.NewCredits(uow, reads, clock, ids),
+		holds:   application.NewHolds(uow, reads, clock, ids),
+		expiry:  application.NewExpiry(uow, reads, clock, ids),
+		keys:    application.NewAPIKeys(postgres.NewAPIKeyStore(db), clock, ids),
+		verify:  application.NewVerifier(postgres.NewAuditor(db)),
+	}
+}
+
+// requireSound fails the test when verify finds any drift.
+func (l *ledger) requireSound(t *testing.T) {
+	t.Helper()
+	report, err := l.verify.Verify(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range report.Drifts {
+		t.Error("drift:", d)
+	}
+}
