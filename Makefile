@@ -9,7 +9,7 @@ PG_IMAGE_FILE := $(BIN)/postgres-image
 INTEGRATION_PKGS ?= ./test/...
 DEV_PG_CONTAINER := creditd-dev-postgres
 
-.PHONY: help build run test test-unit test-integration lint fmt tidy migrate-new postgres-image clean
+.PHONY: help build run test test-unit test-integration lint fmt tidy migrate-new postgres-image clean bench bench-quick build-bench
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN { FS = ":.*## " } { printf "  %-18s %s\n", $$1, $$2 }'
@@ -59,6 +59,18 @@ migrate-new: ## New empty migration pair: make migrate-new NAME=add_accounts
 	for dir in up down; do \
 		f=migrations/$${ts}_$(NAME).tx.$$dir.sql; : >"$$f"; echo "$$f"; \
 	done
+
+build-bench: ## Build bin/creditd-bench, the benchmark driver
+	$(GO) build -o $(BIN)/creditd-bench ./cmd/creditd-bench
+
+# Extra driver flags, e.g. make bench BENCH_FLAGS='-scenarios 1,2 -clients 8,64'
+BENCH_FLAGS ?=
+
+bench: build build-bench postgres-image ## Benchmark: pgbench baselines + creditd scenarios; writes test/bench/results/ and README
+	$(BIN)/creditd-bench -pg-image "$$(cat $(PG_IMAGE_FILE))" -wait-idle 90s -out test/bench/results -readme README.md $(BENCH_FLAGS)
+
+bench-quick: build build-bench postgres-image ## Short benchmark (2 s steps) into bin/bench-quick; README untouched
+	$(BIN)/creditd-bench -pg-image "$$(cat $(PG_IMAGE_FILE))" -duration 2s -out $(BIN)/bench-quick $(BENCH_FLAGS)
 
 postgres-image: ## Ensure a PostgreSQL image (postgres:16, else built from Debian packages)
 	@mkdir -p $(BIN)

@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/creditd/creditd/domain"
 )
@@ -24,6 +27,16 @@ type APIKeys struct {
 	store APIKeyStore
 	clock Clock
 	ids   IDGenerator
+	seen  sync.Map // hex hash → authenticated; spares a database read per request
+}
+
+// authCacheTTL bounds how long a key stays trusted without a database read:
+// a key revoked elsewhere (another replica, the CLI) stops working within it.
+const authCacheTTL = 2 * time.Second
+
+type authenticated struct {
+	principal domain.Principal
+	checkedAt time.Time
 }
 
 // NewAPIKeys builds the API key use cases.
@@ -62,14 +75,23 @@ func (a *APIKeys) Authenticate(ctx context.Context, secret string) (domain.Princ
 	if !strings.HasPrefix(secret, apiKeyPrefix) {
 		return domain.Principal{}, ErrUnauthenticated
 	}
-	key, err := a.store.FindActive(ctx, hashAPIKey(secret))
+	hash := hashAPIKey(secret)
+	cacheKey := hex.EncodeToString(hash)
+	now := a.clock.Now()
+	if v, ok := a.seen.Load(cacheKey); ok && now.Sub(v.(authenticated).checkedAt) < authCacheTTL {
+		return v.(authenticated).principal, nil
+	}
+	key, err := a.store.FindActive(ctx, hash)
 	if errors.Is(err, domain.ErrNotFound) {
+		a.seen.Delete(cacheKey)
 		return domain.Principal{}, ErrUnauthenticated
 	}
 	if err != nil {
 		return domain.Principal{}, err
 	}
-	return domain.Principal{Tenant: key.Tenant, Key: key.ID, Scopes: key.Scopes}, nil
+	p := domain.Principal{Tenant: key.Tenant, Key: key.ID, Scopes: key.Scopes}
+	a.seen.Store(cacheKey, authenticated{principal: p, checkedAt: now})
+	return p, nil
 }
 
 // Revoke stops a key from authenticating.
@@ -77,6 +99,12 @@ func (a *APIKeys) Revoke(ctx context.Context, id domain.APIKeyID) error {
 	if err := a.store.Revoke(ctx, id, a.clock.Now()); err != nil {
 		return fmt.Errorf("revoke API key %s: %w", id, err)
 	}
+	a.seen.Range(func(k, v any) bool { // this process forgets the key at once
+		if v.(authenticated).principal.Key == id {
+			a.seen.Delete(k)
+		}
+		return true
+	})
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/creditd/creditd/adapters/memory"
 	"github.com/creditd/creditd/application"
@@ -76,5 +77,32 @@ func TestAPIKeys(t *testing.T) {
 	}
 	if err := keys.Revoke(ctx, domain.APIKeyID{}); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("revoke of an unknown key: %v, want ErrNotFound", err)
+	}
+}
+
+// TestRevocationElsewhereTakesEffectWithinTheCacheTTL: another process (a
+// second replica, the CLI) revokes a key; this one trusts it at most 2s more.
+func TestRevocationElsewhereTakesEffectWithinTheCacheTTL(t *testing.T) {
+	ctx := t.Context()
+	store, clock, ids := memory.NewStore(), memory.NewFixedClock(start), &memory.SequentialIDs{}
+	here := application.NewAPIKeys(store.APIKeys(), clock, ids)
+	elsewhere := application.NewAPIKeys(store.APIKeys(), clock, ids)
+	acme, _ := domain.ParseTenantName("acme")
+	key, err := here.Create(ctx, acme, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := here.Authenticate(ctx, key.Secret); err != nil {
+		t.Fatal(err)
+	}
+	if err := elsewhere.Revoke(ctx, key.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := here.Authenticate(ctx, key.Secret); err != nil {
+		t.Fatalf("within the TTL the cached key still works: %v", err)
+	}
+	clock.Advance(2 * time.Second)
+	if _, err := here.Authenticate(ctx, key.Secret); !errors.Is(err, application.ErrUnauthenticated) {
+		t.Fatalf("after the TTL the revoked key: %v, want ErrUnauthenticated", err)
 	}
 }

@@ -69,10 +69,11 @@ func (c *Credits) Spend(ctx context.Context, cmd SpendCommand, idem *Idempotency
 	})
 }
 
-// change applies one movement to a locked wallet after expiring its due lots,
-// so a movement never sees credits that have expired, then stores everything.
+// change applies one movement to a locked wallet after settling it, so a
+// movement never sees credits that have expired or an expired hold still
+// reserves, then stores everything.
 func (c *Credits) change(ctx context.Context, r Repos, w *domain.Wallet, now time.Time, move func() (domain.Transaction, error)) (domain.Transaction, error) {
-	txs, err := expireDue(w, c.ids, now)
+	settled, err := settle(ctx, r, w, c.ids, now)
 	if err != nil {
 		return domain.Transaction{}, err
 	}
@@ -80,32 +81,58 @@ func (c *Credits) change(ctx context.Context, r Repos, w *domain.Wallet, now tim
 	if err != nil {
 		return domain.Transaction{}, err
 	}
-	if err := saveWallet(ctx, r, w, append(txs, t)...); err != nil {
-		return domain.Transaction{}, err
-	}
-	return t, nil
+	return t, settled.store(ctx, r, w, nil, t)
 }
 
-// expireDue returns the expiration transaction for w's lots due at now, if any.
-func expireDue(w *domain.Wallet, ids IDGenerator, now time.Time) ([]domain.Transaction, error) {
-	t, due, err := w.ExpireDue(domain.TransactionID(ids.NewID()), now)
-	if err != nil || !due {
-		return nil, err
-	}
-	return []domain.Transaction{t}, nil
+// settlement is what bringing a wallet up to date produced.
+type settlement struct {
+	expiredHolds []*domain.Hold
+	expirations  []domain.Transaction
 }
 
-// saveWallet stores the wallet and its lots before the transactions, whose
-// postings refer to the lots.
-func saveWallet(ctx context.Context, r Repos, w *domain.Wallet, txs ...domain.Transaction) error {
+// settle brings a locked wallet up to now: it frees the holds whose time is
+// up, then expires the lots whose time is up (including credits those holds
+// had pinned on expired lots). Both are cheap checks when nothing is due.
+func settle(ctx context.Context, r Repos, w *domain.Wallet, ids IDGenerator, now time.Time) (settlement, error) {
+	var s settlement
+	if w.HoldsDue(now) {
+		open, err := r.Holds.ListOpen(ctx, w.ID())
+		if err != nil {
+			return settlement{}, err
+		}
+		if s.expiredHolds, err = w.ExpireDueHolds(open, now); err != nil {
+			return settlement{}, err
+		}
+	}
+	if !w.HasExpiredCredits(now) { // ask first: an id is drawn only for a transaction that will exist
+		return s, nil
+	}
+	t, _, err := w.ExpireDue(domain.TransactionID(ids.NewID()), now)
+	if err != nil {
+		return settlement{}, err
+	}
+	s.expirations = append(s.expirations, t)
+	return s, nil
+}
+
+// store saves the wallet with its lots, then the transactions (whose postings
+// refer to the lots), then the holds that changed.
+func (s settlement) store(ctx context.Context, r Repos, w *domain.Wallet, changed []*domain.Hold, txs ...domain.Transaction) error {
 	if err := r.Wallets.Save(ctx, w); err != nil {
 		return err
 	}
 	w.ForgetChanges()
-	if len(txs) == 0 {
-		return nil
+	if all := append(s.expirations, txs...); len(all) > 0 {
+		if err := r.Ledger.Append(ctx, all...); err != nil {
+			return err
+		}
 	}
-	return r.Ledger.Append(ctx, txs...)
+	for _, h := range append(s.expiredHolds, changed...) {
+		if err := r.Holds.Save(ctx, h); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // AccountView is a wallet as a client sees it at one instant.
@@ -117,14 +144,16 @@ type AccountView struct {
 	Lots      []*domain.Lot // open lots in consumption order
 }
 
-// GetAccount reports the account's balance as of now: lots that have expired
-// but not yet been swept are already left out, as a spend would leave them out.
+// GetAccount reports the account's balance as of now: expired lots and
+// expired holds that have not been swept yet are already left out, as a spend
+// would leave them out.
 func (c *Credits) GetAccount(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (AccountView, error) {
 	w, err := c.reads.Wallets.Get(ctx, tenant, account)
 	if err != nil {
 		return AccountView{}, err
 	}
-	if _, _, err := w.ExpireDue(domain.TransactionID{}, c.clock.Now()); err != nil {
+	// Settle a copy that is never stored: the view is what a change made now would see.
+	if _, err := settle(ctx, c.reads, w, c.ids, c.clock.Now()); err != nil {
 		return AccountView{}, err
 	}
 	w.ForgetChanges()

@@ -2,9 +2,7 @@ package application
 
 import (
 	"context"
-	"errors"
-
-	"github.com/creditd/creditd/domain"
+	"slices"
 )
 
 // Expiry sweeps expired lots into breakage and frees expired holds. Several
@@ -22,14 +20,40 @@ func NewExpiry(uow UnitOfWork, reads Repos, clock Clock, ids IDGenerator) *Expir
 	return &Expiry{uow: uow, reads: reads, clock: clock, ids: ids}
 }
 
-// ExpireLots expires the due lots of up to batch wallets and says how many wallets it changed.
+// ExpireLots settles up to batch wallets holding expired lots and says how many it changed.
 func (e *Expiry) ExpireLots(ctx context.Context, batch int) (int, error) {
 	due, err := e.reads.Wallets.DueForExpiry(ctx, e.clock.Now(), batch)
 	if err != nil {
 		return 0, err
 	}
-	changed := 0
+	return e.settleAll(ctx, due)
+}
+
+// ExpireHolds settles the wallets of up to batch holds past their expiry and
+// says how many wallets it changed. Settling frees every due hold of a
+// wallet, so each hold is freed exactly once whichever sweep gets to it.
+func (e *Expiry) ExpireHolds(ctx context.Context, batch int) (int, error) {
+	due, err := e.reads.Holds.Due(ctx, e.clock.Now(), batch)
+	if err != nil {
+		return 0, err
+	}
+	var wallets []WalletRef
 	for _, ref := range due {
+		h, err := e.reads.Holds.Get(ctx, ref.Tenant, ref.Hold)
+		if err != nil {
+			return 0, err
+		}
+		if w := (WalletRef{Tenant: ref.Tenant, Account: h.AccountID()}); !slices.Contains(wallets, w) {
+			wallets = append(wallets, w)
+		}
+	}
+	return e.settleAll(ctx, wallets)
+}
+
+// settleAll settles each wallet in its own unit of work.
+func (e *Expiry) settleAll(ctx context.Context, wallets []WalletRef) (int, error) {
+	changed := 0
+	for _, ref := range wallets {
 		did := false // set inside the closure, which may run more than once
 		err := e.uow.WithinTx(ctx, func(ctx context.Context, r Repos) error {
 			did = false
@@ -37,12 +61,12 @@ func (e *Expiry) ExpireLots(ctx context.Context, batch int) (int, error) {
 			if err != nil {
 				return err
 			}
-			txs, err := expireDue(w, e.ids, e.clock.Now())
-			if err != nil || len(txs) == 0 {
+			settled, err := settle(ctx, r, w, e.ids, e.clock.Now())
+			if err != nil || (len(settled.expiredHolds) == 0 && len(settled.expirations) == 0) {
 				return err
 			}
 			did = true
-			return saveWallet(ctx, r, w, txs...)
+			return settled.store(ctx, r, w, nil)
 		})
 		if err != nil {
 			return changed, err
@@ -52,39 +76,4 @@ func (e *Expiry) ExpireLots(ctx context.Context, batch int) (int, error) {
 		}
 	}
 	return changed, nil
-}
-
-// ExpireHolds frees up to batch holds past their expiry and says how many.
-func (e *Expiry) ExpireHolds(ctx context.Context, batch int) (int, error) {
-	due, err := e.reads.Holds.Due(ctx, e.clock.Now(), batch)
-	if err != nil {
-		return 0, err
-	}
-	expired := 0
-	for _, ref := range due {
-		did := false
-		err := e.uow.WithinTx(ctx, func(ctx context.Context, r Repos) error {
-			did = false
-			w, hold, err := lockHold(ctx, r, ref.Tenant, ref.Hold)
-			if err != nil {
-				return err
-			}
-			ok, err := w.ExpireHold(hold, e.clock.Now())
-			if err != nil || !ok {
-				return err
-			}
-			did = true
-			if err := saveWallet(ctx, r, w); err != nil {
-				return err
-			}
-			return r.Holds.Save(ctx, hold)
-		})
-		if err != nil && !errors.Is(err, domain.ErrNotFound) {
-			return expired, err
-		}
-		if err == nil && did {
-			expired++
-		}
-	}
-	return expired, nil
 }

@@ -37,7 +37,7 @@ func (h *Holds) Place(ctx context.Context, cmd PlaceHoldCommand, idem *Idempoten
 		if err != nil {
 			return nil, err
 		}
-		txs, err := expireDue(w, h.ids, now)
+		settled, err := settle(ctx, r, w, h.ids, now)
 		if err != nil {
 			return nil, err
 		}
@@ -46,10 +46,7 @@ func (h *Holds) Place(ctx context.Context, cmd PlaceHoldCommand, idem *Idempoten
 		if err != nil {
 			return nil, err
 		}
-		if err := saveWallet(ctx, r, w, txs...); err != nil {
-			return nil, err
-		}
-		return hold, r.Holds.Save(ctx, hold)
+		return hold, settled.store(ctx, r, w, []*domain.Hold{hold})
 	})
 }
 
@@ -74,14 +71,17 @@ func (h *Holds) Capture(ctx context.Context, cmd CaptureCommand, idem *Idempoten
 		if err != nil {
 			return Capture{}, err
 		}
+		// Settling never touches this hold unless it is due, and a due hold
+		// refuses the capture below before anything is stored.
+		settled, err := settle(ctx, r, w, h.ids, now)
+		if err != nil {
+			return Capture{}, err
+		}
 		t, err := w.CaptureHold(hold, domain.TransactionID(h.ids.NewID()), cmd.Amount, now)
 		if err != nil {
 			return Capture{}, err
 		}
-		if err := saveWallet(ctx, r, w, t); err != nil {
-			return Capture{}, err
-		}
-		return Capture{Hold: hold, Transaction: t}, r.Holds.Save(ctx, hold)
+		return Capture{Hold: hold, Transaction: t}, settled.store(ctx, r, w, []*domain.Hold{hold}, t)
 	})
 }
 
@@ -94,17 +94,19 @@ type ReleaseCommand struct {
 // Release frees the hold's remaining credits.
 func (h *Holds) Release(ctx context.Context, cmd ReleaseCommand, idem *Idempotency[*domain.Hold]) (*domain.Hold, *Receipt, error) {
 	return runOnce(ctx, h.uow, h.reads, h.clock, cmd.Tenant, idem, func(ctx context.Context, r Repos) (*domain.Hold, error) {
+		now := h.clock.Now()
 		w, hold, err := lockHold(ctx, r, cmd.Tenant, cmd.Hold)
 		if err != nil {
 			return nil, err
 		}
-		if err := w.ReleaseHold(hold, h.clock.Now()); err != nil {
+		settled, err := settle(ctx, r, w, h.ids, now) // as in Capture: a due hold refuses release below
+		if err != nil {
 			return nil, err
 		}
-		if err := saveWallet(ctx, r, w); err != nil {
+		if err := w.ReleaseHold(hold, now); err != nil {
 			return nil, err
 		}
-		return hold, r.Holds.Save(ctx, hold)
+		return hold, settled.store(ctx, r, w, []*domain.Hold{hold})
 	})
 }
 

@@ -51,6 +51,8 @@ type HoldRepository interface {
 	Get(ctx context.Context, tenant domain.TenantID, id domain.HoldID) (*domain.Hold, error)
 	// Save inserts or updates the hold and its allocations.
 	Save(ctx context.Context, h *domain.Hold) error
+	// ListOpen reads every open hold of the wallet, in id order.
+	ListOpen(ctx context.Context, wallet domain.WalletID) ([]*domain.Hold, error)
 	// Due lists up to limit open holds whose expiry is at or before now.
 	Due(ctx context.Context, now time.Time, limit int) ([]HoldRef, error)
 }
@@ -67,7 +69,10 @@ type IdempotencyRepository interface {
 	// ErrIdempotencyKeyTaken. Inside a unit of work, a concurrent claim of the
 	// same key waits until this one commits (and then fails) or rolls back.
 	Claim(ctx context.Context, r IdempotencyRecord) error
-	// Complete stores the receipt of a key claimed in the same unit of work.
+	// Complete stores the receipt of a key claimed in the same unit of work;
+	// calling it for a key not claimed there is a programming error whose
+	// outcome each implementation may choose (memory refuses; PostgreSQL,
+	// which buffers the write, cannot tell).
 	Complete(ctx context.Context, tenant domain.TenantID, key string, receipt Receipt) error
 	// Get reads a record; domain.ErrNotFound when there is none.
 	Get(ctx context.Context, tenant domain.TenantID, key string) (IdempotencyRecord, error)

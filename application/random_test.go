@@ -131,9 +131,6 @@ func (a *mAccount) sum(f func(*mLot) int64) int64 {
 
 func (a *mAccount) balance() int64 { return a.sum(func(l *mLot) int64 { return l.remaining }) }
 func (a *mAccount) held() int64    { return a.sum(func(l *mLot) int64 { return l.held }) }
-func (a *mAccount) spendable(now time.Time) int64 {
-	return a.sum(func(l *mLot) int64 { return l.free(now) })
-}
 
 // expire moves the free credits of expired lots out, as every wallet write does first.
 func (a *mAccount) expire(now time.Time) bool {
@@ -195,6 +192,46 @@ func (h *mHold) free(status domain.HoldStatus) {
 		a.lot.held -= a.amount
 	}
 	h.allocs, h.status = nil, status
+}
+
+// dueHeld is what holds past their expiry still reserve on l: every wallet
+// write and every read frees them first.
+func (r *run) dueHeld(l *mLot) int64 {
+	var n int64
+	for _, h := range r.mholds {
+		if h.due(r.now()) {
+			for _, a := range h.allocs {
+				if a.lot == l {
+					n += a.amount
+				}
+			}
+		}
+	}
+	return n
+}
+
+// spendable is what a spend could take once acc is settled, without settling it.
+func (r *run) spendable(acc *mAccount) int64 {
+	var n int64
+	for _, l := range acc.lots {
+		if !l.expired(r.now()) {
+			n += l.remaining - (l.held - r.dueHeld(l))
+		}
+	}
+	return n
+}
+
+// settle frees acc's due holds, then expires its lots, as every wallet write
+// does first; it reports whether anything changed.
+func (r *run) settle(acc *mAccount) bool {
+	did := false
+	for _, h := range r.mholds {
+		if h.acc == acc && h.due(r.now()) {
+			h.free(domain.HoldExpired)
+			did = true
+		}
+	}
+	return acc.expire(r.now()) || did
 }
 
 type idemCall struct {
@@ -310,7 +347,7 @@ func (r *run) grant(acc *mAccount) string {
 		r.t.Fatalf("%s: %v", desc, err)
 	}
 	r.opened[acc] = true
-	acc.expire(r.now())
+	r.settle(acc)
 	r.lotSeq++
 	lot := &mLot{seq: r.lotSeq, priority: cmd.Priority, expiresAt: cmd.ExpiresAt, createdAt: r.now(), remaining: micro(cmd.Amount)}
 	for _, p := range tx.Postings() {
@@ -325,7 +362,7 @@ func (r *run) grant(acc *mAccount) string {
 }
 
 func (r *run) spend(acc *mAccount) string {
-	amount := r.around(acc.spendable(r.now()))
+	amount := r.around(r.spendable(acc))
 	desc := fmt.Sprintf("spend %s from %s", toCredits(amount), acc.account)
 	tx, _, err := r.credits.Spend(r.ctx, application.SpendCommand{Tenant: acc.tenant, Account: acc.account, Amount: toCredits(amount)}, nil)
 	want := r.spendOutcome(acc, amount)
@@ -341,17 +378,17 @@ func (r *run) spendOutcome(acc *mAccount, amount int64) error {
 	if !r.opened[acc] {
 		return domain.ErrNotFound
 	}
-	if amount > acc.spendable(r.now()) {
+	if amount > r.spendable(acc) {
 		return domain.ErrInsufficientCredits
 	}
-	acc.expire(r.now())
+	r.settle(acc)
 	acc.take(amount, r.now(), func(l *mLot, n int64) { l.remaining -= n })
 	acc.txs++
 	return nil
 }
 
 func (r *run) idempotentSpend(acc *mAccount) string {
-	call := idemCall{key: fmt.Sprintf("k%d", len(r.calls)), acc: acc, amount: r.around(acc.spendable(r.now()))}
+	call := idemCall{key: fmt.Sprintf("k%d", len(r.calls)), acc: acc, amount: r.around(r.spendable(acc))}
 	reuse := len(r.calls) > 0 && r.rng.IntN(2) == 0
 	if reuse {
 		call = r.calls[r.rng.IntN(len(r.calls))]
@@ -389,7 +426,7 @@ func (r *run) idempotentSpend(acc *mAccount) string {
 }
 
 func (r *run) placeHold(acc *mAccount) string {
-	amount := r.around(acc.spendable(r.now()))
+	amount := r.around(r.spendable(acc))
 	in := time.Duration(1+r.rng.IntN(120)) * time.Minute
 	if r.rng.IntN(15) == 0 {
 		in = time.Duration(r.rng.IntN(1000)) * time.Millisecond // refused: shorter than a second
@@ -403,14 +440,14 @@ func (r *run) placeHold(acc *mAccount) string {
 		want = domain.ErrNotFound
 	case in < domain.MinHoldDuration:
 		want = domain.ErrInvalidInput
-	case amount > acc.spendable(r.now()):
+	case amount > r.spendable(acc):
 		want = domain.ErrInsufficientCredits
 	}
 	r.wantErr(desc, err, want)
 	if want != nil {
 		return desc
 	}
-	acc.expire(r.now())
+	r.settle(acc)
 	mh := &mHold{id: h.ID(), tenant: acc.tenant, acc: acc, amount: amount, status: domain.HoldActive, expiresAt: r.now().Add(in)}
 	acc.take(amount, r.now(), func(l *mLot, n int64) {
 		l.held += n
@@ -471,6 +508,7 @@ func (r *run) capture() string {
 	if want != nil {
 		return desc
 	}
+	r.settle(h.acc)
 	left := amount
 	for i := range h.allocs {
 		a := &h.allocs[i]
@@ -505,6 +543,7 @@ func (r *run) release() string {
 		return desc
 	}
 	r.wantErr(desc, err, nil)
+	r.settle(h.acc)
 	h.free(domain.HoldReleased)
 	return desc
 }
@@ -513,7 +552,8 @@ func (r *run) expireLots() string {
 	n, err := r.expiry.ExpireLots(r.ctx, 100)
 	want := 0
 	for _, acc := range r.accounts {
-		if acc.expire(r.now()) {
+		expirable := slices.ContainsFunc(acc.lots, func(l *mLot) bool { return l.expired(r.now()) && l.remaining > l.held })
+		if expirable && r.settle(acc) {
 			want++
 		}
 	}
@@ -526,17 +566,16 @@ func (r *run) expireLots() string {
 
 func (r *run) expireHolds() string {
 	n, err := r.expiry.ExpireHolds(r.ctx, 100)
-	want := 0
-	for _, h := range r.mholds {
-		if h.due(r.now()) {
-			h.free(domain.HoldExpired)
+	want := 0 // wallets settled: those with a due hold
+	for _, acc := range r.accounts {
+		if slices.ContainsFunc(r.mholds, func(h *mHold) bool { return h.acc == acc && h.due(r.now()) }) && r.settle(acc) {
 			want++
 		}
 	}
 	if err != nil || n != want {
 		r.t.Fatalf("ExpireHolds = %d, %v; want %d", n, err, want)
 	}
-	r.outcomes["holds expired by ExpireHolds"] += n
+	r.outcomes["wallets settled by ExpireHolds"] += n
 	return fmt.Sprintf("expire holds: %d", n)
 }
 
@@ -611,24 +650,25 @@ func (r *run) check() error {
 			return fmt.Errorf("account %s: %w", acc.account, err)
 		}
 
-		// What a client reads has expired lots already left out.
+		// What a client reads is settled: due holds freed, expired lots left out.
 		view, err := r.credits.GetAccount(r.ctx, acc.tenant, acc.account)
 		if err != nil {
 			return err
 		}
 		now := r.now()
 		var lots []*mLot
-		var balance int64
+		var balance, held int64
 		for _, l := range acc.ordered() {
 			c := *l
+			c.held -= r.dueHeld(l)
 			if c.expired(now) {
 				c.remaining = c.held
 			}
 			if c.remaining > 0 {
-				lots, balance = append(lots, &c), balance+c.remaining
+				lots, balance, held = append(lots, &c), balance+c.remaining, held+c.held
 			}
 		}
-		if err := sameLots("read", view.Balance, view.Held, view.Lots, balance, acc.held(), lots); err != nil {
+		if err := sameLots("read", view.Balance, view.Held, view.Lots, balance, held, lots); err != nil {
 			return fmt.Errorf("account %s: %w", acc.account, err)
 		}
 		if !view.Available.Equal(view.Balance.Sub(view.Held)) || view.Available.IsNegative() {

@@ -18,6 +18,9 @@ type Wallet struct {
 	held      Credits // sum of open holds' remaining
 	createdAt time.Time
 	lots      []*Lot // open lots (remaining > 0), in consumption order
+	// holdsDueAt is no later than the expiry of any open hold (nil: none open),
+	// so a wallet change can tell cheaply when it must expire holds first.
+	holdsDueAt *time.Time
 
 	changedLots []LotID // lots created or changed since load, for the repository
 }
@@ -28,8 +31,8 @@ func NewWallet(id WalletID, tenant TenantID, account AccountID, now time.Time) *
 }
 
 // RehydrateWallet rebuilds a stored wallet with its open lots; adapters only.
-func RehydrateWallet(id WalletID, tenant TenantID, account AccountID, balance, held Credits, createdAt time.Time, lots []*Lot) *Wallet {
-	w := &Wallet{id: id, tenant: tenant, account: account, balance: balance, held: held, createdAt: createdAt, lots: lots}
+func RehydrateWallet(id WalletID, tenant TenantID, account AccountID, balance, held Credits, createdAt time.Time, lots []*Lot, holdsDueAt *time.Time) *Wallet {
+	w := &Wallet{id: id, tenant: tenant, account: account, balance: balance, held: held, createdAt: createdAt, lots: lots, holdsDueAt: holdsDueAt}
 	w.sortLots()
 	return w
 }
@@ -41,6 +44,35 @@ func (w *Wallet) Balance() Credits     { return w.balance }
 func (w *Wallet) Held() Credits        { return w.held }
 func (w *Wallet) Available() Credits   { return w.balance.Sub(w.held) }
 func (w *Wallet) CreatedAt() time.Time { return w.createdAt }
+
+// HoldsDueAt is a time no later than the expiry of any open hold; nil when none is open.
+func (w *Wallet) HoldsDueAt() *time.Time { return w.holdsDueAt }
+
+// HoldsDue reports whether an open hold may have expired at now.
+func (w *Wallet) HoldsDue(now time.Time) bool {
+	return w.holdsDueAt != nil && !now.Before(*w.holdsDueAt)
+}
+
+// ExpireDueHolds frees the open holds due at now and returns them. open must
+// be every open hold of the wallet: the next due time is computed from it.
+func (w *Wallet) ExpireDueHolds(open []*Hold, now time.Time) ([]*Hold, error) {
+	var expired []*Hold
+	var next *time.Time
+	for _, h := range open {
+		if err := w.owns(h); err != nil {
+			return nil, err
+		}
+		switch {
+		case h.IsDue(now):
+			w.closeHold(h, HoldExpired)
+			expired = append(expired, h)
+		case h.status.IsOpen() && (next == nil || h.expiresAt.Before(*next)):
+			next = &h.expiresAt
+		}
+	}
+	w.holdsDueAt = next
+	return expired, nil
+}
 
 // Lots returns the open lots in consumption order.
 func (w *Wallet) Lots() []*Lot { return slices.Clone(w.lots) }
@@ -60,6 +92,10 @@ func (w *Wallet) ForgetChanges() {
 	w.changedLots = nil
 	w.lots = slices.DeleteFunc(w.lots, func(l *Lot) bool { return l.remaining.IsZero() })
 }
+
+// TimePrecision is the finest time the ledger keeps: expiries are cut to it
+// when they are set, so a stored time reads back exactly as it was decided.
+const TimePrecision = time.Microsecond
 
 // Grant is a request to add credits to a wallet as a new lot.
 type Grant struct {
@@ -89,8 +125,13 @@ func (w *Wallet) Grant(g Grant, now time.Time) (Transaction, error) {
 	if _, err := creditsFromDecimal(w.balance.Add(g.Amount).d); err != nil {
 		return Transaction{}, fmt.Errorf("%w: the balance would exceed the largest amount", ErrBalanceLimit)
 	}
+	var expiresAt *time.Time
+	if g.ExpiresAt != nil {
+		at := g.ExpiresAt.Truncate(TimePrecision)
+		expiresAt = &at
+	}
 	lot := &Lot{id: g.Lot, source: g.Source, amount: g.Amount, remaining: g.Amount, held: ZeroCredits,
-		priority: g.Priority, expiresAt: g.ExpiresAt, createdAt: now}
+		priority: g.Priority, expiresAt: expiresAt, createdAt: now}
 	w.lots = append(w.lots, lot)
 	w.sortLots()
 	w.touch(lot.id)
@@ -140,6 +181,11 @@ func (w *Wallet) spendable(now time.Time) Credits {
 	return sum
 }
 
+// HasExpiredCredits reports whether ExpireDue would expire anything at now.
+func (w *Wallet) HasExpiredCredits(now time.Time) bool {
+	return slices.ContainsFunc(w.lots, func(l *Lot) bool { return l.IsExpired(now) && l.remaining.Cmp(l.held) > 0 })
+}
+
 // ExpireDue moves the free remainder of every lot expired at now to
 // breakage. It reports false when nothing was due. Held credits on an expired
 // lot stay until their hold is captured or freed; a later call expires what is freed.
@@ -185,7 +231,7 @@ func (w *Wallet) PlaceHold(r NewHold, now time.Time) (*Hold, error) {
 		return nil, &InsufficientCreditsError{Requested: r.Amount, Available: avail}
 	}
 	h := &Hold{id: r.Hold, tenant: w.tenant, wallet: w.id, account: w.account, amount: r.Amount,
-		captured: ZeroCredits, status: HoldActive, memo: r.Memo, expiresAt: r.ExpiresAt, createdAt: now}
+		captured: ZeroCredits, status: HoldActive, memo: r.Memo, expiresAt: r.ExpiresAt.Truncate(TimePrecision), createdAt: now}
 	left := r.Amount
 	for _, l := range w.lots {
 		take := MinCredits(l.free(now), left)
@@ -200,6 +246,9 @@ func (w *Wallet) PlaceHold(r NewHold, now time.Time) (*Hold, error) {
 		}
 	}
 	w.held = w.held.Add(r.Amount)
+	if w.holdsDueAt == nil || h.expiresAt.Before(*w.holdsDueAt) {
+		w.holdsDueAt = &h.expiresAt
+	}
 	return h, nil
 }
 
@@ -355,6 +404,9 @@ func (w *Wallet) CheckInvariants(openHolds []*Hold) error {
 	holdHeld := ZeroCredits
 	for _, h := range openHolds {
 		holdHeld = holdHeld.Add(h.Remaining())
+		if h.status.IsOpen() && (w.holdsDueAt == nil || h.expiresAt.Before(*w.holdsDueAt)) {
+			errs = append(errs, fmt.Errorf("hold %s expires at %s, before the wallet's next hold expiry %v", h.id, h.expiresAt, w.holdsDueAt))
+		}
 	}
 	if !balance.Equal(w.balance) {
 		errs = append(errs, fmt.Errorf("balance %s, lots remaining sum to %s", w.balance, balance))

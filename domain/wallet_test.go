@@ -58,7 +58,7 @@ func wallet(specs ...lotSpec) *domain.Wallet {
 		lots = append(lots, l)
 		balance, held = balance.Add(l.Remaining()), held.Add(l.Held())
 	}
-	return domain.RehydrateWallet(walletID, tenantID, account, balance, held, base.Add(-time.Hour), lots)
+	return domain.RehydrateWallet(walletID, tenantID, account, balance, held, base.Add(-time.Hour), lots, nil)
 }
 
 func lotName(id domain.LotID) byte { return id[15] }
@@ -347,20 +347,26 @@ func TestCheckInvariants(t *testing.T) {
 		lot           *domain.Lot
 		holds         []*domain.Hold
 		ok            bool
+		holdsDueAt    *time.Time // nil: the hold's own expiry
 	}{
-		{"sound", "10", "3", lot("10", "3", "12"), []*domain.Hold{hold("3")}, true},
-		{"balance cache off", "11", "3", lot("10", "3", "12"), []*domain.Hold{hold("3")}, false},
-		{"held cache off", "10", "4", lot("10", "3", "12"), []*domain.Hold{hold("3")}, false},
-		{"holds disagree with lots", "10", "3", lot("10", "3", "12"), []*domain.Hold{hold("2")}, false},
-		{"missing hold", "10", "3", lot("10", "3", "12"), nil, false},
-		{"lot over-held", "10", "11", lot("10", "11", "12"), []*domain.Hold{hold("11")}, false},
-		{"remaining above amount", "13", "0", lot("13", "0", "12"), nil, false},
-		{"negative remaining", "-1", "0", lot("-1", "0", "12"), nil, false},
-		{"negative held", "10", "-1", lot("10", "-1", "12"), []*domain.Hold{hold("-1")}, false},
+		{"sound", "10", "3", lot("10", "3", "12"), []*domain.Hold{hold("3")}, true, nil},
+		{"next hold expiry after an open hold's", "10", "3", lot("10", "3", "12"), []*domain.Hold{hold("3")}, false, ptr(base.Add(2 * time.Hour))},
+		{"balance cache off", "11", "3", lot("10", "3", "12"), []*domain.Hold{hold("3")}, false, nil},
+		{"held cache off", "10", "4", lot("10", "3", "12"), []*domain.Hold{hold("3")}, false, nil},
+		{"holds disagree with lots", "10", "3", lot("10", "3", "12"), []*domain.Hold{hold("2")}, false, nil},
+		{"missing hold", "10", "3", lot("10", "3", "12"), nil, false, nil},
+		{"lot over-held", "10", "11", lot("10", "11", "12"), []*domain.Hold{hold("11")}, false, nil},
+		{"remaining above amount", "13", "0", lot("13", "0", "12"), nil, false, nil},
+		{"negative remaining", "-1", "0", lot("-1", "0", "12"), nil, false, nil},
+		{"negative held", "10", "-1", lot("10", "-1", "12"), []*domain.Hold{hold("-1")}, false, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := domain.RehydrateWallet(walletID, tenantID, account, domain.MustCredits(tt.balance), domain.MustCredits(tt.held), base, []*domain.Lot{tt.lot})
+			due := tt.holdsDueAt
+			if due == nil {
+				due = ptr(base.Add(time.Hour))
+			}
+			w := domain.RehydrateWallet(walletID, tenantID, account, domain.MustCredits(tt.balance), domain.MustCredits(tt.held), base, []*domain.Lot{tt.lot}, due)
 			if err := w.CheckInvariants(tt.holds); tt.ok != (err == nil) {
 				t.Fatalf("CheckInvariants = %v, want ok=%v", err, tt.ok)
 			}
@@ -398,3 +404,5 @@ func TestGrantRefusesUnknownSource(t *testing.T) {
 		t.Fatal("a refused grant changed the wallet")
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -24,6 +24,8 @@ CREATE TABLE wallets (
     account_id text NOT NULL,
     balance    numeric(30, 6) NOT NULL CONSTRAINT wallets_balance_not_negative CHECK (balance >= 0),
     held       numeric(30, 6) NOT NULL CONSTRAINT wallets_held_within_balance CHECK (held >= 0 AND held <= balance),
+    -- no open hold of the wallet expires before this; NULL when none is open
+    holds_due_at timestamptz,
     created_at timestamptz NOT NULL,
     updated_at timestamptz NOT NULL,
     CONSTRAINT wallets_tenant_account_key UNIQUE (tenant_id, account_id)
@@ -45,9 +47,12 @@ CREATE INDEX lots_open_by_wallet ON lots (wallet_id) WHERE remaining > 0;
 CREATE INDEX lots_expiring ON lots (expires_at) WHERE remaining > held AND expires_at IS NOT NULL;
 
 -- Ledger transactions and their postings are append-only (triggers below).
+-- tenant_id carries no foreign key here or on holds: the wallet already pins
+-- the tenant, and a key check would share-lock the tenant row from every
+-- transaction, turning it into the hot row the ledger must not have.
 CREATE TABLE transactions (
     id            uuid PRIMARY KEY, -- UUIDv7: sorts by creation
-    tenant_id     uuid NOT NULL REFERENCES tenants (id),
+    tenant_id     uuid NOT NULL,
     wallet_id     uuid NOT NULL REFERENCES wallets (id),
     account_id    text NOT NULL,
     type          text NOT NULL CONSTRAINT transactions_type_known CHECK (type IN ('GRANT', 'SPEND', 'CAPTURE', 'EXPIRATION')),
@@ -116,7 +121,7 @@ CREATE TRIGGER postings_balanced AFTER INSERT ON postings
 -- Holds change only under their wallet's lock.
 CREATE TABLE holds (
     id          uuid PRIMARY KEY,
-    tenant_id   uuid NOT NULL REFERENCES tenants (id),
+    tenant_id   uuid NOT NULL,
     wallet_id   uuid NOT NULL REFERENCES wallets (id),
     account_id  text NOT NULL,
     amount      numeric(30, 6) NOT NULL CONSTRAINT holds_amount_positive CHECK (amount > 0),
@@ -130,6 +135,7 @@ CREATE TABLE holds (
     updated_at  timestamptz NOT NULL
 );
 CREATE INDEX holds_due ON holds (expires_at) WHERE status IN ('ACTIVE', 'PARTIALLY_CAPTURED');
+CREATE INDEX holds_open_by_wallet ON holds (wallet_id) WHERE status IN ('ACTIVE', 'PARTIALLY_CAPTURED');
 
 -- Outcomes of idempotent requests, kept for the retention period (30 days by default).
 CREATE TABLE idempotency_records (

@@ -26,6 +26,7 @@ type walletRecord struct {
 	held      domain.Credits
 	createdAt time.Time
 	lots      []lotRecord // every lot ever granted, emptied ones included
+	holdsDue  *time.Time
 }
 
 type lotRecord struct {
@@ -49,6 +50,12 @@ func newWalletRecord(w *domain.Wallet) walletRecord {
 // replaced by id.
 func (rec walletRecord) with(w *domain.Wallet, changed []*domain.Lot) walletRecord {
 	rec.balance, rec.held = w.Balance(), w.Held()
+	if at := w.HoldsDueAt(); at != nil {
+		due := *at // a copy: the record must not share the wallet's time
+		rec.holdsDue = &due
+	} else {
+		rec.holdsDue = nil
+	}
 	lots := slices.Clone(rec.lots) // never write into a slice another record shares
 	for _, l := range changed {
 		lr := newLotRecord(l)
@@ -80,7 +87,12 @@ func (rec walletRecord) toDomain() *domain.Wallet {
 			open = append(open, l.toDomain())
 		}
 	}
-	return domain.RehydrateWallet(rec.id, rec.tenant, rec.account, rec.balance, rec.held, rec.createdAt, open)
+	var holdsDue *time.Time
+	if rec.holdsDue != nil {
+		due := *rec.holdsDue
+		holdsDue = &due
+	}
+	return domain.RehydrateWallet(rec.id, rec.tenant, rec.account, rec.balance, rec.held, rec.createdAt, open, holdsDue)
 }
 
 func (l lotRecord) toDomain() *domain.Lot {

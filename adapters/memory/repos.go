@@ -168,6 +168,20 @@ func (r holdRepo) Save(ctx context.Context, h *domain.Hold) error {
 	})
 }
 
+func (r holdRepo) ListOpen(ctx context.Context, wallet domain.WalletID) ([]*domain.Hold, error) {
+	var open []*domain.Hold
+	err := r.read(ctx, func(d db) error {
+		for _, h := range d.holds.all {
+			if h.wallet == wallet && h.status.IsOpen() {
+				open = append(open, h.toDomain())
+			}
+		}
+		return nil
+	})
+	slices.SortFunc(open, func(a, b *domain.Hold) int { id1, id2 := a.ID(), b.ID(); return bytes.Compare(id1[:], id2[:]) })
+	return open, err
+}
+
 func (r holdRepo) Due(ctx context.Context, now time.Time, limit int) ([]application.HoldRef, error) {
 	var due []holdRecord
 	err := r.read(ctx, func(d db) error {

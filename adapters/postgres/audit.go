@@ -51,6 +51,10 @@ var auditChecks = []struct{ name, query string }{
 		SELECT format('hold %s (%s): amount %s captured %s, allocations reserve %s', h.id, h.status, h.amount, h.captured, coalesce(a.total, 0))
 		FROM holds h LEFT JOIN LATERAL (SELECT sum((e->>'amount')::numeric) AS total FROM jsonb_array_elements(h.allocations) e) a ON true
 		WHERE coalesce(a.total, 0) <> CASE WHEN h.status IN ('ACTIVE', 'PARTIALLY_CAPTURED') THEN h.amount - h.captured ELSE 0 END`},
+	{"next hold expiry", `
+		SELECT format('wallet %s: next hold expiry %s, but hold %s expires at %s', w.id, coalesce(w.holds_due_at::text, 'none'), h.id, h.expires_at)
+		FROM holds h JOIN wallets w ON w.id = h.wallet_id
+		WHERE h.status IN ('ACTIVE', 'PARTIALLY_CAPTURED') AND (w.holds_due_at IS NULL OR h.expires_at < w.holds_due_at)`},
 	{"lot held", `
 		SELECT format('lot %s: held %s, open holds reserve %s', l.id, l.held, coalesce(a.total, 0))
 		FROM lots l LEFT JOIN (SELECT (e->>'lot')::uuid AS lot_id, sum((e->>'amount')::numeric) AS total

@@ -26,6 +26,11 @@ func Open(ctx context.Context, cfg Config) (*bun.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse database URL: %w", err)
 	}
+	// bun writes argument values into the SQL text itself, so every statement
+	// is new to the server: pgx's default (prepare, cache, then execute) would
+	// spend an extra round trip per statement preparing it. The simple
+	// protocol sends the finished text in one round trip.
+	pgxCfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	sqldb := sql.OpenDB(stdlib.GetConnector(*pgxCfg))
 	sqldb.SetMaxOpenConns(cfg.MaxConns)
 	sqldb.SetMaxIdleConns(cfg.MaxConns)

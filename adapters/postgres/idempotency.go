@@ -5,30 +5,31 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/uptrace/bun"
 
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
 )
 
-type idempotencyRepo struct{ db bun.IDB }
+type idempotencyRepo struct{ session }
 
 var _ application.IdempotencyRepository = (*idempotencyRepo)(nil)
 
 // Claim relies on the primary key: a concurrent claim of the same key waits
 // on this uncommitted row, then fails as a duplicate once this one commits.
 func (r *idempotencyRepo) Claim(ctx context.Context, rec application.IdempotencyRecord) error {
-	row := idempotencyRow{TenantID: uuid.UUID(rec.Tenant), Key: rec.Key, Fingerprint: rec.Fingerprint,
+	if err := r.read(ctx); err != nil {
+		return err
+	}
+	row := idempotencyRow{TenantID: uuid.UUID(rec.Tenant), Key: rec.Key, Fingerprint: nonNilBytes(rec.Fingerprint),
 		Status: rec.Receipt.Status, Body: nonNilBytes(rec.Receipt.Body), CreatedAt: rec.CreatedAt}
 	_, err := r.db.NewInsert().Model(&row).Exec(ctx)
 	return translate(err, "claim idempotency key")
 }
 
 func (r *idempotencyRepo) Complete(ctx context.Context, tenant domain.TenantID, key string, receipt application.Receipt) error {
-	_, err := r.db.NewUpdate().Model((*idempotencyRow)(nil)).
+	return translate(r.write(ctx, r.db.NewUpdate().Model((*idempotencyRow)(nil)).
 		Set("status = ?", receipt.Status).Set("body = ?", nonNilBytes(receipt.Body)).
-		Where("tenant_id = ? AND key = ?", uuid.UUID(tenant), key).Exec(ctx)
-	return translate(err, "complete idempotency record")
+		Where("tenant_id = ? AND key = ?", uuid.UUID(tenant), key)), "complete idempotency record")
 }
 
 func nonNilBytes(b []byte) []byte {
@@ -39,6 +40,9 @@ func nonNilBytes(b []byte) []byte {
 }
 
 func (r *idempotencyRepo) Get(ctx context.Context, tenant domain.TenantID, key string) (application.IdempotencyRecord, error) {
+	if err := r.read(ctx); err != nil {
+		return application.IdempotencyRecord{}, err
+	}
 	var row idempotencyRow
 	err := r.db.NewSelect().Model(&row).Where("tenant_id = ? AND key = ?", uuid.UUID(tenant), key).Scan(ctx)
 	if err != nil {
@@ -49,6 +53,9 @@ func (r *idempotencyRepo) Get(ctx context.Context, tenant domain.TenantID, key s
 }
 
 func (r *idempotencyRepo) DeleteBefore(ctx context.Context, cutoff time.Time) (int, error) {
+	if err := r.read(ctx); err != nil {
+		return 0, err
+	}
 	res, err := r.db.NewDelete().Model((*idempotencyRow)(nil)).Where("created_at < ?", cutoff).Exec(ctx)
 	if err != nil {
 		return 0, translate(err, "forget idempotency records")

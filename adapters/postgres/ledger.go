@@ -10,7 +10,7 @@ import (
 	"github.com/creditd/creditd/domain"
 )
 
-type ledgerRepo struct{ db bun.IDB }
+type ledgerRepo struct{ session }
 
 var _ application.LedgerRepository = (*ledgerRepo)(nil)
 
@@ -40,14 +40,19 @@ func (r *ledgerRepo) Append(ctx context.Context, txs ...domain.Transaction) erro
 			postingRows = append(postingRows, row)
 		}
 	}
-	if _, err := r.db.NewInsert().Model(&txRows).Exec(ctx); err != nil {
+	if err := r.write(ctx, r.db.NewInsert().Model(&txRows).Returning("NULL")); err != nil { // no RETURNING of defaulted columns
 		return translate(err, "append transactions")
 	}
-	_, err := r.db.NewInsert().Model(&postingRows).Exec(ctx)
-	return translate(err, "append postings")
+	return translate(r.write(ctx, r.db.NewInsert().Model(&postingRows)), "append postings")
 }
 
 func (r *ledgerRepo) History(ctx context.Context, wallet domain.WalletID, before *domain.TransactionID, limit int) ([]domain.Transaction, error) {
+	if limit <= 0 { // bun reads LIMIT 0 as no limit
+		return nil, nil
+	}
+	if err := r.read(ctx); err != nil {
+		return nil, err
+	}
 	var txRows []transactionRow
 	q := r.db.NewSelect().Model(&txRows).Where("wallet_id = ?", uuid.UUID(wallet)).OrderExpr("id DESC").Limit(int64(limit))
 	if before != nil {

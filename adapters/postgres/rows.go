@@ -14,13 +14,14 @@ import (
 type walletRow struct {
 	bun.BaseModel `bun:"table:wallets"`
 
-	ID        uuid.UUID       `bun:"id,pk,type:uuid"`
-	TenantID  uuid.UUID       `bun:"tenant_id,type:uuid"`
-	AccountID string          `bun:"account_id"`
-	Balance   decimal.Decimal `bun:"balance,type:numeric"`
-	Held      decimal.Decimal `bun:"held,type:numeric"`
-	CreatedAt time.Time       `bun:"created_at"`
-	UpdatedAt time.Time       `bun:"updated_at"`
+	ID         uuid.UUID       `bun:"id,pk,type:uuid"`
+	TenantID   uuid.UUID       `bun:"tenant_id,type:uuid"`
+	AccountID  string          `bun:"account_id"`
+	Balance    decimal.Decimal `bun:"balance,type:numeric"`
+	Held       decimal.Decimal `bun:"held,type:numeric"`
+	HoldsDueAt *time.Time      `bun:"holds_due_at"`
+	CreatedAt  time.Time       `bun:"created_at"`
+	UpdatedAt  time.Time       `bun:"updated_at"`
 }
 
 type lotRow struct {
@@ -164,7 +165,7 @@ func (r walletRow) toDomain(lots []*domain.Lot) (*domain.Wallet, error) {
 	if err != nil {
 		return nil, err
 	}
-	return domain.RehydrateWallet(domain.WalletID(r.ID), domain.TenantID(r.TenantID), account, balance, held, r.CreatedAt.UTC(), lots), nil
+	return domain.RehydrateWallet(domain.WalletID(r.ID), domain.TenantID(r.TenantID), account, balance, held, r.CreatedAt.UTC(), lots, utcPtr(r.HoldsDueAt)), nil
 }
 
 func toHoldRow(h *domain.Hold, now time.Time) holdRow {

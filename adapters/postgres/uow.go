@@ -31,7 +31,11 @@ func (u *UnitOfWork) WithinTx(ctx context.Context, fn func(ctx context.Context, 
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = u.db.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(ctx context.Context, tx bun.Tx) error {
-			return fn(ctx, NewRepos(tx))
+			s := session{db: tx, buf: newWriteBuffer(tx)}
+			if err := fn(ctx, s.repos()); err != nil {
+				return err
+			}
+			return s.buf.flush(ctx)
 		})
 		if !errors.Is(err, errRetryable) || attempt == maxAttempts {
 			return err
@@ -45,12 +49,14 @@ func (u *UnitOfWork) WithinTx(ctx context.Context, fn func(ctx context.Context, 
 	}
 }
 
-// NewRepos gives repositories bound to db, which may be a *bun.DB or a bun.Tx.
-func NewRepos(db bun.IDB) application.Repos {
+// NewRepos gives repositories that work on db directly, outside any unit of work.
+func NewRepos(db *bun.DB) application.Repos { return session{db: db}.repos() }
+
+func (s session) repos() application.Repos {
 	return application.Repos{
-		Wallets:     &walletRepo{db: db},
-		Ledger:      &ledgerRepo{db: db},
-		Holds:       &holdRepo{db: db},
-		Idempotency: &idempotencyRepo{db: db},
+		Wallets:     &walletRepo{s},
+		Ledger:      &ledgerRepo{s},
+		Holds:       &holdRepo{s},
+		Idempotency: &idempotencyRepo{s},
 	}
 }

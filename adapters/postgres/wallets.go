@@ -7,13 +7,12 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
-	"github.com/uptrace/bun"
 
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
 )
 
-type walletRepo struct{ db bun.IDB }
+type walletRepo struct{ session }
 
 var _ application.WalletRepository = (*walletRepo)(nil)
 
@@ -22,6 +21,9 @@ var _ application.WalletRepository = (*walletRepo)(nil)
 // before the lock was granted, whereas lots joined into the locking query
 // could come from the snapshot taken before waiting for the lock.
 func (r *walletRepo) Lock(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, error) {
+	if err := r.read(ctx); err != nil {
+		return nil, err
+	}
 	var row walletRow
 	err := r.db.NewSelect().Model(&row).
 		Where("tenant_id = ? AND account_id = ?", uuid.UUID(tenant), account.String()).
@@ -35,6 +37,9 @@ func (r *walletRepo) Lock(ctx context.Context, tenant domain.TenantID, account d
 // LockOrCreate inserts the wallet or, when it exists, locks it, in one
 // statement: ON CONFLICT DO UPDATE takes the row lock and returns the latest row.
 func (r *walletRepo) LockOrCreate(ctx context.Context, fresh *domain.Wallet) (*domain.Wallet, error) {
+	if err := r.read(ctx); err != nil {
+		return nil, err
+	}
 	row := walletRow{ID: uuid.UUID(fresh.ID()), TenantID: uuid.UUID(fresh.Tenant()), AccountID: fresh.AccountID().String(),
 		Balance: fresh.Balance().Decimal(), Held: fresh.Held().Decimal(), CreatedAt: fresh.CreatedAt(), UpdatedAt: fresh.CreatedAt()}
 	err := r.db.NewInsert().Model(&row).
@@ -83,6 +88,9 @@ type walletWithLotRow struct {
 // Get reads the wallet and its open lots in one statement, so the balance
 // and the lots come from the same snapshot.
 func (r *walletRepo) Get(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, error) {
+	if err := r.read(ctx); err != nil {
+		return nil, err
+	}
 	var rows []walletWithLotRow
 	err := r.db.NewRaw(`
 		SELECT w.*, l.id AS lot_id, l.source AS lot_source, l.amount AS lot_amount, l.remaining AS lot_remaining,
@@ -112,28 +120,35 @@ func (r *walletRepo) Save(ctx context.Context, w *domain.Wallet) error {
 		for i, l := range changed {
 			rows[i] = toLotRow(w.ID(), l)
 		}
-		_, err := r.db.NewInsert().Model(&rows).
-			On("CONFLICT (id) DO UPDATE").Set("remaining = EXCLUDED.remaining").Set("held = EXCLUDED.held").
-			Exec(ctx)
+		err := r.write(ctx, r.db.NewInsert().Model(&rows).
+			On("CONFLICT (id) DO UPDATE").Set("remaining = EXCLUDED.remaining").Set("held = EXCLUDED.held"))
 		if err != nil {
 			return translate(err, "save lots")
 		}
 	}
-	_, err := r.db.NewUpdate().Model((*walletRow)(nil)).
-		Set("balance = ?", w.Balance().Decimal()).Set("held = ?", w.Held().Decimal()).Set("updated_at = now()").
-		Where("id = ?", uuid.UUID(w.ID())).Exec(ctx)
+	err := r.write(ctx, r.db.NewUpdate().Model((*walletRow)(nil)).
+		Set("balance = ?", w.Balance().Decimal()).Set("held = ?", w.Held().Decimal()).Set("holds_due_at = ?", w.HoldsDueAt()).Set("updated_at = now()").
+		Where("id = ?", uuid.UUID(w.ID())))
 	return translate(err, "save wallet")
 }
 
 func (r *walletRepo) DueForExpiry(ctx context.Context, now time.Time, limit int) ([]application.WalletRef, error) {
+	if limit <= 0 { // bun reads LIMIT 0 as no limit
+		return nil, nil
+	}
+	if err := r.read(ctx); err != nil {
+		return nil, err
+	}
 	var rows []struct {
+		ID        uuid.UUID `bun:"id"`
 		TenantID  uuid.UUID `bun:"tenant_id"`
 		AccountID string    `bun:"account_id"`
 	}
 	err := r.db.NewRaw(`
-		SELECT DISTINCT w.tenant_id, w.account_id
+		SELECT DISTINCT w.id, w.tenant_id, w.account_id
 		FROM lots l JOIN wallets w ON w.id = l.wallet_id
 		WHERE l.remaining > l.held AND l.expires_at IS NOT NULL AND l.expires_at <= ?
+		ORDER BY w.id -- a deterministic batch: the oldest wallets first
 		LIMIT ?`, now, limit).Scan(ctx, &rows)
 	if err != nil {
 		return nil, translate(err, "find wallets due for expiry")

@@ -144,6 +144,30 @@ func TestHoldsOverHTTP(t *testing.T) {
 	s.requireSound()
 }
 
+// TestExpiredHoldFreesCreditsAtOnce: with no sweep running, a hold past its
+// expiry no longer counts as held, and a spend can use its credits.
+func TestExpiredHoldFreesCreditsAtOnce(t *testing.T) {
+	t.Parallel()
+	s := start(t, map[string]string{"CREDITD_SWEEP_INTERVAL": "0"})
+	s.do("POST", "/v1/accounts/u1/grants", `{"amount":"10","source":"paid"}`).expect(t, 201)
+	hold := s.do("POST", "/v1/accounts/u1/holds", `{"amount":"8","expiresInSeconds":1}`).expect(t, 201)
+	s.do("POST", "/v1/accounts/u1/spends", `{"amount":"5"}`).expect(t, 409, "insufficient-credits")
+	time.Sleep(1100 * time.Millisecond)
+	if acct := s.do("GET", "/v1/accounts/u1", "").expect(t, 200); acct.JSON["held"] != "0" || acct.JSON["available"] != "10" {
+		t.Fatalf("after the hold's expiry: %s", acct.Raw)
+	}
+	s.do("POST", "/v1/accounts/u1/spends", `{"amount":"5"}`).expect(t, 201)
+	got := s.do("GET", "/v1/holds/"+hold.JSON["id"].(string), "").expect(t, 200)
+	if got.JSON["status"] != "EXPIRED" || got.JSON["remaining"] != "0" {
+		t.Fatalf("hold after the spend settled it: %s", got.Raw)
+	}
+	var stored string
+	if err := s.db.NewRaw("SELECT status FROM holds WHERE id = ?::uuid", hold.JSON["id"]).Scan(t.Context(), &stored); err != nil || stored != "EXPIRED" {
+		t.Fatalf("stored hold status %q, %v: the spend should have expired it", stored, err)
+	}
+	s.requireSound()
+}
+
 func TestLotsOverHTTP(t *testing.T) {
 	t.Parallel()
 	s := start(t, nil)

@@ -51,6 +51,8 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 			},
 			newMetricsRegistry,
 		),
+		fx.Supply(cfg),
+		fx.Invoke(servePprof),
 		postgres.Module,
 		httpapi.Module,
 		worker.Module,

@@ -26,6 +26,7 @@ type Config struct {
 	SweepBatch           int           `env:"CREDITD_SWEEP_BATCH" envDefault:"500"`
 	IdempotencyRetention time.Duration `env:"CREDITD_IDEMPOTENCY_RETENTION" envDefault:"720h"`
 	ShutdownTimeout      time.Duration `env:"CREDITD_SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	PprofAddr            string        `env:"CREDITD_PPROF_ADDR"`
 }
 
 // minIdempotencyRetention is the 30 days clients are promised.
@@ -43,6 +44,11 @@ func LoadConfig(environment map[string]string) (Config, error) {
 	}
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("CREDITD_ADDR %q is not a listen address like \":8080\" or \"127.0.0.1:8080\"", cfg.Addr))
+	}
+	if cfg.PprofAddr != "" {
+		if _, _, err := net.SplitHostPort(cfg.PprofAddr); err != nil {
+			errs = append(errs, fmt.Errorf("CREDITD_PPROF_ADDR %q is not a listen address like \"127.0.0.1:6060\"", cfg.PprofAddr))
+		}
 	}
 	if cfg.DBMaxConns < 1 || cfg.DBMaxConns > 1000 {
 		errs = append(errs, fmt.Errorf("CREDITD_DB_MAX_CONNS %d must be between 1 and 1000", cfg.DBMaxConns))

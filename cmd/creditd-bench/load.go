@@ -1,0 +1,455 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// ---------------------------------------------------------------------------
+// Latency recording
+
+// recorder keeps every latency of one kind; sorting them is cheap at the
+// sample counts a 2-core machine produces (a few hundred thousand per step).
+type recorder struct {
+	d      []time.Duration
+	sorted bool
+}
+
+func (r *recorder) add(d time.Duration) { r.d = append(r.d, d); r.sorted = false }
+
+func (r *recorder) merge(o *recorder) {
+	if o != nil {
+		r.d = append(r.d, o.d...)
+		r.sorted = false
+	}
+}
+
+func (r *recorder) count() int { return len(r.d) }
+
+// percentile is the nearest-rank percentile p (0 < p <= 100); 0 when empty.
+func (r *recorder) percentile(p float64) time.Duration {
+	if len(r.d) == 0 {
+		return 0
+	}
+	if !r.sorted {
+		slices.Sort(r.d)
+		r.sorted = true
+	}
+	rank := int(math.Ceil(p / 100 * float64(len(r.d))))
+	rank = min(max(rank, 1), len(r.d))
+	return r.d[rank-1]
+}
+
+// latencies is a recorder's summary.
+type latencies struct {
+	N                  int
+	P50, P95, P99, Max time.Duration
+}
+
+func (r *recorder) summary() latencies {
+	return latencies{N: r.count(), P50: r.percentile(50), P95: r.percentile(95), P99: r.percentile(99), Max: r.percentile(100)}
+}
+
+// ---------------------------------------------------------------------------
+// HTTP client
+
+// apiClient talks to creditd over keep-alive connections.
+type apiClient struct {
+	base, auth string
+	hc         *http.Client
+}
+
+func newAPIClient(base, key string, maxConns int) *apiClient {
+	tr := &http.Transport{
+		Proxy:               nil, // 127.0.0.1 only, never through a proxy
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        maxConns,
+		MaxIdleConnsPerHost: maxConns,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	return &apiClient{base: strings.TrimRight(base, "/"), auth: "Bearer " + key,
+		hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+}
+
+// response is one request's outcome: a status and body, or a transport error.
+type response struct {
+	Status   int
+	Body     []byte
+	Err      error
+	Replayed bool // Idempotent-Replayed: true, which a benchmark never expects
+}
+
+func (c *apiClient) do(ctx context.Context, method, path, idemKey string, body []byte) response {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return response{Err: err}
+	}
+	req.Header.Set("Authorization", c.auth)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if idemKey != "" {
+		req.Header.Set("Idempotency-Key", idemKey)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return response{Err: err}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body) // read fully so the connection is reused
+	if err != nil {
+		return response{Status: resp.StatusCode, Err: err}
+	}
+	return response{Status: resp.StatusCode, Body: b, Replayed: resp.Header.Get("Idempotent-Replayed") == "true"}
+}
+
+// errorKey names an unexpected outcome for the error counts: the problem type's
+// slug with its status, the bare status when the body is not a problem, or the
+// transport failure.
+func errorKey(r response) string {
+	if r.Err != nil {
+		return "transport: " + transportReason(r.Err)
+	}
+	var p struct {
+		Type string `json:"type"`
+	}
+	if json.Unmarshal(r.Body, &p) == nil && p.Type != "" {
+		return strconv.Itoa(r.Status) + " " + p.Type[strings.LastIndexByte(p.Type, '/')+1:]
+	}
+	return "http " + strconv.Itoa(r.Status)
+}
+
+func transportReason(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "EOF"
+	}
+	s := err.Error()
+	if len(s) > 60 {
+		s = s[:60] + "…"
+	}
+	return s
+}
+
+// ---------------------------------------------------------------------------
+// Workers and runners
+
+// worker is one load-generating client; nothing in it is shared, so the hot
+// path takes no locks. The runner merges workers when the step ends.
+type worker struct {
+	id     int
+	run    string // run id, makes idempotency keys unique across runs
+	seq    uint64
+	rng    *rand.Rand
+	zipf   *rand.Zipf
+	client *apiClient
+	start  time.Time // when the step started
+	sched  time.Time // open loop: when the current iteration was due (zero once used)
+
+	lat      map[string]*recorder // per request kind
+	all      recorder             // every successful request
+	iter     recorder             // every successful iteration
+	errs     map[string]int
+	counters map[string]int64
+	events   map[string]time.Duration // first time (since start) something happened
+}
+
+func newWorker(id int, run string, seed uint64, c *apiClient, zipfN int) *worker {
+	w := &worker{id: id, run: run, client: c, rng: rand.New(rand.NewPCG(seed, uint64(id)+1)),
+		lat: map[string]*recorder{}, errs: map[string]int{}, counters: map[string]int64{}, events: map[string]time.Duration{}}
+	if zipfN > 0 {
+		w.zipf = newZipf(w.rng, zipfN)
+	}
+	return w
+}
+
+// zipfS is the skew of wallet choice: with 10,000 wallets the hottest one gets
+// about 15% of the traffic and the top 100 about 60%.
+const zipfS = 1.1
+
+// newZipf picks indexes in [0, n) with P(k) ∝ (1+k)^-zipfS.
+func newZipf(r *rand.Rand, n int) *rand.Zipf {
+	return rand.NewZipf(r, zipfS, 1, uint64(n-1))
+}
+
+func (w *worker) pick() int { return int(w.zipf.Uint64()) }
+
+func (w *worker) key() string {
+	w.seq++
+	return w.run + "-" + strconv.Itoa(w.id) + "-" + strconv.FormatUint(w.seq, 10)
+}
+
+// call sends one request. A response with status want counts as a success and
+// its latency is recorded under kind; anything else is counted by errorKey.
+// In the open loop the first request of an iteration is timed from when it was
+// due, not from when it was sent, so a slow server cannot hide queueing
+// (coordinated omission).
+func (w *worker) call(ctx context.Context, kind, method, path string, body []byte, want int) (response, bool) {
+	t0 := time.Now()
+	if !w.sched.IsZero() {
+		t0, w.sched = w.sched, time.Time{}
+	}
+	idem := ""
+	if method == http.MethodPost {
+		idem = w.key()
+	}
+	r := w.client.do(ctx, method, path, idem, body)
+	d := time.Since(t0)
+	if r.Replayed {
+		// Every key is new, so a replay means keys collided or creditd mixed them up.
+		w.errs["unexpected idempotent replay"]++
+		return r, false
+	}
+	if r.Err == nil && r.Status == want {
+		rec := w.lat[kind]
+		if rec == nil {
+			rec = &recorder{}
+			w.lat[kind] = rec
+		}
+		rec.add(d)
+		w.all.add(d)
+		return r, true
+	}
+	w.errs[errorKey(r)]++
+	return r, false
+}
+
+// event notes the first time something happened in the step.
+func (w *worker) event(name string) {
+	if _, ok := w.events[name]; !ok {
+		w.events[name] = time.Since(w.start)
+	}
+}
+
+// iterFunc is one iteration of a scenario (one or more requests); it reports
+// whether every request in it succeeded.
+type iterFunc func(ctx context.Context, w *worker) bool
+
+// loadResult is what the workers of one step did, merged.
+type loadResult struct {
+	Elapsed    time.Duration
+	OK, Failed int64 // iterations
+	Unsent     int64 // open loop: arrivals never sent (backlog at the hard stop)
+	Lat        map[string]*recorder
+	All, Iter  recorder
+	Errors     map[string]int
+	Counters   map[string]int64
+	Events     map[string]time.Duration // earliest over workers
+}
+
+func (lr *loadResult) rate() float64 {
+	if lr.Elapsed <= 0 {
+		return 0
+	}
+	return float64(lr.OK) / lr.Elapsed.Seconds()
+}
+
+func mergeWorkers(ws []*worker, elapsed time.Duration) *loadResult {
+	lr := &loadResult{Elapsed: elapsed, Lat: map[string]*recorder{}, Errors: map[string]int{},
+		Counters: map[string]int64{}, Events: map[string]time.Duration{}}
+	for _, w := range ws {
+		for k, r := range w.lat {
+			if lr.Lat[k] == nil {
+				lr.Lat[k] = &recorder{}
+			}
+			lr.Lat[k].merge(r)
+		}
+		lr.All.merge(&w.all)
+		lr.Iter.merge(&w.iter)
+		for k, n := range w.errs {
+			lr.Errors[k] += n
+		}
+		for k, n := range w.counters {
+			lr.Counters[k] += n
+		}
+		for k, t := range w.events {
+			if old, ok := lr.Events[k]; !ok || t < old {
+				lr.Events[k] = t
+			}
+		}
+	}
+	lr.OK, lr.Failed = lr.Counters["iter.ok"], lr.Counters["iter.failed"]
+	return lr
+}
+
+// loadSpec says who runs a step: how to make each worker and what it does.
+type loadSpec struct {
+	Run    string
+	Seed   uint64
+	Client *apiClient
+	ZipfN  int // wallets to choose from; 0 for none
+	Iter   iterFunc
+}
+
+// stepSeq numbers the steps of a run, so idempotency keys
+// (run-step-worker-seq) never repeat from one step to the next.
+var stepSeq atomic.Int64
+
+func (s loadSpec) workers(n int) []*worker {
+	prefix := s.Run + "-" + strconv.FormatInt(stepSeq.Add(1), 10)
+	ws := make([]*worker, n)
+	for i := range ws {
+		ws[i] = newWorker(i, prefix, s.Seed, s.Client, s.ZipfN)
+	}
+	return ws
+}
+
+func (w *worker) iterate(ctx context.Context, fn iterFunc) {
+	t0 := time.Now()
+	if !w.sched.IsZero() {
+		t0 = w.sched
+	}
+	if fn(ctx, w) {
+		w.iter.add(time.Since(t0))
+		w.counters["iter.ok"]++
+	} else {
+		w.counters["iter.failed"]++
+	}
+}
+
+// runClosed runs a closed loop: clients workers, each sending its next
+// iteration as soon as the previous one is answered, until dur has passed.
+// Requests in flight at the deadline are waited for (the HTTP client's timeout
+// bounds them), so every outcome is known.
+func runClosed(ctx context.Context, clients int, dur time.Duration, spec loadSpec) *loadResult {
+	ws := spec.workers(clients)
+	start := time.Now()
+	deadline := start.Add(dur)
+	var wg sync.WaitGroup
+	for _, w := range ws {
+		w.start = start
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				w.iterate(ctx, spec.Iter)
+			}
+		}()
+	}
+	wg.Wait()
+	return mergeWorkers(ws, time.Since(start))
+}
+
+// runOpen runs an open loop: iterations are due at a fixed rate whatever the
+// server does, taken by a pool of workers large enough not to be the limit.
+// Latency counts from when an iteration was due. Arrivals still queued at
+// 2×dur are not sent and counted as Unsent, so the step is bounded in time.
+func runOpen(ctx context.Context, rate float64, dur time.Duration, workers int, spec loadSpec) *loadResult {
+	n := int(rate * dur.Seconds())
+	if n < 1 {
+		n = 1
+	}
+	interval := time.Duration(float64(time.Second) / rate)
+	due := make(chan time.Time, n)
+	ws := spec.workers(workers)
+	start := time.Now()
+	hardStop := start.Add(2 * dur)
+	var unsent int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, w := range ws {
+		w.start = start
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			skipped := int64(0)
+			for at := range due {
+				if ctx.Err() != nil || time.Now().After(hardStop) {
+					skipped++
+					continue
+				}
+				w.sched = at
+				w.iterate(ctx, spec.Iter)
+			}
+			mu.Lock()
+			unsent += skipped
+			mu.Unlock()
+		}()
+	}
+	// The generator wakes up at most every millisecond and releases every
+	// arrival due by then, each stamped with its own due time.
+	for i := 0; i < n && ctx.Err() == nil; {
+		now := time.Now()
+		for ; i < n; i++ {
+			at := start.Add(time.Duration(i) * interval)
+			if at.After(now) {
+				break
+			}
+			due <- at
+		}
+		if i < n {
+			time.Sleep(min(time.Until(start.Add(time.Duration(i)*interval)), time.Millisecond))
+		}
+	}
+	close(due)
+	wg.Wait()
+	lr := mergeWorkers(ws, time.Since(start))
+	lr.Unsent = unsent
+	return lr
+}
+
+// forEach runs fn for i in [0, n) on conc goroutines; used for seeding and
+// snapshots, not for measurement.
+func forEach(ctx context.Context, n, conc int, fn func(i int) error) error {
+	var (
+		mu   sync.Mutex
+		next int
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				mu.Lock()
+				i := next
+				next++
+				stop := len(errs) > 0
+				mu.Unlock()
+				if i >= n || stop {
+					return
+				}
+				if err := fn(i); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("item %d: %w", i, err))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return ctx.Err()
+}

@@ -1,0 +1,438 @@
+// Command creditd-bench measures creditd against PostgreSQL's own limit on
+// the same machine (issue #3). One run:
+//
+//  1. starts a throw-away PostgreSQL container (fsync on) on 127.0.0.1,
+//  2. runs pgbench TPC-B-like and a single-hot-row script against it,
+//  3. migrates, creates an API key and starts bin/creditd on that database,
+//  4. runs the scenarios (closed-loop sweeps over the client counts, then
+//     open-loop runs at half the peak rate), sampling creditd's CPU and RSS,
+//  5. runs `creditd verify` and each scenario's invariant,
+//  6. prints a Markdown table and writes latest.md, latest.svg and the README
+//     section, then stops creditd and the container.
+//
+// It exits 1 when verify finds drift or an invariant breaks (an overdraft is
+// a failure), and 0 when only speed targets are missed: those are reported.
+// All traffic goes to 127.0.0.1; every loop is bounded in time.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+type options struct {
+	duration       time.Duration
+	clients        []int
+	scenarios      []int
+	url, key       string
+	pid            int
+	skipPgbench    bool
+	out            string
+	readme         string
+	bin            string
+	work           string
+	pgImage        string
+	pgPort         int
+	pgName         string
+	pgArgs         string
+	databaseURL    string
+	wallets        int
+	openLoop       bool
+	openWorkers    int
+	pgbenchScale   int
+	pgbenchClients int
+	seed           uint64
+	waitIdle       time.Duration
+	command        string
+}
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("creditd-bench", flag.ContinueOnError)
+	clients := fs.String("clients", "8,32,64", "closed-loop client counts, comma-separated")
+	scenarios := fs.String("scenarios", "1,2,3,4", "scenarios to run: 1 spend (Zipf wallets), 2 hot wallet, 3 hold+capture+release, 4 GET balance")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "duration of each step (and of each pgbench run)")
+	fs.StringVar(&o.url, "url", "", "an already running creditd (e.g. http://127.0.0.1:8080); then it is not started, and needs -key")
+	fs.StringVar(&o.key, "key", "", "API key for -url (tenant of your choice, both scopes)")
+	fs.IntVar(&o.pid, "pid", 0, "with -url: creditd's pid, to sample its CPU and RSS")
+	fs.BoolVar(&o.skipPgbench, "skip-pgbench", false, "do not run the pgbench baselines")
+	fs.StringVar(&o.out, "out", "test/bench/results", "directory for latest.md and latest.svg")
+	fs.StringVar(&o.readme, "readme", "", "README to update between <!-- bench:start --> and <!-- bench:end --> (empty: none)")
+	fs.StringVar(&o.bin, "creditd", "bin/creditd", "creditd binary")
+	fs.StringVar(&o.work, "work", "bin/bench", "scratch directory (creditd's log)")
+	fs.StringVar(&o.pgImage, "pg-image", "creditd/postgres:15-bookworm", "PostgreSQL image for the benchmark server and pgbench")
+	fs.IntVar(&o.pgPort, "pg-port", 0, "127.0.0.1 port of the benchmark PostgreSQL container (0: a free one)")
+	fs.StringVar(&o.pgName, "pg-container", "creditd-bench-postgres", "name of the benchmark PostgreSQL container")
+	fs.StringVar(&o.pgArgs, "pg-args", "", "extra server arguments, e.g. \"-c max_connections=200\" (default: none, stock settings)")
+	fs.StringVar(&o.databaseURL, "database-url", "", "use this PostgreSQL instead of starting a container (creditd, verify and pgbench)")
+	fs.IntVar(&o.wallets, "wallets", 10000, "funded wallets for scenarios 1, 3 and 4")
+	fs.BoolVar(&o.openLoop, "open-loop", true, "after the sweeps of scenarios 1 and 3, run open loop at half the best rate")
+	fs.IntVar(&o.openWorkers, "open-workers", 256, "workers taking open-loop arrivals (enough not to be the limit)")
+	fs.IntVar(&o.pgbenchScale, "pgbench-scale", 10, "pgbench -i scale factor")
+	fs.IntVar(&o.pgbenchClients, "pgbench-clients", 8, "pgbench -c (threads: 2)")
+	seed := fs.Uint64("seed", 0, "random seed (0: from the clock)")
+	fs.DurationVar(&o.waitIdle, "wait-idle", 0, "first wait up to this long for the machine to be idle (CPU < 15% busy); the run goes ahead either way")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	var err error
+	if o.clients, err = parseInts(*clients, 1, 1024); err != nil {
+		return o, fmt.Errorf("-clients: %w", err)
+	}
+	if o.scenarios, err = parseInts(*scenarios, 1, 5); err != nil {
+		return o, fmt.Errorf("-scenarios: %w", err)
+	}
+	switch {
+	case o.duration < time.Second || o.duration > 10*time.Minute:
+		return o, fmt.Errorf("-duration must be between 1s and 10m")
+	case o.url != "" && o.key == "":
+		return o, fmt.Errorf("-url needs -key")
+	case o.url != "" && !isLoopbackURL(o.url):
+		return o, fmt.Errorf("-url must point at 127.0.0.1 or localhost")
+	case o.wallets < 2 || o.wallets > 1_000_000:
+		return o, fmt.Errorf("-wallets must be between 2 and 1000000")
+	case o.openWorkers < 1 || o.openWorkers > 4096:
+		return o, fmt.Errorf("-open-workers must be between 1 and 4096")
+	}
+	o.seed = *seed
+	if o.seed == 0 {
+		o.seed = uint64(time.Now().UnixNano())
+	}
+	o.command = "creditd-bench " + strings.Join(args, " ")
+	return o, nil
+}
+
+func isLoopbackURL(u string) bool {
+	for _, p := range []string{"http://127.", "http://localhost:", "http://localhost/", "http://[::1]"} {
+		if strings.HasPrefix(u, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func parseInts(s string, lo, hi int) ([]int, error) {
+	var xs []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < lo || n > hi {
+			return nil, fmt.Errorf("%q is not a number from %d to %d", f, lo, hi)
+		}
+		if !slices.Contains(xs, n) {
+			xs = append(xs, n)
+		}
+	}
+	if len(xs) == 0 {
+		return nil, fmt.Errorf("empty list")
+	}
+	return xs, nil
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s bench: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "creditd-bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code := run(ctx, o)
+	if ctx.Err() != nil {
+		logf("interrupted")
+		code = 130
+	}
+	os.Exit(code)
+}
+
+// run is the whole benchmark; cleanups run in reverse order (creditd, then
+// PostgreSQL) whether it ends normally, fails or is interrupted.
+func run(ctx context.Context, o options) int {
+	start := time.Now()
+	var cleanups []func()
+	defer func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}()
+	fail := func(err error) int {
+		if ctx.Err() == nil {
+			logf("error: %v", err)
+		}
+		return 1
+	}
+	if err := os.MkdirAll(o.work, 0o755); err != nil {
+		return fail(err)
+	}
+
+	idle := backgroundBusy(2 * time.Second)
+	for waitUntil := time.Now().Add(o.waitIdle); idle > 0.15 && time.Now().Before(waitUntil) && ctx.Err() == nil; {
+		logf("host CPU %.0f%% busy; waiting for other work to finish (-wait-idle, until %s)", idle*100, waitUntil.Format("15:04:05"))
+		time.Sleep(3 * time.Second)
+		idle = backgroundBusy(2 * time.Second)
+	}
+	if ctx.Err() != nil {
+		return 130
+	}
+	logf("host CPU busy before the run: %.0f%%", idle*100)
+	if idle > 0.10 {
+		logf("warning: other work is running on this machine; every figure will be lower than on an idle one")
+	}
+
+	// The database: given, or a fresh container (unless creditd is external
+	// and no database was given: then there is nothing to start).
+	dsn := o.databaseURL
+	var cpu []cpuSource // PostgreSQL's container and docker-proxy, when ours
+	if dsn == "" && o.url == "" {
+		logf("starting PostgreSQL container %s (%s)", o.pgName, o.pgImage)
+		var port int
+		var err error
+		dsn, port, err = startPostgres(ctx, o.pgImage, o.pgName, o.pgPort, strings.Fields(o.pgArgs))
+		cleanups = append(cleanups, func() {
+			logf("stopping PostgreSQL container %s", o.pgName)
+			if err := stopPostgres(o.pgName); err != nil {
+				logf("%v", err)
+			}
+		})
+		if err != nil {
+			return fail(err)
+		}
+		if out, err := exec.Command("docker", "inspect", "-f", "{{.Id}}", o.pgName).Output(); err == nil {
+			if src, ok := containerCPU("postgres", strings.TrimSpace(string(out))); ok {
+				cpu = append(cpu, src)
+			}
+		}
+		logf("PostgreSQL ready on 127.0.0.1:%d", port)
+		if pid := dockerProxyPID(port); pid > 0 {
+			cpu = append(cpu, procCPU("docker-proxy", strconv.Itoa(pid)))
+		}
+	}
+	var pgCfg *pgx.ConnConfig
+	pgVersion := "unknown"
+	if dsn != "" {
+		var err error
+		if pgCfg, err = pgx.ParseConfig(dsn); err != nil {
+			return fail(fmt.Errorf("database URL: %w", err))
+		}
+		if !isLoopbackHost(pgCfg.Host) {
+			return fail(fmt.Errorf("the database must be on 127.0.0.1 or localhost, not %q", pgCfg.Host))
+		}
+		pgVersion = serverVersion(ctx, pgCfg)
+	}
+	rep := &report{Date: time.Now(), Machine: machineFacts(pgVersion), Command: o.command, Duration: o.duration,
+		Clients: o.clients, Wallets: o.wallets, Scale: o.pgbenchScale, Idle: idle, Revision: sourceRevision()}
+
+	// 1. PostgreSQL baselines, before creditd runs so nothing competes.
+	switch {
+	case o.skipPgbench:
+		rep.Notes = append(rep.Notes, "pgbench baselines skipped (-skip-pgbench): no ratios.")
+	case pgCfg == nil:
+		rep.Notes = append(rep.Notes, "pgbench baselines skipped: no database known (give -database-url with -url).")
+	default:
+		pb := &pgbenchRunner{cpu: cpu, image: o.pgImage, cfg: pgCfg, log: logf}
+		cleanups = append(cleanups, func() { _ = execQuiet("docker", "rm", "-f", pgbenchContainer) })
+		tpcb, hot := pb.baselines(ctx, o.duration, o.pgbenchClients, o.pgbenchScale)
+		if ctx.Err() != nil {
+			return 130
+		}
+		rep.TPCB, rep.Hot = &tpcb, &hot
+		for _, p := range []pgbenchResult{tpcb, hot} {
+			if p.Err != "" {
+				logf("%s failed: %s", p.Name, p.Err)
+			} else {
+				logf("%s: %.0f TPS, latency avg %.2f ms, CPU cores postgres / proxy / driver / other %s", p.Name, p.TPS, p.LatencyAvgMs, fmtCores(p.Usage, baselineCPU))
+			}
+		}
+	}
+
+	// 2. creditd: ours, or the one at -url.
+	base, key, pid := o.url, o.key, o.pid
+	var proc *creditdProcess
+	alive := func() bool { return true }
+	if o.url == "" {
+		if _, err := os.Stat(o.bin); err != nil {
+			return fail(fmt.Errorf("%s not found: run make build", o.bin))
+		}
+		if out, err := creditdCommand(ctx, o.bin, dsn, "migrate"); err != nil {
+			return fail(err)
+		} else {
+			logf("creditd migrate: %s", strings.TrimSpace(out))
+		}
+		out, err := creditdCommand(ctx, o.bin, dsn, "apikey", "create", "--tenant", "bench")
+		if err != nil {
+			return fail(err)
+		}
+		key = strings.TrimSpace(out)
+		addr, err := freeAddr()
+		if err != nil {
+			return fail(err)
+		}
+		logPath := filepath.Join(o.work, "creditd.log")
+		proc, err = startCreditd(o.bin, dsn, addr, logPath)
+		if err != nil {
+			return fail(err)
+		}
+		cleanups = append(cleanups, func() {
+			if proc.alive() {
+				logf("stopping creditd (pid %d)", proc.pid())
+				if err := proc.stop(20 * time.Second); err != nil {
+					logf("%v", err)
+				}
+			}
+		})
+		base, pid = "http://"+addr, proc.pid()
+		alive = proc.alive
+		if err := proc.waitReady(ctx, base, 30*time.Second); err != nil {
+			return fail(err)
+		}
+		logf("creditd ready at %s (pid %d, log %s)", base, pid, logPath)
+	}
+
+	maxConns := slices.Max(o.clients)
+	if o.openLoop {
+		maxConns = max(maxConns, o.openWorkers)
+	}
+	b := &bench{opts: o, client: newAPIClient(base, key, maxConns+16), pid: pid, cpu: cpu, alive: alive, logf: logf,
+		run: "bench-" + time.Now().UTC().Format("20060102T150405")}
+	if pid == 0 {
+		rep.Notes = append(rep.Notes, "creditd's pid is unknown (-url without -pid): no CPU or RSS figures.")
+	}
+
+	// 3. Scenarios.
+	err := runScenarios(ctx, b)
+	rep.Steps, rep.Checks, rep.Notes = b.steps, b.checks, append(rep.Notes, b.notes...)
+	if ctx.Err() != nil {
+		return 130
+	}
+	if err != nil {
+		if len(rep.Steps) > 0 {
+			fmt.Fprintf(os.Stderr, "steps measured before the failure:\n%s", rep.stepsTable())
+		}
+		if proc != nil && !proc.alive() {
+			err = fmt.Errorf("%w: %w", err, proc.exitError())
+		}
+		return fail(err)
+	}
+	if proc != nil && !proc.alive() {
+		return fail(proc.exitError())
+	}
+
+	// 4. The ledger must still add up.
+	if dsn != "" {
+		t0 := time.Now()
+		out, err := creditdCommand(ctx, o.bin, dsn, "verify")
+		line := strings.TrimSpace(tail(out, 1))
+		if err != nil {
+			line = strings.TrimSpace(tail(err.Error(), 5))
+		}
+		rep.Checks = append(rep.Checks, check{Name: "creditd verify: 0 drifts", OK: err == nil,
+			Detail: fmt.Sprintf("%s (%.1f s)", strings.ReplaceAll(line, "\n", " "), time.Since(t0).Seconds())})
+		logf("creditd verify: %s", line)
+	} else {
+		rep.Notes = append(rep.Notes, "creditd verify skipped: no database known (give -database-url with -url).")
+	}
+
+	// 5. Report.
+	if proc != nil {
+		logf("stopping creditd (pid %d)", proc.pid())
+		if err := proc.stop(20 * time.Second); err != nil {
+			logf("%v", err)
+		}
+		rep.Logs = logSummary(proc.logPath)
+	}
+	rep.Elapsed = time.Since(start)
+	if err := writeReport(rep, o); err != nil {
+		return fail(err)
+	}
+	if rep.failed() {
+		for _, c := range rep.Checks {
+			if !c.OK {
+				logf("INVARIANT FAILED: %s: %s", c.Name, c.Detail)
+			}
+		}
+		return 1
+	}
+	logf("done in %s", time.Since(start).Round(time.Second))
+	return 0
+}
+
+func runScenarios(ctx context.Context, b *bench) error {
+	has := func(sc int) bool { return slices.Contains(b.opts.scenarios, sc) }
+	if has(scSpend) || has(scHold) || has(scRead) {
+		if err := b.seed(ctx); err != nil {
+			return err
+		}
+	}
+	steps := []struct {
+		sc int
+		fn func(context.Context) error
+	}{{scSpend, b.scenarioSpend}, {scHot, b.scenarioHot}, {scHold, b.scenarioHold}, {scRead, b.scenarioRead}}
+	for _, s := range steps {
+		if !has(s.sc) {
+			continue
+		}
+		logf("scenario %d: %s", s.sc, scenarioNames[s.sc])
+		if err := s.fn(ctx); err != nil {
+			return fmt.Errorf("scenario %d: %w", s.sc, err)
+		}
+	}
+	b.scenarioWebhook(ctx)
+	return nil
+}
+
+func writeReport(rep *report, o options) error {
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	mdPath, svgPath := filepath.Join(o.out, "latest.md"), filepath.Join(o.out, "latest.svg")
+	chartName := ""
+	if err := writeChart(rep, svgPath); err != nil {
+		logf("chart: %v", err)
+	} else {
+		chartName = filepath.Base(svgPath)
+	}
+	md := rep.markdown(chartName)
+	fmt.Println(md)
+	if err := os.WriteFile(mdPath, []byte(md), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s and %s", mdPath, svgPath)
+	if o.readme != "" {
+		if err := updateReadme(o.readme, rep.readmeSection(relPath(o.readme, svgPath), relPath(o.readme, mdPath))); err != nil {
+			return err
+		}
+		logf("updated %s", o.readme)
+	}
+	return nil
+}
+
+func isLoopbackHost(h string) bool {
+	return strings.HasPrefix(h, "127.") || h == "localhost" || h == "::1"
+}
+
+func execQuiet(name string, args ...string) error {
+	return exec.Command(name, args...).Run()
+}
