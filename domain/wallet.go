@@ -152,19 +152,10 @@ func (w *Wallet) Spend(id TransactionID, amount Credits, memo Memo, now time.Tim
 		return Transaction{}, &InsufficientCreditsError{Requested: amount, Available: avail}
 	}
 	postings := []Posting{}
-	left := amount
-	for _, l := range w.lots {
-		take := MinCredits(l.free(now), left)
-		if !take.IsPositive() {
-			continue
-		}
+	w.takeFree(amount, now, func(l *Lot, take Credits) {
 		l.remaining = l.remaining.Sub(take)
-		w.touch(l.id)
 		postings = append(postings, w.posting(l.id, take.Neg()))
-		if left = left.Sub(take); left.IsZero() {
-			break
-		}
-	}
+	})
 	w.balance = w.balance.Sub(amount)
 	postings = append(postings, Posting{System: SystemConsumption, Amount: amount})
 	return newTransaction(id, TransactionSpend, w, amount, memo, now, postings)
@@ -232,19 +223,10 @@ func (w *Wallet) PlaceHold(r NewHold, now time.Time) (*Hold, error) {
 	}
 	h := &Hold{id: r.Hold, tenant: w.tenant, wallet: w.id, account: w.account, amount: r.Amount,
 		captured: ZeroCredits, status: HoldActive, memo: r.Memo, expiresAt: r.ExpiresAt.Truncate(TimePrecision), createdAt: now}
-	left := r.Amount
-	for _, l := range w.lots {
-		take := MinCredits(l.free(now), left)
-		if !take.IsPositive() {
-			continue
-		}
+	w.takeFree(r.Amount, now, func(l *Lot, take Credits) {
 		l.held = l.held.Add(take)
-		w.touch(l.id)
 		h.allocations = append(h.allocations, HoldAllocation{Lot: l.id, Amount: take})
-		if left = left.Sub(take); left.IsZero() {
-			break
-		}
-	}
+	})
 	w.held = w.held.Add(r.Amount)
 	if w.holdsDueAt == nil || h.expiresAt.Before(*w.holdsDueAt) {
 		w.holdsDueAt = &h.expiresAt
@@ -355,6 +337,23 @@ func (w *Wallet) owns(h *Hold) error {
 		}
 	}
 	return nil
+}
+
+// takeFree hands amount out of the free credits of the lots, in consumption
+// order, to take; the caller has checked that enough is free.
+func (w *Wallet) takeFree(amount Credits, now time.Time, take func(l *Lot, n Credits)) {
+	left := amount
+	for _, l := range w.lots {
+		n := MinCredits(l.free(now), left)
+		if !n.IsPositive() {
+			continue
+		}
+		take(l, n)
+		w.touch(l.id)
+		if left = left.Sub(n); left.IsZero() {
+			return
+		}
+	}
 }
 
 func (w *Wallet) posting(lot LotID, amount Credits) Posting {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -36,51 +37,15 @@ func (h *handlers) getAccount(c *gin.Context) {
 }
 
 func (h *handlers) grant(c *gin.Context) {
-	var req grantRequest
-	if err := bindJSON(c, &req); err != nil {
-		_ = c.Error(err)
-		return
-	}
-	cmd, err := req.toCommand(principal(c).Tenant, c.Param("accountId"), h.clock.Now())
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	idem, err := idempotent(c, req, http.StatusCreated, func(t domain.Transaction) any { return toTransactionResponse(t) })
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	_, receipt, err := h.credits.Grant(c.Request.Context(), cmd, idem)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	writeReceipt(c, receipt)
+	idempotentPost(c, http.StatusCreated, func(r grantRequest) (application.GrantCommand, error) {
+		return r.toCommand(principal(c).Tenant, c.Param("accountId"), h.clock.Now())
+	}, h.credits.Grant, renderTransaction)
 }
 
 func (h *handlers) spend(c *gin.Context) {
-	var req spendRequest
-	if err := bindJSON(c, &req); err != nil {
-		_ = c.Error(err)
-		return
-	}
-	cmd, err := req.toCommand(principal(c).Tenant, c.Param("accountId"))
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	idem, err := idempotent(c, req, http.StatusCreated, func(t domain.Transaction) any { return toTransactionResponse(t) })
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	_, receipt, err := h.credits.Spend(c.Request.Context(), cmd, idem)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	writeReceipt(c, receipt)
+	idempotentPost(c, http.StatusCreated, func(r spendRequest) (application.SpendCommand, error) {
+		return r.toCommand(principal(c).Tenant, c.Param("accountId"))
+	}, h.credits.Spend, renderTransaction)
 }
 
 func (h *handlers) listTransactions(c *gin.Context) {
@@ -98,48 +63,46 @@ func (h *handlers) listTransactions(c *gin.Context) {
 }
 
 func (h *handlers) placeHold(c *gin.Context) {
-	var req placeHoldRequest
-	if err := bindJSON(c, &req); err != nil {
-		_ = c.Error(err)
-		return
-	}
-	cmd, err := req.toCommand(principal(c).Tenant, c.Param("accountId"))
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	idem, err := idempotent(c, req, http.StatusCreated, func(hold *domain.Hold) any { return toHoldResponse(hold, h.clock.Now()) })
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	_, receipt, err := h.holds.Place(c.Request.Context(), cmd, idem)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	writeReceipt(c, receipt)
+	idempotentPost(c, http.StatusCreated, func(r placeHoldRequest) (application.PlaceHoldCommand, error) {
+		return r.toCommand(principal(c).Tenant, c.Param("accountId"))
+	}, h.holds.Place, h.renderHold)
 }
 
 func (h *handlers) captureHold(c *gin.Context) {
-	var req captureRequest
+	idempotentPost(c, http.StatusOK, func(r captureRequest) (application.CaptureCommand, error) {
+		return r.toCommand(principal(c).Tenant, c.Param("holdId"))
+	}, h.holds.Capture, func(r application.Capture) any {
+		return captureResponse{Hold: toHoldResponse(r.Hold, h.clock.Now()), Transaction: toTransactionResponse(r.Transaction)}
+	})
+}
+
+func (h *handlers) releaseHold(c *gin.Context) {
+	idempotentPost(c, http.StatusOK, func(r releaseRequest) (application.ReleaseCommand, error) {
+		return r.toCommand(principal(c).Tenant, c.Param("holdId"))
+	}, h.holds.Release, h.renderHold)
+}
+
+// idempotentPost is the shape of every POST: bind the body, convert it to a
+// command, run the use case at most once per Idempotency-Key, and answer with
+// the stored receipt (fresh or replayed).
+func idempotentPost[Req, Cmd, T any](c *gin.Context, status int, toCommand func(Req) (Cmd, error),
+	run func(context.Context, Cmd, *application.Idempotency[T]) (T, *application.Receipt, error), render func(T) any) {
+	var req Req
 	if err := bindJSON(c, &req); err != nil {
 		_ = c.Error(err)
 		return
 	}
-	cmd, err := req.toCommand(principal(c).Tenant, c.Param("holdId"))
+	cmd, err := toCommand(req)
 	if err != nil {
 		_ = c.Error(err)
 		return
 	}
-	idem, err := idempotent(c, req, http.StatusOK, func(r application.Capture) any {
-		return captureResponse{Hold: toHoldResponse(r.Hold, h.clock.Now()), Transaction: toTransactionResponse(r.Transaction)}
-	})
+	idem, err := idempotent(c, req, status, render)
 	if err != nil {
 		_ = c.Error(err)
 		return
 	}
-	_, receipt, err := h.holds.Capture(c.Request.Context(), cmd, idem)
+	_, receipt, err := run(c.Request.Context(), cmd, idem)
 	if err != nil {
 		_ = c.Error(err)
 		return
@@ -147,29 +110,9 @@ func (h *handlers) captureHold(c *gin.Context) {
 	writeReceipt(c, receipt)
 }
 
-func (h *handlers) releaseHold(c *gin.Context) {
-	var req releaseRequest
-	if err := bindJSON(c, &req); err != nil {
-		_ = c.Error(err)
-		return
-	}
-	cmd, err := req.toCommand(principal(c).Tenant, c.Param("holdId"))
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	idem, err := idempotent(c, req, http.StatusOK, func(hold *domain.Hold) any { return toHoldResponse(hold, h.clock.Now()) })
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	_, receipt, err := h.holds.Release(c.Request.Context(), cmd, idem)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	writeReceipt(c, receipt)
-}
+func renderTransaction(t domain.Transaction) any { return toTransactionResponse(t) }
+
+func (h *handlers) renderHold(hold *domain.Hold) any { return toHoldResponse(hold, h.clock.Now()) }
 
 func (h *handlers) getHold(c *gin.Context) {
 	var fe fieldErrors

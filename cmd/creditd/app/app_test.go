@@ -25,7 +25,7 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Addr != ":8080" || cfg.DBMaxConns != 16 || cfg.IdempotencyRetention.Hours() != 720 || !cfg.MigrateOnStart {
+	if cfg.Addr != ":8080" || cfg.DBMaxConns != 8 || cfg.IdempotencyRetention.Hours() != 720 || !cfg.MigrateOnStart {
 		t.Fatalf("unexpected defaults: %+v", cfg)
 	}
 }

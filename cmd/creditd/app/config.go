@@ -18,7 +18,7 @@ import (
 type Config struct {
 	DatabaseURL          string        `env:"DATABASE_URL"`
 	Addr                 string        `env:"CREDITD_ADDR" envDefault:":8080"`
-	DBMaxConns           int           `env:"CREDITD_DB_MAX_CONNS" envDefault:"16"`
+	DBMaxConns           int           `env:"CREDITD_DB_MAX_CONNS" envDefault:"8"`
 	MigrateOnStart       bool          `env:"CREDITD_MIGRATE_ON_START" envDefault:"true"`
 	MaxBodyBytes         int64         `env:"CREDITD_MAX_BODY_BYTES" envDefault:"65536"`
 	LogLevel             slog.Level    `env:"CREDITD_LOG_LEVEL" envDefault:"info"`
