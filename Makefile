@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 GO ?= go
-BIN := bin
+BIN := .bin
 # Written by postgres-image: the image tests and the dev database use.
 PG_IMAGE_FILE := $(BIN)/postgres-image
 INTEGRATION_PKGS ?= ./test/...
@@ -14,7 +14,7 @@ DEV_PG_CONTAINER := creditd-dev-postgres
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN { FS = ":.*## " } { printf "  %-18s %s\n", $$1, $$2 }'
 
-build: ## Build bin/creditd
+build: ## Build .bin/creditd
 	$(GO) build -o $(BIN)/creditd ./cmd/creditd
 
 run: build ## Run creditd (migrate, demo API key, serve) on DATABASE_URL or a dev container
@@ -60,7 +60,7 @@ migrate-new: ## New empty migration pair: make migrate-new NAME=add_accounts
 		f=migrations/$${ts}_$(NAME).tx.$$dir.sql; : >"$$f"; echo "$$f"; \
 	done
 
-build-bench: ## Build bin/creditd-bench, the benchmark driver
+build-bench: ## Build .bin/creditd-bench, the benchmark driver
 	$(GO) build -o $(BIN)/creditd-bench ./cmd/creditd-bench
 
 # Extra driver flags, e.g. make bench BENCH_FLAGS='-scenarios 1,2 -clients 8,64'
@@ -69,14 +69,14 @@ BENCH_FLAGS ?=
 bench: build build-bench postgres-image ## Benchmark: pgbench baselines + creditd scenarios; writes test/bench/results/ and README
 	$(BIN)/creditd-bench -pg-image "$$(cat $(PG_IMAGE_FILE))" -wait-idle 90s -out test/bench/results -readme README.md $(BENCH_FLAGS)
 
-bench-quick: build build-bench postgres-image ## Short benchmark (2 s steps) into bin/bench-quick; README untouched
+bench-quick: build build-bench postgres-image ## Short benchmark (2 s steps) into .bin/bench-quick; README untouched
 	$(BIN)/creditd-bench -pg-image "$$(cat $(PG_IMAGE_FILE))" -duration 2s -out $(BIN)/bench-quick $(BENCH_FLAGS)
 
 postgres-image: ## Ensure a PostgreSQL image (postgres:16, else built from Debian packages)
 	@mkdir -p $(BIN)
 	@img=$$(bash test/postgres/ensure-image.sh) && echo "$$img" >$(PG_IMAGE_FILE) && echo "postgres image: $$img"
 
-clean: ## Remove bin/ and the dev PostgreSQL container (keeps images and its data volume)
+clean: ## Remove .bin/ and the dev PostgreSQL container (keeps images and its data volume)
 	rm -rf $(BIN)
 	@if docker container inspect $(DEV_PG_CONTAINER) >/dev/null 2>&1; then \
 		docker stop $(DEV_PG_CONTAINER) >/dev/null && docker rm $(DEV_PG_CONTAINER) >/dev/null && echo "removed $(DEV_PG_CONTAINER)"; \

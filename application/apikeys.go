@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -27,7 +26,7 @@ type APIKeys struct {
 	store APIKeyStore
 	clock Clock
 	ids   IDGenerator
-	seen  sync.Map // hex hash → authenticated; spares a database read per request
+	seen  sync.Map // [32]byte hash → authenticated; spares a database read per request
 }
 
 // authCacheTTL bounds how long a key stays trusted without a database read:
@@ -63,7 +62,8 @@ func (a *APIKeys) Create(ctx context.Context, tenant domain.TenantName, scopes [
 		return IssuedAPIKey{}, fmt.Errorf("create API key for tenant %s: %w", tenant, err)
 	}
 	secret := apiKeyPrefix + strings.ToLower(rand.Text()+rand.Text()) // 2 × 128 random bits
-	key := StoredAPIKey{ID: domain.APIKeyID(a.ids.NewID()), Tenant: tenantID, Hash: hashAPIKey(secret), Scopes: scopes, CreatedAt: a.clock.Now()}
+	hash := hashAPIKey(secret)
+	key := StoredAPIKey{ID: domain.APIKeyID(a.ids.NewID()), Tenant: tenantID, Hash: hash[:], Scopes: scopes, CreatedAt: a.clock.Now()}
 	if err := a.store.Create(ctx, key); err != nil {
 		return IssuedAPIKey{}, fmt.Errorf("create API key for tenant %s: %w", tenant, err)
 	}
@@ -76,21 +76,20 @@ func (a *APIKeys) Authenticate(ctx context.Context, secret string) (domain.Princ
 		return domain.Principal{}, ErrUnauthenticated
 	}
 	hash := hashAPIKey(secret)
-	cacheKey := hex.EncodeToString(hash)
 	now := a.clock.Now()
-	if v, ok := a.seen.Load(cacheKey); ok && now.Sub(v.(authenticated).checkedAt) < authCacheTTL {
+	if v, ok := a.seen.Load(hash); ok && now.Sub(v.(authenticated).checkedAt) < authCacheTTL {
 		return v.(authenticated).principal, nil
 	}
-	key, err := a.store.FindActive(ctx, hash)
+	key, err := a.store.FindActive(ctx, hash[:])
 	if errors.Is(err, domain.ErrNotFound) {
-		a.seen.Delete(cacheKey)
+		a.seen.Delete(hash)
 		return domain.Principal{}, ErrUnauthenticated
 	}
 	if err != nil {
 		return domain.Principal{}, err
 	}
 	p := domain.Principal{Tenant: key.Tenant, Key: key.ID, Scopes: key.Scopes}
-	a.seen.Store(cacheKey, authenticated{principal: p, checkedAt: now})
+	a.seen.Store(hash, authenticated{principal: p, checkedAt: now})
 	return p, nil
 }
 
@@ -108,7 +107,4 @@ func (a *APIKeys) Revoke(ctx context.Context, id domain.APIKeyID) error {
 	return nil
 }
 
-func hashAPIKey(secret string) []byte {
-	sum := sha256.Sum256([]byte(secret))
-	return sum[:]
-}
+func hashAPIKey(secret string) [sha256.Size]byte { return sha256.Sum256([]byte(secret)) }

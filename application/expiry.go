@@ -39,11 +39,7 @@ func (e *Expiry) ExpireHolds(ctx context.Context, batch int) (int, error) {
 	}
 	var wallets []WalletRef
 	for _, ref := range due {
-		h, err := e.reads.Holds.Get(ctx, ref.Tenant, ref.Hold)
-		if err != nil {
-			return 0, err
-		}
-		if w := (WalletRef{Tenant: ref.Tenant, Account: h.AccountID()}); !slices.Contains(wallets, w) {
+		if w := (WalletRef{Tenant: ref.Tenant, Account: ref.Account}); !slices.Contains(wallets, w) {
 			wallets = append(wallets, w)
 		}
 	}

@@ -59,8 +59,9 @@ type HoldRepository interface {
 
 // HoldRef names a hold for background work.
 type HoldRef struct {
-	Tenant domain.TenantID
-	Hold   domain.HoldID
+	Tenant  domain.TenantID
+	Account domain.AccountID // the hold's wallet, so a sweep need not read the hold to lock it
+	Hold    domain.HoldID
 }
 
 // IdempotencyRepository remembers the outcome of each idempotent request.

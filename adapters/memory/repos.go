@@ -197,7 +197,7 @@ func (r holdRepo) Due(ctx context.Context, now time.Time, limit int) ([]applicat
 	})
 	var refs []application.HoldRef
 	for _, h := range due[:min(len(due), max(limit, 0))] {
-		refs = append(refs, application.HoldRef{Tenant: h.tenant, Hold: h.id})
+		refs = append(refs, application.HoldRef{Tenant: h.tenant, Account: h.account, Hold: h.id})
 	}
 	return refs, err
 }

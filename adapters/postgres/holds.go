@@ -63,7 +63,7 @@ func (r *holdRepo) Due(ctx context.Context, now time.Time, limit int) ([]applica
 		return nil, err
 	}
 	var rows []holdRow
-	err := r.db.NewSelect().Model(&rows).Column("id", "tenant_id").
+	err := r.db.NewSelect().Model(&rows).Column("id", "tenant_id", "account_id").
 		Where("status IN ('ACTIVE', 'PARTIALLY_CAPTURED') AND expires_at <= ?", now).
 		OrderExpr("expires_at, id").Limit(int64(limit)).Scan(ctx)
 	if err != nil {
@@ -71,7 +71,11 @@ func (r *holdRepo) Due(ctx context.Context, now time.Time, limit int) ([]applica
 	}
 	refs := make([]application.HoldRef, len(rows))
 	for i, row := range rows {
-		refs[i] = application.HoldRef{Tenant: domain.TenantID(row.TenantID), Hold: domain.HoldID(row.ID)}
+		account, err := domain.ParseAccountID(row.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		refs[i] = application.HoldRef{Tenant: domain.TenantID(row.TenantID), Account: account, Hold: domain.HoldID(row.ID)}
 	}
 	return refs, nil
 }

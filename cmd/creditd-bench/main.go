@@ -3,7 +3,7 @@
 //
 //  1. starts a throw-away PostgreSQL container (fsync on) on 127.0.0.1,
 //  2. runs pgbench TPC-B-like and a single-hot-row script against it,
-//  3. migrates, creates an API key and starts bin/creditd on that database,
+//  3. migrates, creates an API key and starts .bin/creditd on that database,
 //  4. runs the scenarios (closed-loop sweeps over the client counts, then
 //     open-loop runs at half the peak rate), sampling creditd's CPU and RSS,
 //  5. runs `creditd verify` and each scenario's invariant,
@@ -71,8 +71,8 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.skipPgbench, "skip-pgbench", false, "do not run the pgbench baselines")
 	fs.StringVar(&o.out, "out", "test/bench/results", "directory for latest.md and latest.svg")
 	fs.StringVar(&o.readme, "readme", "", "README to update between <!-- bench:start --> and <!-- bench:end --> (empty: none)")
-	fs.StringVar(&o.bin, "creditd", "bin/creditd", "creditd binary")
-	fs.StringVar(&o.work, "work", "bin/bench", "scratch directory (creditd's log)")
+	fs.StringVar(&o.bin, "creditd", ".bin/creditd", "creditd binary")
+	fs.StringVar(&o.work, "work", ".bin/bench", "scratch directory (creditd's log)")
 	fs.StringVar(&o.pgImage, "pg-image", "creditd/postgres:15-bookworm", "PostgreSQL image for the benchmark server and pgbench")
 	fs.IntVar(&o.pgPort, "pg-port", 0, "127.0.0.1 port of the benchmark PostgreSQL container (0: a free one)")
 	fs.StringVar(&o.pgName, "pg-container", "creditd-bench-postgres", "name of the benchmark PostgreSQL container")

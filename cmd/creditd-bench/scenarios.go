@@ -108,6 +108,36 @@ func (b *bench) measure(sc int, mode string, clients int, unit string, load func
 	return st, lr
 }
 
+// openLoop runs scenario sc at half its best closed-loop rate, timing each
+// request from when it was due, and records the step.
+func (b *bench) openLoop(ctx context.Context, sc int, unit string, best float64, spec loadSpec, note func(*step) string) *loadResult {
+	rate := best / 2
+	st, lr := b.measure(sc, "open", b.opts.openWorkers, unit, func() *loadResult {
+		return runOpen(ctx, rate, b.opts.duration, b.opts.openWorkers, spec)
+	})
+	st.TargetRate = rate
+	st.Note = note(st)
+	if st.Unsent > 0 {
+		st.Note += fmt.Sprintf("; %d arrivals never sent (backlog at 2× duration)", st.Unsent)
+	}
+	b.logStep(st)
+	return lr
+}
+
+// snapshotAfter reads every wallet once a scenario's steps are done, for its
+// invariant, and keeps the reading for the next scenario.
+func (b *bench) snapshotAfter(ctx context.Context) ([]account, error) {
+	if err := b.halted(ctx); err != nil {
+		return nil, err
+	}
+	after, err := b.snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b.last = after
+	return after, nil
+}
+
 func (b *bench) logStep(st *step) {
 	load := fmt.Sprintf("%d clients", st.Clients)
 	if st.Mode == "open" {
@@ -270,26 +300,15 @@ func (b *bench) scenarioSpend(ctx context.Context) error {
 		}
 	}
 	if b.opts.openLoop && best > 0 {
-		rate := best / 2
-		st, lr := b.measure(scSpend, "open", b.opts.openWorkers, "spends/s", func() *loadResult {
-			return runOpen(ctx, rate, b.opts.duration, b.opts.openWorkers, spec)
+		lr := b.openLoop(ctx, scSpend, "spends/s", best, spec, func(*step) string {
+			return "half of the best closed-loop rate; latency from each request's due time"
 		})
-		st.TargetRate = rate
-		st.Note = "half of the best closed-loop rate; latency from each request's due time"
-		if st.Unsent > 0 {
-			st.Note += fmt.Sprintf("; %d arrivals never sent (backlog at 2× duration)", st.Unsent)
-		}
 		spent, unknown = spent+lr.Counters["spent"], unknown+lr.Counters["unknown"]
-		b.logStep(st)
 	}
-	if err := b.halted(ctx); err != nil {
-		return err
-	}
-	after, err := b.snapshot(ctx)
+	after, err := b.snapshotAfter(ctx)
 	if err != nil {
 		return err
 	}
-	b.last = after
 	bal0, _, _ := totals(before)
 	bal1, _, neg := totals(after)
 	drop := bal0.Sub(bal1)
@@ -440,26 +459,15 @@ func (b *bench) scenarioHold(ctx context.Context) error {
 		}
 	}
 	if b.opts.openLoop && best > 0 {
-		rate := best / 2
-		st, lr := b.measure(scHold, "open", b.opts.openWorkers, "iterations/s", func() *loadResult {
-			return runOpen(ctx, rate, b.opts.duration, b.opts.openWorkers, spec)
+		lr := b.openLoop(ctx, scHold, "iterations/s", best, spec, func(st *step) string {
+			return note(st) + "; hold timed from its due time"
 		})
-		st.TargetRate = rate
-		st.Note = note(st) + "; hold timed from its due time"
-		if st.Unsent > 0 {
-			st.Note += fmt.Sprintf("; %d arrivals never sent", st.Unsent)
-		}
 		captured, unknownCap = captured+lr.Counters["captured"], unknownCap+lr.Counters["unknown.capture"]
-		b.logStep(st)
 	}
-	if err := b.halted(ctx); err != nil {
-		return err
-	}
-	after, err := b.snapshot(ctx)
+	after, err := b.snapshotAfter(ctx)
 	if err != nil {
 		return err
 	}
-	b.last = after
 	bal0, _, _ := totals(before)
 	bal1, held, neg := totals(after)
 	drop := bal0.Sub(bal1)

@@ -5,7 +5,7 @@
 #   test/postgres/dev.sh [IMAGE]
 #
 # IMAGE defaults to $POSTGRES_IMAGE, else the one `make postgres-image` chose
-# (bin/postgres-image), else creditd/postgres:15-bookworm. Data lives in the
+# (.bin/postgres-image), else creditd/postgres:15-bookworm. Data lives in the
 # named volume creditd-dev-postgres-data, so it survives container removal.
 set -euo pipefail
 
@@ -14,8 +14,8 @@ name=creditd-dev-postgres
 volume=creditd-dev-postgres-data
 port=${CREDITD_DEV_PG_PORT:-55432}
 image=${1:-${POSTGRES_IMAGE:-}}
-if [ -z "$image" ] && [ -s "$root/bin/postgres-image" ]; then
-	image=$(cat "$root/bin/postgres-image")
+if [ -z "$image" ] && [ -s "$root/.bin/postgres-image" ]; then
+	image=$(cat "$root/.bin/postgres-image")
 fi
 image=${image:-creditd/postgres:15-bookworm}
 
