@@ -34,7 +34,8 @@ type GrantCommand struct {
 
 // Grant adds a lot of credits to the account's wallet.
 func (c *Credits) Grant(ctx context.Context, cmd GrantCommand, idem *Idempotency[domain.Transaction]) (domain.Transaction, *Receipt, error) {
-	return runOnce(ctx, c.uow, c.reads, c.clock, cmd.Tenant, idem, func(ctx context.Context, r Repos) (domain.Transaction, error) {
+	scope := WalletScope(cmd.Tenant, cmd.Account)
+	return runOnce(ctx, c.uow, c.reads, c.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (domain.Transaction, error) {
 		now := c.clock.Now()
 		w, err := r.Wallets.LockOrCreate(ctx, domain.NewWallet(domain.WalletID(c.ids.NewID()), cmd.Tenant, cmd.Account, now))
 		if err != nil {
@@ -57,7 +58,8 @@ type SpendCommand struct {
 
 // Spend moves credits to consumption, or fails with domain.ErrInsufficientCredits.
 func (c *Credits) Spend(ctx context.Context, cmd SpendCommand, idem *Idempotency[domain.Transaction]) (domain.Transaction, *Receipt, error) {
-	return runOnce(ctx, c.uow, c.reads, c.clock, cmd.Tenant, idem, func(ctx context.Context, r Repos) (domain.Transaction, error) {
+	scope := WalletScope(cmd.Tenant, cmd.Account)
+	return runOnce(ctx, c.uow, c.reads, c.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (domain.Transaction, error) {
 		now := c.clock.Now()
 		w, err := r.Wallets.Lock(ctx, cmd.Tenant, cmd.Account)
 		if err != nil {

@@ -51,7 +51,7 @@ func (e *Expiry) settleAll(ctx context.Context, wallets []WalletRef) (int, error
 	changed := 0
 	for _, ref := range wallets {
 		did := false // set inside the closure, which may run more than once
-		err := e.uow.WithinTx(ctx, func(ctx context.Context, r Repos) error {
+		err := e.uow.WithinTx(ctx, Scope{Wallets: []WalletRef{ref}}, func(ctx context.Context, r Repos) error {
 			did = false
 			w, err := r.Wallets.Lock(ctx, ref.Tenant, ref.Account)
 			if err != nil {

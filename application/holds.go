@@ -31,7 +31,8 @@ type PlaceHoldCommand struct {
 
 // Place reserves credits, or fails with domain.ErrInsufficientCredits.
 func (h *Holds) Place(ctx context.Context, cmd PlaceHoldCommand, idem *Idempotency[*domain.Hold]) (*domain.Hold, *Receipt, error) {
-	return runOnce(ctx, h.uow, h.reads, h.clock, cmd.Tenant, idem, func(ctx context.Context, r Repos) (*domain.Hold, error) {
+	scope := WalletScope(cmd.Tenant, cmd.Account)
+	return runOnce(ctx, h.uow, h.reads, h.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (*domain.Hold, error) {
 		now := h.clock.Now()
 		w, err := r.Wallets.Lock(ctx, cmd.Tenant, cmd.Account)
 		if err != nil {
@@ -65,7 +66,8 @@ type CaptureCommand struct {
 
 // Capture spends amount of what the hold reserves.
 func (h *Holds) Capture(ctx context.Context, cmd CaptureCommand, idem *Idempotency[Capture]) (Capture, *Receipt, error) {
-	return runOnce(ctx, h.uow, h.reads, h.clock, cmd.Tenant, idem, func(ctx context.Context, r Repos) (Capture, error) {
+	scope := HoldScope(cmd.Tenant, cmd.Hold)
+	return runOnce(ctx, h.uow, h.reads, h.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (Capture, error) {
 		now := h.clock.Now()
 		w, hold, err := lockHold(ctx, r, cmd.Tenant, cmd.Hold)
 		if err != nil {
@@ -93,7 +95,8 @@ type ReleaseCommand struct {
 
 // Release frees the hold's remaining credits.
 func (h *Holds) Release(ctx context.Context, cmd ReleaseCommand, idem *Idempotency[*domain.Hold]) (*domain.Hold, *Receipt, error) {
-	return runOnce(ctx, h.uow, h.reads, h.clock, cmd.Tenant, idem, func(ctx context.Context, r Repos) (*domain.Hold, error) {
+	scope := HoldScope(cmd.Tenant, cmd.Hold)
+	return runOnce(ctx, h.uow, h.reads, h.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (*domain.Hold, error) {
 		now := h.clock.Now()
 		w, hold, err := lockHold(ctx, r, cmd.Tenant, cmd.Hold)
 		if err != nil {

@@ -40,19 +40,19 @@ type IdempotencyRecord struct {
 	CreatedAt   time.Time
 }
 
-// runOnce runs change in a unit of work. Without idem it returns change's
-// result. With idem, the key is claimed first in the same transaction, so a
-// concurrent request with the same key waits for this one and then replays
-// its receipt: the change executes once. The receipt commits together with
+// runOnce runs change in a unit of work of the given scope. Without idem it
+// returns change's result. With idem, the key is claimed first in the same
+// transaction, so a concurrent request with the same key waits for this one
+// and then replays its receipt: the change executes once. The receipt commits together with
 // the change, so a crash can never leave one without the other. A business
 // rejection rolls the change back and is then recorded on its own, so a
 // retry cannot turn a rejection into a success.
 func runOnce[T any](ctx context.Context, uow UnitOfWork, reads Repos, clock Clock, tenant domain.TenantID,
-	idem *Idempotency[T], change func(context.Context, Repos) (T, error)) (T, *Receipt, error) {
+	idem *Idempotency[T], scope Scope, change func(context.Context, Repos) (T, error)) (T, *Receipt, error) {
 	var zero T
 	if idem == nil {
 		var out T
-		err := uow.WithinTx(ctx, func(ctx context.Context, r Repos) error {
+		err := uow.WithinTx(ctx, scope, func(ctx context.Context, r Repos) error {
 			var err error
 			out, err = change(ctx, r)
 			return err
@@ -64,8 +64,10 @@ func runOnce[T any](ctx context.Context, uow UnitOfWork, reads Repos, clock Cloc
 	}
 
 	record := IdempotencyRecord{Tenant: tenant, Key: idem.Key, Fingerprint: idem.Fingerprint}
+	key := IdempotencyKey{Tenant: tenant, Key: idem.Key}
+	scope.Keys = append(scope.Keys[:len(scope.Keys):len(scope.Keys)], key)
 	var out T
-	err := uow.WithinTx(ctx, func(ctx context.Context, r Repos) error {
+	err := uow.WithinTx(ctx, scope, func(ctx context.Context, r Repos) error {
 		record.CreatedAt = clock.Now()
 		if err := r.Idempotency.Claim(ctx, record); err != nil {
 			return err
@@ -92,7 +94,9 @@ func runOnce[T any](ctx context.Context, uow UnitOfWork, reads Repos, clock Cloc
 		return zero, nil, err
 	}
 	record.CreatedAt = clock.Now()
-	err = uow.WithinTx(ctx, func(ctx context.Context, r Repos) error { return r.Idempotency.Claim(ctx, record) })
+	err = uow.WithinTx(ctx, Scope{Keys: []IdempotencyKey{key}}, func(ctx context.Context, r Repos) error {
+		return r.Idempotency.Claim(ctx, record)
+	})
 	switch {
 	case err == nil:
 		return zero, &record.Receipt, nil

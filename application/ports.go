@@ -27,7 +27,8 @@ type WalletRepository interface {
 	Get(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, error)
 	// Save stores the balance caches and the lots the wallet reports as changed.
 	Save(ctx context.Context, w *domain.Wallet) error
-	// DueForExpiry lists up to limit wallets holding lots expired at now with credits to expire.
+	// DueForExpiry lists up to limit wallets holding lots expired at now with
+	// credits to expire. Outside a unit of work only.
 	DueForExpiry(ctx context.Context, now time.Time, limit int) ([]WalletRef, error)
 }
 
@@ -41,7 +42,7 @@ type WalletRef struct {
 type LedgerRepository interface {
 	Append(ctx context.Context, txs ...domain.Transaction) error
 	// History returns up to limit transactions of the wallet, newest first,
-	// strictly older than before when it is set.
+	// strictly older than before when it is set. Outside a unit of work only.
 	History(ctx context.Context, wallet domain.WalletID, before *domain.TransactionID, limit int) ([]domain.Transaction, error)
 }
 
@@ -54,6 +55,7 @@ type HoldRepository interface {
 	// ListOpen reads every open hold of the wallet, in id order.
 	ListOpen(ctx context.Context, wallet domain.WalletID) ([]*domain.Hold, error)
 	// Due lists up to limit open holds whose expiry is at or before now.
+	// Outside a unit of work only.
 	Due(ctx context.Context, now time.Time, limit int) ([]HoldRef, error)
 }
 
@@ -67,17 +69,21 @@ type HoldRef struct {
 // IdempotencyRepository remembers the outcome of each idempotent request.
 type IdempotencyRepository interface {
 	// Claim stores a record for a key not seen before, or fails with
-	// ErrIdempotencyKeyTaken. Inside a unit of work, a concurrent claim of the
-	// same key waits until this one commits (and then fails) or rolls back.
+	// ErrIdempotencyKeyTaken. Of two units of work claiming one key at the same
+	// time, one commits and the other's WithinTx fails with
+	// ErrIdempotencyKeyTaken only after that commit, so the loser can read the
+	// winner's record at once.
 	Claim(ctx context.Context, r IdempotencyRecord) error
 	// Complete stores the receipt of a key claimed in the same unit of work;
 	// calling it for a key not claimed there is a programming error whose
 	// outcome each implementation may choose (memory refuses; PostgreSQL,
 	// which buffers the write, cannot tell).
 	Complete(ctx context.Context, tenant domain.TenantID, key string, receipt Receipt) error
-	// Get reads a record; domain.ErrNotFound when there is none.
+	// Get reads a record; domain.ErrNotFound when there is none. Outside a
+	// unit of work only.
 	Get(ctx context.Context, tenant domain.TenantID, key string) (IdempotencyRecord, error)
 	// DeleteBefore forgets records created before cutoff and says how many.
+	// Outside a unit of work only.
 	DeleteBefore(ctx context.Context, cutoff time.Time) (int, error)
 }
 
@@ -92,12 +98,56 @@ type Repos struct {
 	Idempotency IdempotencyRepository
 }
 
-// UnitOfWork runs fn in one database transaction: all of fn's writes commit
-// together or not at all. Implementations may run fn again after a
-// serialization failure or deadlock, so fn must not have effects outside Repos.
+// UnitOfWork runs fn as one transaction: all of fn's writes commit together
+// or not at all, and WithinTx returns once they are durable.
+//
+// scope declares up front what fn will lock and claim. Implementations may
+// run fn again after a serialization failure or deadlock, and may run several
+// concurrent calls in one database transaction (group commit) in which each
+// fn still commits or rolls back on its own; so fn must not have effects
+// outside Repos, and should not wait on anything, as others in its
+// transaction wait for it.
 type UnitOfWork interface {
-	WithinTx(ctx context.Context, fn func(ctx context.Context, r Repos) error) error
+	WithinTx(ctx context.Context, scope Scope, fn func(ctx context.Context, r Repos) error) error
 }
+
+// Scope is what a unit of work will lock and claim, declared before it
+// starts: wallets named by account or by one of their holds, and idempotency
+// keys. Knowing it, an implementation can lock every wallet up front in one
+// global order, so units of work never deadlock one another, and can read
+// everything they need for many of them at once. Locking a wallet or claiming
+// a key outside the scope fails with ErrOutOfScope: a programming error.
+type Scope struct {
+	Wallets []WalletRef
+	Holds   []HoldKey
+	Keys    []IdempotencyKey
+}
+
+// WalletScope is the scope of work on one account's wallet.
+func WalletScope(tenant domain.TenantID, account domain.AccountID) Scope {
+	return Scope{Wallets: []WalletRef{{Tenant: tenant, Account: account}}}
+}
+
+// HoldScope is the scope of work on a hold and its wallet.
+func HoldScope(tenant domain.TenantID, hold domain.HoldID) Scope {
+	return Scope{Holds: []HoldKey{{Tenant: tenant, Hold: hold}}}
+}
+
+// HoldKey names a tenant's hold.
+type HoldKey struct {
+	Tenant domain.TenantID
+	Hold   domain.HoldID
+}
+
+// IdempotencyKey names a tenant's idempotency key.
+type IdempotencyKey struct {
+	Tenant domain.TenantID
+	Key    string
+}
+
+// ErrOutOfScope means a unit of work locked a wallet or claimed a key that
+// its Scope does not name.
+var ErrOutOfScope = errors.New("outside the unit of work's declared scope")
 
 // Auditor recomputes every cached balance from the postings.
 type Auditor interface {

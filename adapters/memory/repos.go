@@ -22,10 +22,16 @@ type walletRepo struct{ repos }
 // Lock reads the wallet. Transactions run one at a time, so holding the
 // store's write lock already is the row lock.
 func (r walletRepo) Lock(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, error) {
+	if err := r.lockable(walletKey{tenant, account}); err != nil {
+		return nil, err
+	}
 	return r.Get(ctx, tenant, account)
 }
 
 func (r walletRepo) LockOrCreate(ctx context.Context, fresh *domain.Wallet) (*domain.Wallet, error) {
+	if err := r.lockable(walletKey{fresh.Tenant(), fresh.AccountID()}); err != nil {
+		return nil, err
+	}
 	var w *domain.Wallet
 	err := r.write(ctx, func(tx db) error {
 		key := walletKey{fresh.Tenant(), fresh.AccountID()}
@@ -54,8 +60,11 @@ func (r walletRepo) Get(ctx context.Context, tenant domain.TenantID, account dom
 }
 
 func (r walletRepo) Save(ctx context.Context, w *domain.Wallet) error {
+	key := walletKey{w.Tenant(), w.AccountID()}
+	if err := r.lockable(key); err != nil {
+		return err
+	}
 	return r.write(ctx, func(tx db) error {
-		key := walletKey{w.Tenant(), w.AccountID()}
 		rec, ok := tx.wallets.get(key)
 		if !ok || rec.id != w.ID() {
 			return fmt.Errorf("save wallet %s: %w", w.ID(), domain.ErrNotFound)
@@ -83,6 +92,9 @@ func (rec walletRecord) check() error {
 }
 
 func (r walletRepo) DueForExpiry(ctx context.Context, now time.Time, limit int) ([]application.WalletRef, error) {
+	if err := r.outsideOnly("wallets due for expiry"); err != nil {
+		return nil, err
+	}
 	var due []walletRecord
 	err := r.read(ctx, func(d db) error {
 		for _, w := range d.wallets.all {
@@ -115,6 +127,9 @@ func (r ledgerRepo) Append(ctx context.Context, txs ...domain.Transaction) error
 }
 
 func (r ledgerRepo) History(ctx context.Context, wallet domain.WalletID, before *domain.TransactionID, limit int) ([]domain.Transaction, error) {
+	if err := r.outsideOnly("history"); err != nil {
+		return nil, err
+	}
 	var recs []txRecord
 	err := r.read(ctx, func(d db) error {
 		for id, t := range d.ledger.all {
@@ -183,6 +198,9 @@ func (r holdRepo) ListOpen(ctx context.Context, wallet domain.WalletID) ([]*doma
 }
 
 func (r holdRepo) Due(ctx context.Context, now time.Time, limit int) ([]application.HoldRef, error) {
+	if err := r.outsideOnly("due holds"); err != nil {
+		return nil, err
+	}
 	var due []holdRecord
 	err := r.read(ctx, func(d db) error {
 		for _, h := range d.holds.all {
@@ -207,8 +225,11 @@ type idempotencyRepo struct{ repos }
 // Claim needs no waiting: transactions run one at a time, so a claim made by
 // another transaction has either committed (and is seen here) or rolled back.
 func (r idempotencyRepo) Claim(ctx context.Context, rec application.IdempotencyRecord) error {
+	key := idempotencyKey{rec.Tenant, rec.Key}
+	if r.tx != nil && !r.scope.keys[key] {
+		return fmt.Errorf("claim idempotency key %q: %w", rec.Key, application.ErrOutOfScope)
+	}
 	return r.write(ctx, func(tx db) error {
-		key := idempotencyKey{rec.Tenant, rec.Key}
 		if _, taken := tx.idempotency.get(key); taken {
 			return fmt.Errorf("idempotency key %q: %w", rec.Key, application.ErrIdempotencyKeyTaken)
 		}
@@ -233,6 +254,9 @@ func (r idempotencyRepo) Complete(ctx context.Context, tenant domain.TenantID, k
 }
 
 func (r idempotencyRepo) Get(ctx context.Context, tenant domain.TenantID, key string) (application.IdempotencyRecord, error) {
+	if err := r.outsideOnly("read idempotency record"); err != nil {
+		return application.IdempotencyRecord{}, err
+	}
 	var out application.IdempotencyRecord
 	err := r.read(ctx, func(d db) error {
 		rec, ok := d.idempotency.get(idempotencyKey{tenant, key})
@@ -246,6 +270,9 @@ func (r idempotencyRepo) Get(ctx context.Context, tenant domain.TenantID, key st
 }
 
 func (r idempotencyRepo) DeleteBefore(ctx context.Context, cutoff time.Time) (int, error) {
+	if err := r.outsideOnly("forget idempotency records"); err != nil {
+		return 0, err
+	}
 	n := 0
 	err := r.write(ctx, func(tx db) error {
 		var old []idempotencyKey // collected first: deleting while iterating would change what all yields

@@ -5,6 +5,8 @@ package memory
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/creditd/creditd/application"
@@ -56,10 +58,34 @@ func (s *Store) Auditor() application.Auditor { return auditor{s} }
 
 type unitOfWork struct{ s *Store }
 
-func (u unitOfWork) WithinTx(ctx context.Context, fn func(ctx context.Context, r application.Repos) error) error {
+func (u unitOfWork) WithinTx(ctx context.Context, scope application.Scope, fn func(ctx context.Context, r application.Repos) error) error {
 	return u.s.write(ctx, func(tx db) error {
-		return fn(ctx, repos{s: u.s, tx: &tx}.ports())
+		return fn(ctx, repos{s: u.s, tx: &tx, scope: resolveScope(tx, scope)}.ports())
 	})
+}
+
+// txScope is what one transaction may lock and claim.
+type txScope struct {
+	wallets map[walletKey]bool
+	keys    map[idempotencyKey]bool
+}
+
+// resolveScope turns a declared scope into the wallets and keys it names:
+// a hold names its wallet, if the hold exists.
+func resolveScope(tx db, scope application.Scope) txScope {
+	s := txScope{wallets: map[walletKey]bool{}, keys: map[idempotencyKey]bool{}}
+	for _, w := range scope.Wallets {
+		s.wallets[walletKey{w.Tenant, w.Account}] = true
+	}
+	for _, h := range scope.Holds {
+		if rec, ok := tx.holds.get(h.Hold); ok && rec.tenant == h.Tenant {
+			s.wallets[walletKey{rec.tenant, rec.account}] = true
+		}
+	}
+	for _, k := range scope.Keys {
+		s.keys[idempotencyKey{k.Tenant, k.Key}] = true
+	}
+	return s
 }
 
 // write runs fn on an overlay of the committed state and merges the overlay
@@ -93,8 +119,28 @@ func (s *Store) read(ctx context.Context, fn func(d db) error) error {
 // repos are the repositories of one transaction (tx set) or of the
 // committed state (tx nil).
 type repos struct {
-	s  *Store
-	tx *db
+	s     *Store
+	tx    *db
+	scope txScope // what the transaction may lock and claim
+}
+
+// errOutsideOnly refuses, inside a transaction, a read the ports promise only
+// outside one.
+var errOutsideOnly = errors.New("memory: only outside a unit of work")
+
+func (r repos) outsideOnly(op string) error {
+	if r.tx != nil {
+		return fmt.Errorf("%s: %w", op, errOutsideOnly)
+	}
+	return nil
+}
+
+// lockable says whether the transaction may lock the wallet.
+func (r repos) lockable(key walletKey) error {
+	if r.tx != nil && !r.scope.wallets[key] {
+		return fmt.Errorf("lock wallet of %q: %w", key.account, application.ErrOutOfScope)
+	}
+	return nil
 }
 
 func (r repos) ports() application.Repos {

@@ -41,8 +41,19 @@ func account(s string) domain.AccountID {
 
 func cr(s string) domain.Credits { return domain.MustCredits(s) }
 
+// tx runs fn in a unit of work whose scope is every account and key these
+// tests use.
 func (f *fixture) tx(fn func(r application.Repos) error) error {
-	return f.store.UnitOfWork().WithinTx(f.ctx, func(_ context.Context, r application.Repos) error { return fn(r) })
+	var scope application.Scope
+	for _, a := range []string{"alice", "bob", "a", "b", "c", "d", "e"} {
+		scope.Wallets = append(scope.Wallets, application.WalletRef{Tenant: f.tenant, Account: account(a)})
+	}
+	scope.Keys = []application.IdempotencyKey{{Tenant: f.tenant, Key: "k"}}
+	return f.txIn(scope, fn)
+}
+
+func (f *fixture) txIn(scope application.Scope, fn func(r application.Repos) error) error {
+	return f.store.UnitOfWork().WithinTx(f.ctx, scope, func(_ context.Context, r application.Repos) error { return fn(r) })
 }
 
 func (f *fixture) mustTx(fn func(r application.Repos) error) {
@@ -164,7 +175,7 @@ func TestWithinTxHonoursCancelledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(f.ctx)
 	cancel()
 	called := false
-	err := f.store.UnitOfWork().WithinTx(ctx, func(context.Context, application.Repos) error { called = true; return nil })
+	err := f.store.UnitOfWork().WithinTx(ctx, application.Scope{}, func(context.Context, application.Repos) error { called = true; return nil })
 	if !errors.Is(err, context.Canceled) || called {
 		t.Fatalf("WithinTx = %v (fn called: %v), want context.Canceled", err, called)
 	}
@@ -257,13 +268,20 @@ func TestWallets(t *testing.T) {
 		if err != nil || w.ID() != first || !w.Balance().Equal(cr("10")) {
 			t.Errorf("LockOrCreate of an existing wallet = %v, %v; want the stored one", w, err)
 		}
-		// Another tenant's alice is another wallet.
-		other, err := r.Wallets.LockOrCreate(f.ctx, domain.NewWallet(domain.WalletID(f.ids.NewID()), domain.TenantID(f.ids.NewID()), account("alice"), now))
-		if err != nil || other.ID() == first {
-			t.Errorf("LockOrCreate for another tenant = %v, %v", other, err)
-		}
 		return nil
 	})
+	// Another tenant's alice is another wallet.
+	stranger := domain.TenantID(f.ids.NewID())
+	err := f.txIn(application.WalletScope(stranger, account("alice")), func(r application.Repos) error {
+		other, err := r.Wallets.LockOrCreate(f.ctx, domain.NewWallet(domain.WalletID(f.ids.NewID()), stranger, account("alice"), now))
+		if err == nil && other.ID() == first {
+			t.Errorf("LockOrCreate for another tenant = the first tenant's wallet %s", first)
+		}
+		return err
+	})
+	if err != nil {
+		t.Errorf("LockOrCreate for another tenant: %v", err)
+	}
 
 	// Emptied lots are kept (their postings stay explained) but no longer loaded.
 	f.mustTx(func(r application.Repos) error {
@@ -281,8 +299,8 @@ func TestWallets(t *testing.T) {
 	}
 	f.wantSound()
 
-	stranger := domain.NewWallet(domain.WalletID(f.ids.NewID()), f.tenant, account("bob"), now)
-	if err := reads.Wallets.Save(f.ctx, stranger); !errors.Is(err, domain.ErrNotFound) {
+	neverCreated := domain.NewWallet(domain.WalletID(f.ids.NewID()), f.tenant, account("bob"), now)
+	if err := reads.Wallets.Save(f.ctx, neverCreated); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("Save of a wallet never created: %v, want ErrNotFound", err)
 	}
 	broken := domain.RehydrateWallet(w.ID(), f.tenant, account("alice"), cr("3"), cr("4"), now, w.Lots(), w.HoldsDueAt())
@@ -335,8 +353,9 @@ func TestHistory(t *testing.T) {
 	var w *domain.Wallet
 	var ids []domain.TransactionID
 	f.mustTx(func(r application.Repos) error {
-		w, _ = f.grant(r, "alice", "100", nil)
-		ids = append(ids, mustHistory(t, r, w.ID())[0].ID())
+		var grant domain.Transaction
+		w, grant = f.grant(r, "alice", "100", nil)
+		ids = append(ids, grant.ID())
 		for range 4 {
 			tx, err := w.Spend(domain.TransactionID(f.ids.NewID()), cr("1"), domain.Memo{}, now)
 			if err != nil {
@@ -386,15 +405,6 @@ func TestHistory(t *testing.T) {
 		t.Fatal("Append of a duplicate id succeeded")
 	}
 	f.wantSound()
-}
-
-func mustHistory(t *testing.T, r application.Repos, w domain.WalletID) []domain.Transaction {
-	t.Helper()
-	h, err := r.Ledger.History(t.Context(), w, nil, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
 }
 
 func txIDs(txs []domain.Transaction) []domain.TransactionID {

@@ -18,6 +18,16 @@ import (
 type Config struct {
 	URL      string
 	MaxConns int
+	// WriteLanes is how many write transactions run at once (see
+	// UnitOfWork); 0 means half of MaxConns, leaving the rest to reads.
+	WriteLanes int
+}
+
+func (c Config) writeLanes() int {
+	if c.WriteLanes > 0 {
+		return c.WriteLanes
+	}
+	return max(1, c.MaxConns/2)
 }
 
 // Open connects to PostgreSQL and checks that it answers.

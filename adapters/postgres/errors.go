@@ -18,6 +18,9 @@ var errRetryable = errors.New("retryable transaction conflict")
 // uniqueViolations maps unique constraints, by name, to what they mean.
 var uniqueViolations = map[string]error{
 	"idempotency_records_pkey": application.ErrIdempotencyKeyTaken,
+	// Another transaction created the same wallet first: run again, and
+	// find it.
+	"wallets_tenant_account_key": errRetryable,
 }
 
 // translate turns driver errors into application and domain errors, so

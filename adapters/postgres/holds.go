@@ -5,62 +5,40 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
 )
 
-type holdRepo struct{ session }
+// holdRepo reads and writes holds directly, outside any unit of work.
+type holdRepo struct{ db bun.IDB }
 
 var _ application.HoldRepository = (*holdRepo)(nil)
 
 func (r *holdRepo) Get(ctx context.Context, tenant domain.TenantID, id domain.HoldID) (*domain.Hold, error) {
-	if err := r.read(ctx); err != nil {
-		return nil, err
-	}
-	var row holdRow
-	err := r.db.NewSelect().Model(&row).Where("id = ? AND tenant_id = ?", uuid.UUID(id), uuid.UUID(tenant)).Scan(ctx)
+	row, err := selectHold(ctx, r.db, tenant, id)
 	if err != nil {
-		return nil, translate(err, "read hold")
+		return nil, err
 	}
 	return row.toDomain()
 }
 
 func (r *holdRepo) Save(ctx context.Context, h *domain.Hold) error {
-	row := toHoldRow(h, time.Now().UTC())
-	return translate(r.write(ctx, r.db.NewInsert().Model(&row).
-		On("CONFLICT (id) DO UPDATE").
-		Set("captured = EXCLUDED.captured").Set("status = EXCLUDED.status").
-		Set("allocations = EXCLUDED.allocations").Set("updated_at = EXCLUDED.updated_at")), "save hold")
+	return execAll(ctx, r.db, "save hold", upsertHolds(r.db, []holdRow{toHoldRow(h, time.Now().UTC())}))
 }
 
 func (r *holdRepo) ListOpen(ctx context.Context, wallet domain.WalletID) ([]*domain.Hold, error) {
-	if err := r.read(ctx); err != nil {
+	rows, err := selectOpenHolds(ctx, r.db, []uuid.UUID{uuid.UUID(wallet)})
+	if err != nil {
 		return nil, err
 	}
-	var rows []holdRow
-	err := r.db.NewSelect().Model(&rows).
-		Where("wallet_id = ? AND status IN ('ACTIVE', 'PARTIALLY_CAPTURED')", uuid.UUID(wallet)).OrderExpr("id").Scan(ctx)
-	if err != nil {
-		return nil, translate(err, "read open holds")
-	}
-	holds := make([]*domain.Hold, 0, len(rows))
-	for _, row := range rows {
-		h, err := row.toDomain()
-		if err != nil {
-			return nil, err
-		}
-		holds = append(holds, h)
-	}
-	return holds, nil
+	return holdsFromRows(rows)
 }
 
 func (r *holdRepo) Due(ctx context.Context, now time.Time, limit int) ([]application.HoldRef, error) {
 	if limit <= 0 { // bun reads LIMIT 0 as no limit
 		return nil, nil
-	}
-	if err := r.read(ctx); err != nil {
-		return nil, err
 	}
 	var rows []holdRow
 	err := r.db.NewSelect().Model(&rows).Column("id", "tenant_id", "account_id").
@@ -78,4 +56,45 @@ func (r *holdRepo) Due(ctx context.Context, now time.Time, limit int) ([]applica
 		refs[i] = application.HoldRef{Tenant: domain.TenantID(row.TenantID), Account: account, Hold: domain.HoldID(row.ID)}
 	}
 	return refs, nil
+}
+
+func selectHold(ctx context.Context, db bun.IDB, tenant domain.TenantID, id domain.HoldID) (holdRow, error) {
+	var row holdRow
+	err := db.NewSelect().Model(&row).Where("id = ? AND tenant_id = ?", uuid.UUID(id), uuid.UUID(tenant)).Scan(ctx)
+	return row, translate(err, "read hold")
+}
+
+// selectOpenHolds reads the open holds of the wallets, in id order.
+func selectOpenHolds(ctx context.Context, db bun.IDB, wallets []uuid.UUID) ([]holdRow, error) {
+	var rows []holdRow
+	err := db.NewSelect().Model(&rows).
+		Where("wallet_id IN (?) AND status IN ('ACTIVE', 'PARTIALLY_CAPTURED')", bun.List(wallets)).OrderExpr("id").Scan(ctx)
+	return rows, translate(err, "read open holds")
+}
+
+// upsertHolds inserts new holds and updates the state of the others.
+func upsertHolds(db bun.IDB, rows []holdRow) *bun.InsertQuery {
+	if len(rows) == 0 {
+		return nil
+	}
+	return db.NewInsert().Model(&rows).On("CONFLICT (id) DO UPDATE").
+		Set("captured = EXCLUDED.captured").Set("status = EXCLUDED.status").
+		Set("allocations = EXCLUDED.allocations").Set("updated_at = EXCLUDED.updated_at")
+}
+
+func (r holdRow) isOpen() bool {
+	s, err := domain.HoldStatusFromString(r.Status)
+	return err == nil && s.IsOpen()
+}
+
+func holdsFromRows(rows []holdRow) ([]*domain.Hold, error) {
+	holds := make([]*domain.Hold, 0, len(rows))
+	for _, row := range rows {
+		h, err := row.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		holds = append(holds, h)
+	}
+	return holds, nil
 }

@@ -2,47 +2,44 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
 )
 
-type idempotencyRepo struct{ session }
+// idempotencyRepo reads and writes idempotency records directly, outside
+// any unit of work.
+type idempotencyRepo struct{ db bun.IDB }
 
 var _ application.IdempotencyRepository = (*idempotencyRepo)(nil)
 
-// Claim relies on the primary key: a concurrent claim of the same key waits
-// on this uncommitted row, then fails as a duplicate once this one commits.
+// Claim outside a unit of work stores the record at once; the primary key
+// refuses a key that is taken.
 func (r *idempotencyRepo) Claim(ctx context.Context, rec application.IdempotencyRecord) error {
-	if err := r.read(ctx); err != nil {
-		return err
-	}
-	row := idempotencyRow{TenantID: uuid.UUID(rec.Tenant), Key: rec.Key, Fingerprint: nonNilBytes(rec.Fingerprint),
-		Status: rec.Receipt.Status, Body: nonNilBytes(rec.Receipt.Body), CreatedAt: rec.CreatedAt}
-	_, err := r.db.NewInsert().Model(&row).Exec(ctx)
-	return translate(err, "claim idempotency key")
+	return execAll(ctx, r.db, "claim idempotency key", insertIdempotencyRecords(r.db, []idempotencyRow{toIdempotencyRow(rec)}))
 }
 
+// Complete outside a unit of work can only have been claimed by an earlier
+// one; it updates the stored receipt.
 func (r *idempotencyRepo) Complete(ctx context.Context, tenant domain.TenantID, key string, receipt application.Receipt) error {
-	return translate(r.write(ctx, r.db.NewUpdate().Model((*idempotencyRow)(nil)).
+	res, err := r.db.NewUpdate().Model((*idempotencyRow)(nil)).
 		Set("status = ?", receipt.Status).Set("body = ?", nonNilBytes(receipt.Body)).
-		Where("tenant_id = ? AND key = ?", uuid.UUID(tenant), key)), "complete idempotency record")
-}
-
-func nonNilBytes(b []byte) []byte {
-	if b == nil {
-		return []byte{}
+		Where("tenant_id = ? AND key = ?", uuid.UUID(tenant), key).Exec(ctx)
+	if err != nil {
+		return translate(err, "complete idempotency record")
 	}
-	return b
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("complete idempotency record %q: the key is not claimed", key)
+	}
+	return nil
 }
 
 func (r *idempotencyRepo) Get(ctx context.Context, tenant domain.TenantID, key string) (application.IdempotencyRecord, error) {
-	if err := r.read(ctx); err != nil {
-		return application.IdempotencyRecord{}, err
-	}
 	var row idempotencyRow
 	err := r.db.NewSelect().Model(&row).Where("tenant_id = ? AND key = ?", uuid.UUID(tenant), key).Scan(ctx)
 	if err != nil {
@@ -53,13 +50,43 @@ func (r *idempotencyRepo) Get(ctx context.Context, tenant domain.TenantID, key s
 }
 
 func (r *idempotencyRepo) DeleteBefore(ctx context.Context, cutoff time.Time) (int, error) {
-	if err := r.read(ctx); err != nil {
-		return 0, err
-	}
 	res, err := r.db.NewDelete().Model((*idempotencyRow)(nil)).Where("created_at < ?", cutoff).Exec(ctx)
 	if err != nil {
 		return 0, translate(err, "forget idempotency records")
 	}
 	n, err := res.RowsAffected()
 	return int(n), err
+}
+
+// selectTakenKeys returns which of the keys have a record.
+func selectTakenKeys(ctx context.Context, db bun.IDB, keys [][]any) (map[application.IdempotencyKey]bool, error) {
+	var rows []idempotencyRow
+	err := db.NewSelect().Model(&rows).Column("tenant_id", "key").Where("(tenant_id, key) IN ?", bun.Tuple(keys)).Scan(ctx)
+	if err != nil {
+		return nil, translate(err, "read idempotency keys")
+	}
+	taken := make(map[application.IdempotencyKey]bool, len(rows))
+	for _, row := range rows {
+		taken[application.IdempotencyKey{Tenant: domain.TenantID(row.TenantID), Key: row.Key}] = true
+	}
+	return taken, nil
+}
+
+func insertIdempotencyRecords(db bun.IDB, rows []idempotencyRow) *bun.InsertQuery {
+	if len(rows) == 0 {
+		return nil
+	}
+	return db.NewInsert().Model(&rows)
+}
+
+func toIdempotencyRow(rec application.IdempotencyRecord) idempotencyRow {
+	return idempotencyRow{TenantID: uuid.UUID(rec.Tenant), Key: rec.Key, Fingerprint: nonNilBytes(rec.Fingerprint),
+		Status: rec.Receipt.Status, Body: nonNilBytes(rec.Receipt.Body), CreatedAt: rec.CreatedAt}
+}
+
+func nonNilBytes(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }

@@ -10,13 +10,20 @@ import (
 	"github.com/creditd/creditd/domain"
 )
 
-type ledgerRepo struct{ session }
+// ledgerRepo reads and appends transactions directly, outside any unit of work.
+type ledgerRepo struct{ db bun.IDB }
 
 var _ application.LedgerRepository = (*ledgerRepo)(nil)
 
 // Append inserts the transactions, then all their postings in one statement,
 // which the postings_balanced trigger checks per transaction.
 func (r *ledgerRepo) Append(ctx context.Context, txs ...domain.Transaction) error {
+	txRows, postingRows := toLedgerRows(txs)
+	return execAll(ctx, r.db, "append transactions", insertTransactions(r.db, txRows), insertPostings(r.db, postingRows))
+}
+
+// toLedgerRows turns transactions into their rows and their postings' rows.
+func toLedgerRows(txs []domain.Transaction) ([]transactionRow, []postingRow) {
 	txRows := make([]transactionRow, 0, len(txs))
 	var postingRows []postingRow
 	for _, t := range txs {
@@ -40,18 +47,29 @@ func (r *ledgerRepo) Append(ctx context.Context, txs ...domain.Transaction) erro
 			postingRows = append(postingRows, row)
 		}
 	}
-	if err := r.write(ctx, r.db.NewInsert().Model(&txRows).Returning("NULL")); err != nil { // no RETURNING of defaulted columns
-		return translate(err, "append transactions")
+	return txRows, postingRows
+}
+
+func insertTransactions(db bun.IDB, rows []transactionRow) *bun.InsertQuery {
+	if len(rows) == 0 {
+		return nil
 	}
-	return translate(r.write(ctx, r.db.NewInsert().Model(&postingRows)), "append postings")
+	return db.NewInsert().Model(&rows).Returning("NULL") // no RETURNING of defaulted columns
+}
+
+// insertPostings inserts postings in one statement: the postings_balanced
+// trigger checks once per statement that each transaction's postings balance,
+// so every transaction's postings must be in the same statement.
+func insertPostings(db bun.IDB, rows []postingRow) *bun.InsertQuery {
+	if len(rows) == 0 {
+		return nil
+	}
+	return db.NewInsert().Model(&rows)
 }
 
 func (r *ledgerRepo) History(ctx context.Context, wallet domain.WalletID, before *domain.TransactionID, limit int) ([]domain.Transaction, error) {
 	if limit <= 0 { // bun reads LIMIT 0 as no limit
 		return nil, nil
-	}
-	if err := r.read(ctx); err != nil {
-		return nil, err
 	}
 	var txRows []transactionRow
 	q := r.db.NewSelect().Model(&txRows).Where("wallet_id = ?", uuid.UUID(wallet)).OrderExpr("id DESC").Limit(int64(limit))

@@ -126,6 +126,11 @@ func credits(d decimal.Decimal, field string) (domain.Credits, error) {
 	return c, nil
 }
 
+func toWalletRow(w *domain.Wallet, now time.Time) walletRow {
+	return walletRow{ID: uuid.UUID(w.ID()), TenantID: uuid.UUID(w.Tenant()), AccountID: w.AccountID().String(),
+		Balance: w.Balance().Decimal(), Held: w.Held().Decimal(), HoldsDueAt: w.HoldsDueAt(), CreatedAt: w.CreatedAt(), UpdatedAt: now}
+}
+
 func toLotRow(w domain.WalletID, l *domain.Lot) lotRow {
 	return lotRow{ID: uuid.UUID(l.ID()), WalletID: uuid.UUID(w), Source: l.Source().String(),
 		Amount: l.Amount().Decimal(), Remaining: l.Remaining().Decimal(), Held: l.Held().Decimal(),

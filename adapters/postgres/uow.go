@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
+	"runtime/debug"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -12,51 +15,181 @@ import (
 	"github.com/creditd/creditd/application"
 )
 
-// maxAttempts bounds how often a transaction is run after serialization
-// failures or deadlocks before the error is returned.
-const maxAttempts = 5
+const (
+	// maxAttempts bounds how often a batch runs after serialization
+	// failures, deadlocks or lost races before its error is returned.
+	maxAttempts = 5
+	// maxBatch bounds the units of work in one database transaction.
+	maxBatch = 128
+	// batchTimeout bounds one attempt of a batch: its context is its own, so
+	// that no caller giving up can abort the others' transaction.
+	batchTimeout = 30 * time.Second
+)
 
-// UnitOfWork runs use-case work in one READ COMMITTED transaction. Isolation
-// comes from row locks (a wallet is locked before it is read for change), so
-// conflicts are rare; when PostgreSQL still reports a serialization failure
-// or deadlock, the whole callback runs again, up to maxAttempts times.
-type UnitOfWork struct{ db *bun.DB }
+// UnitOfWork runs units of work with group commit. Each wallet belongs to
+// one of a few lanes; a lane runs one database transaction at a time,
+// carrying every unit of work that arrived for it while the previous one
+// ran (see groupQueue and batch). So a busy wallet's units of work never
+// wait on each other's row locks, a lone request takes one transaction of
+// its own at once, and under load the round trips, statements and commits
+// of many requests are shared.
+//
+// Each unit of work still commits or fails on its own. When the batch as a
+// whole fails with an error that is not retryable, every unit of work runs
+// again in a transaction of its own, so the failure is charged only to the
+// one that causes it.
+type UnitOfWork struct {
+	db    *bun.DB
+	lanes []*groupQueue[*job]
+	seed  maphash.Seed
+}
 
 var _ application.UnitOfWork = (*UnitOfWork)(nil)
 
-// NewUnitOfWork binds units of work to db.
-func NewUnitOfWork(db *bun.DB) *UnitOfWork { return &UnitOfWork{db: db} }
+// job is one call of WithinTx.
+type job struct {
+	ctx   context.Context
+	scope application.Scope
+	fn    func(ctx context.Context, r application.Repos) error
 
-func (u *UnitOfWork) WithinTx(ctx context.Context, fn func(ctx context.Context, r application.Repos) error) error {
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = u.db.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(ctx context.Context, tx bun.Tx) error {
-			s := session{db: tx, buf: newWriteBuffer(tx)}
-			if err := fn(ctx, s.repos()); err != nil {
-				return err
-			}
-			return s.buf.flush(ctx)
-		})
-		if !errors.Is(err, errRetryable) || attempt == maxAttempts {
-			return err
+	err      error
+	panicked any // what fn panicked with, re-raised on the caller's goroutine
+	stack    []byte
+}
+
+// NewUnitOfWork runs units of work on db in cfg.WriteLanes lanes.
+func NewUnitOfWork(db *bun.DB, cfg Config) *UnitOfWork {
+	u := &UnitOfWork{db: db, seed: maphash.MakeSeed()}
+	for range cfg.writeLanes() {
+		u.lanes = append(u.lanes, newGroupQueue(maxBatch, u.runGroup))
+	}
+	return u
+}
+
+// WithinTx runs fn in a transaction it may share with other units of work.
+// fn gets a context of that transaction, not ctx: a caller that gives up
+// must not abort the others. A caller whose ctx ends before its turn comes
+// is not run.
+func (u *UnitOfWork) WithinTx(ctx context.Context, scope application.Scope, fn func(ctx context.Context, r application.Repos) error) error {
+	j := &job{ctx: ctx, scope: scope, fn: fn}
+	u.lane(scope).do(j)
+	if j.panicked != nil {
+		panic(fmt.Sprintf("%v [recovered in a batch; its stack:\n%s]", j.panicked, j.stack))
+	}
+	return j.err
+}
+
+// Waiting is how many units of work wait for a transaction: a measure of
+// load, for metrics and tests.
+func (u *UnitOfWork) Waiting() int {
+	n := 0
+	for _, l := range u.lanes {
+		n += l.waitingCount()
+	}
+	return n
+}
+
+// lane picks the scope's lane by its first wallet, hold or key, so that
+// units of work on one wallet share transactions instead of queueing on its
+// row lock in several.
+func (u *UnitOfWork) lane(s application.Scope) *groupQueue[*job] {
+	var h uint64
+	switch {
+	case len(s.Wallets) > 0:
+		h = maphash.Comparable(u.seed, s.Wallets[0])
+	case len(s.Holds) > 0:
+		h = maphash.Comparable(u.seed, s.Holds[0])
+	case len(s.Keys) > 0:
+		h = maphash.Comparable(u.seed, s.Keys[0])
+	}
+	return u.lanes[h%uint64(len(u.lanes))]
+}
+
+// runGroup runs the jobs of one group that still have a caller.
+func (u *UnitOfWork) runGroup(group []*job) {
+	var live []*job
+	for _, j := range group {
+		if j.err = j.ctx.Err(); j.err == nil {
+			live = append(live, j)
 		}
-		backoff := time.Duration(attempt*attempt) * time.Millisecond
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(backoff + rand.N(backoff)):
+	}
+	if len(live) == 0 {
+		return
+	}
+	err := u.runWithRetries(live)
+	if err == nil {
+		return
+	}
+	if len(live) == 1 {
+		live[0].err = err
+		return
+	}
+	for _, j := range live {
+		if err := u.runWithRetries([]*job{j}); err != nil {
+			j.err = err
 		}
 	}
 }
 
-// NewRepos gives repositories that work on db directly, outside any unit of work.
-func NewRepos(db *bun.DB) application.Repos { return session{db: db}.repos() }
+// runWithRetries runs the jobs as one batch, again after a retryable
+// failure, and returns the batch's failure; each job's own outcome is in it.
+func (u *UnitOfWork) runWithRetries(jobs []*job) error {
+	for attempt := 1; ; attempt++ {
+		err := u.runBatch(jobs)
+		if !errors.Is(err, errRetryable) || attempt == maxAttempts {
+			return err
+		}
+		backoff := time.Duration(attempt*attempt) * time.Millisecond
+		time.Sleep(backoff + rand.N(backoff))
+	}
+}
 
-func (s session) repos() application.Repos {
+// runBatch runs the jobs in one READ COMMITTED transaction. Isolation comes
+// from the wallet row locks taken before any job runs.
+func (u *UnitOfWork) runBatch(jobs []*job) error {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	return u.db.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(ctx context.Context, tx bun.Tx) error {
+		b := newBatch(ctx, tx)
+		scopes := make([]application.Scope, len(jobs))
+		for i, j := range jobs {
+			scopes[i] = j.scope
+		}
+		if err := b.load(scopes); err != nil {
+			return err
+		}
+		for _, j := range jobs {
+			unit := b.unit(j.scope)
+			if j.err = j.call(ctx, unit.repos()); j.err == nil {
+				unit.commit()
+			}
+			if b.failed != nil {
+				return b.failed
+			}
+		}
+		return b.flush()
+	})
+}
+
+// call runs fn, turning a panic into an error for the batch and a panic
+// for the job's caller.
+func (j *job) call(ctx context.Context, r application.Repos) (err error) {
+	j.panicked, j.stack = nil, nil
+	defer func() {
+		if p := recover(); p != nil {
+			j.panicked, j.stack = p, debug.Stack()
+			err = fmt.Errorf("unit of work panicked: %v", p)
+		}
+	}()
+	return j.fn(ctx, r)
+}
+
+// NewRepos gives repositories that work on db directly, outside any unit of work.
+func NewRepos(db *bun.DB) application.Repos {
 	return application.Repos{
-		Wallets:     &walletRepo{s},
-		Ledger:      &ledgerRepo{s},
-		Holds:       &holdRepo{s},
-		Idempotency: &idempotencyRepo{s},
+		Wallets:     &walletRepo{db},
+		Ledger:      &ledgerRepo{db},
+		Holds:       &holdRepo{db},
+		Idempotency: &idempotencyRepo{db},
 	}
 }

@@ -7,23 +7,19 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
+	"github.com/uptrace/bun"
 
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
 )
 
-type walletRepo struct{ session }
+// walletRepo reads and writes wallets directly, outside any unit of work.
+type walletRepo struct{ db bun.IDB }
 
 var _ application.WalletRepository = (*walletRepo)(nil)
 
-// Lock takes the wallet row lock first and reads the lots in a second
-// statement: in READ COMMITTED that statement sees everything committed
-// before the lock was granted, whereas lots joined into the locking query
-// could come from the snapshot taken before waiting for the lock.
+// Lock outside a unit of work holds the lock only for its own statement.
 func (r *walletRepo) Lock(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, error) {
-	if err := r.read(ctx); err != nil {
-		return nil, err
-	}
 	var row walletRow
 	err := r.db.NewSelect().Model(&row).
 		Where("tenant_id = ? AND account_id = ?", uuid.UUID(tenant), account.String()).
@@ -37,11 +33,7 @@ func (r *walletRepo) Lock(ctx context.Context, tenant domain.TenantID, account d
 // LockOrCreate inserts the wallet or, when it exists, locks it, in one
 // statement: ON CONFLICT DO UPDATE takes the row lock and returns the latest row.
 func (r *walletRepo) LockOrCreate(ctx context.Context, fresh *domain.Wallet) (*domain.Wallet, error) {
-	if err := r.read(ctx); err != nil {
-		return nil, err
-	}
-	row := walletRow{ID: uuid.UUID(fresh.ID()), TenantID: uuid.UUID(fresh.Tenant()), AccountID: fresh.AccountID().String(),
-		Balance: fresh.Balance().Decimal(), Held: fresh.Held().Decimal(), CreatedAt: fresh.CreatedAt(), UpdatedAt: fresh.CreatedAt()}
+	row := toWalletRow(fresh, fresh.CreatedAt())
 	err := r.db.NewInsert().Model(&row).
 		On("CONFLICT (tenant_id, account_id) DO UPDATE").Set("updated_at = EXCLUDED.updated_at").
 		Returning("*").Scan(ctx, &row)
@@ -52,23 +44,35 @@ func (r *walletRepo) LockOrCreate(ctx context.Context, fresh *domain.Wallet) (*d
 }
 
 func (r *walletRepo) withLots(ctx context.Context, row walletRow) (*domain.Wallet, error) {
-	var lots []lotRow
-	if err := r.db.NewSelect().Model(&lots).Where("wallet_id = ? AND remaining > 0", row.ID).Scan(ctx); err != nil {
-		return nil, translate(err, "read lots")
+	lots, err := selectOpenLots(ctx, r.db, []uuid.UUID{row.ID})
+	if err != nil {
+		return nil, err
 	}
 	return walletFromRows(row, lots)
 }
 
-func walletFromRows(row walletRow, lots []lotRow) (*domain.Wallet, error) {
-	ls := make([]*domain.Lot, 0, len(lots))
-	for _, lr := range lots {
-		l, err := lr.toDomain()
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
+// Get reads the wallet and its open lots in one statement, so the balance
+// and the lots come from the same snapshot.
+func (r *walletRepo) Get(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, error) {
+	var rows []walletWithLotRow
+	err := r.db.NewRaw(`
+		SELECT w.*, l.id AS lot_id, l.source AS lot_source, l.amount AS lot_amount, l.remaining AS lot_remaining,
+		       l.held AS lot_held, l.priority AS lot_priority, l.expires_at AS lot_expires_at, l.created_at AS lot_created_at
+		FROM wallets w LEFT JOIN lots l ON l.wallet_id = w.id AND l.remaining > 0
+		WHERE w.tenant_id = ? AND w.account_id = ?`, uuid.UUID(tenant), account.String()).Scan(ctx, &rows)
+	if err != nil {
+		return nil, translate(err, "read wallet")
 	}
-	return row.toDomain(ls)
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("wallet of %q: %w", account, domain.ErrNotFound)
+	}
+	lots := make([]lotRow, 0, len(rows))
+	for _, row := range rows {
+		if row.LotID != nil {
+			lots = append(lots, row.lot())
+		}
+	}
+	return walletFromRows(rows[0].walletRow, lots)
 }
 
 // walletWithLotRow is one row of the snapshot join in Get; the lot columns
@@ -85,59 +89,25 @@ type walletWithLotRow struct {
 	LotCreatedAt *time.Time       `bun:"lot_created_at"`
 }
 
-// Get reads the wallet and its open lots in one statement, so the balance
-// and the lots come from the same snapshot.
-func (r *walletRepo) Get(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, error) {
-	if err := r.read(ctx); err != nil {
-		return nil, err
-	}
-	var rows []walletWithLotRow
-	err := r.db.NewRaw(`
-		SELECT w.*, l.id AS lot_id, l.source AS lot_source, l.amount AS lot_amount, l.remaining AS lot_remaining,
-		       l.held AS lot_held, l.priority AS lot_priority, l.expires_at AS lot_expires_at, l.created_at AS lot_created_at
-		FROM wallets w LEFT JOIN lots l ON l.wallet_id = w.id AND l.remaining > 0
-		WHERE w.tenant_id = ? AND w.account_id = ?`, uuid.UUID(tenant), account.String()).Scan(ctx, &rows)
-	if err != nil {
-		return nil, translate(err, "read wallet")
-	}
-	if len(rows) == 0 {
-		return nil, fmt.Errorf("wallet of %q: %w", account, domain.ErrNotFound)
-	}
-	lots := make([]lotRow, 0, len(rows))
-	for _, row := range rows {
-		if row.LotID != nil {
-			lots = append(lots, lotRow{ID: *row.LotID, WalletID: row.ID, Source: *row.LotSource, Amount: *row.LotAmount,
-				Remaining: *row.LotRemaining, Held: *row.LotHeld, Priority: *row.LotPriority, ExpiresAt: row.LotExpiresAt,
-				CreatedAt: *row.LotCreatedAt})
-		}
-	}
-	return walletFromRows(rows[0].walletRow, lots)
+func (row walletWithLotRow) lot() lotRow {
+	return lotRow{ID: *row.LotID, WalletID: row.ID, Source: *row.LotSource, Amount: *row.LotAmount,
+		Remaining: *row.LotRemaining, Held: *row.LotHeld, Priority: *row.LotPriority, ExpiresAt: row.LotExpiresAt,
+		CreatedAt: *row.LotCreatedAt}
 }
 
+// Save outside a unit of work writes the wallet and its changed lots at once.
 func (r *walletRepo) Save(ctx context.Context, w *domain.Wallet) error {
-	if changed := w.ChangedLots(); len(changed) > 0 {
-		rows := make([]lotRow, len(changed))
-		for i, l := range changed {
-			rows[i] = toLotRow(w.ID(), l)
-		}
-		err := r.write(ctx, r.db.NewInsert().Model(&rows).
-			On("CONFLICT (id) DO UPDATE").Set("remaining = EXCLUDED.remaining").Set("held = EXCLUDED.held"))
-		if err != nil {
-			return translate(err, "save lots")
-		}
+	now := time.Now().UTC()
+	lots := make([]lotRow, 0, len(w.ChangedLots()))
+	for _, l := range w.ChangedLots() {
+		lots = append(lots, toLotRow(w.ID(), l))
 	}
-	err := r.write(ctx, r.db.NewUpdate().Model((*walletRow)(nil)).
-		Set("balance = ?", w.Balance().Decimal()).Set("held = ?", w.Held().Decimal()).Set("holds_due_at = ?", w.HoldsDueAt()).Set("updated_at = now()").
-		Where("id = ?", uuid.UUID(w.ID())))
-	return translate(err, "save wallet")
+	return execAll(ctx, r.db, "save wallet", upsertWallets(r.db, []walletRow{toWalletRow(w, now)}), upsertLots(r.db, lots))
 }
 
 func (r *walletRepo) DueForExpiry(ctx context.Context, now time.Time, limit int) ([]application.WalletRef, error) {
 	if limit <= 0 { // bun reads LIMIT 0 as no limit
 		return nil, nil
-	}
-	if err := r.read(ctx); err != nil {
-		return nil, err
 	}
 	var rows []struct {
 		ID        uuid.UUID `bun:"id"`
@@ -162,4 +132,64 @@ func (r *walletRepo) DueForExpiry(ctx context.Context, now time.Time, limit int)
 		refs = append(refs, application.WalletRef{Tenant: domain.TenantID(row.TenantID), Account: account})
 	}
 	return refs, nil
+}
+
+// lockWallets locks the wallets named by account or by one of their holds,
+// in id order (the one global order every locker follows, so lockers never
+// deadlock each other), and returns them.
+func lockWallets(ctx context.Context, db bun.IDB, accounts, holds [][]any) ([]walletRow, error) {
+	var rows []walletRow
+	if len(accounts) == 0 && len(holds) == 0 {
+		return nil, nil
+	}
+	q := db.NewSelect().Model(&rows).Where("(tenant_id, account_id) IN ?", bun.Tuple(accounts))
+	if len(holds) > 0 {
+		// = ANY (ARRAY(...)) rather than IN (SELECT ...): the planner then
+		// ORs two index scans instead of scanning every wallet.
+		q = q.WhereOr("id = ANY (ARRAY(SELECT wallet_id FROM holds WHERE (tenant_id, id) IN ?))", bun.Tuple(holds))
+	}
+	if err := q.OrderExpr("id").For("UPDATE").Scan(ctx); err != nil {
+		return nil, translate(err, "lock wallets")
+	}
+	return rows, nil
+}
+
+// selectOpenLots reads the lots with credits left of the wallets.
+func selectOpenLots(ctx context.Context, db bun.IDB, wallets []uuid.UUID) ([]lotRow, error) {
+	var lots []lotRow
+	if err := db.NewSelect().Model(&lots).Where("wallet_id IN (?) AND remaining > 0", bun.List(wallets)).Scan(ctx); err != nil {
+		return nil, translate(err, "read lots")
+	}
+	return lots, nil
+}
+
+// upsertWallets inserts new wallets and updates the caches of existing ones.
+func upsertWallets(db bun.IDB, rows []walletRow) *bun.InsertQuery {
+	if len(rows) == 0 {
+		return nil
+	}
+	return db.NewInsert().Model(&rows).On("CONFLICT (id) DO UPDATE").
+		Set("balance = EXCLUDED.balance").Set("held = EXCLUDED.held").
+		Set("holds_due_at = EXCLUDED.holds_due_at").Set("updated_at = EXCLUDED.updated_at")
+}
+
+// upsertLots inserts new lots and updates what is left and held of the others.
+func upsertLots(db bun.IDB, rows []lotRow) *bun.InsertQuery {
+	if len(rows) == 0 {
+		return nil
+	}
+	return db.NewInsert().Model(&rows).On("CONFLICT (id) DO UPDATE").
+		Set("remaining = EXCLUDED.remaining").Set("held = EXCLUDED.held")
+}
+
+func walletFromRows(row walletRow, lots []lotRow) (*domain.Wallet, error) {
+	ls := make([]*domain.Lot, 0, len(lots))
+	for _, lr := range lots {
+		l, err := lr.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+	}
+	return row.toDomain(ls)
 }

@@ -5,6 +5,7 @@ package contract
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -73,8 +74,24 @@ func acct(s string) domain.AccountID {
 
 func cr(s string) domain.Credits { return domain.MustCredits(s) }
 
-func (f *fixture) tx(fn func(r application.Repos) error) error {
-	return f.ports.uow.WithinTx(f.ctx, func(_ context.Context, r application.Repos) error { return fn(r) })
+// tx runs fn in a unit of work whose scope is everything these tests touch.
+func (f *fixture) tx(fn func(r application.Repos) error) error { return f.txIn(f.everything(), fn) }
+
+func (f *fixture) txIn(scope application.Scope, fn func(r application.Repos) error) error {
+	return f.ports.uow.WithinTx(f.ctx, scope, func(_ context.Context, r application.Repos) error { return fn(r) })
+}
+
+// everything is every account and idempotency key the tests use, in both
+// tenants; TestScope checks what lies outside a scope.
+func (f *fixture) everything() application.Scope {
+	var s application.Scope
+	for _, tenant := range []domain.TenantID{f.tenant, f.other} {
+		for _, a := range []string{"alice", "bob", "nobody", "a", "b", "c", "d", "e", "f", "g", "h"} {
+			s.Wallets = append(s.Wallets, application.WalletRef{Tenant: tenant, Account: acct(a)})
+		}
+		s.Keys = append(s.Keys, application.IdempotencyKey{Tenant: tenant, Key: "k"})
+	}
+	return s
 }
 
 func (f *fixture) mustTx(fn func(r application.Repos) error) {
@@ -169,6 +186,53 @@ func txIDs(txs []domain.Transaction) []domain.TransactionID {
 	return out
 }
 
+// TestScope: a unit of work may lock only the wallets its scope names, by
+// account or through a hold of the same tenant, and claim only its keys.
+func TestScope(t *testing.T) {
+	contract(t, func(t *testing.T, f *fixture) {
+		var h *domain.Hold
+		f.mustTx(func(r application.Repos) error {
+			f.grant(r, f.tenant, "bob", "5", nil)
+			w, _ := f.grant(r, f.tenant, "alice", "5", nil)
+			h = f.placeHold(r, w, "2", now.Add(time.Hour))
+			return nil
+		})
+		alice := application.WalletScope(f.tenant, acct("alice"))
+		err := f.txIn(alice, func(r application.Repos) error {
+			_, err := r.Wallets.Lock(f.ctx, f.tenant, acct("bob"))
+			return err
+		})
+		wantErr(t, "Lock of a wallet outside the scope", err, application.ErrOutOfScope)
+		err = f.txIn(alice, func(r application.Repos) error {
+			_, err := r.Wallets.LockOrCreate(f.ctx, f.fresh(f.other, "alice"))
+			return err
+		})
+		wantErr(t, "LockOrCreate of another tenant's wallet of the same account", err, application.ErrOutOfScope)
+		err = f.txIn(alice, func(r application.Repos) error {
+			return r.Idempotency.Claim(f.ctx, application.IdempotencyRecord{Tenant: f.tenant, Key: "k", CreatedAt: now})
+		})
+		wantErr(t, "Claim of a key outside the scope", err, application.ErrOutOfScope)
+
+		err = f.txIn(application.HoldScope(f.tenant, h.ID()), func(r application.Repos) error {
+			w, err := r.Wallets.Lock(f.ctx, f.tenant, acct("alice"))
+			if err != nil || !w.Held().Equal(cr("2")) {
+				return fmt.Errorf("Lock of the hold's wallet = %v, %w", w, err)
+			}
+			_, err = r.Wallets.Lock(f.ctx, f.tenant, acct("bob"))
+			wantErr(t, "Lock of a wallet beside the hold's", err, application.ErrOutOfScope)
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		err = f.txIn(application.HoldScope(f.other, h.ID()), func(r application.Repos) error {
+			_, err := r.Wallets.Lock(f.ctx, f.tenant, acct("alice"))
+			return err
+		})
+		wantErr(t, "Lock through another tenant's hold", err, application.ErrOutOfScope)
+	})
+}
+
 func TestWalletLockOfMissingAccount(t *testing.T) {
 	contract(t, func(t *testing.T, f *fixture) {
 		f.mustTx(func(r application.Repos) error { f.grant(r, f.tenant, "alice", "1", nil); return nil })
@@ -245,7 +309,7 @@ func TestWalletNeedsKnownTenant(t *testing.T) {
 	postgresOnly := slices.DeleteFunc(slices.Clone(factories), func(f factory) bool { return f.name != "postgres" })
 	contractOn(t, postgresOnly, func(t *testing.T, f *fixture) {
 		stranger := domain.TenantID(f.ids.NewID())
-		err := f.tx(func(r application.Repos) error {
+		err := f.txIn(application.WalletScope(stranger, acct("alice")), func(r application.Repos) error {
 			_, err := r.Wallets.LockOrCreate(f.ctx, f.fresh(stranger, "alice"))
 			return err
 		})

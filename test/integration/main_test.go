@@ -31,12 +31,13 @@ type ledger struct {
 
 func newLedger(t *testing.T, clock application.Clock) *ledger {
 	t.Helper()
-	db, err := postgres.Open(context.Background(), postgres.Config{URL: pgtest.NewDatabase(t), MaxConns: 32})
+	cfg := postgres.Config{URL: pgtest.NewDatabase(t), MaxConns: 32}
+	db, err := postgres.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	uow, reads, ids := postgres.NewUnitOfWork(db), postgres.NewRepos(db), system.UUIDv7{}
+	uow, reads, ids := postgres.NewUnitOfWork(db, cfg), postgres.NewRepos(db), system.UUIDv7{}
 	return &ledger{
 		db:      db,
 		credits: application.NewCredits(uow, reads, clock, ids),
