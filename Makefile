@@ -21,7 +21,7 @@ run: build ## Run creditd (migrate, demo API key, serve) on DATABASE_URL or a de
 	@set -euo pipefail; \
 	if [ -z "$${DATABASE_URL:-}" ]; then \
 		$(MAKE) --no-print-directory postgres-image; \
-		DATABASE_URL=$$(bash test/postgres/dev.sh "$$(cat $(PG_IMAGE_FILE))"); \
+		DATABASE_URL=$$(bash test/postgres/server.sh "$$(cat $(PG_IMAGE_FILE))"); \
 	fi; \
 	export DATABASE_URL; \
 	$(BIN)/creditd migrate; \

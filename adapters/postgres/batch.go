@@ -344,7 +344,7 @@ func (r unitWallets) Get(ctx context.Context, tenant domain.TenantID, account do
 	if w := r.u.wallet(walletKey{uuid.UUID(tenant), account.String()}); w != nil {
 		return w.toDomain()
 	}
-	w, err := (&walletRepo{r.u.b.tx}).Get(r.u.b.ctx, tenant, account)
+	w, err := (&walletRepo{db: r.u.b.tx}).Get(r.u.b.ctx, tenant, account)
 	if err != nil && !errors.Is(err, domain.ErrNotFound) {
 		return nil, r.u.b.fail(err)
 	}

@@ -3,17 +3,20 @@ package postgres
 import "sync"
 
 // groupQueue runs jobs in groups, so that what arrives together shares one
-// round of database work. A caller that finds nobody running becomes the
-// leader: it runs every job queued so far (itself included) as one group,
-// on its own goroutine. Jobs that arrive meanwhile wait; when the group is
-// done, the oldest of them leads the next one. So a lone job runs at once,
+// round of database work. A caller that finds fewer than leaders groups
+// running becomes a leader: it runs its job at once, on its own goroutine,
+// with whatever else is waiting. Otherwise it waits; when a group is done,
+// its leader hands over to the oldest waiting caller, who runs the jobs that
+// have gathered meanwhile as the next group. So a lone job runs at once,
 // groups grow only while others are running, and nothing runs when idle.
 type groupQueue[J any] struct {
-	max     int             // largest group
+	max     int              // largest group
+	leaders int              // groups that may run at once
 	run     func(group []J) // runs a group; must not panic
+
 	mu      sync.Mutex
 	waiting []*member[J]
-	leading bool // a leader is running a group
+	running int // groups running
 }
 
 type member[J any] struct {
@@ -22,27 +25,27 @@ type member[J any] struct {
 	lead chan struct{} // receives when this member is to lead the next group
 }
 
-func newGroupQueue[J any](max int, run func(group []J)) *groupQueue[J] {
-	return &groupQueue[J]{max: max, run: run}
+func newGroupQueue[J any](max, leaders int, run func(group []J)) *groupQueue[J] {
+	return &groupQueue[J]{max: max, leaders: leaders, run: run}
 }
 
 // do runs job in some group and returns when that group has run.
 func (q *groupQueue[J]) do(job J) {
 	m := &member[J]{job: job, done: make(chan struct{}), lead: make(chan struct{}, 1)}
 	q.mu.Lock()
-	q.waiting = append(q.waiting, m)
-	if q.leading {
+	if q.running < q.leaders {
+		q.running++
 		q.mu.Unlock()
-		select {
-		case <-m.done:
-			return
-		case <-m.lead: // m is the oldest waiting member: the group it leads holds it
-		}
-	} else {
-		q.leading = true
-		q.mu.Unlock()
+		q.lead(m)
+		return
 	}
-	q.lead()
+	q.waiting = append(q.waiting, m)
+	q.mu.Unlock()
+	select {
+	case <-m.done:
+	case <-m.lead:
+		q.lead(m)
+	}
 }
 
 // waitingCount is how many jobs wait for a group.
@@ -52,30 +55,33 @@ func (q *groupQueue[J]) waitingCount() int {
 	return len(q.waiting)
 }
 
-// lead runs the oldest waiting members as one group, then hands the lead to
-// the next waiting member, or gives it up when nobody waits.
-func (q *groupQueue[J]) lead() {
+// lead runs m's job with the oldest waiting ones as one group, then hands
+// the lead to the next waiting member, or gives it up when nobody waits.
+func (q *groupQueue[J]) lead(m *member[J]) {
 	q.mu.Lock()
-	n := min(len(q.waiting), q.max)
-	group := make([]*member[J], n)
-	copy(group, q.waiting)
+	n := min(len(q.waiting), q.max-1)
+	group := make([]*member[J], 0, n+1)
+	group = append(append(group, m), q.waiting[:n]...)
 	q.waiting = append(q.waiting[:0], q.waiting[n:]...)
 	q.mu.Unlock()
 
-	jobs := make([]J, n)
-	for i, m := range group {
-		jobs[i] = m.job
+	jobs := make([]J, len(group))
+	for i, g := range group {
+		jobs[i] = g.job
 	}
 	q.run(jobs)
-	for _, m := range group {
-		close(m.done)
+	for _, g := range group {
+		close(g.done)
 	}
 
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if len(q.waiting) == 0 {
-		q.leading = false
+		q.running--
+		q.mu.Unlock()
 		return
 	}
-	q.waiting[0].lead <- struct{}{}
+	next := q.waiting[0]
+	q.waiting = append(q.waiting[:0], q.waiting[1:]...)
+	q.mu.Unlock()
+	next.lead <- struct{}{}
 }

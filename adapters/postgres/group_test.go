@@ -20,7 +20,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestGroupQueueRunsALoneJobAtOnce(t *testing.T) {
 	var groups [][]int
-	q := newGroupQueue(8, func(g []int) { groups = append(groups, slices.Clone(g)) })
+	q := newGroupQueue(8, 1, func(g []int) { groups = append(groups, slices.Clone(g)) })
 	q.do(1)
 	q.do(2)
 	if want := [][]int{{1}, {2}}; !slices.EqualFunc(groups, want, slices.Equal) {
@@ -36,7 +36,7 @@ func TestGroupQueueGroupsWhatArrivesMeanwhile(t *testing.T) {
 	var mu sync.Mutex
 	var groups [][]int
 	ran := map[int]bool{}
-	q := newGroupQueue(3, func(g []int) {
+	q := newGroupQueue(3, 1, func(g []int) {
 		if g[0] == 0 {
 			close(started)
 			<-release // the first group holds the lane while the others queue
@@ -77,8 +77,47 @@ func TestGroupQueueGroupsWhatArrivesMeanwhile(t *testing.T) {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.leading || len(q.waiting) != 0 {
-		t.Fatalf("after the last group: leading %v, waiting %d; want idle", q.leading, len(q.waiting))
+	if q.running != 0 || len(q.waiting) != 0 {
+		t.Fatalf("after the last group: %d running, %d waiting; want idle", q.running, len(q.waiting))
+	}
+}
+
+// TestGroupQueueLeaders: with two leaders, two groups run at once, and a
+// third caller waits for one of them.
+func TestGroupQueueLeaders(t *testing.T) {
+	release := make(chan struct{})
+	var running, most sync.Map
+	var mu sync.Mutex
+	now := 0
+	q := newGroupQueue(8, 2, func(g []int) {
+		mu.Lock()
+		now++
+		most.Store(now, true)
+		mu.Unlock()
+		running.Store(g[0], true)
+		if g[0] < 2 {
+			<-release
+		}
+		mu.Lock()
+		now--
+		mu.Unlock()
+	})
+	var wg sync.WaitGroup
+	for j := range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); q.do(j) }()
+	}
+	waitFor(t, "two groups to run at once", func() bool { _, ok := most.Load(2); return ok })
+	wg.Add(1)
+	go func() { defer wg.Done(); q.do(2) }()
+	waitFor(t, "the third job to wait", func() bool { return q.waitingCount() == 1 })
+	if _, ok := running.Load(2); ok {
+		t.Fatal("a third group ran beside two leaders")
+	}
+	close(release)
+	wg.Wait()
+	if _, ok := running.Load(2); !ok {
+		t.Fatal("the third job never ran")
 	}
 }
 
@@ -86,7 +125,7 @@ func TestGroupQueueGroupsWhatArrivesMeanwhile(t *testing.T) {
 func TestGroupQueueUnderLoad(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[int]int{}
-	q := newGroupQueue(16, func(g []int) {
+	q := newGroupQueue(16, 4, func(g []int) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, j := range g {

@@ -17,7 +17,7 @@ var Module = fx.Module("postgres",
 	fx.Provide(
 		newLifecycleDB,
 		fx.Annotate(NewUnitOfWork, fx.As(new(application.UnitOfWork))),
-		func(db *bun.DB) application.Repos { return NewRepos(db) },
+		NewRepos,
 		fx.Annotate(NewAPIKeyStore, fx.As(new(application.APIKeyStore))),
 		fx.Annotate(NewAuditor, fx.As(new(application.Auditor))),
 	),

@@ -61,7 +61,7 @@ type job struct {
 func NewUnitOfWork(db *bun.DB, cfg Config) *UnitOfWork {
 	u := &UnitOfWork{db: db, seed: maphash.MakeSeed()}
 	for range cfg.writeLanes() {
-		u.lanes = append(u.lanes, newGroupQueue(maxBatch, u.runGroup))
+		u.lanes = append(u.lanes, newGroupQueue(maxBatch, 1, u.runGroup))
 	}
 	return u
 }
@@ -184,10 +184,13 @@ func (j *job) call(ctx context.Context, r application.Repos) (err error) {
 	return j.fn(ctx, r)
 }
 
-// NewRepos gives repositories that work on db directly, outside any unit of work.
-func NewRepos(db *bun.DB) application.Repos {
+// NewRepos gives repositories that work on db directly, outside any unit of
+// work. Wallet reads that arrive together share a statement, with up to
+// cfg.ReadLanes statements at once.
+func NewRepos(db *bun.DB, cfg Config) application.Repos {
+	reader := newGroupQueue(maxBatch, cfg.readLanes(), func(reads []*walletRead) { readWallets(db, reads) })
 	return application.Repos{
-		Wallets:     &walletRepo{db},
+		Wallets:     &walletRepo{db: db, reader: reader},
 		Ledger:      &ledgerRepo{db},
 		Holds:       &holdRepo{db},
 		Idempotency: &idempotencyRepo{db},

@@ -14,7 +14,11 @@ import (
 )
 
 // walletRepo reads and writes wallets directly, outside any unit of work.
-type walletRepo struct{ db bun.IDB }
+// With a reader, Get calls that arrive together share one statement.
+type walletRepo struct {
+	db     bun.IDB
+	reader *groupQueue[*walletRead]
+}
 
 var _ application.WalletRepository = (*walletRepo)(nil)
 
@@ -54,25 +58,76 @@ func (r *walletRepo) withLots(ctx context.Context, row walletRow) (*domain.Walle
 // Get reads the wallet and its open lots in one statement, so the balance
 // and the lots come from the same snapshot.
 func (r *walletRepo) Get(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, error) {
+	read := &walletRead{ctx: ctx, key: walletKey{uuid.UUID(tenant), account.String()}}
+	if r.reader != nil {
+		r.reader.do(read)
+	} else {
+		readWallets(r.db, []*walletRead{read})
+	}
+	return read.wallet, read.err
+}
+
+// walletRead is one Get.
+type walletRead struct {
+	ctx    context.Context
+	key    walletKey
+	wallet *domain.Wallet
+	err    error
+}
+
+// readTimeout bounds a statement that reads wallets for several callers: its
+// context is its own, so that no caller giving up can fail the others.
+const readTimeout = 30 * time.Second
+
+// readWallets answers reads with one statement. Each gets a wallet of its
+// own, which its caller may change.
+func readWallets(db bun.IDB, reads []*walletRead) {
+	var keys [][]any
+	for _, r := range reads {
+		if r.err = r.ctx.Err(); r.err == nil {
+			keys = append(keys, []any{r.key.tenant, r.key.account})
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	defer cancel()
 	var rows []walletWithLotRow
-	err := r.db.NewRaw(`
+	err := db.NewRaw(`
 		SELECT w.*, l.id AS lot_id, l.source AS lot_source, l.amount AS lot_amount, l.remaining AS lot_remaining,
 		       l.held AS lot_held, l.priority AS lot_priority, l.expires_at AS lot_expires_at, l.created_at AS lot_created_at
 		FROM wallets w LEFT JOIN lots l ON l.wallet_id = w.id AND l.remaining > 0
-		WHERE w.tenant_id = ? AND w.account_id = ?`, uuid.UUID(tenant), account.String()).Scan(ctx, &rows)
-	if err != nil {
-		return nil, translate(err, "read wallet")
-	}
-	if len(rows) == 0 {
-		return nil, fmt.Errorf("wallet of %q: %w", account, domain.ErrNotFound)
-	}
-	lots := make([]lotRow, 0, len(rows))
+		WHERE (w.tenant_id, w.account_id) IN ?`, bun.Tuple(keys)).Scan(ctx, &rows)
+	err = translate(err, "read wallet")
+	found := map[walletKey]*walletWithLots{}
 	for _, row := range rows {
+		k := walletKey{row.TenantID, row.AccountID}
+		w := found[k]
+		if w == nil {
+			w = &walletWithLots{row: row.walletRow}
+			found[k] = w
+		}
 		if row.LotID != nil {
-			lots = append(lots, row.lot())
+			w.lots = append(w.lots, row.lot())
 		}
 	}
-	return walletFromRows(rows[0].walletRow, lots)
+	for _, r := range reads {
+		switch w := found[r.key]; {
+		case r.err != nil:
+		case err != nil:
+			r.err = err
+		case w == nil:
+			r.err = fmt.Errorf("wallet of %q: %w", r.key.account, domain.ErrNotFound)
+		default:
+			r.wallet, r.err = walletFromRows(w.row, w.lots)
+		}
+	}
+}
+
+type walletWithLots struct {
+	row  walletRow
+	lots []lotRow
 }
 
 // walletWithLotRow is one row of the snapshot join in Get; the lot columns

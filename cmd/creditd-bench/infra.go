@@ -14,60 +14,46 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // ---------------------------------------------------------------------------
 // The benchmark PostgreSQL container
 
-// startPostgres starts a fresh, throw-away PostgreSQL container (the way
-// test/postgres/dev.sh does, but without a named volume: every run starts from
-// an empty database) published on 127.0.0.1:port (0: a free port docker
-// picks), and returns its DSN and port once it accepts TCP connections. fsync
-// and every other setting stay at their defaults; pgArgs are extra server
-// arguments such as "-c max_connections=200".
-func startPostgres(ctx context.Context, image, name string, port int, pgArgs []string) (string, int, error) {
+// startPostgres starts a fresh, throw-away PostgreSQL container with
+// test/postgres/server.sh, the script `make run` uses for its dev database,
+// but with no volume: every run starts from an empty database. It listens
+// on 127.0.0.1:port (0: a free port), and the DSN and port are returned once
+// it accepts TCP connections. fsync and every other setting stay at their
+// defaults; pgArgs are extra server arguments such as "-c max_connections=200".
+func startPostgres(ctx context.Context, script, image, name string, port int, pgArgs []string) (string, int, error) {
 	if err := exec.Command("docker", "image", "inspect", image).Run(); err != nil {
 		return "", 0, fmt.Errorf("image %s not found; run: make postgres-image", image)
 	}
-	_ = exec.Command("docker", "rm", "-f", name).Run() // left over from a killed run
-	hostPort := ""
-	if port != 0 {
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if port == 0 {
+		addr, err := freeAddr()
 		if err != nil {
-			return "", 0, fmt.Errorf("port %d is taken (use another -pg-port, or 0): %w", port, err)
+			return "", 0, err
 		}
-		ln.Close()
-		hostPort = strconv.Itoa(port)
+		_, p, _ := net.SplitHostPort(addr)
+		port, _ = strconv.Atoi(p)
 	}
-	args := []string{"run", "-d", "--rm", "--name", name, "--stop-signal", "SIGINT", // SIGINT = fast shutdown
-		"-e", "POSTGRES_USER=creditd", "-e", "POSTGRES_PASSWORD=creditd", "-e", "POSTGRES_DB=creditd",
-		"-p", "127.0.0.1:" + hostPort + ":5432", image}
-	if len(pgArgs) > 0 {
-		args = append(append(args, "postgres"), pgArgs...)
-	}
-	if out, err := exec.CommandContext(ctx, "docker", args...).CombinedOutput(); err != nil {
-		return "", 0, fmt.Errorf("docker run: %w: %s", err, out)
-	}
-	out, err := exec.Command("docker", "port", name, "5432/tcp").Output()
+	cmd := exec.CommandContext(ctx, "bash", script, image)
+	cmd.Env = append(os.Environ(), "CREDITD_PG_NAME="+name, "CREDITD_DEV_PG_PORT="+strconv.Itoa(port),
+		"CREDITD_PG_VOLUME=", "CREDITD_PG_FRESH=1", "CREDITD_PG_ARGS="+strings.Join(pgArgs, " "))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return "", 0, fmt.Errorf("docker port %s: %w", name, err)
+		return "", 0, fmt.Errorf("%s: %w: %s", script, err, stderr.String())
 	}
-	// "127.0.0.1:49153", one line per binding
-	first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-	if port, err = strconv.Atoi(first[strings.LastIndexByte(first, ':')+1:]); err != nil {
-		return "", 0, fmt.Errorf("docker port %s: %q", name, out)
+	dsn := strings.TrimSpace(string(out))
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s printed %q: %w", script, dsn, err)
 	}
-	// Probe over TCP inside the container: during first-time init only a
-	// socket-only temporary server runs, which must not count as ready.
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if exec.CommandContext(ctx, "docker", "exec", name, "pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432", "-U", "creditd", "-d", "creditd").Run() == nil {
-			return fmt.Sprintf("postgres://creditd:creditd@127.0.0.1:%d/creditd?sslmode=disable", port), port, nil
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	logs, _ := exec.Command("docker", "logs", "--tail", "30", name).CombinedOutput()
-	return "", 0, fmt.Errorf("%s did not become ready: %s", name, logs)
+	return dsn, int(cfg.Port), nil
 }
 
 // stopPostgres removes the container with its anonymous data volume at once

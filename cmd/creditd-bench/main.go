@@ -46,6 +46,7 @@ type options struct {
 	work           string
 	pgImage        string
 	pgPort         int
+	pgScript       string
 	pgName         string
 	pgArgs         string
 	databaseURL    string
@@ -75,6 +76,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.work, "work", ".bin/bench", "scratch directory (creditd's log)")
 	fs.StringVar(&o.pgImage, "pg-image", "creditd/postgres:15-bookworm", "PostgreSQL image for the benchmark server and pgbench")
 	fs.IntVar(&o.pgPort, "pg-port", 0, "127.0.0.1 port of the benchmark PostgreSQL container (0: a free one)")
+	fs.StringVar(&o.pgScript, "pg-script", "test/postgres/server.sh", "the script that starts PostgreSQL, as for make run")
 	fs.StringVar(&o.pgName, "pg-container", "creditd-bench-postgres", "name of the benchmark PostgreSQL container")
 	fs.StringVar(&o.pgArgs, "pg-args", "", "extra server arguments, e.g. \"-c max_connections=200\" (default: none, stock settings)")
 	fs.StringVar(&o.databaseURL, "database-url", "", "use this PostgreSQL instead of starting a container (creditd, verify and pgbench)")
@@ -210,7 +212,7 @@ func run(ctx context.Context, o options) int {
 		logf("starting PostgreSQL container %s (%s)", o.pgName, o.pgImage)
 		var port int
 		var err error
-		dsn, port, err = startPostgres(ctx, o.pgImage, o.pgName, o.pgPort, strings.Fields(o.pgArgs))
+		dsn, port, err = startPostgres(ctx, o.pgScript, o.pgImage, o.pgName, o.pgPort, strings.Fields(o.pgArgs))
 		cleanups = append(cleanups, func() {
 			logf("stopping PostgreSQL container %s", o.pgName)
 			if err := stopPostgres(o.pgName); err != nil {

@@ -64,7 +64,7 @@ func newMemoryPorts(*testing.T) ports {
 func newPostgresPorts(t *testing.T) ports {
 	t.Helper()
 	db := openDB(t)
-	return ports{uow: postgres.NewUnitOfWork(db, postgres.Config{WriteLanes: 2}), reads: postgres.NewRepos(db), keys: postgres.NewAPIKeyStore(db),
+	return ports{uow: postgres.NewUnitOfWork(db, postgres.Config{WriteLanes: 2}), reads: postgres.NewRepos(db, postgres.Config{}), keys: postgres.NewAPIKeyStore(db),
 		auditor: postgres.NewAuditor(db)}
 }
 

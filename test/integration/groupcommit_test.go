@@ -43,7 +43,7 @@ func newGroup(t *testing.T) *group {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	uow, reads := postgres.NewUnitOfWork(db, cfg), postgres.NewRepos(db)
+	uow, reads := postgres.NewUnitOfWork(db, cfg), postgres.NewRepos(db, cfg)
 	tenant, err := postgres.NewAPIKeyStore(db).EnsureTenant(context.Background(), mustTenant(t, "acme"), domain.TenantID(uuid.Must(uuid.NewV7())))
 	if err != nil {
 		t.Fatal(err)

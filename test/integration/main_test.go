@@ -37,7 +37,7 @@ func newLedger(t *testing.T, clock application.Clock) *ledger {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	uow, reads, ids := postgres.NewUnitOfWork(db, cfg), postgres.NewRepos(db), system.UUIDv7{}
+	uow, reads, ids := postgres.NewUnitOfWork(db, cfg), postgres.NewRepos(db, cfg), system.UUIDv7{}
 	return &ledger{
 		db:      db,
 		credits: application.NewCredits(uow, reads, clock, ids),

@@ -116,7 +116,7 @@ chmod 2775 "$rootfs/run/postgresql"
 
 log "importing $image"
 # Docker provides /dev, /proc and /sys itself. STOPSIGNAL is not allowed in
-# `docker import --change`; dev.sh passes --stop-signal SIGINT instead.
+# `docker import --change`; server.sh passes --stop-signal SIGINT instead.
 tar -C "$rootfs" --numeric-owner --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -c . |
 	docker import \
 		--change 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \

@@ -30,7 +30,7 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 		fx.StopTimeout(cfg.ShutdownTimeout),
 		fx.Supply(
 			log,
-			postgres.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns},
+			postgres.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns, WriteLanes: cfg.DBWriteLanes, ReadLanes: cfg.DBReadLanes},
 			postgres.MigrateOnStart(cfg.MigrateOnStart),
 			httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes},
 			httpapi.ServerConfig{Addr: cfg.Addr},

@@ -19,6 +19,8 @@ type Config struct {
 	DatabaseURL          string        `env:"DATABASE_URL"`
 	Addr                 string        `env:"CREDITD_ADDR" envDefault:":8080"`
 	DBMaxConns           int           `env:"CREDITD_DB_MAX_CONNS" envDefault:"8"`
+	DBWriteLanes         int           `env:"CREDITD_DB_WRITE_LANES" envDefault:"2"`
+	DBReadLanes          int           `env:"CREDITD_DB_READ_LANES" envDefault:"2"`
 	MigrateOnStart       bool          `env:"CREDITD_MIGRATE_ON_START" envDefault:"true"`
 	MaxBodyBytes         int64         `env:"CREDITD_MAX_BODY_BYTES" envDefault:"65536"`
 	LogLevel             slog.Level    `env:"CREDITD_LOG_LEVEL" envDefault:"info"`
@@ -52,6 +54,12 @@ func LoadConfig(environment map[string]string) (Config, error) {
 	}
 	if cfg.DBMaxConns < 1 || cfg.DBMaxConns > 1000 {
 		errs = append(errs, fmt.Errorf("CREDITD_DB_MAX_CONNS %d must be between 1 and 1000", cfg.DBMaxConns))
+	}
+	if cfg.DBWriteLanes < 1 || cfg.DBWriteLanes > cfg.DBMaxConns {
+		errs = append(errs, fmt.Errorf("CREDITD_DB_WRITE_LANES %d must be between 1 and CREDITD_DB_MAX_CONNS (%d)", cfg.DBWriteLanes, cfg.DBMaxConns))
+	}
+	if cfg.DBReadLanes < 1 || cfg.DBReadLanes > cfg.DBMaxConns {
+		errs = append(errs, fmt.Errorf("CREDITD_DB_READ_LANES %d must be between 1 and CREDITD_DB_MAX_CONNS (%d)", cfg.DBReadLanes, cfg.DBMaxConns))
 	}
 	if cfg.MaxBodyBytes < 1024 || cfg.MaxBodyBytes > 16<<20 {
 		errs = append(errs, fmt.Errorf("CREDITD_MAX_BODY_BYTES %d must be between 1024 and 16777216", cfg.MaxBodyBytes))
