@@ -10,8 +10,8 @@ import "sync"
 // have gathered meanwhile as the next group. So a lone job runs at once,
 // groups grow only while others are running, and nothing runs when idle.
 type groupQueue[J any] struct {
-	max     int              // largest group
-	leaders int              // groups that may run at once
+	max     int             // largest group
+	leaders int             // groups that may run at once
 	run     func(group []J) // runs a group; must not panic
 
 	mu      sync.Mutex
