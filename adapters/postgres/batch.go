@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
@@ -82,23 +83,28 @@ func newBatch(ctx context.Context, tx bun.Tx) *batch {
 
 // load locks and reads what the scopes name.
 func (b *batch) load(scopes []application.Scope) error {
-	var accounts, holdKeys, keys [][]any
+	var accounts []walletKey
+	var holdKeys []application.HoldKey
+	var keys []application.IdempotencyKey
 	seen := map[any]bool{}
-	add := func(list *[][]any, k any, tuple ...any) {
-		if !seen[k] {
-			seen[k] = true
-			*list = append(*list, tuple)
-		}
-	}
 	for _, s := range scopes {
 		for _, w := range s.Wallets {
-			add(&accounts, walletKey{uuid.UUID(w.Tenant), w.Account.String()}, uuid.UUID(w.Tenant), w.Account.String())
+			if k := (walletKey{uuid.UUID(w.Tenant), w.Account.String()}); !seen[k] {
+				seen[k] = true
+				accounts = append(accounts, k)
+			}
 		}
 		for _, h := range s.Holds {
-			add(&holdKeys, h, uuid.UUID(h.Tenant), uuid.UUID(h.Hold))
+			if !seen[h] {
+				seen[h] = true
+				holdKeys = append(holdKeys, h)
+			}
 		}
 		for _, k := range s.Keys {
-			add(&keys, k, uuid.UUID(k.Tenant), k.Key)
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
 		}
 	}
 
@@ -138,7 +144,7 @@ func (b *batch) load(scopes []application.Scope) error {
 		// has committed since, names a wallet the batch has not locked: run
 		// the batch again, which will lock it.
 		for _, h := range holdKeys {
-			if hs := b.holds[h[1].(uuid.UUID)]; hs != nil && b.wallets[walletKey{hs.row.TenantID, hs.row.AccountID}] == nil {
+			if hs := b.holds[uuid.UUID(h.Hold)]; hs != nil && b.wallets[walletKey{hs.row.TenantID, hs.row.AccountID}] == nil {
 				return fmt.Errorf("hold %s: %w: its wallet was not locked", hs.row.ID, errRetryable)
 			}
 		}
@@ -153,13 +159,18 @@ func (b *batch) load(scopes []application.Scope) error {
 
 // loadHolds reads the holds named by (tenant, id), and every open hold of
 // the given wallets, into the batch.
-func (b *batch) loadHolds(named [][]any, openOf []uuid.UUID) error {
-	var rows []holdRow
-	q := b.tx.NewSelect().Model(&rows).Where("(tenant_id, id) IN ?", bun.Tuple(named))
-	if len(openOf) > 0 {
-		q = q.WhereOr("wallet_id IN (?) AND status IN ('ACTIVE', 'PARTIALLY_CAPTURED')", bun.List(openOf))
+func (b *batch) loadHolds(named []application.HoldKey, openOf []uuid.UUID) error {
+	tenants, ids := make([]uuid.UUID, len(named)), make([]uuid.UUID, len(named))
+	for i, h := range named {
+		tenants[i], ids[i] = uuid.UUID(h.Tenant), uuid.UUID(h.Hold)
 	}
-	if err := q.Scan(b.ctx); err != nil {
+	var rows []holdRow
+	err := b.tx.NewSelect().Model(&rows).Where(`id = ANY (ARRAY(
+			SELECT id FROM holds WHERE (tenant_id, id) IN (SELECT * FROM unnest(?::uuid[], ?::uuid[]))
+			UNION ALL
+			SELECT id FROM holds WHERE wallet_id = ANY (?::uuid[]) AND status IN ('ACTIVE', 'PARTIALLY_CAPTURED')))`,
+		pgdialect.Array(tenants), pgdialect.Array(ids), pgdialect.Array(openOf)).Scan(b.ctx)
+	if err != nil {
 		return translate(err, "read holds")
 	}
 	for _, row := range rows {

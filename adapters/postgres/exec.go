@@ -7,12 +7,13 @@ import (
 	"strings"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/schema"
 )
 
 // execAll sends the statements (nil ones skipped) as one message in
 // PostgreSQL's simple query protocol: one round trip, run in order, stopping
 // at the first error. bun renders each statement with its values inlined.
-func execAll(ctx context.Context, db bun.IDB, op string, qs ...*bun.InsertQuery) error {
+func execAll(ctx context.Context, db bun.IDB, op string, qs ...schema.QueryAppender) error {
 	var text []string
 	for _, q := range qs {
 		if q == nil {

@@ -1,45 +1,54 @@
 package postgres
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // groupQueue runs jobs in groups, so that what arrives together shares one
-// round of database work. A caller that finds fewer than leaders groups
-// running becomes a leader: it runs its job at once, on its own goroutine,
-// with whatever else is waiting. Otherwise it waits; when a group is done,
-// its leader hands over to the oldest waiting caller, who runs the jobs that
-// have gathered meanwhile as the next group. So a lone job runs at once,
-// groups grow only while others are running, and nothing runs when idle.
+// round of database work. Up to leaders groups run at once, each on the
+// goroutine of its oldest job's caller (its leader); a job that finds a
+// leader's place free runs at once. Jobs that arrive while the places are
+// taken wait, and when a group ends, the oldest of them leads the next
+// group, taking every waiting job along. So a lone job runs at once, groups
+// grow only while others run, and nothing runs when idle.
+//
+// A job may name keys it needs to itself (say, the wallets it locks): jobs
+// with a key in common never run in two groups at once. They join the same
+// group, or the later one waits for the group that holds the key, so groups
+// never queue on each other's row locks.
 type groupQueue[J any] struct {
 	max     int             // largest group
 	leaders int             // groups that may run at once
 	run     func(group []J) // runs a group; must not panic
+	keys    func(J) []any   // a job's keys; nil: jobs have none
 
 	mu      sync.Mutex
 	waiting []*member[J]
-	running int // groups running
+	running int
+	held    map[any]*member[J] // keys of running groups, by their leader
 }
 
 type member[J any] struct {
 	job  J
+	keys []any
 	done chan struct{} // closed once the job's group has run
-	lead chan struct{} // receives when this member is to lead the next group
+	lead chan struct{} // receives when this member is to lead a group
 }
 
-func newGroupQueue[J any](max, leaders int, run func(group []J)) *groupQueue[J] {
-	return &groupQueue[J]{max: max, leaders: leaders, run: run}
+func newGroupQueue[J any](max, leaders int, run func(group []J), keys func(J) []any) *groupQueue[J] {
+	return &groupQueue[J]{max: max, leaders: leaders, run: run, keys: keys, held: map[any]*member[J]{}}
 }
 
 // do runs job in some group and returns when that group has run.
 func (q *groupQueue[J]) do(job J) {
 	m := &member[J]{job: job, done: make(chan struct{}), lead: make(chan struct{}, 1)}
-	q.mu.Lock()
-	if q.running < q.leaders {
-		q.running++
-		q.mu.Unlock()
-		q.lead(m)
-		return
+	if q.keys != nil {
+		m.keys = q.keys(job)
 	}
+	q.mu.Lock()
 	q.waiting = append(q.waiting, m)
+	q.dispatch()
 	q.mu.Unlock()
 	select {
 	case <-m.done:
@@ -55,14 +64,54 @@ func (q *groupQueue[J]) waitingCount() int {
 	return len(q.waiting)
 }
 
-// lead runs m's job with the oldest waiting ones as one group, then hands
-// the lead to the next waiting member, or gives it up when nobody waits.
+// free says whether no running group but leader's holds a key of m.
+func (q *groupQueue[J]) free(m, leader *member[J]) bool {
+	for _, k := range m.keys {
+		if h, ok := q.held[k]; ok && h != leader {
+			return false
+		}
+	}
+	return true
+}
+
+func (q *groupQueue[J]) hold(m, leader *member[J]) {
+	for _, k := range m.keys {
+		q.held[k] = leader
+	}
+}
+
+// dispatch starts groups while places are free, each led by the oldest
+// waiting member whose keys are free. q.mu must be held.
+func (q *groupQueue[J]) dispatch() {
+	for q.running < q.leaders {
+		i := slices.IndexFunc(q.waiting, func(m *member[J]) bool { return q.free(m, nil) })
+		if i < 0 {
+			return
+		}
+		m := q.waiting[i]
+		q.waiting = slices.Delete(q.waiting, i, i+1)
+		q.running++
+		q.hold(m, m)
+		m.lead <- struct{}{}
+	}
+}
+
+// lead runs m's job with every waiting job it may take, oldest first, as
+// one group, then frees its place for the next.
 func (q *groupQueue[J]) lead(m *member[J]) {
 	q.mu.Lock()
-	n := min(len(q.waiting), q.max-1)
-	group := make([]*member[J], 0, n+1)
-	group = append(append(group, m), q.waiting[:n]...)
-	q.waiting = append(q.waiting[:0], q.waiting[n:]...)
+	group := []*member[J]{m}
+	rest := q.waiting[:0]
+	for _, w := range q.waiting {
+		if len(group) < q.max && q.free(w, m) {
+			q.hold(w, m)
+			group = append(group, w)
+		} else {
+			rest = append(rest, w)
+		}
+	}
+	clear(q.waiting[len(rest):])
+	q.waiting = rest
 	q.mu.Unlock()
 
 	jobs := make([]J, len(group))
@@ -75,13 +124,12 @@ func (q *groupQueue[J]) lead(m *member[J]) {
 	}
 
 	q.mu.Lock()
-	if len(q.waiting) == 0 {
-		q.running--
-		q.mu.Unlock()
-		return
+	defer q.mu.Unlock()
+	for _, g := range group {
+		for _, k := range g.keys {
+			delete(q.held, k)
+		}
 	}
-	next := q.waiting[0]
-	q.waiting = append(q.waiting[:0], q.waiting[1:]...)
-	q.mu.Unlock()
-	next.lead <- struct{}{}
+	q.running--
+	q.dispatch()
 }

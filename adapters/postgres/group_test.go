@@ -20,7 +20,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestGroupQueueRunsALoneJobAtOnce(t *testing.T) {
 	var groups [][]int
-	q := newGroupQueue(8, 1, func(g []int) { groups = append(groups, slices.Clone(g)) })
+	q := newGroupQueue(8, 1, func(g []int) { groups = append(groups, slices.Clone(g)) }, nil)
 	q.do(1)
 	q.do(2)
 	if want := [][]int{{1}, {2}}; !slices.EqualFunc(groups, want, slices.Equal) {
@@ -47,7 +47,7 @@ func TestGroupQueueGroupsWhatArrivesMeanwhile(t *testing.T) {
 		for _, j := range g {
 			ran[j] = true
 		}
-	})
+	}, nil)
 	var wg sync.WaitGroup
 	returned := make(chan int, 8)
 	start := func(j int) {
@@ -101,7 +101,7 @@ func TestGroupQueueLeaders(t *testing.T) {
 		mu.Lock()
 		now--
 		mu.Unlock()
-	})
+	}, nil)
 	var wg sync.WaitGroup
 	for j := range 2 {
 		wg.Add(1)
@@ -121,17 +121,79 @@ func TestGroupQueueLeaders(t *testing.T) {
 	}
 }
 
-// TestGroupQueueUnderLoad: every job runs exactly once whatever the timing.
+// TestGroupQueueKeys: a job whose key a running group holds waits for that
+// group, even with a place free, while a job with other keys takes the
+// place at once.
+func TestGroupQueueKeys(t *testing.T) {
+	release := map[int]chan struct{}{0: make(chan struct{}), 3: make(chan struct{})}
+	var mu sync.Mutex
+	var order []int
+	q := newGroupQueue(8, 2, func(g []int) {
+		mu.Lock()
+		order = append(order, g...)
+		mu.Unlock()
+		if c := release[g[0]]; c != nil {
+			<-c
+		}
+	}, func(j int) []any {
+		if j == 0 || j == 2 {
+			return []any{"wallet w"}
+		}
+		return []any{j}
+	})
+	ran := func(j int) func() bool {
+		return func() bool { mu.Lock(); defer mu.Unlock(); return slices.Contains(order, j) }
+	}
+	var wg sync.WaitGroup
+	start := func(j int) {
+		wg.Add(1)
+		go func() { defer wg.Done(); q.do(j) }()
+	}
+	start(0) // holds w until released
+	waitFor(t, "job 0", ran(0))
+	start(1)
+	waitFor(t, "job 1 beside job 0", ran(1))
+	start(2) // w is held: waits although a place is free
+	waitFor(t, "job 2 to wait", func() bool { return q.waitingCount() == 1 })
+	start(3)
+	waitFor(t, "job 3 to take the free place", ran(3))
+	if ran(2)() {
+		t.Fatal("job 2 ran while job 0 held its key")
+	}
+	close(release[3])
+	close(release[0])
+	wg.Wait()
+	if !ran(2)() {
+		t.Fatal("job 2 never ran")
+	}
+}
+
+// TestGroupQueueUnderLoad: every job runs exactly once whatever the timing,
+// and no key is in two running groups at once.
 func TestGroupQueueUnderLoad(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[int]int{}
+	busy := map[int]int{} // key → groups running with it
 	q := newGroupQueue(16, 4, func(g []int) {
 		mu.Lock()
-		defer mu.Unlock()
+		keys := map[int]bool{}
 		for _, j := range g {
 			seen[j]++
+			keys[j%7] = true
 		}
-	})
+		for k := range keys {
+			if busy[k]++; busy[k] > 1 {
+				t.Errorf("key %d in two running groups", k)
+			}
+		}
+		mu.Unlock()
+		time.Sleep(10 * time.Microsecond)
+		mu.Lock()
+		for k := range keys {
+			busy[k]--
+		}
+		mu.Unlock()
+	}, func(j int) []any { return []any{j % 7} })
 	var wg sync.WaitGroup
 	for w := range 32 {
 		wg.Add(1)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
@@ -68,18 +69,8 @@ func selectHold(ctx context.Context, db bun.IDB, tenant domain.TenantID, id doma
 func selectOpenHolds(ctx context.Context, db bun.IDB, wallets []uuid.UUID) ([]holdRow, error) {
 	var rows []holdRow
 	err := db.NewSelect().Model(&rows).
-		Where("wallet_id IN (?) AND status IN ('ACTIVE', 'PARTIALLY_CAPTURED')", bun.List(wallets)).OrderExpr("id").Scan(ctx)
+		Where("wallet_id = ANY (?::uuid[]) AND status IN ('ACTIVE', 'PARTIALLY_CAPTURED')", pgdialect.Array(wallets)).OrderExpr("id").Scan(ctx)
 	return rows, translate(err, "read open holds")
-}
-
-// upsertHolds inserts new holds and updates the state of the others.
-func upsertHolds(db bun.IDB, rows []holdRow) *bun.InsertQuery {
-	if len(rows) == 0 {
-		return nil
-	}
-	return db.NewInsert().Model(&rows).On("CONFLICT (id) DO UPDATE").
-		Set("captured = EXCLUDED.captured").Set("status = EXCLUDED.status").
-		Set("allocations = EXCLUDED.allocations").Set("updated_at = EXCLUDED.updated_at")
 }
 
 func (r holdRow) isOpen() bool {

@@ -59,9 +59,11 @@ func (r *idempotencyRepo) DeleteBefore(ctx context.Context, cutoff time.Time) (i
 }
 
 // selectTakenKeys returns which of the keys have a record.
-func selectTakenKeys(ctx context.Context, db bun.IDB, keys [][]any) (map[application.IdempotencyKey]bool, error) {
+func selectTakenKeys(ctx context.Context, db bun.IDB, keys []application.IdempotencyKey) (map[application.IdempotencyKey]bool, error) {
+	tenants, names := keyArrays(keys, func(k application.IdempotencyKey) (uuid.UUID, string) { return uuid.UUID(k.Tenant), k.Key })
 	var rows []idempotencyRow
-	err := db.NewSelect().Model(&rows).Column("tenant_id", "key").Where("(tenant_id, key) IN ?", bun.Tuple(keys)).Scan(ctx)
+	err := db.NewSelect().Model(&rows).Column("tenant_id", "key").
+		Where("(tenant_id, key) IN (SELECT * FROM unnest(?::uuid[], ?::text[]))", tenants, names).Scan(ctx)
 	if err != nil {
 		return nil, translate(err, "read idempotency keys")
 	}
@@ -70,13 +72,6 @@ func selectTakenKeys(ctx context.Context, db bun.IDB, keys [][]any) (map[applica
 		taken[application.IdempotencyKey{Tenant: domain.TenantID(row.TenantID), Key: row.Key}] = true
 	}
 	return taken, nil
-}
-
-func insertIdempotencyRecords(db bun.IDB, rows []idempotencyRow) *bun.InsertQuery {
-	if len(rows) == 0 {
-		return nil
-	}
-	return db.NewInsert().Model(&rows)
 }
 
 func toIdempotencyRow(rec application.IdempotencyRecord) idempotencyRow {

@@ -50,23 +50,6 @@ func toLedgerRows(txs []domain.Transaction) ([]transactionRow, []postingRow) {
 	return txRows, postingRows
 }
 
-func insertTransactions(db bun.IDB, rows []transactionRow) *bun.InsertQuery {
-	if len(rows) == 0 {
-		return nil
-	}
-	return db.NewInsert().Model(&rows).Returning("NULL") // no RETURNING of defaulted columns
-}
-
-// insertPostings inserts postings in one statement: the postings_balanced
-// trigger checks once per statement that each transaction's postings balance,
-// so every transaction's postings must be in the same statement.
-func insertPostings(db bun.IDB, rows []postingRow) *bun.InsertQuery {
-	if len(rows) == 0 {
-		return nil
-	}
-	return db.NewInsert().Model(&rows)
-}
-
 func (r *ledgerRepo) History(ctx context.Context, wallet domain.WalletID, before *domain.TransactionID, limit int) ([]domain.Transaction, error) {
 	if limit <= 0 { // bun reads LIMIT 0 as no limit
 		return nil, nil

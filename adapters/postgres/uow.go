@@ -5,11 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"math/rand/v2"
 	"runtime/debug"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
 	"github.com/creditd/creditd/application"
@@ -26,13 +26,13 @@ const (
 	batchTimeout = 30 * time.Second
 )
 
-// UnitOfWork runs units of work with group commit. Each wallet belongs to
-// one of a few lanes; a lane runs one database transaction at a time,
-// carrying every unit of work that arrived for it while the previous one
-// ran (see groupQueue and batch). So a busy wallet's units of work never
-// wait on each other's row locks, a lone request takes one transaction of
-// its own at once, and under load the round trips, statements and commits
-// of many requests are shared.
+// UnitOfWork runs units of work with group commit. Up to cfg.WriteLanes
+// database transactions run at once; each carries every unit of work that
+// arrived while the others ran (see groupQueue and batch). A wallet, hold or
+// idempotency key is in at most one running transaction, so transactions
+// never queue on each other's row locks; a lone request takes one
+// transaction of its own at once; and under load the round trips,
+// statements and commits of many requests are shared.
 //
 // Each unit of work still commits or fails on its own. When the batch as a
 // whole fails with an error that is not retryable, every unit of work runs
@@ -40,8 +40,7 @@ const (
 // one that causes it.
 type UnitOfWork struct {
 	db    *bun.DB
-	lanes []*groupQueue[*job]
-	seed  maphash.Seed
+	queue *groupQueue[*job]
 }
 
 var _ application.UnitOfWork = (*UnitOfWork)(nil)
@@ -57,13 +56,26 @@ type job struct {
 	stack    []byte
 }
 
-// NewUnitOfWork runs units of work on db in cfg.WriteLanes lanes.
+// NewUnitOfWork runs units of work on db, cfg.WriteLanes transactions at once.
 func NewUnitOfWork(db *bun.DB, cfg Config) *UnitOfWork {
-	u := &UnitOfWork{db: db, seed: maphash.MakeSeed()}
-	for range cfg.writeLanes() {
-		u.lanes = append(u.lanes, newGroupQueue(maxBatch, 1, u.runGroup))
-	}
+	u := &UnitOfWork{db: db}
+	u.queue = newGroupQueue(maxBatch, cfg.writeLanes(), u.runGroup, func(j *job) []any { return scopeKeys(j.scope) })
 	return u
+}
+
+// scopeKeys are what a unit of work needs to itself within the process.
+func scopeKeys(s application.Scope) []any {
+	keys := make([]any, 0, len(s.Wallets)+len(s.Holds)+len(s.Keys))
+	for _, w := range s.Wallets {
+		keys = append(keys, walletKey{uuid.UUID(w.Tenant), w.Account.String()})
+	}
+	for _, h := range s.Holds {
+		keys = append(keys, h)
+	}
+	for _, k := range s.Keys {
+		keys = append(keys, k)
+	}
+	return keys
 }
 
 // WithinTx runs fn in a transaction it may share with other units of work.
@@ -72,7 +84,7 @@ func NewUnitOfWork(db *bun.DB, cfg Config) *UnitOfWork {
 // is not run.
 func (u *UnitOfWork) WithinTx(ctx context.Context, scope application.Scope, fn func(ctx context.Context, r application.Repos) error) error {
 	j := &job{ctx: ctx, scope: scope, fn: fn}
-	u.lane(scope).do(j)
+	u.queue.do(j)
 	if j.panicked != nil {
 		panic(fmt.Sprintf("%v [recovered in a batch; its stack:\n%s]", j.panicked, j.stack))
 	}
@@ -81,29 +93,7 @@ func (u *UnitOfWork) WithinTx(ctx context.Context, scope application.Scope, fn f
 
 // Waiting is how many units of work wait for a transaction: a measure of
 // load, for metrics and tests.
-func (u *UnitOfWork) Waiting() int {
-	n := 0
-	for _, l := range u.lanes {
-		n += l.waitingCount()
-	}
-	return n
-}
-
-// lane picks the scope's lane by its first wallet, hold or key, so that
-// units of work on one wallet share transactions instead of queueing on its
-// row lock in several.
-func (u *UnitOfWork) lane(s application.Scope) *groupQueue[*job] {
-	var h uint64
-	switch {
-	case len(s.Wallets) > 0:
-		h = maphash.Comparable(u.seed, s.Wallets[0])
-	case len(s.Holds) > 0:
-		h = maphash.Comparable(u.seed, s.Holds[0])
-	case len(s.Keys) > 0:
-		h = maphash.Comparable(u.seed, s.Keys[0])
-	}
-	return u.lanes[h%uint64(len(u.lanes))]
-}
+func (u *UnitOfWork) Waiting() int { return u.queue.waitingCount() }
 
 // runGroup runs the jobs of one group that still have a caller.
 func (u *UnitOfWork) runGroup(group []*job) {
@@ -188,7 +178,7 @@ func (j *job) call(ctx context.Context, r application.Repos) (err error) {
 // work. Wallet reads that arrive together share a statement, with up to
 // cfg.ReadLanes statements at once.
 func NewRepos(db *bun.DB, cfg Config) application.Repos {
-	reader := newGroupQueue(maxBatch, cfg.readLanes(), func(reads []*walletRead) { readWallets(db, reads) })
+	reader := newGroupQueue(maxBatch, cfg.readLanes(), func(reads []*walletRead) { readWallets(db, reads) }, nil)
 	return application.Repos{
 		Wallets:     &walletRepo{db: db, reader: reader},
 		Ledger:      &ledgerRepo{db},

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
@@ -82,10 +83,10 @@ const readTimeout = 30 * time.Second
 // readWallets answers reads with one statement. Each gets a wallet of its
 // own, which its caller may change.
 func readWallets(db bun.IDB, reads []*walletRead) {
-	var keys [][]any
+	var keys []walletKey
 	for _, r := range reads {
 		if r.err = r.ctx.Err(); r.err == nil {
-			keys = append(keys, []any{r.key.tenant, r.key.account})
+			keys = append(keys, r.key)
 		}
 	}
 	if len(keys) == 0 {
@@ -93,12 +94,13 @@ func readWallets(db bun.IDB, reads []*walletRead) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
 	defer cancel()
+	tenants, names := keyArrays(keys, func(k walletKey) (uuid.UUID, string) { return k.tenant, k.account })
 	var rows []walletWithLotRow
 	err := db.NewRaw(`
 		SELECT w.*, l.id AS lot_id, l.source AS lot_source, l.amount AS lot_amount, l.remaining AS lot_remaining,
 		       l.held AS lot_held, l.priority AS lot_priority, l.expires_at AS lot_expires_at, l.created_at AS lot_created_at
 		FROM wallets w LEFT JOIN lots l ON l.wallet_id = w.id AND l.remaining > 0
-		WHERE (w.tenant_id, w.account_id) IN ?`, bun.Tuple(keys)).Scan(ctx, &rows)
+		WHERE (w.tenant_id, w.account_id) IN (SELECT * FROM unnest(?::uuid[], ?::text[]))`, tenants, names).Scan(ctx, &rows)
 	err = translate(err, "read wallet")
 	found := map[walletKey]*walletWithLots{}
 	for _, row := range rows {
@@ -192,18 +194,25 @@ func (r *walletRepo) DueForExpiry(ctx context.Context, now time.Time, limit int)
 // lockWallets locks the wallets named by account or by one of their holds,
 // in id order (the one global order every locker follows, so lockers never
 // deadlock each other), and returns them.
-func lockWallets(ctx context.Context, db bun.IDB, accounts, holds [][]any) ([]walletRow, error) {
-	var rows []walletRow
+func lockWallets(ctx context.Context, db bun.IDB, accounts []walletKey, holds []application.HoldKey) ([]walletRow, error) {
 	if len(accounts) == 0 && len(holds) == 0 {
 		return nil, nil
 	}
-	q := db.NewSelect().Model(&rows).Where("(tenant_id, account_id) IN ?", bun.Tuple(accounts))
-	if len(holds) > 0 {
-		// = ANY (ARRAY(...)) rather than IN (SELECT ...): the planner then
-		// ORs two index scans instead of scanning every wallet.
-		q = q.WhereOr("id = ANY (ARRAY(SELECT wallet_id FROM holds WHERE (tenant_id, id) IN ?))", bun.Tuple(holds))
+	tenants, names := keyArrays(accounts, func(k walletKey) (uuid.UUID, string) { return k.tenant, k.account })
+	holdTenants, holdIDs := make([]uuid.UUID, len(holds)), make([]uuid.UUID, len(holds))
+	for i, h := range holds {
+		holdTenants[i], holdIDs[i] = uuid.UUID(h.Tenant), uuid.UUID(h.Hold)
 	}
-	if err := q.OrderExpr("id").For("UPDATE").Scan(ctx); err != nil {
+	var rows []walletRow
+	// The ids first, then one index scan that locks them: = ANY (ARRAY(...))
+	// keeps the planner from scanning every wallet for an OR of the two ways.
+	err := db.NewSelect().Model(&rows).Where(`id = ANY (ARRAY(
+			SELECT id FROM wallets WHERE (tenant_id, account_id) IN (SELECT * FROM unnest(?::uuid[], ?::text[]))
+			UNION ALL
+			SELECT wallet_id FROM holds WHERE (tenant_id, id) IN (SELECT * FROM unnest(?::uuid[], ?::uuid[]))))`,
+		tenants, names, pgdialect.Array(holdTenants), pgdialect.Array(holdIDs)).
+		OrderExpr("id").For("UPDATE").Scan(ctx)
+	if err != nil {
 		return nil, translate(err, "lock wallets")
 	}
 	return rows, nil
@@ -212,29 +221,11 @@ func lockWallets(ctx context.Context, db bun.IDB, accounts, holds [][]any) ([]wa
 // selectOpenLots reads the lots with credits left of the wallets.
 func selectOpenLots(ctx context.Context, db bun.IDB, wallets []uuid.UUID) ([]lotRow, error) {
 	var lots []lotRow
-	if err := db.NewSelect().Model(&lots).Where("wallet_id IN (?) AND remaining > 0", bun.List(wallets)).Scan(ctx); err != nil {
+	err := db.NewSelect().Model(&lots).Where("wallet_id = ANY (?::uuid[]) AND remaining > 0", pgdialect.Array(wallets)).Scan(ctx)
+	if err != nil {
 		return nil, translate(err, "read lots")
 	}
 	return lots, nil
-}
-
-// upsertWallets inserts new wallets and updates the caches of existing ones.
-func upsertWallets(db bun.IDB, rows []walletRow) *bun.InsertQuery {
-	if len(rows) == 0 {
-		return nil
-	}
-	return db.NewInsert().Model(&rows).On("CONFLICT (id) DO UPDATE").
-		Set("balance = EXCLUDED.balance").Set("held = EXCLUDED.held").
-		Set("holds_due_at = EXCLUDED.holds_due_at").Set("updated_at = EXCLUDED.updated_at")
-}
-
-// upsertLots inserts new lots and updates what is left and held of the others.
-func upsertLots(db bun.IDB, rows []lotRow) *bun.InsertQuery {
-	if len(rows) == 0 {
-		return nil
-	}
-	return db.NewInsert().Model(&rows).On("CONFLICT (id) DO UPDATE").
-		Set("remaining = EXCLUDED.remaining").Set("held = EXCLUDED.held")
 }
 
 func walletFromRows(row walletRow, lots []lotRow) (*domain.Wallet, error) {

@@ -77,7 +77,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.pgImage, "pg-image", "creditd/postgres:15-bookworm", "PostgreSQL image for the benchmark server and pgbench")
 	fs.IntVar(&o.pgPort, "pg-port", 0, "127.0.0.1 port of the benchmark PostgreSQL container (0: a free one)")
 	fs.StringVar(&o.pgScript, "pg-script", "test/postgres/server.sh", "the script that starts PostgreSQL, as for make run")
-	fs.StringVar(&o.pgName, "pg-container", "creditd-bench-postgres", "name of the benchmark PostgreSQL container")
+	fs.StringVar(&o.pgName, "pg-container", "creditd-bench-postgres", "name of the benchmark PostgreSQL container (with -database-url: of the container to sample CPU from, if any)")
 	fs.StringVar(&o.pgArgs, "pg-args", "", "extra server arguments, e.g. \"-c max_connections=200\" (default: none, stock settings)")
 	fs.StringVar(&o.databaseURL, "database-url", "", "use this PostgreSQL instead of starting a container (creditd, verify and pgbench)")
 	fs.IntVar(&o.wallets, "wallets", 10000, "funded wallets for scenarios 1, 3 and 4")
@@ -222,14 +222,16 @@ func run(ctx context.Context, o options) int {
 		if err != nil {
 			return fail(err)
 		}
-		if out, err := exec.Command("docker", "inspect", "-f", "{{.Id}}", o.pgName).Output(); err == nil {
-			if src, ok := containerCPU("postgres", strings.TrimSpace(string(out))); ok {
-				cpu = append(cpu, src)
-			}
-		}
 		logf("PostgreSQL ready on 127.0.0.1:%d", port)
 		if pid := dockerProxyPID(port); pid > 0 {
 			cpu = append(cpu, procCPU("docker-proxy", strconv.Itoa(pid)))
+		}
+	}
+	// PostgreSQL's CPU: the container started above, or the one -pg-container
+	// names beside -database-url.
+	if out, err := exec.Command("docker", "inspect", "-f", "{{.Id}}", o.pgName).Output(); err == nil && dsn != "" {
+		if src, ok := containerCPU("postgres", strings.TrimSpace(string(out))); ok {
+			cpu = append([]cpuSource{src}, cpu...)
 		}
 	}
 	var pgCfg *pgx.ConnConfig
