@@ -168,7 +168,7 @@ func (b *batch) loadHolds(named []application.HoldKey, openOf []uuid.UUID) error
 	err := b.tx.NewSelect().Model(&rows).Where(`id = ANY (ARRAY(
 			SELECT id FROM holds WHERE (tenant_id, id) IN (SELECT * FROM unnest(?::uuid[], ?::uuid[]))
 			UNION ALL
-			SELECT id FROM holds WHERE wallet_id = ANY (?::uuid[]) AND status IN ('ACTIVE', 'PARTIALLY_CAPTURED')))`,
+			SELECT id FROM holds WHERE wallet_id = ANY (?::uuid[]) AND open))`,
 		pgdialect.Array(tenants), pgdialect.Array(ids), pgdialect.Array(openOf)).Scan(b.ctx)
 	if err != nil {
 		return translate(err, "read holds")

@@ -43,7 +43,7 @@ func (r *holdRepo) Due(ctx context.Context, now time.Time, limit int) ([]applica
 	}
 	var rows []holdRow
 	err := r.db.NewSelect().Model(&rows).Column("id", "tenant_id", "account_id").
-		Where("status IN ('ACTIVE', 'PARTIALLY_CAPTURED') AND expires_at <= ?", now).
+		Where("open AND expires_at <= ?", now).
 		OrderExpr("expires_at, id").Limit(int64(limit)).Scan(ctx)
 	if err != nil {
 		return nil, translate(err, "find due holds")
@@ -69,7 +69,7 @@ func selectHold(ctx context.Context, db bun.IDB, tenant domain.TenantID, id doma
 func selectOpenHolds(ctx context.Context, db bun.IDB, wallets []uuid.UUID) ([]holdRow, error) {
 	var rows []holdRow
 	err := db.NewSelect().Model(&rows).
-		Where("wallet_id = ANY (?::uuid[]) AND status IN ('ACTIVE', 'PARTIALLY_CAPTURED')", pgdialect.Array(wallets)).OrderExpr("id").Scan(ctx)
+		Where("wallet_id = ANY (?::uuid[]) AND open", pgdialect.Array(wallets)).OrderExpr("id").Scan(ctx)
 	return rows, translate(err, "read open holds")
 }
 

@@ -99,7 +99,7 @@ func readWallets(db bun.IDB, reads []*walletRead) {
 	err := db.NewRaw(`
 		SELECT w.*, l.id AS lot_id, l.source AS lot_source, l.amount AS lot_amount, l.remaining AS lot_remaining,
 		       l.held AS lot_held, l.priority AS lot_priority, l.expires_at AS lot_expires_at, l.created_at AS lot_created_at
-		FROM wallets w LEFT JOIN lots l ON l.wallet_id = w.id AND l.remaining > 0
+		FROM wallets w LEFT JOIN lots l ON l.wallet_id = w.id AND l.open
 		WHERE (w.tenant_id, w.account_id) IN (SELECT * FROM unnest(?::uuid[], ?::text[]))`, tenants, names).Scan(ctx, &rows)
 	err = translate(err, "read wallet")
 	found := map[walletKey]*walletWithLots{}
@@ -174,7 +174,7 @@ func (r *walletRepo) DueForExpiry(ctx context.Context, now time.Time, limit int)
 	err := r.db.NewRaw(`
 		SELECT DISTINCT w.id, w.tenant_id, w.account_id
 		FROM lots l JOIN wallets w ON w.id = l.wallet_id
-		WHERE l.remaining > l.held AND l.expires_at IS NOT NULL AND l.expires_at <= ?
+		WHERE l.open AND l.expires_at IS NOT NULL AND l.expires_at <= ? AND l.remaining > l.held
 		ORDER BY w.id -- a deterministic batch: the oldest wallets first
 		LIMIT ?`, now, limit).Scan(ctx, &rows)
 	if err != nil {
@@ -221,7 +221,7 @@ func lockWallets(ctx context.Context, db bun.IDB, accounts []walletKey, holds []
 // selectOpenLots reads the lots with credits left of the wallets.
 func selectOpenLots(ctx context.Context, db bun.IDB, wallets []uuid.UUID) ([]lotRow, error) {
 	var lots []lotRow
-	err := db.NewSelect().Model(&lots).Where("wallet_id = ANY (?::uuid[]) AND remaining > 0", pgdialect.Array(wallets)).Scan(ctx)
+	err := db.NewSelect().Model(&lots).Where("wallet_id = ANY (?::uuid[]) AND open", pgdialect.Array(wallets)).Scan(ctx)
 	if err != nil {
 		return nil, translate(err, "read lots")
 	}
