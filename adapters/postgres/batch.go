@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
@@ -150,8 +149,12 @@ func (b *batch) load(scopes []application.Scope) error {
 		}
 	}
 	if len(keys) > 0 {
-		if b.taken, err = selectTakenKeys(b.ctx, b.tx, keys); err != nil {
+		taken, err := selectTakenKeys(b.ctx, b.tx, keys)
+		if err != nil {
 			return err
+		}
+		for _, r := range taken {
+			b.taken[application.IdempotencyKey{Tenant: domain.TenantID(r.TenantID), Key: r.Key}] = true
 		}
 	}
 	return nil
@@ -160,18 +163,9 @@ func (b *batch) load(scopes []application.Scope) error {
 // loadHolds reads the holds named by (tenant, id), and every open hold of
 // the given wallets, into the batch.
 func (b *batch) loadHolds(named []application.HoldKey, openOf []uuid.UUID) error {
-	tenants, ids := make([]uuid.UUID, len(named)), make([]uuid.UUID, len(named))
-	for i, h := range named {
-		tenants[i], ids[i] = uuid.UUID(h.Tenant), uuid.UUID(h.Hold)
-	}
-	var rows []holdRow
-	err := b.tx.NewSelect().Model(&rows).Where(`id = ANY (ARRAY(
-			SELECT id FROM holds WHERE (tenant_id, id) IN (SELECT * FROM unnest(?::uuid[], ?::uuid[]))
-			UNION ALL
-			SELECT id FROM holds WHERE wallet_id = ANY (?::uuid[]) AND open))`,
-		pgdialect.Array(tenants), pgdialect.Array(ids), pgdialect.Array(openOf)).Scan(b.ctx)
+	rows, err := selectHolds(b.ctx, b.tx, named, openOf)
 	if err != nil {
-		return translate(err, "read holds")
+		return err
 	}
 	for _, row := range rows {
 		b.holds[row.ID] = &holdState{row: row}
@@ -219,9 +213,8 @@ func (b *batch) flush() error {
 	slices.SortFunc(b.records, func(a, b idempotencyRow) int {
 		return cmp.Or(bytes.Compare(a.TenantID[:], b.TenantID[:]), cmp.Compare(a.Key, b.Key))
 	})
-	err := execAll(b.ctx, b.tx, "write batch", upsertWallets(b.tx, wallets), upsertLots(b.tx, lots),
-		insertTransactions(b.tx, b.txs), insertPostings(b.tx, b.postings), upsertHolds(b.tx, holds),
-		insertIdempotencyRecords(b.tx, b.records))
+	err := writeRows(b.ctx, b.tx, "write batch",
+		rowsToWrite{wallets: wallets, lots: lots, txs: b.txs, postings: b.postings, holds: holds, records: b.records})
 	if errors.Is(err, application.ErrIdempotencyKeyTaken) {
 		// Another transaction claimed the same key and has committed: run the
 		// batch again, which will see it. (A wallet created twice is
@@ -433,7 +426,7 @@ func (r unitHolds) Save(_ context.Context, h *domain.Hold) error {
 func (r unitHolds) ListOpen(ctx context.Context, wallet domain.WalletID) ([]*domain.Hold, error) {
 	b, id := r.u.b, uuid.UUID(wallet)
 	if !b.openHolds[id] {
-		rows, err := selectOpenHolds(b.ctx, b.tx, []uuid.UUID{id})
+		rows, err := selectHolds(b.ctx, b.tx, nil, []uuid.UUID{id})
 		if err != nil {
 			return nil, b.fail(err)
 		}

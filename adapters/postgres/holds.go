@@ -6,7 +6,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
@@ -26,11 +25,11 @@ func (r *holdRepo) Get(ctx context.Context, tenant domain.TenantID, id domain.Ho
 }
 
 func (r *holdRepo) Save(ctx context.Context, h *domain.Hold) error {
-	return execAll(ctx, r.db, "save hold", upsertHolds(r.db, []holdRow{toHoldRow(h, time.Now().UTC())}))
+	return writeRows(ctx, r.db, "save hold", rowsToWrite{holds: []holdRow{toHoldRow(h, time.Now().UTC())}})
 }
 
 func (r *holdRepo) ListOpen(ctx context.Context, wallet domain.WalletID) ([]*domain.Hold, error) {
-	rows, err := selectOpenHolds(ctx, r.db, []uuid.UUID{uuid.UUID(wallet)})
+	rows, err := selectHolds(ctx, r.db, nil, []uuid.UUID{uuid.UUID(wallet)})
 	if err != nil {
 		return nil, err
 	}
@@ -63,14 +62,6 @@ func selectHold(ctx context.Context, db bun.IDB, tenant domain.TenantID, id doma
 	var row holdRow
 	err := db.NewSelect().Model(&row).Where("id = ? AND tenant_id = ?", uuid.UUID(id), uuid.UUID(tenant)).Scan(ctx)
 	return row, translate(err, "read hold")
-}
-
-// selectOpenHolds reads the open holds of the wallets, in id order.
-func selectOpenHolds(ctx context.Context, db bun.IDB, wallets []uuid.UUID) ([]holdRow, error) {
-	var rows []holdRow
-	err := db.NewSelect().Model(&rows).
-		Where("wallet_id = ANY (?::uuid[]) AND open", pgdialect.Array(wallets)).OrderExpr("id").Scan(ctx)
-	return rows, translate(err, "read open holds")
 }
 
 func (r holdRow) isOpen() bool {

@@ -21,7 +21,7 @@ var _ application.IdempotencyRepository = (*idempotencyRepo)(nil)
 // Claim outside a unit of work stores the record at once; the primary key
 // refuses a key that is taken.
 func (r *idempotencyRepo) Claim(ctx context.Context, rec application.IdempotencyRecord) error {
-	return execAll(ctx, r.db, "claim idempotency key", insertIdempotencyRecords(r.db, []idempotencyRow{toIdempotencyRow(rec)}))
+	return writeRows(ctx, r.db, "claim idempotency key", rowsToWrite{records: []idempotencyRow{toIdempotencyRow(rec)}})
 }
 
 // Complete outside a unit of work can only have been claimed by an earlier
@@ -56,22 +56,6 @@ func (r *idempotencyRepo) DeleteBefore(ctx context.Context, cutoff time.Time) (i
 	}
 	n, err := res.RowsAffected()
 	return int(n), err
-}
-
-// selectTakenKeys returns which of the keys have a record.
-func selectTakenKeys(ctx context.Context, db bun.IDB, keys []application.IdempotencyKey) (map[application.IdempotencyKey]bool, error) {
-	tenants, names := keyArrays(keys, func(k application.IdempotencyKey) (uuid.UUID, string) { return uuid.UUID(k.Tenant), k.Key })
-	var rows []idempotencyRow
-	err := db.NewSelect().Model(&rows).Column("tenant_id", "key").
-		Where("(tenant_id, key) IN (SELECT * FROM unnest(?::uuid[], ?::text[]))", tenants, names).Scan(ctx)
-	if err != nil {
-		return nil, translate(err, "read idempotency keys")
-	}
-	taken := make(map[application.IdempotencyKey]bool, len(rows))
-	for _, row := range rows {
-		taken[application.IdempotencyKey{Tenant: domain.TenantID(row.TenantID), Key: row.Key}] = true
-	}
-	return taken, nil
 }
 
 func toIdempotencyRow(rec application.IdempotencyRecord) idempotencyRow {

@@ -19,7 +19,7 @@ var _ application.LedgerRepository = (*ledgerRepo)(nil)
 // which the postings_balanced trigger checks per transaction.
 func (r *ledgerRepo) Append(ctx context.Context, txs ...domain.Transaction) error {
 	txRows, postingRows := toLedgerRows(txs)
-	return execAll(ctx, r.db, "append transactions", insertTransactions(r.db, txRows), insertPostings(r.db, postingRows))
+	return writeRows(ctx, r.db, "append transactions", rowsToWrite{txs: txRows, postings: postingRows})
 }
 
 // toLedgerRows turns transactions into their rows and their postings' rows.

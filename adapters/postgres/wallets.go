@@ -8,7 +8,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
@@ -84,8 +83,10 @@ const readTimeout = 30 * time.Second
 // own, which its caller may change.
 func readWallets(db bun.IDB, reads []*walletRead) {
 	var keys []walletKey
+	seen := map[walletKey]bool{}
 	for _, r := range reads {
-		if r.err = r.ctx.Err(); r.err == nil {
+		if r.err = r.ctx.Err(); r.err == nil && !seen[r.key] {
+			seen[r.key] = true
 			keys = append(keys, r.key)
 		}
 	}
@@ -94,14 +95,7 @@ func readWallets(db bun.IDB, reads []*walletRead) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
 	defer cancel()
-	tenants, names := keyArrays(keys, func(k walletKey) (uuid.UUID, string) { return k.tenant, k.account })
-	var rows []walletWithLotRow
-	err := db.NewRaw(`
-		SELECT w.*, l.id AS lot_id, l.source AS lot_source, l.amount AS lot_amount, l.remaining AS lot_remaining,
-		       l.held AS lot_held, l.priority AS lot_priority, l.expires_at AS lot_expires_at, l.created_at AS lot_created_at
-		FROM wallets w LEFT JOIN lots l ON l.wallet_id = w.id AND l.open
-		WHERE (w.tenant_id, w.account_id) IN (SELECT * FROM unnest(?::uuid[], ?::text[]))`, tenants, names).Scan(ctx, &rows)
-	err = translate(err, "read wallet")
+	rows, err := selectWalletsWithLots(ctx, db, keys)
 	found := map[walletKey]*walletWithLots{}
 	for _, row := range rows {
 		k := walletKey{row.TenantID, row.AccountID}
@@ -159,7 +153,7 @@ func (r *walletRepo) Save(ctx context.Context, w *domain.Wallet) error {
 	for _, l := range w.ChangedLots() {
 		lots = append(lots, toLotRow(w.ID(), l))
 	}
-	return execAll(ctx, r.db, "save wallet", upsertWallets(r.db, []walletRow{toWalletRow(w, now)}), upsertLots(r.db, lots))
+	return writeRows(ctx, r.db, "save wallet", rowsToWrite{wallets: []walletRow{toWalletRow(w, now)}, lots: lots})
 }
 
 func (r *walletRepo) DueForExpiry(ctx context.Context, now time.Time, limit int) ([]application.WalletRef, error) {
@@ -189,43 +183,6 @@ func (r *walletRepo) DueForExpiry(ctx context.Context, now time.Time, limit int)
 		refs = append(refs, application.WalletRef{Tenant: domain.TenantID(row.TenantID), Account: account})
 	}
 	return refs, nil
-}
-
-// lockWallets locks the wallets named by account or by one of their holds,
-// in id order (the one global order every locker follows, so lockers never
-// deadlock each other), and returns them.
-func lockWallets(ctx context.Context, db bun.IDB, accounts []walletKey, holds []application.HoldKey) ([]walletRow, error) {
-	if len(accounts) == 0 && len(holds) == 0 {
-		return nil, nil
-	}
-	tenants, names := keyArrays(accounts, func(k walletKey) (uuid.UUID, string) { return k.tenant, k.account })
-	holdTenants, holdIDs := make([]uuid.UUID, len(holds)), make([]uuid.UUID, len(holds))
-	for i, h := range holds {
-		holdTenants[i], holdIDs[i] = uuid.UUID(h.Tenant), uuid.UUID(h.Hold)
-	}
-	var rows []walletRow
-	// The ids first, then one index scan that locks them: = ANY (ARRAY(...))
-	// keeps the planner from scanning every wallet for an OR of the two ways.
-	err := db.NewSelect().Model(&rows).Where(`id = ANY (ARRAY(
-			SELECT id FROM wallets WHERE (tenant_id, account_id) IN (SELECT * FROM unnest(?::uuid[], ?::text[]))
-			UNION ALL
-			SELECT wallet_id FROM holds WHERE (tenant_id, id) IN (SELECT * FROM unnest(?::uuid[], ?::uuid[]))))`,
-		tenants, names, pgdialect.Array(holdTenants), pgdialect.Array(holdIDs)).
-		OrderExpr("id").For("UPDATE").Scan(ctx)
-	if err != nil {
-		return nil, translate(err, "lock wallets")
-	}
-	return rows, nil
-}
-
-// selectOpenLots reads the lots with credits left of the wallets.
-func selectOpenLots(ctx context.Context, db bun.IDB, wallets []uuid.UUID) ([]lotRow, error) {
-	var lots []lotRow
-	err := db.NewSelect().Model(&lots).Where("wallet_id = ANY (?::uuid[]) AND open", pgdialect.Array(wallets)).Scan(ctx)
-	if err != nil {
-		return nil, translate(err, "read lots")
-	}
-	return lots, nil
 }
 
 func walletFromRows(row walletRow, lots []lotRow) (*domain.Wallet, error) {

@@ -84,6 +84,7 @@ func newAPIClient(base, key string, maxConns int) *apiClient {
 	return &apiClient{base: base, auth: "Bearer " + key, hc: &fasthttp.HostClient{
 		Addr:                          strings.TrimPrefix(base, "http://"),
 		MaxConns:                      maxConns,
+		MaxConnWaitTimeout:            requestTimeout, // wait for a connection rather than fail at once
 		MaxIdleConnDuration:           90 * time.Second,
 		NoDefaultUserAgentHeader:      true,
 		DisableHeaderNamesNormalizing: true,
