@@ -26,7 +26,7 @@ import (
 //  3. run each unit of work in memory on what the ones before it left: a
 //     unit's changes go to an overlay that is kept when it succeeds and
 //     dropped when it fails, as a transaction of its own would be;
-//  4. write everything in one message of multi-row statements, and commit.
+//  4. write everything in one statement (writeRows), and commit.
 //
 // Reads a unit of work makes beyond what was loaded (rare) go to the database
 // inside the same transaction.

@@ -35,9 +35,9 @@ const (
 // statements and commits of many requests are shared.
 //
 // Each unit of work still commits or fails on its own. When the batch as a
-// whole fails with an error that is not retryable, every unit of work runs
-// again in a transaction of its own, so the failure is charged only to the
-// one that causes it.
+// whole fails before COMMIT with an error that is not retryable, every unit
+// of work runs again in a transaction of its own, so the failure is charged
+// only to the one that causes it.
 type UnitOfWork struct {
 	db    *bun.DB
 	queue *groupQueue[*job]
@@ -110,8 +110,10 @@ func (u *UnitOfWork) runGroup(group []*job) {
 	if err == nil {
 		return
 	}
-	if len(live) == 1 {
-		live[0].err = err
+	if len(live) == 1 || errors.Is(err, errCommitUnknown) {
+		for _, j := range live {
+			j.err = err
+		}
 		return
 	}
 	for _, j := range live {
@@ -134,12 +136,18 @@ func (u *UnitOfWork) runWithRetries(jobs []*job) error {
 	}
 }
 
+// errCommitUnknown marks a batch whose COMMIT failed: it may have committed
+// or not, so its units of work must not run again (one without an
+// idempotency key would then apply twice).
+var errCommitUnknown = errors.New("the outcome of COMMIT is unknown")
+
 // runBatch runs the jobs in one READ COMMITTED transaction. Isolation comes
 // from the wallet row locks taken before any job runs.
 func (u *UnitOfWork) runBatch(jobs []*job) error {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
-	return u.db.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(ctx context.Context, tx bun.Tx) error {
+	written := false
+	err := u.db.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(ctx context.Context, tx bun.Tx) error {
 		b := newBatch(ctx, tx)
 		scopes := make([]application.Scope, len(jobs))
 		for i, j := range jobs {
@@ -157,8 +165,16 @@ func (u *UnitOfWork) runBatch(jobs []*job) error {
 				return b.failed
 			}
 		}
-		return b.flush()
+		if err := b.flush(); err != nil {
+			return err
+		}
+		written = true
+		return nil
 	})
+	if err != nil && written {
+		return fmt.Errorf("%w: %w", errCommitUnknown, err)
+	}
+	return err
 }
 
 // call runs fn, turning a panic into an error for the batch and a panic

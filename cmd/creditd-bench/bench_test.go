@@ -252,8 +252,8 @@ func TestMarkdown(t *testing.T) {
 	for _, want := range []string{
 		"# creditd benchmark — 2026-11-22 10:00 UTC",
 		"Test CPU · 2 cores · 24 GiB RAM · Debian 12 · Linux 6.1 · go1.26 · PostgreSQL 15.18",
-		"| pgbench TPC-B-like | 8 / 2 | 4000 | 2.00 ms | 0 | 0 | – / – / – / 0.00 | – |",
-		"| 1 | spend, 10k wallets (Zipf) | closed, 8 clients | 4400 spends/s | 1.10× | 2.00 | 5.00 | 9.00 | none | 0.80 / 0.90 / – / 0.20 / 0.00 | 0.18 / 0.20 | 40 MB |",
+		"| pgbench TPC-B-like | 8 / 2 | 4000 | 2.00 ms | 0 | 0 | – / 0.00 | – |",
+		"| 1 | spend, 10k wallets (Zipf) | closed, 8 clients | 4400 spends/s | 1.10× | 2.00 | 5.00 | 9.00 | none | 0.80 / 0.90 / 0.20 / 0.00 | 0.18 / 0.20 | 40 MB |",
 		"500 internal ×3, transport: timeout ×1",
 		"| 1 | spend, 10k wallets (Zipf) | open, 2200/s |",
 		"0.25× (0.26× hot row)",

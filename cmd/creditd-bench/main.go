@@ -207,7 +207,7 @@ func run(ctx context.Context, o options) int {
 	// The database: given, or a fresh container (unless creditd is external
 	// and no database was given: then there is nothing to start).
 	dsn := o.databaseURL
-	var cpu []cpuSource // PostgreSQL's container and docker-proxy, when ours
+	var cpu []cpuSource // PostgreSQL's container, when known
 	if dsn == "" && o.url == "" {
 		logf("starting PostgreSQL container %s (%s)", o.pgName, o.pgImage)
 		var port int
@@ -223,9 +223,6 @@ func run(ctx context.Context, o options) int {
 			return fail(err)
 		}
 		logf("PostgreSQL ready on 127.0.0.1:%d", port)
-		if pid := dockerProxyPID(port); pid > 0 {
-			cpu = append(cpu, procCPU("docker-proxy", strconv.Itoa(pid)))
-		}
 	}
 	// PostgreSQL's CPU: the container started above, or the one -pg-container
 	// names beside -database-url.
@@ -267,7 +264,7 @@ func run(ctx context.Context, o options) int {
 			if p.Err != "" {
 				logf("%s failed: %s", p.Name, p.Err)
 			} else {
-				logf("%s: %.0f TPS, latency avg %.2f ms, CPU cores postgres / proxy / driver / other %s", p.Name, p.TPS, p.LatencyAvgMs, fmtCores(p.Usage, baselineCPU))
+				logf("%s: %.0f TPS, latency avg %.2f ms, CPU cores postgres / other %s", p.Name, p.TPS, p.LatencyAvgMs, fmtCores(p.Usage, baselineCPU))
 			}
 		}
 	}

@@ -87,7 +87,7 @@ func parsePgbench(out string) (pgbenchResult, error) {
 // the host network, so it reaches the server through the same published
 // 127.0.0.1 port creditd uses.
 type pgbenchRunner struct {
-	cpu   []cpuSource // PostgreSQL's container, docker-proxy
+	cpu   []cpuSource // PostgreSQL's container
 	image string
 	cfg   *pgx.ConnConfig // the server; pgbench uses database pgbenchDB on it
 	log   func(format string, args ...any)

@@ -131,25 +131,6 @@ func containerCPU(name, id string) (cpuSource, bool) {
 	return cpuSource{}, false
 }
 
-// dockerProxyPID finds the userland proxy that forwards 127.0.0.1:port into a
-// container (0 when docker uses iptables only): its CPU is part of the cost
-// of reaching PostgreSQL through the published port.
-func dockerProxyPID(port int) int {
-	dirs, _ := os.ReadDir("/proc")
-	want := "-host-port\x00" + strconv.Itoa(port) + "\x00"
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + d.Name() + "/cmdline")
-		if err == nil && strings.Contains(string(b), "docker-proxy") && strings.Contains(string(b), want) {
-			return pid
-		}
-	}
-	return 0
-}
-
 // usage is what the processes did during one step.
 type usage struct {
 	CreditdCores float64            // CPU time of creditd / wall time

@@ -125,7 +125,7 @@ func (r *report) open(sc int) *step {
 }
 
 // otherCores is the mean CPU, in cores, that the steps saw used by neither
-// creditd, PostgreSQL, docker-proxy nor the driver.
+// creditd, PostgreSQL nor the driver.
 func (r *report) otherCores() float64 {
 	if len(r.Steps) == 0 {
 		return 0
@@ -271,7 +271,7 @@ func (r *report) ratio(st *step) string {
 // stepsTable is the main table: one row per step.
 func (r *report) stepsTable() string {
 	var b strings.Builder
-	b.WriteString("| # | scenario | load | throughput | × pgbench TPC-B | p50 ms | p95 ms | p99 ms | errors | CPU cores: creditd / postgres / proxy / driver / other | CPU ms per op: creditd / postgres | creditd RSS | notes |\n")
+	b.WriteString("| # | scenario | load | throughput | × pgbench TPC-B | p50 ms | p95 ms | p99 ms | errors | CPU cores: creditd / postgres / driver / other | CPU ms per op: creditd / postgres | creditd RSS | notes |\n")
 	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|---|--:|--:|--:|---|\n")
 	for _, st := range r.Steps {
 		load := fmt.Sprintf("closed, %d clients", st.Clients)
@@ -306,7 +306,7 @@ func (r *report) targetsTable() string {
 
 func (r *report) baselinesTable() string {
 	var b strings.Builder
-	b.WriteString("| baseline | clients / threads | TPS (without connection time) | latency avg | transactions | failed | CPU cores: postgres / proxy / driver / other (incl. pgbench) | postgres CPU ms per txn |\n|---|---|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| baseline | clients / threads | TPS (without connection time) | latency avg | transactions | failed | CPU cores: postgres / other (incl. pgbench) | postgres CPU ms per txn |\n|---|---|--:|--:|--:|--:|--:|--:|\n")
 	for _, p := range []*pgbenchResult{r.TPCB, r.Hot} {
 		if p == nil {
 			continue
@@ -340,8 +340,8 @@ func cpuPerOp(u usage, rate float64, name string) string {
 
 // stepCPU and baselineCPU are the processes of the CPU columns.
 var (
-	stepCPU     = []string{"creditd", "postgres", "docker-proxy", "driver"}
-	baselineCPU = []string{"postgres", "docker-proxy", "driver"}
+	stepCPU     = []string{"creditd", "postgres", "driver"}
+	baselineCPU = []string{"postgres"}
 )
 
 // fmtCores is the cores each named process used, then the rest of the
@@ -380,13 +380,13 @@ func (r *report) markdown(chartName string) string {
 	b.WriteString("\n\n")
 	if r.TPCB != nil || r.Hot != nil {
 		b.WriteString("## PostgreSQL baselines (pgbench, same server and port, minutes apart)\n\n")
-		fmt.Fprintf(&b, "`pgbench -M prepared` from a second container on the host network; TPC-B-like on `pgbench -i -s %d`, and the single-hot-row script `%s`.\n\n", r.Scale, hotRowScript)
+		fmt.Fprintf(&b, "PostgreSQL runs as `make run` runs it (test/postgres/server.sh: a container on the host network, listening on 127.0.0.1, so no docker-proxy forwards its traffic), stock settings, fsync on. `pgbench -M prepared` from a second container on the host network; TPC-B-like on `pgbench -i -s %d`, and the single-hot-row script `%s`.\n\n", r.Scale, hotRowScript)
 		b.WriteString(r.baselinesTable())
 		b.WriteString("\n")
 	}
 	b.WriteString("## creditd\n\n")
 	b.WriteString(r.stepsTable())
-	b.WriteString("\nLatencies are of successful requests. Closed loop: each client sends its next request when the previous one is answered. Open loop: requests are due at a fixed rate (half the best closed-loop rate) and timed from when they were due. Scenario 2's throughput counts successful spends until the wallet was empty; scenario 3 counts iterations of 3 requests. CPU per op divides by the step's operations (for scenario 2 every request, refusals included). CPU is cores busy over the step: creditd (utime+stime), PostgreSQL's container (cgroup), docker-proxy (the userland forwarder of the published port), this driver, and the rest of the machine's busy time; RSS is creditd's largest VmRSS sampled.\n\n")
+	b.WriteString("\nLatencies are of successful requests. Closed loop: each client sends its next request when the previous one is answered. Open loop: requests are due at a fixed rate (half the best closed-loop rate) and timed from when they were due. Scenario 2's throughput counts successful spends until the wallet was empty; scenario 3 counts iterations of 3 requests. CPU per op divides by the step's operations (for scenario 2 every request, refusals included). CPU is cores busy over the step: creditd (utime+stime), PostgreSQL's container (cgroup), this driver, and the rest of the machine's busy time; RSS is creditd's largest VmRSS sampled.\n\n")
 	if chartName != "" {
 		fmt.Fprintf(&b, "![throughput per scenario and concurrency](%s)\n\n", chartName)
 	}

@@ -75,7 +75,7 @@ type bench struct {
 	client  *apiClient
 	run     string
 	pid     int
-	cpu     []cpuSource // besides creditd: PostgreSQL's container, docker-proxy
+	cpu     []cpuSource // besides creditd: PostgreSQL's container
 	alive   func() bool // false once the creditd we started has exited
 	wallets []string
 	steps   []*step
