@@ -386,7 +386,7 @@ func (r *report) markdown(chartName string) string {
 	}
 	b.WriteString("## creditd\n\n")
 	b.WriteString(r.stepsTable())
-	b.WriteString("\nLatencies are of successful requests. Closed loop: each client sends its next request when the previous one is answered. Open loop: requests are due at a fixed rate (half the best closed-loop rate) and timed from when they were due. Scenario 2's throughput counts successful spends until the wallet was empty; scenario 3 counts iterations of 3 requests. CPU per op divides by the step's operations (for scenario 2 every request, refusals included). CPU is cores busy over the step: creditd (utime+stime), PostgreSQL's container (cgroup), this driver, and the rest of the machine's busy time; RSS is creditd's largest VmRSS sampled.\n\n")
+	b.WriteString("\nLatencies are of successful requests. Closed loop: each client sends its next request when the previous one is answered. Open loop: requests are due at a fixed rate (half the best closed-loop rate) and timed from when they were due, for three times the step's duration, so that the p99 covers PostgreSQL's periodic checkpoints rather than depending on whether one falls in the window (the note gives the maximum). Scenario 2's throughput counts successful spends until the wallet was empty; scenario 3 counts iterations of 3 requests. CPU per op divides by the step's operations (for scenario 2 every request, refusals included). CPU is cores busy over the step: creditd (utime+stime), PostgreSQL's container (cgroup), this driver, and the rest of the machine's busy time; RSS is creditd's largest VmRSS sampled.\n\n")
 	if chartName != "" {
 		fmt.Fprintf(&b, "![throughput per scenario and concurrency](%s)\n\n", chartName)
 	}
