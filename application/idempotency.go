@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/creditd/creditd/domain"
@@ -41,12 +42,13 @@ type IdempotencyRecord struct {
 }
 
 // runOnce runs change in a unit of work of the given scope. Without idem it
-// returns change's result. With idem, the key is claimed first in the same
-// transaction, so a concurrent request with the same key waits for this one
-// and then replays its receipt: the change executes once. The receipt commits together with
-// the change, so a crash can never leave one without the other. A business
-// rejection rolls the change back and is then recorded on its own, so a
-// retry cannot turn a rejection into a success.
+// returns change's result. With idem, the key is claimed in the same unit of
+// work, so of two concurrent requests with one key, one executes and the
+// other replays its receipt once it has committed: the change executes once.
+// The receipt commits together with the change, so a crash can never leave
+// one without the other. A business rejection rolls the change back and is
+// then recorded on its own, so a retry cannot turn a rejection into a
+// success.
 func runOnce[T any](ctx context.Context, uow UnitOfWork, reads Repos, clock Clock, tenant domain.TenantID,
 	idem *Idempotency[T], scope Scope, change func(context.Context, Repos) (T, error)) (T, *Receipt, error) {
 	var zero T
@@ -65,7 +67,7 @@ func runOnce[T any](ctx context.Context, uow UnitOfWork, reads Repos, clock Cloc
 
 	record := IdempotencyRecord{Tenant: tenant, Key: idem.Key, Fingerprint: idem.Fingerprint}
 	key := IdempotencyKey{Tenant: tenant, Key: idem.Key}
-	scope.Keys = append(scope.Keys[:len(scope.Keys):len(scope.Keys)], key)
+	scope.Keys = append(slices.Clone(scope.Keys), key)
 	var out T
 	err := uow.WithinTx(ctx, scope, func(ctx context.Context, r Repos) error {
 		record.CreatedAt = clock.Now()

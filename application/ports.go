@@ -75,9 +75,7 @@ type IdempotencyRepository interface {
 	// winner's record at once.
 	Claim(ctx context.Context, r IdempotencyRecord) error
 	// Complete stores the receipt of a key claimed in the same unit of work;
-	// calling it for a key not claimed there is a programming error whose
-	// outcome each implementation may choose (memory refuses; PostgreSQL,
-	// which buffers the write, cannot tell).
+	// for a key not claimed there, it fails (a programming error).
 	Complete(ctx context.Context, tenant domain.TenantID, key string, receipt Receipt) error
 	// Get reads a record; domain.ErrNotFound when there is none. Outside a
 	// unit of work only.

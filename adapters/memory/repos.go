@@ -174,6 +174,9 @@ func (r holdRepo) Get(ctx context.Context, tenant domain.TenantID, id domain.Hol
 }
 
 func (r holdRepo) Save(ctx context.Context, h *domain.Hold) error {
+	if err := r.lockable(walletKey{h.Tenant(), h.AccountID()}); err != nil {
+		return fmt.Errorf("save hold %s: %w", h.ID(), err)
+	}
 	return r.write(ctx, func(tx db) error {
 		if old, ok := tx.holds.get(h.ID()); ok && (old.tenant != h.Tenant() || old.wallet != h.Wallet()) {
 			return fmt.Errorf("save hold %s: %w: it belongs to another wallet", h.ID(), errConstraint)

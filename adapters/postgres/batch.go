@@ -344,7 +344,7 @@ func (r unitWallets) LockOrCreate(_ context.Context, fresh *domain.Wallet) (*dom
 }
 
 // Get reads a wallet no unit of work of the batch locked from the database.
-func (r unitWallets) Get(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, error) {
+func (r unitWallets) Get(_ context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, error) {
 	if w := r.u.wallet(walletKey{uuid.UUID(tenant), account.String()}); w != nil {
 		return w.toDomain()
 	}
@@ -398,7 +398,7 @@ func (r unitLedger) History(context.Context, domain.WalletID, *domain.Transactio
 type unitHolds struct{ u *unit }
 
 // Get reads a hold the batch has not loaded from the database.
-func (r unitHolds) Get(ctx context.Context, tenant domain.TenantID, id domain.HoldID) (*domain.Hold, error) {
+func (r unitHolds) Get(_ context.Context, tenant domain.TenantID, id domain.HoldID) (*domain.Hold, error) {
 	h := r.u.hold(uuid.UUID(id))
 	if h == nil {
 		row, err := selectHold(r.u.b.ctx, r.u.b.tx, tenant, id)
@@ -417,13 +417,16 @@ func (r unitHolds) Get(ctx context.Context, tenant domain.TenantID, id domain.Ho
 }
 
 func (r unitHolds) Save(_ context.Context, h *domain.Hold) error {
+	if _, err := unitWallets(r).lockable(h.Tenant(), h.AccountID()); err != nil {
+		return fmt.Errorf("save hold %s: %w", h.ID(), err)
+	}
 	r.u.holds[uuid.UUID(h.ID())] = &holdState{row: toHoldRow(h, time.Now().UTC()), dirty: true}
 	return nil
 }
 
 // ListOpen answers from the batch once the wallet's open holds are loaded;
 // the first time it loads them, keeping whatever the batch already changed.
-func (r unitHolds) ListOpen(ctx context.Context, wallet domain.WalletID) ([]*domain.Hold, error) {
+func (r unitHolds) ListOpen(_ context.Context, wallet domain.WalletID) ([]*domain.Hold, error) {
 	b, id := r.u.b, uuid.UUID(wallet)
 	if !b.openHolds[id] {
 		rows, err := selectHolds(b.ctx, b.tx, nil, []uuid.UUID{id})

@@ -56,7 +56,9 @@ func Open(ctx context.Context, cfg Config) (*bun.DB, error) {
 	// bun writes argument values into the SQL text itself, so every statement
 	// is new to the server: pgx's default (prepare, cache, then execute) would
 	// spend an extra round trip per statement preparing it. The simple
-	// protocol sends the finished text in one round trip.
+	// protocol sends the finished text in one round trip. The hot-path
+	// statements, whose text never changes, ask for the statement cache
+	// themselves (statements.go).
 	pgxCfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	sqldb := sql.OpenDB(stdlib.GetConnector(*pgxCfg))
 	sqldb.SetMaxOpenConns(cfg.MaxConns)

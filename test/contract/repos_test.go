@@ -212,6 +212,16 @@ func TestScope(t *testing.T) {
 			return r.Idempotency.Claim(f.ctx, application.IdempotencyRecord{Tenant: f.tenant, Key: "k", CreatedAt: now})
 		})
 		wantErr(t, "Claim of a key outside the scope", err, application.ErrOutOfScope)
+		bob, err := f.ports.reads.Wallets.Get(f.ctx, f.tenant, acct("bob"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bobs, err := bob.PlaceHold(domain.NewHold{Hold: domain.HoldID(f.ids.NewID()), Amount: cr("1"), ExpiresAt: now.Add(time.Hour)}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = f.txIn(alice, func(r application.Repos) error { return r.Holds.Save(f.ctx, bobs) })
+		wantErr(t, "Save of a hold of a wallet outside the scope", err, application.ErrOutOfScope)
 
 		err = f.txIn(application.HoldScope(f.tenant, h.ID()), func(r application.Repos) error {
 			w, err := r.Wallets.Lock(f.ctx, f.tenant, acct("alice"))
@@ -344,6 +354,24 @@ func TestIdempotencyClaimTwice(t *testing.T) {
 		}
 		_, err = f.ports.reads.Idempotency.Get(f.ctx, f.tenant, "unknown")
 		wantErr(t, "Get of an unknown key", err, domain.ErrNotFound)
+	})
+}
+
+// TestIdempotencyCompleteNeedsClaim: a receipt for a key the unit of work
+// did not claim is refused, rather than silently not stored.
+func TestIdempotencyCompleteNeedsClaim(t *testing.T) {
+	contract(t, func(t *testing.T, f *fixture) {
+		err := f.tx(func(r application.Repos) error {
+			return r.Idempotency.Complete(f.ctx, f.tenant, "k", application.Receipt{Status: 201})
+		})
+		if err == nil {
+			t.Fatal("Complete of an unclaimed key in a unit of work succeeded")
+		}
+		if err := f.ports.reads.Idempotency.Complete(f.ctx, f.tenant, "k", application.Receipt{Status: 201}); err == nil {
+			t.Fatal("Complete of an unclaimed key outside a unit of work succeeded")
+		}
+		_, err = f.ports.reads.Idempotency.Get(f.ctx, f.tenant, "k")
+		wantErr(t, "Get after the refused receipts", err, domain.ErrNotFound)
 	})
 }
 
