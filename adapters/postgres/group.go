@@ -7,11 +7,12 @@ import (
 
 // groupQueue runs jobs in groups, so that what arrives together shares one
 // round of database work. Up to leaders groups run at once, each on the
-// goroutine of its oldest job's caller (its leader); a job that finds a
-// leader's place free runs at once. Jobs that arrive while the places are
-// taken wait, and when a group ends, the oldest of them leads the next
-// group, taking every waiting job along. So a lone job runs at once, groups
-// grow only while others run, and nothing runs when idle.
+// goroutine of its oldest job's caller (its leader). A job that finds no
+// group running runs at once; another group starts beside running ones only
+// once spill jobs wait, as smaller groups cost more per job. Jobs wait, and
+// when a group ends, the oldest of them leads the next group, taking every
+// waiting job along. So a lone job runs at once, groups grow only while
+// others run, and nothing runs when idle.
 //
 // A job may name keys it needs to itself (say, the wallets it locks): jobs
 // with a key in common never run in two groups at once. They join the same
@@ -20,6 +21,7 @@ import (
 type groupQueue[J any] struct {
 	max     int             // largest group
 	leaders int             // groups that may run at once
+	spill   int             // waiting jobs that start a group beside running ones
 	run     func(group []J) // runs a group; must not panic
 	keys    func(J) []any   // a job's keys; nil: jobs have none
 
@@ -36,8 +38,8 @@ type member[J any] struct {
 	lead chan struct{} // receives when this member is to lead a group
 }
 
-func newGroupQueue[J any](max, leaders int, run func(group []J), keys func(J) []any) *groupQueue[J] {
-	return &groupQueue[J]{max: max, leaders: leaders, run: run, keys: keys, held: map[any]*member[J]{}}
+func newGroupQueue[J any](maxGroup, leaders, spill int, run func(group []J), keys func(J) []any) *groupQueue[J] {
+	return &groupQueue[J]{max: maxGroup, leaders: leaders, spill: max(spill, 1), run: run, keys: keys, held: map[any]*member[J]{}}
 }
 
 // do runs job in some group and returns when that group has run.
@@ -80,10 +82,10 @@ func (q *groupQueue[J]) hold(m, leader *member[J]) {
 	}
 }
 
-// dispatch starts groups while places are free, each led by the oldest
-// waiting member whose keys are free. q.mu must be held.
+// dispatch starts groups while places are free and enough wait, each led
+// by the oldest waiting member whose keys are free. q.mu must be held.
 func (q *groupQueue[J]) dispatch() {
-	for q.running < q.leaders {
+	for q.running < q.leaders && (q.running == 0 || len(q.waiting) >= q.spill) {
 		i := slices.IndexFunc(q.waiting, func(m *member[J]) bool { return q.free(m, nil) })
 		if i < 0 {
 			return

