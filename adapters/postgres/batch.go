@@ -54,6 +54,10 @@ type walletKey struct {
 	account string
 }
 
+func keyOf(tenant domain.TenantID, account domain.AccountID) walletKey {
+	return walletKey{uuid.UUID(tenant), account.String()}
+}
+
 // walletState is a locked wallet as the batch's units of work left it.
 type walletState struct {
 	row   walletRow
@@ -88,7 +92,7 @@ func (b *batch) load(scopes []application.Scope) error {
 	seen := map[any]bool{}
 	for _, s := range scopes {
 		for _, w := range s.Wallets {
-			if k := (walletKey{uuid.UUID(w.Tenant), w.Account.String()}); !seen[k] {
+			if k := keyOf(w.Tenant, w.Account); !seen[k] {
 				seen[k] = true
 				accounts = append(accounts, k)
 			}
@@ -112,11 +116,13 @@ func (b *batch) load(scopes []application.Scope) error {
 		return err
 	}
 	ids := make([]uuid.UUID, len(locked))
+	byID := make(map[uuid.UUID]*walletState, len(locked))
 	var holdsDue []uuid.UUID
 	dueBy := time.Now().Add(holdsDueMargin)
 	for i, row := range locked {
-		ids[i] = row.ID
-		b.wallets[walletKey{row.TenantID, row.AccountID}] = &walletState{row: row}
+		w := &walletState{row: row}
+		ids[i], byID[row.ID] = row.ID, w
+		b.wallets[walletKey{row.TenantID, row.AccountID}] = w
 		if row.HoldsDueAt != nil && row.HoldsDueAt.Before(dueBy) {
 			holdsDue = append(holdsDue, row.ID)
 		}
@@ -125,10 +131,6 @@ func (b *batch) load(scopes []application.Scope) error {
 		lots, err := selectOpenLots(b.ctx, b.tx, ids)
 		if err != nil {
 			return err
-		}
-		byID := make(map[uuid.UUID]*walletState, len(locked))
-		for _, w := range b.wallets {
-			byID[w.row.ID] = w
 		}
 		for _, l := range lots {
 			w := byID[l.WalletID]
@@ -244,7 +246,7 @@ func (b *batch) unit(scope application.Scope) *unit {
 		wallets: map[walletKey]*walletState{}, holds: map[uuid.UUID]*holdState{},
 		records: map[application.IdempotencyKey]*idempotencyRow{}}
 	for _, w := range scope.Wallets {
-		u.lockable[walletKey{uuid.UUID(w.Tenant), w.Account.String()}] = true
+		u.lockable[keyOf(w.Tenant, w.Account)] = true
 	}
 	for _, h := range scope.Holds {
 		if hs := b.holds[uuid.UUID(h.Hold)]; hs != nil && hs.row.TenantID == uuid.UUID(h.Tenant) {
@@ -308,7 +310,7 @@ func (w *walletState) toDomain() (*domain.Wallet, error) {
 type unitWallets struct{ u *unit }
 
 func (r unitWallets) lockable(tenant domain.TenantID, account domain.AccountID) (walletKey, error) {
-	k := walletKey{uuid.UUID(tenant), account.String()}
+	k := keyOf(tenant, account)
 	if !r.u.lockable[k] {
 		return k, fmt.Errorf("lock wallet of %q: %w", account, application.ErrOutOfScope)
 	}
@@ -345,7 +347,7 @@ func (r unitWallets) LockOrCreate(_ context.Context, fresh *domain.Wallet) (*dom
 
 // Get reads a wallet no unit of work of the batch locked from the database.
 func (r unitWallets) Get(_ context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, error) {
-	if w := r.u.wallet(walletKey{uuid.UUID(tenant), account.String()}); w != nil {
+	if w := r.u.wallet(keyOf(tenant, account)); w != nil {
 		return w.toDomain()
 	}
 	w, err := (&walletRepo{db: r.u.b.tx}).Get(r.u.b.ctx, tenant, account)
@@ -365,7 +367,6 @@ func (r unitWallets) Save(_ context.Context, w *domain.Wallet) error {
 		return fmt.Errorf("save wallet %s: %w", w.ID(), domain.ErrNotFound)
 	}
 	next := &walletState{row: toWalletRow(w, time.Now().UTC()), lots: slices.Clone(cur.lots), dirty: true}
-	next.row.CreatedAt = cur.row.CreatedAt
 	for _, l := range w.ChangedLots() {
 		row := toLotRow(w.ID(), l)
 		if i := slices.IndexFunc(next.lots, func(s lotState) bool { return s.row.ID == row.ID }); i >= 0 {

@@ -9,7 +9,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
 	"github.com/creditd/creditd/application"
@@ -71,7 +70,7 @@ func NewUnitOfWork(db *bun.DB, cfg Config) *UnitOfWork {
 func scopeKeys(s application.Scope) []any {
 	keys := make([]any, 0, len(s.Wallets)+len(s.Holds)+len(s.Keys))
 	for _, w := range s.Wallets {
-		keys = append(keys, walletKey{uuid.UUID(w.Tenant), w.Account.String()})
+		keys = append(keys, keyOf(w.Tenant, w.Account))
 	}
 	for _, h := range s.Holds {
 		keys = append(keys, h)
@@ -198,7 +197,7 @@ func (j *job) call(ctx context.Context, r application.Repos) (err error) {
 // work. Wallet reads that arrive together share a statement, with up to
 // cfg.ReadLanes statements at once.
 func NewRepos(db *bun.DB, cfg Config) application.Repos {
-	reader := newGroupQueue(maxBatch, cfg.readLanes(), 1, func(reads []*walletRead) { readWallets(db, reads) }, nil)
+	reader := newGroupQueue(maxBatch, cfg.readLanes(), 1, func(reads []*walletRead) { readShared(db, reads) }, nil)
 	return application.Repos{
 		Wallets:     &walletRepo{db: db, reader: reader},
 		Ledger:      &ledgerRepo{db},

@@ -58,11 +58,11 @@ func (r *walletRepo) withLots(ctx context.Context, row walletRow) (*domain.Walle
 // Get reads the wallet and its open lots in one statement, so the balance
 // and the lots come from the same snapshot.
 func (r *walletRepo) Get(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, error) {
-	read := &walletRead{ctx: ctx, key: walletKey{uuid.UUID(tenant), account.String()}}
+	read := &walletRead{ctx: ctx, key: keyOf(tenant, account)}
 	if r.reader != nil {
 		r.reader.do(read)
 	} else {
-		readWallets(r.db, []*walletRead{read})
+		readWallets(ctx, r.db, []*walletRead{read})
 	}
 	return read.wallet, read.err
 }
@@ -79,9 +79,16 @@ type walletRead struct {
 // context is its own, so that no caller giving up can fail the others.
 const readTimeout = 30 * time.Second
 
+// readShared answers reads gathered from several callers.
+func readShared(db bun.IDB, reads []*walletRead) {
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	defer cancel()
+	readWallets(ctx, db, reads)
+}
+
 // readWallets answers reads with one statement. Each gets a wallet of its
 // own, which its caller may change.
-func readWallets(db bun.IDB, reads []*walletRead) {
+func readWallets(ctx context.Context, db bun.IDB, reads []*walletRead) {
 	var keys []walletKey
 	seen := map[walletKey]bool{}
 	for _, r := range reads {
@@ -93,8 +100,6 @@ func readWallets(db bun.IDB, reads []*walletRead) {
 	if len(keys) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
-	defer cancel()
 	rows, err := selectWalletsWithLots(ctx, db, keys)
 	found := map[walletKey]*walletWithLots{}
 	for _, row := range rows {
@@ -148,12 +153,12 @@ func (row walletWithLotRow) lot() lotRow {
 
 // Save outside a unit of work writes the wallet and its changed lots at once.
 func (r *walletRepo) Save(ctx context.Context, w *domain.Wallet) error {
-	now := time.Now().UTC()
-	lots := make([]lotRow, 0, len(w.ChangedLots()))
-	for _, l := range w.ChangedLots() {
+	changed := w.ChangedLots()
+	lots := make([]lotRow, 0, len(changed))
+	for _, l := range changed {
 		lots = append(lots, toLotRow(w.ID(), l))
 	}
-	return writeRows(ctx, r.db, "save wallet", rowsToWrite{wallets: []walletRow{toWalletRow(w, now)}, lots: lots})
+	return writeRows(ctx, r.db, "save wallet", rowsToWrite{wallets: []walletRow{toWalletRow(w, time.Now().UTC())}, lots: lots})
 }
 
 func (r *walletRepo) DueForExpiry(ctx context.Context, now time.Time, limit int) ([]application.WalletRef, error) {

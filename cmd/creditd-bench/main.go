@@ -228,7 +228,7 @@ func run(ctx context.Context, o options) int {
 	// names beside -database-url.
 	if out, err := exec.Command("docker", "inspect", "-f", "{{.Id}}", o.pgName).Output(); err == nil && dsn != "" {
 		if src, ok := containerCPU("postgres", strings.TrimSpace(string(out))); ok {
-			cpu = append([]cpuSource{src}, cpu...)
+			cpu = append(cpu, src)
 		}
 	}
 	var pgCfg *pgx.ConnConfig
