@@ -88,7 +88,7 @@ func (a *APIKeys) Authenticate(ctx context.Context, secret string) (domain.Princ
 	if err != nil {
 		return domain.Principal{}, err
 	}
-	p := domain.Principal{Tenant: key.Tenant, Key: key.ID, Scopes: key.Scopes}
+	p := domain.Principal{Tenant: key.Tenant, TenantName: key.TenantName, Key: key.ID, Scopes: key.Scopes}
 	a.seen.Store(hash, authenticated{principal: p, checkedAt: now})
 	return p, nil
 }

@@ -15,15 +15,15 @@ var start = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 // env is the application wired to an in-memory store, a stopped clock and
 // deterministic ids.
 type env struct {
-	t       *testing.T
-	ctx     context.Context
-	store   *memory.Store
-	clock   *memory.FixedClock
-	ids     *memory.SequentialIDs
-	credits *application.Credits
-	holds   *application.Holds
-	expiry  *application.Expiry
-	tenant  domain.TenantID
+	t        *testing.T
+	ctx      context.Context
+	store    *memory.Store
+	clock    *memory.FixedClock
+	ids      *memory.SequentialIDs
+	accounts *application.Accounts
+	holds    *application.Holds
+	expiry   *application.Expiry
+	tenant   domain.TenantID
 }
 
 // newEnv also audits the ledger when the test ends: every scenario must
@@ -32,10 +32,10 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	store, clock, ids := memory.NewStore(), memory.NewFixedClock(start), &memory.SequentialIDs{}
 	e := &env{t: t, ctx: t.Context(), store: store, clock: clock, ids: ids,
-		credits: application.NewCredits(store.UnitOfWork(), store.Repos(), clock, ids),
-		holds:   application.NewHolds(store.UnitOfWork(), store.Repos(), clock, ids),
-		expiry:  application.NewExpiry(store.UnitOfWork(), store.Repos(), clock, ids),
-		tenant:  domain.TenantID(ids.NewID()),
+		accounts: application.NewAccounts(store.UnitOfWork(), store.Repos(), clock, ids),
+		holds:    application.NewHolds(store.UnitOfWork(), store.Repos(), clock, ids),
+		expiry:   application.NewExpiry(store.UnitOfWork(), store.Repos(), clock, ids),
+		tenant:   domain.TenantID(ids.NewID()),
 	}
 	t.Cleanup(func() { assertSound(t, store) })
 	return e
@@ -72,7 +72,7 @@ func (e *env) grant(account string, amount string, opts ...func(*application.Gra
 	for _, o := range opts {
 		o(&cmd)
 	}
-	tx, _, err := e.credits.Grant(e.ctx, cmd, nil)
+	tx, _, err := e.accounts.Grant(e.ctx, cmd, nil)
 	if err != nil {
 		e.t.Fatalf("grant %s to %s: %v", amount, account, err)
 	}
@@ -88,13 +88,13 @@ func expiresIn(e *env, d time.Duration) func(*application.GrantCommand) {
 }
 
 func (e *env) spend(account, amount string) (domain.Transaction, error) {
-	tx, _, err := e.credits.Spend(e.ctx, application.SpendCommand{Tenant: e.tenant, Account: acct(account), Amount: cr(amount)}, nil)
+	tx, _, err := e.accounts.Spend(e.ctx, application.SpendCommand{Tenant: e.tenant, Account: acct(account), Amount: cr(amount)}, nil)
 	return tx, err
 }
 
 func (e *env) account(account string) application.AccountView {
 	e.t.Helper()
-	v, err := e.credits.GetAccount(e.ctx, e.tenant, acct(account))
+	v, err := e.accounts.GetAccount(e.ctx, e.tenant, acct(account))
 	if err != nil {
 		e.t.Fatalf("get account %s: %v", account, err)
 	}
@@ -128,7 +128,7 @@ func (e *env) release(hold domain.HoldID) (*domain.Hold, error) {
 // history reads the account's whole history, newest first.
 func (e *env) history(account string) []domain.Transaction {
 	e.t.Helper()
-	page, err := e.credits.ListTransactions(e.ctx, e.tenant, acct(account), application.MaxPageSize, nil)
+	page, err := e.accounts.ListTransactions(e.ctx, e.tenant, acct(account), application.MaxPageSize, nil)
 	if err != nil {
 		e.t.Fatalf("history of %s: %v", account, err)
 	}

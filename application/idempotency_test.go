@@ -37,7 +37,7 @@ type stringer string
 func (s stringer) String() string { return string(s) }
 
 func (e *env) spendOnce(account, amount, key string) (*application.Receipt, error) {
-	_, rec, err := e.credits.Spend(e.ctx, application.SpendCommand{Tenant: e.tenant, Account: acct(account), Amount: cr(amount)},
+	_, rec, err := e.accounts.Spend(e.ctx, application.SpendCommand{Tenant: e.tenant, Account: acct(account), Amount: cr(amount)},
 		txKey(key, "spend "+account+" "+amount))
 	return rec, err
 }
@@ -49,7 +49,7 @@ func sameReceipt(a, b *application.Receipt) bool {
 func TestIdempotentSpendRunsOnce(t *testing.T) {
 	e := newEnv(t)
 	e.grant("alice", "100")
-	tx, first, err := e.credits.Spend(e.ctx, application.SpendCommand{Tenant: e.tenant, Account: acct("alice"), Amount: cr("30")},
+	tx, first, err := e.accounts.Spend(e.ctx, application.SpendCommand{Tenant: e.tenant, Account: acct("alice"), Amount: cr("30")},
 		txKey("k1", "spend alice 30"))
 	if err != nil || first == nil || first.Status != 201 || !strings.HasPrefix(string(first.Body), tx.ID().String()) {
 		t.Fatalf("first spend: receipt %+v, %v", first, err)
@@ -76,7 +76,7 @@ func TestIdempotencyKeyReusedForAnotherRequest(t *testing.T) {
 		t.Fatalf("same key, other amount: %v, want ErrIdempotencyKeyReused", err)
 	}
 	// A key is the tenant's, whatever the operation.
-	_, _, err := e.credits.Grant(e.ctx, application.GrantCommand{Tenant: e.tenant, Account: acct("alice"), Amount: cr("5"),
+	_, _, err := e.accounts.Grant(e.ctx, application.GrantCommand{Tenant: e.tenant, Account: acct("alice"), Amount: cr("5"),
 		Source: domain.LotBonus, Priority: 50}, txKey("k1", "grant alice 5"))
 	if !errors.Is(err, application.ErrIdempotencyKeyReused) {
 		t.Fatalf("same key, a grant: %v, want ErrIdempotencyKeyReused", err)
@@ -85,7 +85,7 @@ func TestIdempotencyKeyReusedForAnotherRequest(t *testing.T) {
 
 	// Another tenant's key of the same name is another key.
 	other := domain.TenantID(e.ids.NewID())
-	if _, _, err := e.credits.Grant(e.ctx, application.GrantCommand{Tenant: other, Account: acct("alice"), Amount: cr("5"),
+	if _, _, err := e.accounts.Grant(e.ctx, application.GrantCommand{Tenant: other, Account: acct("alice"), Amount: cr("5"),
 		Source: domain.LotBonus, Priority: 50}, txKey("k1", "grant alice 5")); err != nil {
 		t.Fatalf("another tenant's k1: %v", err)
 	}
@@ -138,12 +138,12 @@ func TestIdempotencyInfrastructureFailureIsNotStored(t *testing.T) {
 			return application.Receipt{Status: 201}, nil
 		}}
 	cmd := application.SpendCommand{Tenant: e.tenant, Account: acct("alice"), Amount: cr("30")}
-	if _, _, err := e.credits.Spend(e.ctx, cmd, idem); !errors.Is(err, broken) {
+	if _, _, err := e.accounts.Spend(e.ctx, cmd, idem); !errors.Is(err, broken) {
 		t.Fatalf("Spend = %v, want the encoder's error", err)
 	}
 	e.wantAccount("alice", "100", "0") // the spend rolled back with the failed receipt
 	fail = false
-	if _, rec, err := e.credits.Spend(e.ctx, cmd, idem); err != nil || rec.Status != 201 {
+	if _, rec, err := e.accounts.Spend(e.ctx, cmd, idem); err != nil || rec.Status != 201 {
 		t.Fatalf("retry after the failure: %+v, %v", rec, err)
 	}
 	e.wantAccount("alice", "70", "0")

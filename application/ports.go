@@ -143,6 +143,11 @@ type IdempotencyKey struct {
 	Key    string
 }
 
+// ErrUnavailable means a dependency (the database) could not be reached or
+// did not answer in time: nothing is known to have changed, and the same
+// request, sent again with the same Idempotency-Key, may succeed later.
+var ErrUnavailable = errors.New("a dependency is unavailable")
+
 // ErrOutOfScope means a unit of work locked a wallet or claimed a key that
 // its Scope does not name.
 var ErrOutOfScope = errors.New("outside the unit of work's declared scope")
@@ -172,9 +177,11 @@ type APIKeyStore interface {
 
 // StoredAPIKey is an API key as kept: its secret only as a hash.
 type StoredAPIKey struct {
-	ID        domain.APIKeyID
-	Tenant    domain.TenantID
-	Hash      []byte
-	Scopes    []domain.Scope
-	CreatedAt time.Time
+	ID     domain.APIKeyID
+	Tenant domain.TenantID
+	// TenantName is filled in by reads; Create ignores it.
+	TenantName domain.TenantName
+	Hash       []byte
+	Scopes     []domain.Scope
+	CreatedAt  time.Time
 }

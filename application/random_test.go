@@ -243,15 +243,15 @@ type idemCall struct {
 
 type run struct {
 	*env
-	rng      *rand.Rand
-	tenants  []domain.TenantID
-	accounts []*mAccount // every account the run may touch; wallet exists once opened
-	opened   map[*mAccount]bool
-	mholds   []*mHold
-	calls    []idemCall
-	lotSeq   int
-	log      []string
-	outcomes map[string]int
+	rng       *rand.Rand
+	tenants   []domain.TenantID
+	maccounts []*mAccount // every account the run may touch; wallet exists once opened
+	opened    map[*mAccount]bool
+	mholds    []*mHold
+	calls     []idemCall
+	lotSeq    int
+	log       []string
+	outcomes  map[string]int
 }
 
 func newRun(t *testing.T, seed int64) *run {
@@ -260,7 +260,7 @@ func newRun(t *testing.T, seed int64) *run {
 	r.tenants = []domain.TenantID{e.tenant, domain.TenantID(e.ids.NewID())}
 	for _, tenant := range r.tenants {
 		for _, name := range []string{"a", "b"} {
-			r.accounts = append(r.accounts, &mAccount{tenant: tenant, account: acct(name)})
+			r.maccounts = append(r.maccounts, &mAccount{tenant: tenant, account: acct(name)})
 		}
 	}
 	return r
@@ -295,7 +295,7 @@ func (r *run) around(limit int64) int64 {
 }
 
 func (r *run) step() string {
-	acc := r.accounts[r.rng.IntN(len(r.accounts))]
+	acc := r.maccounts[r.rng.IntN(len(r.maccounts))]
 	switch n := r.rng.IntN(100); {
 	case n < 22:
 		return r.grant(acc)
@@ -338,7 +338,7 @@ func (r *run) grant(acc *mAccount) string {
 	}
 	desc := fmt.Sprintf("grant %s to %s prio %d expires %v", cmd.Amount, acc.account, cmd.Priority, cmd.ExpiresAt)
 
-	tx, _, err := r.credits.Grant(r.ctx, cmd, nil)
+	tx, _, err := r.accounts.Grant(r.ctx, cmd, nil)
 	if !valid {
 		r.wantErr(desc, err, domain.ErrInvalidInput)
 		return desc
@@ -364,7 +364,7 @@ func (r *run) grant(acc *mAccount) string {
 func (r *run) spend(acc *mAccount) string {
 	amount := r.around(r.spendable(acc))
 	desc := fmt.Sprintf("spend %s from %s", toCredits(amount), acc.account)
-	tx, _, err := r.credits.Spend(r.ctx, application.SpendCommand{Tenant: acc.tenant, Account: acc.account, Amount: toCredits(amount)}, nil)
+	tx, _, err := r.accounts.Spend(r.ctx, application.SpendCommand{Tenant: acc.tenant, Account: acc.account, Amount: toCredits(amount)}, nil)
 	want := r.spendOutcome(acc, amount)
 	r.wantErr(desc, err, want)
 	if want == nil {
@@ -400,7 +400,7 @@ func (r *run) idempotentSpend(acc *mAccount) string {
 	}
 	desc := fmt.Sprintf("spend %s from %s with key %s (reuse %v, changed %v)", toCredits(call.amount), call.acc.account, call.key, reuse, changed)
 
-	_, receipt, err := r.credits.Spend(r.ctx, application.SpendCommand{Tenant: call.acc.tenant, Account: call.acc.account,
+	_, receipt, err := r.accounts.Spend(r.ctx, application.SpendCommand{Tenant: call.acc.tenant, Account: call.acc.account,
 		Amount: toCredits(call.amount)}, txKey(call.key, call.fingerprint))
 	switch {
 	case changed:
@@ -551,7 +551,7 @@ func (r *run) release() string {
 func (r *run) expireLots() string {
 	n, err := r.expiry.ExpireLots(r.ctx, 100)
 	want := 0
-	for _, acc := range r.accounts {
+	for _, acc := range r.maccounts {
 		expirable := slices.ContainsFunc(acc.lots, func(l *mLot) bool { return l.expired(r.now()) && l.remaining > l.held })
 		if expirable && r.settle(acc) {
 			want++
@@ -567,7 +567,7 @@ func (r *run) expireLots() string {
 func (r *run) expireHolds() string {
 	n, err := r.expiry.ExpireHolds(r.ctx, 100)
 	want := 0 // wallets settled: those with a due hold
-	for _, acc := range r.accounts {
+	for _, acc := range r.maccounts {
 		if slices.ContainsFunc(r.mholds, func(h *mHold) bool { return h.acc == acc && h.due(r.now()) }) && r.settle(acc) {
 			want++
 		}
@@ -610,7 +610,7 @@ func (r *run) check() error {
 		return fmt.Errorf("audit drifts:\n%s", strings.Join(report.Drifts, "\n"))
 	}
 	txs := 0
-	for _, acc := range r.accounts {
+	for _, acc := range r.maccounts {
 		txs += acc.txs
 	}
 	if report.Wallets != len(r.opened) || report.Transactions != txs {
@@ -632,7 +632,7 @@ func (r *run) check() error {
 			open[mh.acc] = append(open[mh.acc], h)
 		}
 	}
-	for _, acc := range r.accounts {
+	for _, acc := range r.maccounts {
 		if !r.opened[acc] {
 			continue
 		}
@@ -651,7 +651,7 @@ func (r *run) check() error {
 		}
 
 		// What a client reads is settled: due holds freed, expired lots left out.
-		view, err := r.credits.GetAccount(r.ctx, acc.tenant, acc.account)
+		view, err := r.accounts.GetAccount(r.ctx, acc.tenant, acc.account)
 		if err != nil {
 			return err
 		}
@@ -705,7 +705,7 @@ func sameLots(what string, balance, held domain.Credits, lots []*domain.Lot, wan
 // checkHistory pages through each account's history: every transaction is
 // there once, newest first, and the movements add up to the balance.
 func (r *run) checkHistory() error {
-	for _, acc := range r.accounts {
+	for _, acc := range r.maccounts {
 		if !r.opened[acc] {
 			continue
 		}
@@ -713,7 +713,7 @@ func (r *run) checkHistory() error {
 		var cursor *domain.TransactionID
 		limit := 1 + r.rng.IntN(7)
 		for {
-			page, err := r.credits.ListTransactions(r.ctx, acc.tenant, acc.account, limit, cursor)
+			page, err := r.accounts.ListTransactions(r.ctx, acc.tenant, acc.account, limit, cursor)
 			if err != nil {
 				return err
 			}

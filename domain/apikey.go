@@ -35,9 +35,10 @@ func (s Scope) String() string { return s.slug }
 
 // Principal is who an authenticated request acts for.
 type Principal struct {
-	Tenant TenantID
-	Key    APIKeyID
-	Scopes []Scope
+	Tenant     TenantID
+	TenantName TenantName // for logs and operators; Tenant is what scopes data
+	Key        APIKeyID
+	Scopes     []Scope
 }
 
 // Can reports whether the principal holds scope.

@@ -130,7 +130,7 @@ const defaultPageSize = 50
 type historyQuery struct {
 	account domain.AccountID
 	limit   int
-	after   *domain.TransactionID
+	before  *domain.TransactionID
 }
 
 func parseHistoryQuery(accountParam, limit, cursor string) (historyQuery, error) {
@@ -149,7 +149,7 @@ func parseHistoryQuery(accountParam, limit, cursor string) (historyQuery, error)
 		if err != nil {
 			fe.addf("cursor", "is not a cursor this API returned")
 		} else {
-			q.after = &id
+			q.before = &id
 		}
 	}
 	return q, fe.err()

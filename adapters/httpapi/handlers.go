@@ -16,9 +16,9 @@ import (
 // converts it to domain values, calls exactly one use case and maps the
 // result to a response DTO; on failure it records the error for mapErrors.
 type handlers struct {
-	credits *application.Credits
-	holds   *application.Holds
-	clock   application.Clock
+	accounts *application.Accounts
+	holds    *application.Holds
+	clock    application.Clock
 }
 
 func (h *handlers) getAccount(c *gin.Context) {
@@ -28,7 +28,7 @@ func (h *handlers) getAccount(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	view, err := h.credits.GetAccount(c.Request.Context(), principal(c).Tenant, account)
+	view, err := h.accounts.GetAccount(c.Request.Context(), principal(c).Tenant, account)
 	if err != nil {
 		_ = c.Error(err)
 		return
@@ -39,13 +39,13 @@ func (h *handlers) getAccount(c *gin.Context) {
 func (h *handlers) grant(c *gin.Context) {
 	idempotentPost(c, http.StatusCreated, func(r grantRequest) (application.GrantCommand, error) {
 		return r.toCommand(principal(c).Tenant, c.Param("accountId"), h.clock.Now())
-	}, h.credits.Grant, renderTransaction)
+	}, h.accounts.Grant, renderTransaction)
 }
 
 func (h *handlers) spend(c *gin.Context) {
 	idempotentPost(c, http.StatusCreated, func(r spendRequest) (application.SpendCommand, error) {
 		return r.toCommand(principal(c).Tenant, c.Param("accountId"))
-	}, h.credits.Spend, renderTransaction)
+	}, h.accounts.Spend, renderTransaction)
 }
 
 func (h *handlers) listTransactions(c *gin.Context) {
@@ -54,7 +54,7 @@ func (h *handlers) listTransactions(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	page, err := h.credits.ListTransactions(c.Request.Context(), principal(c).Tenant, q.account, q.limit, q.after)
+	page, err := h.accounts.ListTransactions(c.Request.Context(), principal(c).Tenant, q.account, q.limit, q.before)
 	if err != nil {
 		_ = c.Error(err)
 		return

@@ -30,16 +30,16 @@ var start = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 // harness is the router over an in-memory store, a stopped clock and
 // deterministic ids, with API keys for two tenants.
 type harness struct {
-	t       *testing.T
-	store   *memory.Store
-	clock   *memory.FixedClock
-	ids     *memory.SequentialIDs
-	apiKeys *application.APIKeys
-	credits *application.Credits
-	holds   *application.Holds
-	router  *gin.Engine
-	logs    *syncBuffer
-	ready   atomic.Pointer[error]
+	t        *testing.T
+	store    *memory.Store
+	clock    *memory.FixedClock
+	ids      *memory.SequentialIDs
+	apiKeys  *application.APIKeys
+	accounts *application.Accounts
+	holds    *application.Holds
+	router   *gin.Engine
+	logs     *syncBuffer
+	ready    atomic.Pointer[error]
 
 	keyA, keyB  string // read+write keys of tenants "alpha" and "beta"
 	readOnlyA   string
@@ -67,16 +67,16 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	t.Helper()
 	store, clock, ids := memory.NewStore(), memory.NewFixedClock(start), &memory.SequentialIDs{}
 	h := &harness{t: t, store: store, clock: clock, ids: ids, logs: &syncBuffer{},
-		apiKeys: application.NewAPIKeys(store.APIKeys(), clock, ids),
-		credits: application.NewCredits(store.UnitOfWork(), store.Repos(), clock, ids),
-		holds:   application.NewHolds(store.UnitOfWork(), store.Repos(), clock, ids),
+		apiKeys:  application.NewAPIKeys(store.APIKeys(), clock, ids),
+		accounts: application.NewAccounts(store.UnitOfWork(), store.Repos(), clock, ids),
+		holds:    application.NewHolds(store.UnitOfWork(), store.Repos(), clock, ids),
 	}
 	h.keyA = h.issueKey("alpha")
 	h.keyB = h.issueKey("beta")
 	h.readOnlyA = h.issueKey("alpha", domain.ScopeRead)
 	h.writeOnlyA = h.issueKey("alpha", domain.ScopeWrite)
 
-	deps := httpapi.Deps{Credits: h.credits, Holds: h.holds, APIKeys: h.apiKeys, Clock: clock,
+	deps := httpapi.Deps{Accounts: h.accounts, Holds: h.holds, APIKeys: h.apiKeys, Clock: clock,
 		Logger:     slog.New(slog.NewJSONHandler(h.logs, nil)),
 		Registerer: prometheus.NewRegistry(),
 		Readiness: func(context.Context) error {

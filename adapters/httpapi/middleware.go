@@ -65,7 +65,7 @@ func accessLog(log *slog.Logger, m *metrics) gin.HandlerFunc {
 			slog.String("request_id", requestid.Get(c)),
 		}
 		if p, ok := c.Get(ctxPrincipal); ok {
-			attrs = append(attrs, slog.String("tenant", p.(domain.Principal).Tenant.String()))
+			attrs = append(attrs, slog.String("tenant", p.(domain.Principal).TenantName.String()))
 		}
 		if c.Writer.Header().Get(headerIdempotentReplayed) != "" {
 			attrs = append(attrs, slog.Bool("replayed", true))

@@ -22,7 +22,7 @@ var Module = fx.Module("httpapi",
 type routerParams struct {
 	fx.In
 
-	Credits    *application.Credits
+	Accounts   *application.Accounts
 	Holds      *application.Holds
 	APIKeys    *application.APIKeys
 	Clock      application.Clock
@@ -34,7 +34,7 @@ type routerParams struct {
 }
 
 func newRouterFx(p routerParams) *gin.Engine {
-	return NewRouter(Deps{Credits: p.Credits, Holds: p.Holds, APIKeys: p.APIKeys, Clock: p.Clock, Logger: p.Logger,
+	return NewRouter(Deps{Accounts: p.Accounts, Holds: p.Holds, APIKeys: p.APIKeys, Clock: p.Clock, Logger: p.Logger,
 		Registerer: p.Registerer, Gatherer: p.Gatherer, Config: p.Config, Readiness: p.Readiness})
 }
 

@@ -26,8 +26,8 @@ func appOptions(addr string) []fx.Option {
 			slog.New(slog.DiscardHandler),
 		),
 		fx.Provide(
-			func() *application.Credits {
-				return application.NewCredits(store.UnitOfWork(), store.Repos(), clock, ids)
+			func() *application.Accounts {
+				return application.NewAccounts(store.UnitOfWork(), store.Repos(), clock, ids)
 			},
 			func() *application.Holds { return application.NewHolds(store.UnitOfWork(), store.Repos(), clock, ids) },
 			func() *application.APIKeys { return application.NewAPIKeys(store.APIKeys(), clock, ids) },

@@ -36,10 +36,10 @@ type Readiness func(ctx context.Context) error
 // Deps is what the router needs. Credits, Holds, APIKeys and Clock are
 // required; the rest have defaults.
 type Deps struct {
-	Credits *application.Credits
-	Holds   *application.Holds
-	APIKeys *application.APIKeys
-	Clock   application.Clock
+	Accounts *application.Accounts
+	Holds    *application.Holds
+	APIKeys  *application.APIKeys
+	Clock    application.Clock
 	// Logger receives access and error logs; nil logs JSON to stderr.
 	Logger *slog.Logger
 	// Registerer and Gatherer back /metrics. With both nil the router makes
@@ -54,8 +54,8 @@ type Deps struct {
 // NewRouter builds the API. It panics on a missing required dependency or a
 // metrics name clash, both programming errors found at startup.
 func NewRouter(deps Deps) *gin.Engine {
-	if deps.Credits == nil || deps.Holds == nil || deps.APIKeys == nil || deps.Clock == nil {
-		panic("httpapi: Deps.Credits, Holds, APIKeys and Clock are required")
+	if deps.Accounts == nil || deps.Holds == nil || deps.APIKeys == nil || deps.Clock == nil {
+		panic("httpapi: Deps.Accounts, Holds, APIKeys and Clock are required")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -103,7 +103,7 @@ func NewRouter(deps Deps) *gin.Engine {
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 	e.GET("/openapi.yaml", serveOpenAPI)
 
-	h := &handlers{credits: deps.Credits, holds: deps.Holds, clock: deps.Clock}
+	h := &handlers{accounts: deps.Accounts, holds: deps.Holds, clock: deps.Clock}
 	v1 := e.Group("/v1", authenticate(deps.APIKeys))
 	read := v1.Group("", requireScope(domain.ScopeRead))
 	write := v1.Group("", requireScope(domain.ScopeWrite), requireIdempotencyKey)

@@ -70,12 +70,16 @@ func (s *apiKeyStore) Create(ctx context.Context, k application.StoredAPIKey) er
 }
 
 func (s *apiKeyStore) hasTenant(id domain.TenantID) bool {
-	for _, t := range s.tenants {
+	return s.tenantName(id) != domain.TenantName{}
+}
+
+func (s *apiKeyStore) tenantName(id domain.TenantID) domain.TenantName {
+	for name, t := range s.tenants {
 		if t == id {
-			return true
+			return name
 		}
 	}
-	return false
+	return domain.TenantName{}
 }
 
 func (s *apiKeyStore) FindActive(ctx context.Context, hash []byte) (application.StoredAPIKey, error) {
@@ -86,7 +90,9 @@ func (s *apiKeyStore) FindActive(ctx context.Context, hash []byte) (application.
 	defer s.mu.Unlock()
 	for _, r := range s.keys {
 		if !r.revoked && bytes.Equal(r.key.Hash, hash) {
-			return cloneKey(r.key), nil
+			k := cloneKey(r.key)
+			k.TenantName = s.tenantName(k.Tenant)
+			return k, nil
 		}
 	}
 	return application.StoredAPIKey{}, fmt.Errorf("API key: %w", domain.ErrNotFound)

@@ -42,9 +42,19 @@ func (s *APIKeyStore) Create(ctx context.Context, k application.StoredAPIKey) er
 }
 
 func (s *APIKeyStore) FindActive(ctx context.Context, hash []byte) (application.StoredAPIKey, error) {
-	var row apiKeyRow
-	if err := s.db.NewSelect().Model(&row).Where("hash = ? AND revoked_at IS NULL", hash).Scan(ctx); err != nil {
+	var row struct {
+		apiKeyRow  `bun:",extend"`
+		TenantName string `bun:"tenant_name"`
+	}
+	err := s.db.NewSelect().Model(&row).ColumnExpr("k.*, t.name AS tenant_name").
+		Join("JOIN tenants AS t ON t.id = k.tenant_id").
+		Where("k.hash = ? AND k.revoked_at IS NULL", hash).Scan(ctx)
+	if err != nil {
 		return application.StoredAPIKey{}, translate(err, "find API key")
+	}
+	tenantName, err := domain.ParseTenantName(row.TenantName)
+	if err != nil {
+		return application.StoredAPIKey{}, fmt.Errorf("API key %s: %w", row.ID, err)
 	}
 	scopes := make([]domain.Scope, 0, len(row.Scopes))
 	for _, name := range row.Scopes {
@@ -54,7 +64,7 @@ func (s *APIKeyStore) FindActive(ctx context.Context, hash []byte) (application.
 		}
 		scopes = append(scopes, sc)
 	}
-	return application.StoredAPIKey{ID: domain.APIKeyID(row.ID), Tenant: domain.TenantID(row.TenantID), Hash: row.Hash,
+	return application.StoredAPIKey{ID: domain.APIKeyID(row.ID), Tenant: domain.TenantID(row.TenantID), TenantName: tenantName, Hash: row.Hash,
 		Scopes: scopes, CreatedAt: row.CreatedAt.UTC()}, nil
 }
 

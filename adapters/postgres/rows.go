@@ -108,7 +108,7 @@ type tenantRow struct {
 }
 
 type apiKeyRow struct {
-	bun.BaseModel `bun:"table:api_keys"`
+	bun.BaseModel `bun:"table:api_keys,alias:k"`
 
 	ID        uuid.UUID  `bun:"id,pk,type:uuid"`
 	TenantID  uuid.UUID  `bun:"tenant_id,type:uuid"`

@@ -142,7 +142,7 @@ func (u *UnitOfWork) runWithRetries(jobs []*job) error {
 // errCommitUnknown marks a batch whose COMMIT failed: it may have committed
 // or not, so its units of work must not run again (one without an
 // idempotency key would then apply twice).
-var errCommitUnknown = errors.New("the outcome of COMMIT is unknown")
+var errCommitUnknown = fmt.Errorf("the outcome of COMMIT is unknown: %w", application.ErrUnavailable)
 
 // runBatch runs the jobs in one READ COMMITTED transaction. Isolation comes
 // from the wallet row locks taken before any job runs.

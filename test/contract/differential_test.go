@@ -82,15 +82,15 @@ const checkEvery = 100
 
 // side is the application wired on one implementation.
 type side struct {
-	name    string
-	ports   ports
-	credits *application.Credits
-	holds   *application.Holds
-	expiry  *application.Expiry
-	keys    *application.APIKeys
-	janitor func(retention time.Duration) *application.IdempotencyJanitor
-	ids     *countingIDs
-	secrets []string // API key secrets issued on this side, in issue order: random, so per side
+	name     string
+	ports    ports
+	accounts *application.Accounts
+	holds    *application.Holds
+	expiry   *application.Expiry
+	keys     *application.APIKeys
+	janitor  func(retention time.Duration) *application.IdempotencyJanitor
+	ids      *countingIDs
+	secrets  []string // API key secrets issued on this side, in issue order: random, so per side
 }
 
 // countingIDs counts the ids drawn: the use cases take the same path on both
@@ -110,10 +110,10 @@ func newSide(name string, p ports, clock application.Clock) *side {
 	// same ids as long as the use cases ask for ids in the same order.
 	ids := &countingIDs{}
 	return &side{name: name, ports: p, ids: ids,
-		credits: application.NewCredits(p.uow, p.reads, clock, ids),
-		holds:   application.NewHolds(p.uow, p.reads, clock, ids),
-		expiry:  application.NewExpiry(p.uow, p.reads, clock, ids),
-		keys:    application.NewAPIKeys(p.keys, clock, ids),
+		accounts: application.NewAccounts(p.uow, p.reads, clock, ids),
+		holds:    application.NewHolds(p.uow, p.reads, clock, ids),
+		expiry:   application.NewExpiry(p.uow, p.reads, clock, ids),
+		keys:     application.NewAPIKeys(p.keys, clock, ids),
 		janitor: func(retention time.Duration) *application.IdempotencyJanitor {
 			return application.NewIdempotencyJanitor(p.reads, clock, retention)
 		},
@@ -153,7 +153,7 @@ type run struct {
 	// peek reads the memory side for the generator. It has ids of its own:
 	// a read may draw ids (to settle a copy), and the sides' ids must move
 	// only with the operations.
-	peek *application.Credits
+	peek *application.Accounts
 
 	tenants   []tenant
 	names     []domain.AccountID
@@ -178,7 +178,7 @@ func newRun(t *testing.T, seed uint64) *run {
 		cursors: map[account]domain.TransactionID{}, stats: map[string]int{}}
 	r.sides = [2]*side{newSide("memory", newMemoryPorts(t), clock), newSide("postgres", newPostgresPorts(t), clock)}
 	mem := r.sides[0].ports
-	r.peek = application.NewCredits(mem.uow, mem.reads, clock, &memory.SequentialIDs{})
+	r.peek = application.NewAccounts(mem.uow, mem.reads, clock, &memory.SequentialIDs{})
 	for _, n := range []string{"alice", "bob", "carol"} {
 		id, err := domain.ParseAccountID(n)
 		if err != nil {
@@ -521,7 +521,7 @@ func (r *run) grant(idempotent bool) op {
 		spec = &s
 	}
 	return op{desc: withIdem(desc, spec), do: func(s *side) string {
-		tx, receipt, err := s.credits.Grant(r.ctx, cmd, idem(spec, renderTx))
+		tx, receipt, err := s.accounts.Grant(r.ctx, cmd, idem(spec, renderTx))
 		if err == nil && r.primary(s) && tx.ID() != (domain.TransactionID{}) {
 			r.txIDs = append(r.txIDs, tx.ID())
 		}
@@ -539,7 +539,7 @@ func (r *run) spend(idempotent bool) op {
 		spec = &s
 	}
 	return op{desc: withIdem(desc, spec), do: func(s *side) string {
-		tx, receipt, err := s.credits.Spend(r.ctx, cmd, idem(spec, renderTx))
+		tx, receipt, err := s.accounts.Spend(r.ctx, cmd, idem(spec, renderTx))
 		return result(err, renderTx(tx), renderReceipt(receipt))
 	}}
 }
@@ -693,7 +693,7 @@ func (r *run) expireHolds() op {
 func (r *run) newest(s *side) string {
 	var out []string
 	for _, a := range r.accounts() {
-		page, err := s.credits.ListTransactions(r.ctx, a.tenant, a.id, 1, nil)
+		page, err := s.accounts.ListTransactions(r.ctx, a.tenant, a.id, 1, nil)
 		if err == nil && len(page.Items) > 0 {
 			t := page.Items[0]
 			out = append(out, fmt.Sprintf("%s: %s %s %s", a, shortID(t.ID()), t.Type(), t.Amount()))
@@ -716,7 +716,7 @@ func (r *run) accounts() []account {
 func (r *run) getAccount() op {
 	a := r.pickAccount(true)
 	return op{desc: fmt.Sprintf("get account %s", a), do: func(s *side) string {
-		v, err := s.credits.GetAccount(r.ctx, a.tenant, a.id)
+		v, err := s.accounts.GetAccount(r.ctx, a.tenant, a.id)
 		return result(err, renderView(v))
 	}}
 }
@@ -742,7 +742,7 @@ func (r *run) listTransactions() op {
 	}
 	desc := fmt.Sprintf("list transactions of %s, limit %d, after %v", a, limit, cursor)
 	return op{desc: desc, do: func(s *side) string {
-		page, err := s.credits.ListTransactions(r.ctx, a.tenant, a.id, limit, cursor)
+		page, err := s.accounts.ListTransactions(r.ctx, a.tenant, a.id, limit, cursor)
 		if err == nil && r.primary(s) {
 			if page.Next != nil {
 				r.cursors[a] = *page.Next
@@ -858,7 +858,7 @@ func (r *run) compareAll(when string) {
 	for k, s := range r.sides {
 		var b strings.Builder
 		for _, a := range append(r.accounts(), account{unknownTenant, r.names[0]}) {
-			v, err := s.credits.GetAccount(r.ctx, a.tenant, a.id)
+			v, err := s.accounts.GetAccount(r.ctx, a.tenant, a.id)
 			fmt.Fprintf(&b, "%s: view %s\n", a, result(err, renderView(v)))
 			w, err := s.ports.reads.Wallets.Get(r.ctx, a.tenant, a.id)
 			stored := "no wallet"
@@ -891,7 +891,7 @@ func (r *run) history(s *side, a account) string {
 	var all []domain.Transaction
 	var cursor *domain.TransactionID
 	for {
-		page, err := s.credits.ListTransactions(r.ctx, a.tenant, a.id, application.MaxPageSize, cursor)
+		page, err := s.accounts.ListTransactions(r.ctx, a.tenant, a.id, application.MaxPageSize, cursor)
 		if err != nil {
 			return result(err)
 		}

@@ -28,11 +28,11 @@ import (
 // group is a ledger whose units of work all go through one lane, so that a
 // test can line several up for one transaction.
 type group struct {
-	db      *bun.DB
-	uow     *postgres.UnitOfWork
-	reads   application.Repos
-	credits *application.Credits
-	tenant  domain.TenantID
+	db       *bun.DB
+	uow      *postgres.UnitOfWork
+	reads    application.Repos
+	accounts *application.Accounts
+	tenant   domain.TenantID
 }
 
 func newGroup(t *testing.T) *group {
@@ -49,7 +49,7 @@ func newGroup(t *testing.T) *group {
 		t.Fatal(err)
 	}
 	return &group{db: db, uow: uow, reads: reads, tenant: tenant,
-		credits: application.NewCredits(uow, reads, system.Clock{}, system.UUIDv7{})}
+		accounts: application.NewAccounts(uow, reads, system.Clock{}, system.UUIDv7{})}
 }
 
 // together runs every call at once, after lining them all up behind a unit
@@ -94,7 +94,7 @@ func (g *group) account(t *testing.T, name string) domain.AccountID {
 
 func (g *group) grant(t *testing.T, account domain.AccountID, amount string) domain.Transaction {
 	t.Helper()
-	tx, _, err := g.credits.Grant(context.Background(), application.GrantCommand{Tenant: g.tenant, Account: account,
+	tx, _, err := g.accounts.Grant(context.Background(), application.GrantCommand{Tenant: g.tenant, Account: account,
 		Amount: domain.MustCredits(amount), Source: domain.LotPaid, Priority: domain.DefaultLotPriority}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +103,7 @@ func (g *group) grant(t *testing.T, account domain.AccountID, amount string) dom
 }
 
 func (g *group) spend(account domain.AccountID, amount string, idem *application.Idempotency[domain.Transaction]) (domain.Transaction, *application.Receipt, error) {
-	return g.credits.Spend(context.Background(), application.SpendCommand{Tenant: g.tenant, Account: account,
+	return g.accounts.Spend(context.Background(), application.SpendCommand{Tenant: g.tenant, Account: account,
 		Amount: domain.MustCredits(amount)}, idem)
 }
 
@@ -180,7 +180,7 @@ func TestGroupCommitUnitsStandAlone(t *testing.T) {
 		func() { spent[1], _, spendErrs[1] = g.spend(alice, "3", nil) },
 		func() {
 			var err error
-			if carolGrant, _, err = g.credits.Grant(context.Background(), application.GrantCommand{Tenant: g.tenant, Account: carol,
+			if carolGrant, _, err = g.accounts.Grant(context.Background(), application.GrantCommand{Tenant: g.tenant, Account: carol,
 				Amount: domain.MustCredits("2"), Source: domain.LotBonus, Priority: domain.DefaultLotPriority}, nil); err != nil {
 				t.Error(err)
 			}

@@ -27,7 +27,7 @@ func seed(t *testing.T, l *ledger, account, amount string) (domain.TenantID, dom
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = l.credits.Grant(context.Background(), application.GrantCommand{Tenant: key.Tenant, Account: acct,
+	_, _, err = l.accounts.Grant(context.Background(), application.GrantCommand{Tenant: key.Tenant, Account: acct,
 		Amount: domain.MustCredits(amount), Source: domain.LotPaid, Priority: domain.DefaultLotPriority}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +117,7 @@ func TestConcurrentSpendsNeverOverdraw(t *testing.T) {
 	for range 64 {
 		wg.Go(func() {
 			for range attempts {
-				_, _, err := l.credits.Spend(context.Background(), application.SpendCommand{Tenant: tenant, Account: acct, Amount: domain.MustCredits("1")}, nil)
+				_, _, err := l.accounts.Spend(context.Background(), application.SpendCommand{Tenant: tenant, Account: acct, Amount: domain.MustCredits("1")}, nil)
 				switch {
 				case err == nil:
 					ok.Add(1)
@@ -134,7 +134,7 @@ func TestConcurrentSpendsNeverOverdraw(t *testing.T) {
 	if ok.Load() != 1000 || insufficient.Load() != 1000 || other.Load() != 0 {
 		t.Fatalf("spent %d, refused %d, failed %d; want 1000, 1000, 0", ok.Load(), insufficient.Load(), other.Load())
 	}
-	view, err := l.credits.GetAccount(context.Background(), tenant, acct)
+	view, err := l.accounts.GetAccount(context.Background(), tenant, acct)
 	if err != nil || !view.Balance.IsZero() {
 		t.Fatalf("balance %s, %v; want 0", view.Balance, err)
 	}
@@ -157,7 +157,7 @@ func TestConcurrentRequestsWithOneKeyExecuteOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 32 {
 		wg.Go(func() {
-			_, receipt, err := l.credits.Spend(context.Background(), application.SpendCommand{Tenant: tenant, Account: acct, Amount: domain.MustCredits("7")}, idem)
+			_, receipt, err := l.accounts.Spend(context.Background(), application.SpendCommand{Tenant: tenant, Account: acct, Amount: domain.MustCredits("7")}, idem)
 			if err != nil {
 				t.Error(err)
 				return
@@ -176,7 +176,7 @@ func TestConcurrentRequestsWithOneKeyExecuteOnce(t *testing.T) {
 			t.Fatalf("receipts differ: %q vs %q", b, first)
 		}
 	}
-	view, _ := l.credits.GetAccount(context.Background(), tenant, acct)
+	view, _ := l.accounts.GetAccount(context.Background(), tenant, acct)
 	if view.Balance.String() != "93" {
 		t.Fatalf("balance %s, want 93 (one spend of 7)", view.Balance)
 	}
@@ -195,7 +195,7 @@ func TestExpiryAndHoldsOnPostgres(t *testing.T) {
 	ctx := context.Background()
 	tenant, acct := seed(t, l, "user-1", "5") // never expires
 	soon := clock.Now().Add(time.Hour)
-	if _, _, err := l.credits.Grant(ctx, application.GrantCommand{Tenant: tenant, Account: acct, Amount: domain.MustCredits("3"),
+	if _, _, err := l.accounts.Grant(ctx, application.GrantCommand{Tenant: tenant, Account: acct, Amount: domain.MustCredits("3"),
 		Source: domain.LotBonus, Priority: domain.DefaultLotPriority, ExpiresAt: &soon}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -211,11 +211,11 @@ func TestExpiryAndHoldsOnPostgres(t *testing.T) {
 	if n, err := l.expiry.ExpireLots(ctx, 100); err != nil || n != 1 {
 		t.Fatalf("expired %d wallets, %v", n, err)
 	}
-	view, _ := l.credits.GetAccount(ctx, tenant, acct)
+	view, _ := l.accounts.GetAccount(ctx, tenant, acct)
 	if view.Balance.String() != "7" || view.Available.String() != "5" { // 5 + 2 still held on the expired lot
 		t.Fatalf("after lot expiry: balance %s available %s", view.Balance, view.Available)
 	}
-	if _, _, err := l.credits.Spend(ctx, application.SpendCommand{Tenant: tenant, Account: acct, Amount: domain.MustCredits("6")}, nil); !errors.Is(err, domain.ErrInsufficientCredits) {
+	if _, _, err := l.accounts.Spend(ctx, application.SpendCommand{Tenant: tenant, Account: acct, Amount: domain.MustCredits("6")}, nil); !errors.Is(err, domain.ErrInsufficientCredits) {
 		t.Fatalf("spend of 6 with 5 available: %v", err)
 	}
 	clock.advance(time.Hour) // now the hold is due too
@@ -227,7 +227,7 @@ func TestExpiryAndHoldsOnPostgres(t *testing.T) {
 	if n, err := l.expiry.ExpireLots(ctx, 100); err != nil || n != 0 {
 		t.Fatalf("lot sweep after the hold sweep changed %d wallets, %v", n, err)
 	}
-	view, _ = l.credits.GetAccount(ctx, tenant, acct)
+	view, _ = l.accounts.GetAccount(ctx, tenant, acct)
 	if view.Balance.String() != "5" || !view.Held.IsZero() {
 		t.Fatalf("after hold expiry: balance %s held %s", view.Balance, view.Held)
 	}

@@ -21,12 +21,12 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, postgres.MigrateURL)) }
 
 // ledger is the application wired to a fresh database.
 type ledger struct {
-	db      *bun.DB
-	credits *application.Credits
-	holds   *application.Holds
-	expiry  *application.Expiry
-	keys    *application.APIKeys
-	verify  *application.Verifier
+	db       *bun.DB
+	accounts *application.Accounts
+	holds    *application.Holds
+	expiry   *application.Expiry
+	keys     *application.APIKeys
+	verify   *application.Verifier
 }
 
 func newLedger(t *testing.T, clock application.Clock) *ledger {
@@ -39,12 +39,12 @@ func newLedger(t *testing.T, clock application.Clock) *ledger {
 	t.Cleanup(func() { db.Close() })
 	uow, reads, ids := postgres.NewUnitOfWork(db, cfg), postgres.NewRepos(db, cfg), system.UUIDv7{}
 	return &ledger{
-		db:      db,
-		credits: application.NewCredits(uow, reads, clock, ids),
-		holds:   application.NewHolds(uow, reads, clock, ids),
-		expiry:  application.NewExpiry(uow, reads, clock, ids),
-		keys:    application.NewAPIKeys(postgres.NewAPIKeyStore(db), clock, ids),
-		verify:  application.NewVerifier(postgres.NewAuditor(db)),
+		db:       db,
+		accounts: application.NewAccounts(uow, reads, clock, ids),
+		holds:    application.NewHolds(uow, reads, clock, ids),
+		expiry:   application.NewExpiry(uow, reads, clock, ids),
+		keys:     application.NewAPIKeys(postgres.NewAPIKeyStore(db), clock, ids),
+		verify:   application.NewVerifier(postgres.NewAuditor(db)),
 	}
 }
 

@@ -39,7 +39,7 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 		fx.Provide(
 			fx.Annotate(func() system.Clock { return system.Clock{} }, fx.As(new(application.Clock))),
 			fx.Annotate(func() system.UUIDv7 { return system.UUIDv7{} }, fx.As(new(application.IDGenerator))),
-			application.NewCredits,
+			application.NewAccounts,
 			application.NewHolds,
 			application.NewExpiry,
 			application.NewAPIKeys,

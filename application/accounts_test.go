@@ -14,7 +14,7 @@ import (
 
 func TestGrantOpensWalletAndAddsLot(t *testing.T) {
 	e := newEnv(t)
-	if _, err := e.credits.GetAccount(e.ctx, e.tenant, acct("alice")); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := e.accounts.GetAccount(e.ctx, e.tenant, acct("alice")); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("GetAccount before any grant: %v, want ErrNotFound", err)
 	}
 	tx := e.grant("alice", "100.5", func(c *application.GrantCommand) {
@@ -54,18 +54,18 @@ func TestGrantRefusesBadInputAndOpensNoWallet(t *testing.T) {
 			e := newEnv(t)
 			cmd := application.GrantCommand{Tenant: e.tenant, Account: acct("bob"), Amount: cr("1"), Source: domain.LotBonus, Priority: 50}
 			tt.cmd(e, &cmd)
-			_, _, err := e.credits.Grant(e.ctx, cmd, nil)
+			_, _, err := e.accounts.Grant(e.ctx, cmd, nil)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Grant error = %v, want %v", err, tt.want)
 			}
 			if tt.want != nil {
 				// The wallet opened by the failed grant is rolled back with it.
-				if _, err := e.credits.GetAccount(e.ctx, e.tenant, acct("bob")); !errors.Is(err, domain.ErrNotFound) {
+				if _, err := e.accounts.GetAccount(e.ctx, e.tenant, acct("bob")); !errors.Is(err, domain.ErrNotFound) {
 					t.Fatalf("GetAccount after a refused grant: %v, want ErrNotFound", err)
 				}
 				return
 			}
-			if _, _, err := e.credits.Grant(e.ctx, application.GrantCommand{Tenant: e.tenant, Account: acct("bob"), Amount: cr("1"),
+			if _, _, err := e.accounts.Grant(e.ctx, application.GrantCommand{Tenant: e.tenant, Account: acct("bob"), Amount: cr("1"),
 				Source: domain.LotBonus, Priority: 50}, nil); !errors.Is(err, domain.ErrBalanceLimit) {
 				t.Fatalf("grant past the balance limit: %v, want ErrBalanceLimit", err)
 			}
@@ -124,10 +124,10 @@ func TestTenantsAreSeparate(t *testing.T) {
 	e := newEnv(t)
 	e.grant("alice", "10")
 	other := domain.TenantID(e.ids.NewID())
-	if _, err := e.credits.GetAccount(e.ctx, other, acct("alice")); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := e.accounts.GetAccount(e.ctx, other, acct("alice")); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("another tenant's alice: %v, want ErrNotFound", err)
 	}
-	if _, _, err := e.credits.Spend(e.ctx, application.SpendCommand{Tenant: other, Account: acct("alice"), Amount: cr("1")}, nil); !errors.Is(err, domain.ErrNotFound) {
+	if _, _, err := e.accounts.Spend(e.ctx, application.SpendCommand{Tenant: other, Account: acct("alice"), Amount: cr("1")}, nil); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("spend from another tenant's alice: %v, want ErrNotFound", err)
 	}
 }
@@ -147,7 +147,7 @@ func TestListTransactions(t *testing.T) {
 		var cursor *domain.TransactionID
 		pages := 0
 		for {
-			page, err := e.credits.ListTransactions(e.ctx, e.tenant, acct("alice"), limit, cursor)
+			page, err := e.accounts.ListTransactions(e.ctx, e.tenant, acct("alice"), limit, cursor)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -175,11 +175,11 @@ func TestListTransactions(t *testing.T) {
 	}
 
 	for _, limit := range []int{0, -1, application.MaxPageSize + 1} {
-		if _, err := e.credits.ListTransactions(e.ctx, e.tenant, acct("alice"), limit, nil); !errors.Is(err, domain.ErrInvalidInput) {
+		if _, err := e.accounts.ListTransactions(e.ctx, e.tenant, acct("alice"), limit, nil); !errors.Is(err, domain.ErrInvalidInput) {
 			t.Fatalf("limit %d: %v, want ErrInvalidInput", limit, err)
 		}
 	}
-	if _, err := e.credits.ListTransactions(e.ctx, e.tenant, acct("nobody"), 10, nil); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := e.accounts.ListTransactions(e.ctx, e.tenant, acct("nobody"), 10, nil); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("history of unknown account: %v, want ErrNotFound", err)
 	}
 	// The balance after each transaction counts down from the newest.
@@ -315,7 +315,7 @@ func TestConcurrentSpends(t *testing.T) {
 			errs <- err
 		})
 		wg.Go(func() {
-			if _, err := e.credits.GetAccount(e.ctx, e.tenant, acct("alice")); err != nil {
+			if _, err := e.accounts.GetAccount(e.ctx, e.tenant, acct("alice")); err != nil {
 				errs <- err
 			}
 		})

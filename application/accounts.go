@@ -8,17 +8,17 @@ import (
 	"github.com/creditd/creditd/domain"
 )
 
-// Credits grants, spends and reports credits on users' wallets.
-type Credits struct {
+// Accounts grants, spends and reports credits on users' wallets.
+type Accounts struct {
 	uow   UnitOfWork
 	reads Repos // outside any transaction, for reads and idempotent replays
 	clock Clock
 	ids   IDGenerator
 }
 
-// NewCredits builds the credits use cases.
-func NewCredits(uow UnitOfWork, reads Repos, clock Clock, ids IDGenerator) *Credits {
-	return &Credits{uow: uow, reads: reads, clock: clock, ids: ids}
+// NewAccounts builds the account use cases.
+func NewAccounts(uow UnitOfWork, reads Repos, clock Clock, ids IDGenerator) *Accounts {
+	return &Accounts{uow: uow, reads: reads, clock: clock, ids: ids}
 }
 
 // GrantCommand adds credits to an account, opening its wallet on first grant.
@@ -33,7 +33,7 @@ type GrantCommand struct {
 }
 
 // Grant adds a lot of credits to the account's wallet.
-func (c *Credits) Grant(ctx context.Context, cmd GrantCommand, idem *Idempotency[domain.Transaction]) (domain.Transaction, *Receipt, error) {
+func (c *Accounts) Grant(ctx context.Context, cmd GrantCommand, idem *Idempotency[domain.Transaction]) (domain.Transaction, *Receipt, error) {
 	scope := WalletScope(cmd.Tenant, cmd.Account)
 	return runOnce(ctx, c.uow, c.reads, c.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (domain.Transaction, error) {
 		now := c.clock.Now()
@@ -57,7 +57,7 @@ type SpendCommand struct {
 }
 
 // Spend moves credits to consumption, or fails with domain.ErrInsufficientCredits.
-func (c *Credits) Spend(ctx context.Context, cmd SpendCommand, idem *Idempotency[domain.Transaction]) (domain.Transaction, *Receipt, error) {
+func (c *Accounts) Spend(ctx context.Context, cmd SpendCommand, idem *Idempotency[domain.Transaction]) (domain.Transaction, *Receipt, error) {
 	scope := WalletScope(cmd.Tenant, cmd.Account)
 	return runOnce(ctx, c.uow, c.reads, c.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (domain.Transaction, error) {
 		now := c.clock.Now()
@@ -74,7 +74,7 @@ func (c *Credits) Spend(ctx context.Context, cmd SpendCommand, idem *Idempotency
 // change applies one movement to a locked wallet after settling it, so a
 // movement never sees credits that have expired or an expired hold still
 // reserves, then stores everything.
-func (c *Credits) change(ctx context.Context, r Repos, w *domain.Wallet, now time.Time, move func() (domain.Transaction, error)) (domain.Transaction, error) {
+func (c *Accounts) change(ctx context.Context, r Repos, w *domain.Wallet, now time.Time, move func() (domain.Transaction, error)) (domain.Transaction, error) {
 	settled, err := settle(ctx, r, w, c.ids, now)
 	if err != nil {
 		return domain.Transaction{}, err
@@ -149,7 +149,7 @@ type AccountView struct {
 // GetAccount reports the account's balance as of now: expired lots and
 // expired holds that have not been swept yet are already left out, as a spend
 // would leave them out.
-func (c *Credits) GetAccount(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (AccountView, error) {
+func (c *Accounts) GetAccount(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (AccountView, error) {
 	w, err := c.reads.Wallets.Get(ctx, tenant, account)
 	if err != nil {
 		return AccountView{}, err
@@ -173,7 +173,7 @@ type HistoryPage struct {
 }
 
 // ListTransactions pages through an account's history, newest first.
-func (c *Credits) ListTransactions(ctx context.Context, tenant domain.TenantID, account domain.AccountID, limit int, after *domain.TransactionID) (HistoryPage, error) {
+func (c *Accounts) ListTransactions(ctx context.Context, tenant domain.TenantID, account domain.AccountID, limit int, before *domain.TransactionID) (HistoryPage, error) {
 	if limit < 1 || limit > MaxPageSize {
 		return HistoryPage{}, fmt.Errorf("%w: limit must be between 1 and %d", domain.ErrInvalidInput, MaxPageSize)
 	}
@@ -181,7 +181,7 @@ func (c *Credits) ListTransactions(ctx context.Context, tenant domain.TenantID, 
 	if err != nil {
 		return HistoryPage{}, err
 	}
-	items, err := c.reads.Ledger.History(ctx, w.ID(), after, limit+1)
+	items, err := c.reads.Ledger.History(ctx, w.ID(), before, limit+1)
 	if err != nil {
 		return HistoryPage{}, err
 	}
