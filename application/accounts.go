@@ -10,15 +10,15 @@ import (
 
 // Accounts grants, spends and reports credits on users' wallets.
 type Accounts struct {
-	uow   UnitOfWork
-	reads Repos // outside any transaction, for reads and idempotent replays
-	clock Clock
-	ids   IDGenerator
+	uow     UnitOfWork
+	queries Queries // reads outside any transaction, and idempotent replays
+	clock   Clock
+	ids     IDGenerator
 }
 
 // NewAccounts builds the account use cases.
-func NewAccounts(uow UnitOfWork, reads Repos, clock Clock, ids IDGenerator) *Accounts {
-	return &Accounts{uow: uow, reads: reads, clock: clock, ids: ids}
+func NewAccounts(uow UnitOfWork, queries Queries, clock Clock, ids IDGenerator) *Accounts {
+	return &Accounts{uow: uow, queries: queries, clock: clock, ids: ids}
 }
 
 // GrantCommand adds credits to an account, opening its wallet on first grant.
@@ -35,7 +35,7 @@ type GrantCommand struct {
 // Grant adds a lot of credits to the account's wallet.
 func (c *Accounts) Grant(ctx context.Context, cmd GrantCommand, idem *Idempotency[domain.Transaction]) (domain.Transaction, *Receipt, error) {
 	scope := WalletScope(cmd.Tenant, cmd.Account)
-	return runOnce(ctx, c.uow, c.reads, c.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (domain.Transaction, error) {
+	return runOnce(ctx, c.uow, c.queries, c.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (domain.Transaction, error) {
 		now := c.clock.Now()
 		w, err := r.Wallets.LockOrCreate(ctx, domain.NewWallet(domain.WalletID(c.ids.NewID()), cmd.Tenant, cmd.Account, now))
 		if err != nil {
@@ -59,7 +59,7 @@ type SpendCommand struct {
 // Spend moves credits to consumption, or fails with domain.ErrInsufficientCredits.
 func (c *Accounts) Spend(ctx context.Context, cmd SpendCommand, idem *Idempotency[domain.Transaction]) (domain.Transaction, *Receipt, error) {
 	scope := WalletScope(cmd.Tenant, cmd.Account)
-	return runOnce(ctx, c.uow, c.reads, c.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (domain.Transaction, error) {
+	return runOnce(ctx, c.uow, c.queries, c.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (domain.Transaction, error) {
 		now := c.clock.Now()
 		w, err := r.Wallets.Lock(ctx, cmd.Tenant, cmd.Account)
 		if err != nil {
@@ -96,12 +96,22 @@ type settlement struct {
 // up, then expires the lots whose time is up (including credits those holds
 // had pinned on expired lots). Both are cheap checks when nothing is due.
 func settle(ctx context.Context, r Repos, w *domain.Wallet, ids IDGenerator, now time.Time) (settlement, error) {
-	var s settlement
+	var open []*domain.Hold
 	if w.HoldsDue(now) {
-		open, err := r.Holds.ListOpen(ctx, w.ID())
-		if err != nil {
+		var err error
+		if open, err = r.Holds.ListOpen(ctx, w.ID()); err != nil {
 			return settlement{}, err
 		}
+	}
+	return settleWith(w, open, ids, now)
+}
+
+// settleWith is settle given the wallet's open holds, which it needs only
+// when w.HoldsDue(now).
+func settleWith(w *domain.Wallet, open []*domain.Hold, ids IDGenerator, now time.Time) (settlement, error) {
+	var s settlement
+	if w.HoldsDue(now) {
+		var err error
 		if s.expiredHolds, err = w.ExpireDueHolds(open, now); err != nil {
 			return settlement{}, err
 		}
@@ -150,12 +160,22 @@ type AccountView struct {
 // expired holds that have not been swept yet are already left out, as a spend
 // would leave them out.
 func (c *Accounts) GetAccount(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (AccountView, error) {
-	w, err := c.reads.Wallets.Get(ctx, tenant, account)
+	now := c.clock.Now()
+	w, err := c.queries.Wallets.Get(ctx, tenant, account)
 	if err != nil {
 		return AccountView{}, err
 	}
+	var open []*domain.Hold
+	if w.HoldsDue(now) {
+		// Due holds are freed from the view, so the wallet is read again with
+		// its open holds, from one snapshot: a hold placed in between would
+		// reserve a lot the first copy does not have.
+		if w, open, err = c.queries.Wallets.GetWithOpenHolds(ctx, tenant, account); err != nil {
+			return AccountView{}, err
+		}
+	}
 	// Settle a copy that is never stored: the view is what a change made now would see.
-	if _, err := settle(ctx, c.reads, w, c.ids, c.clock.Now()); err != nil {
+	if _, err := settleWith(w, open, c.ids, now); err != nil {
 		return AccountView{}, err
 	}
 	w.ForgetChanges()
@@ -177,11 +197,11 @@ func (c *Accounts) ListTransactions(ctx context.Context, tenant domain.TenantID,
 	if limit < 1 || limit > MaxPageSize {
 		return HistoryPage{}, fmt.Errorf("%w: limit must be between 1 and %d", domain.ErrInvalidInput, MaxPageSize)
 	}
-	w, err := c.reads.Wallets.Get(ctx, tenant, account)
+	w, err := c.queries.Wallets.Get(ctx, tenant, account)
 	if err != nil {
 		return HistoryPage{}, err
 	}
-	items, err := c.reads.Ledger.History(ctx, w.ID(), before, limit+1)
+	items, err := c.queries.Ledger.History(ctx, w.ID(), before, limit+1)
 	if err != nil {
 		return HistoryPage{}, err
 	}

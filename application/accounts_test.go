@@ -220,8 +220,8 @@ func TestLazyExpiry(t *testing.T) {
 	if p := h[1].Postings(); !h[1].Amount().Equal(cr("10")) || p[len(p)-1].System != domain.SystemBreakage {
 		t.Fatalf("expiration of %s with postings %+v, want 10 to breakage", h[1].Amount(), p)
 	}
-	if n, err := e.expiry.ExpireLots(e.ctx, 10); n != 0 || err != nil {
-		t.Fatalf("ExpireLots after the lazy sweep = %d, %v", n, err)
+	if s, err := e.expiry.ExpireLots(e.ctx, 10); s.Changed != 0 || err != nil {
+		t.Fatalf("ExpireLots after the lazy sweep = %d, %v", s.Changed, err)
 	}
 }
 
@@ -232,15 +232,15 @@ func TestExpireLots(t *testing.T) {
 		e.grant(a, "1")
 	}
 	e.grant("d", "3", expiresIn(e, time.Hour))
-	if n, err := e.expiry.ExpireLots(e.ctx, 10); n != 0 || err != nil {
-		t.Fatalf("ExpireLots before expiry = %d, %v", n, err)
+	if s, err := e.expiry.ExpireLots(e.ctx, 10); s.Changed != 0 || err != nil {
+		t.Fatalf("ExpireLots before expiry = %d, %v", s.Changed, err)
 	}
 	e.clock.Advance(time.Minute)
-	if n, err := e.expiry.ExpireLots(e.ctx, 2); n != 2 || err != nil {
-		t.Fatalf("ExpireLots(2) = %d, %v", n, err)
+	if s, err := e.expiry.ExpireLots(e.ctx, 2); s.Changed != 2 || err != nil {
+		t.Fatalf("ExpireLots(2) = %d, %v", s.Changed, err)
 	}
-	if n, err := e.expiry.ExpireLots(e.ctx, 10); n != 1 || err != nil {
-		t.Fatalf("second ExpireLots = %d, %v", n, err)
+	if s, err := e.expiry.ExpireLots(e.ctx, 10); s.Changed != 1 || err != nil {
+		t.Fatalf("second ExpireLots = %d, %v", s.Changed, err)
 	}
 	for _, a := range []string{"a", "b", "c"} {
 		e.wantAccount(a, "1", "0")

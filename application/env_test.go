@@ -32,9 +32,9 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	store, clock, ids := memory.NewStore(), memory.NewFixedClock(start), &memory.SequentialIDs{}
 	e := &env{t: t, ctx: t.Context(), store: store, clock: clock, ids: ids,
-		accounts: application.NewAccounts(store.UnitOfWork(), store.Repos(), clock, ids),
-		holds:    application.NewHolds(store.UnitOfWork(), store.Repos(), clock, ids),
-		expiry:   application.NewExpiry(store.UnitOfWork(), store.Repos(), clock, ids),
+		accounts: application.NewAccounts(store.UnitOfWork(), store.Queries(), clock, ids),
+		holds:    application.NewHolds(store.UnitOfWork(), store.Queries(), clock, ids),
+		expiry:   application.NewExpiry(store.UnitOfWork(), store.Queries(), clock, ids),
 		tenant:   domain.TenantID(ids.NewID()),
 	}
 	t.Cleanup(func() { assertSound(t, store) })

@@ -9,15 +9,15 @@ import (
 
 // Holds reserves credits for work whose cost is known later.
 type Holds struct {
-	uow   UnitOfWork
-	reads Repos
-	clock Clock
-	ids   IDGenerator
+	uow     UnitOfWork
+	queries Queries
+	clock   Clock
+	ids     IDGenerator
 }
 
 // NewHolds builds the hold use cases.
-func NewHolds(uow UnitOfWork, reads Repos, clock Clock, ids IDGenerator) *Holds {
-	return &Holds{uow: uow, reads: reads, clock: clock, ids: ids}
+func NewHolds(uow UnitOfWork, queries Queries, clock Clock, ids IDGenerator) *Holds {
+	return &Holds{uow: uow, queries: queries, clock: clock, ids: ids}
 }
 
 // PlaceHoldCommand reserves credits for a while.
@@ -32,7 +32,7 @@ type PlaceHoldCommand struct {
 // Place reserves credits, or fails with domain.ErrInsufficientCredits.
 func (h *Holds) Place(ctx context.Context, cmd PlaceHoldCommand, idem *Idempotency[*domain.Hold]) (*domain.Hold, *Receipt, error) {
 	scope := WalletScope(cmd.Tenant, cmd.Account)
-	return runOnce(ctx, h.uow, h.reads, h.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (*domain.Hold, error) {
+	return runOnce(ctx, h.uow, h.queries, h.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (*domain.Hold, error) {
 		now := h.clock.Now()
 		w, err := r.Wallets.Lock(ctx, cmd.Tenant, cmd.Account)
 		if err != nil {
@@ -67,7 +67,7 @@ type CaptureCommand struct {
 // Capture spends amount of what the hold reserves.
 func (h *Holds) Capture(ctx context.Context, cmd CaptureCommand, idem *Idempotency[Capture]) (Capture, *Receipt, error) {
 	scope := HoldScope(cmd.Tenant, cmd.Hold)
-	return runOnce(ctx, h.uow, h.reads, h.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (Capture, error) {
+	return runOnce(ctx, h.uow, h.queries, h.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (Capture, error) {
 		now := h.clock.Now()
 		w, hold, err := lockHold(ctx, r, cmd.Tenant, cmd.Hold)
 		if err != nil {
@@ -96,7 +96,7 @@ type ReleaseCommand struct {
 // Release frees the hold's remaining credits.
 func (h *Holds) Release(ctx context.Context, cmd ReleaseCommand, idem *Idempotency[*domain.Hold]) (*domain.Hold, *Receipt, error) {
 	scope := HoldScope(cmd.Tenant, cmd.Hold)
-	return runOnce(ctx, h.uow, h.reads, h.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (*domain.Hold, error) {
+	return runOnce(ctx, h.uow, h.queries, h.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (*domain.Hold, error) {
 		now := h.clock.Now()
 		w, hold, err := lockHold(ctx, r, cmd.Tenant, cmd.Hold)
 		if err != nil {
@@ -115,7 +115,7 @@ func (h *Holds) Release(ctx context.Context, cmd ReleaseCommand, idem *Idempoten
 
 // Get reads a hold.
 func (h *Holds) Get(ctx context.Context, tenant domain.TenantID, id domain.HoldID) (*domain.Hold, error) {
-	return h.reads.Holds.Get(ctx, tenant, id)
+	return h.queries.Holds.Get(ctx, tenant, id)
 }
 
 // lockHold locks the wallet a hold belongs to, then reads the hold again:

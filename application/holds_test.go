@@ -178,8 +178,8 @@ func TestHoldExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := e.expiry.ExpireHolds(e.ctx, 10); n != 0 || err != nil {
-		t.Fatalf("ExpireHolds before expiry = %d, %v", n, err)
+	if s, err := e.expiry.ExpireHolds(e.ctx, 10); s.Changed != 0 || err != nil {
+		t.Fatalf("ExpireHolds before expiry = %d, %v", s.Changed, err)
 	}
 	e.clock.Advance(time.Minute)
 	got, err := e.holds.Get(e.ctx, e.tenant, short.ID())
@@ -192,15 +192,15 @@ func TestHoldExpiry(t *testing.T) {
 	if _, err := e.release(short.ID()); !errors.Is(err, domain.ErrHoldNotReleasable) {
 		t.Fatalf("release of a due hold: %v, want ErrHoldNotReleasable", err)
 	}
-	if n, err := e.expiry.ExpireHolds(e.ctx, 10); n != 1 || err != nil {
-		t.Fatalf("ExpireHolds = %d, %v", n, err)
+	if s, err := e.expiry.ExpireHolds(e.ctx, 10); s.Changed != 1 || err != nil {
+		t.Fatalf("ExpireHolds = %d, %v", s.Changed, err)
 	}
 	if got, _ := e.holds.Get(e.ctx, e.tenant, short.ID()); got.Status() != domain.HoldExpired || !got.Remaining().IsZero() {
 		t.Fatalf("expired hold: %s with %s remaining", got.Status(), got.Remaining())
 	}
 	e.wantAccount("alice", "10", "3")
-	if n, err := e.expiry.ExpireHolds(e.ctx, 10); n != 0 || err != nil {
-		t.Fatalf("second ExpireHolds = %d, %v", n, err)
+	if s, err := e.expiry.ExpireHolds(e.ctx, 10); s.Changed != 0 || err != nil {
+		t.Fatalf("second ExpireHolds = %d, %v", s.Changed, err)
 	}
 	if _, err := e.capture(long.ID(), "3"); err != nil {
 		t.Fatal(err)
@@ -224,11 +224,11 @@ func TestHeldCreditsOnExpiredLot(t *testing.T) {
 	e.clock.Advance(90 * time.Minute)
 
 	e.wantAccount("alice", "11", "9") // the 1 free credit of the expired lot is gone
-	if n, err := e.expiry.ExpireLots(e.ctx, 10); n != 1 || err != nil {
-		t.Fatalf("ExpireLots = %d, %v", n, err)
+	if s, err := e.expiry.ExpireLots(e.ctx, 10); s.Changed != 1 || err != nil {
+		t.Fatalf("ExpireLots = %d, %v", s.Changed, err)
 	}
-	if n, err := e.expiry.ExpireLots(e.ctx, 10); n != 0 || err != nil {
-		t.Fatalf("ExpireLots with only held credits left = %d, %v", n, err)
+	if s, err := e.expiry.ExpireLots(e.ctx, 10); s.Changed != 0 || err != nil {
+		t.Fatalf("ExpireLots with only held credits left = %d, %v", s.Changed, err)
 	}
 	e.wantAccount("alice", "11", "9")
 
@@ -245,8 +245,8 @@ func TestHeldCreditsOnExpiredLot(t *testing.T) {
 	if _, err := e.spend("alice", "2.000001"); !errors.Is(err, domain.ErrInsufficientCredits) {
 		t.Fatalf("spend of released expired credits: %v, want ErrInsufficientCredits", err)
 	}
-	if n, err := e.expiry.ExpireLots(e.ctx, 10); n != 1 || err != nil {
-		t.Fatalf("ExpireLots after release = %d, %v", n, err)
+	if s, err := e.expiry.ExpireLots(e.ctx, 10); s.Changed != 1 || err != nil {
+		t.Fatalf("ExpireLots after release = %d, %v", s.Changed, err)
 	}
 	if h := e.history("alice"); h[0].Type() != domain.TransactionExpiration || !h[0].Amount().Equal(cr("4")) {
 		t.Fatalf("newest transaction: %s of %s, want EXPIRATION of 4", h[0].Type(), h[0].Amount())
@@ -255,11 +255,11 @@ func TestHeldCreditsOnExpiredLot(t *testing.T) {
 	// b's expiry frees its credits, and settling the wallet expires them in
 	// the same transaction: the lot sweep finds nothing left.
 	e.clock.Advance(time.Hour)
-	if n, err := e.expiry.ExpireHolds(e.ctx, 10); n != 1 || err != nil {
-		t.Fatalf("ExpireHolds = %d, %v", n, err)
+	if s, err := e.expiry.ExpireHolds(e.ctx, 10); s.Changed != 1 || err != nil {
+		t.Fatalf("ExpireHolds = %d, %v", s.Changed, err)
 	}
-	if n, err := e.expiry.ExpireLots(e.ctx, 10); n != 0 || err != nil {
-		t.Fatalf("ExpireLots after hold expiry = %d, %v", n, err)
+	if s, err := e.expiry.ExpireLots(e.ctx, 10); s.Changed != 0 || err != nil {
+		t.Fatalf("ExpireLots after hold expiry = %d, %v", s.Changed, err)
 	}
 	e.wantAccount("alice", "2", "0")
 	if lots := e.account("alice").Lots; len(lots) != 1 || lots[0].ExpiresAt() != nil {

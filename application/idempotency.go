@@ -49,7 +49,7 @@ type IdempotencyRecord struct {
 // one without the other. A business rejection rolls the change back and is
 // then recorded on its own, so a retry cannot turn a rejection into a
 // success.
-func runOnce[T any](ctx context.Context, uow UnitOfWork, reads Repos, clock Clock, tenant domain.TenantID,
+func runOnce[T any](ctx context.Context, uow UnitOfWork, queries Queries, clock Clock, tenant domain.TenantID,
 	idem *Idempotency[T], scope Scope, change func(context.Context, Repos) (T, error)) (T, *Receipt, error) {
 	var zero T
 	if idem == nil {
@@ -87,7 +87,7 @@ func runOnce[T any](ctx context.Context, uow UnitOfWork, reads Repos, clock Cloc
 	case err == nil:
 		return out, &record.Receipt, nil
 	case errors.Is(err, ErrIdempotencyKeyTaken):
-		return replay[T](ctx, reads, record)
+		return replay[T](ctx, queries, record)
 	case !domain.IsRejection(err):
 		return zero, nil, err
 	}
@@ -103,14 +103,14 @@ func runOnce[T any](ctx context.Context, uow UnitOfWork, reads Repos, clock Cloc
 	case err == nil:
 		return zero, &record.Receipt, nil
 	case errors.Is(err, ErrIdempotencyKeyTaken):
-		return replay[T](ctx, reads, record)
+		return replay[T](ctx, queries, record)
 	}
 	return zero, nil, err
 }
 
-func replay[T any](ctx context.Context, reads Repos, want IdempotencyRecord) (T, *Receipt, error) {
+func replay[T any](ctx context.Context, queries Queries, want IdempotencyRecord) (T, *Receipt, error) {
 	var zero T
-	got, err := reads.Idempotency.Get(ctx, want.Tenant, want.Key)
+	got, err := queries.Idempotency.Get(ctx, want.Tenant, want.Key)
 	if err != nil {
 		return zero, nil, err
 	}
@@ -123,17 +123,17 @@ func replay[T any](ctx context.Context, reads Repos, want IdempotencyRecord) (T,
 
 // IdempotencyJanitor forgets idempotency records past their retention.
 type IdempotencyJanitor struct {
-	reads     Repos
+	records   IdempotencyCleaner
 	clock     Clock
 	retention time.Duration
 }
 
 // NewIdempotencyJanitor keeps records for retention (at least 30 days is promised to clients).
-func NewIdempotencyJanitor(reads Repos, clock Clock, retention time.Duration) *IdempotencyJanitor {
-	return &IdempotencyJanitor{reads: reads, clock: clock, retention: retention}
+func NewIdempotencyJanitor(records IdempotencyCleaner, clock Clock, retention time.Duration) *IdempotencyJanitor {
+	return &IdempotencyJanitor{records: records, clock: clock, retention: retention}
 }
 
 // Sweep deletes the records older than the retention and says how many.
 func (j *IdempotencyJanitor) Sweep(ctx context.Context) (int, error) {
-	return j.reads.Idempotency.DeleteBefore(ctx, j.clock.Now().Add(-j.retention))
+	return j.records.DeleteBefore(ctx, j.clock.Now().Add(-j.retention))
 }

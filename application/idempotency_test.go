@@ -227,7 +227,7 @@ func TestIdempotencyJanitor(t *testing.T) {
 	if _, err := e.spendOnce("alice", "1", "new"); err != nil {
 		t.Fatal(err)
 	}
-	janitor := application.NewIdempotencyJanitor(e.store.Repos(), e.clock, 30*24*time.Hour)
+	janitor := application.NewIdempotencyJanitor(e.store.IdempotencyCleaner(), e.clock, 30*24*time.Hour)
 	e.clock.Advance(29*24*time.Hour + time.Second) // "old" is now past 30 days, "new" is not
 	if n, err := janitor.Sweep(e.ctx); n != 1 || err != nil {
 		t.Fatalf("Sweep = %d, %v; want 1", n, err)

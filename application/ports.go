@@ -15,6 +15,21 @@ type Clock interface{ Now() time.Time }
 // history sorts by id.
 type IDGenerator interface{ NewID() [16]byte }
 
+// The ports come in two kinds, so that using one where the other belongs
+// does not compile:
+//   - Repos: the repositories one unit of work sees. Their reads and writes
+//     happen inside its transaction, under the locks its Scope declared.
+//   - Queries: reads of committed state outside any unit of work, each of one
+//     consistent snapshot. They never lock and never write.
+
+// Repos are the repositories one unit of work sees.
+type Repos struct {
+	Wallets     WalletRepository
+	Ledger      LedgerRepository
+	Holds       HoldRepository
+	Idempotency IdempotencyRepository
+}
+
 // WalletRepository stores wallets with their open lots.
 type WalletRepository interface {
 	// Lock loads the account's wallet and locks it until the unit of work
@@ -23,27 +38,13 @@ type WalletRepository interface {
 	Lock(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, error)
 	// LockOrCreate is Lock, storing fresh first when the account has no wallet yet.
 	LockOrCreate(ctx context.Context, fresh *domain.Wallet) (*domain.Wallet, error)
-	// Get reads a consistent snapshot of the wallet without locking it.
-	Get(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, error)
 	// Save stores the balance caches and the lots the wallet reports as changed.
 	Save(ctx context.Context, w *domain.Wallet) error
-	// DueForExpiry lists up to limit wallets holding lots expired at now with
-	// credits to expire. Outside a unit of work only.
-	DueForExpiry(ctx context.Context, now time.Time, limit int) ([]WalletRef, error)
-}
-
-// WalletRef names a wallet for background work.
-type WalletRef struct {
-	Tenant  domain.TenantID
-	Account domain.AccountID
 }
 
 // LedgerRepository stores the append-only transactions.
 type LedgerRepository interface {
 	Append(ctx context.Context, txs ...domain.Transaction) error
-	// History returns up to limit transactions of the wallet, newest first,
-	// strictly older than before when it is set. Outside a unit of work only.
-	History(ctx context.Context, wallet domain.WalletID, before *domain.TransactionID, limit int) ([]domain.Transaction, error)
 }
 
 // HoldRepository stores holds with what they reserve.
@@ -52,21 +53,11 @@ type HoldRepository interface {
 	Get(ctx context.Context, tenant domain.TenantID, id domain.HoldID) (*domain.Hold, error)
 	// Save inserts or updates the hold and its allocations.
 	Save(ctx context.Context, h *domain.Hold) error
-	// ListOpen reads every open hold of the wallet, in id order.
+	// ListOpen reads every open hold of a wallet the unit of work has locked, in id order.
 	ListOpen(ctx context.Context, wallet domain.WalletID) ([]*domain.Hold, error)
-	// Due lists up to limit open holds whose expiry is at or before now.
-	// Outside a unit of work only.
-	Due(ctx context.Context, now time.Time, limit int) ([]HoldRef, error)
 }
 
-// HoldRef names a hold for background work.
-type HoldRef struct {
-	Tenant  domain.TenantID
-	Account domain.AccountID // the hold's wallet, so a sweep need not read the hold to lock it
-	Hold    domain.HoldID
-}
-
-// IdempotencyRepository remembers the outcome of each idempotent request.
+// IdempotencyRepository claims idempotency keys and stores their receipts.
 type IdempotencyRepository interface {
 	// Claim stores a record for a key not seen before, or fails with
 	// ErrIdempotencyKeyTaken. Of two units of work claiming one key at the same
@@ -77,23 +68,78 @@ type IdempotencyRepository interface {
 	// Complete stores the receipt of a key claimed in the same unit of work;
 	// for a key not claimed there, it fails (a programming error).
 	Complete(ctx context.Context, tenant domain.TenantID, key string, receipt Receipt) error
-	// Get reads a record; domain.ErrNotFound when there is none. Outside a
-	// unit of work only.
-	Get(ctx context.Context, tenant domain.TenantID, key string) (IdempotencyRecord, error)
-	// DeleteBefore forgets records created before cutoff and says how many.
-	// Outside a unit of work only.
-	DeleteBefore(ctx context.Context, cutoff time.Time) (int, error)
 }
 
 // ErrIdempotencyKeyTaken is returned by IdempotencyRepository.Claim when the key is taken already.
 var ErrIdempotencyKeyTaken = errors.New("idempotency key already recorded")
 
-// Repos are the repositories one unit of work sees.
-type Repos struct {
-	Wallets     WalletRepository
-	Ledger      LedgerRepository
-	Holds       HoldRepository
-	Idempotency IdempotencyRepository
+// Queries read committed state outside any unit of work.
+type Queries struct {
+	Wallets     WalletQueries
+	Ledger      LedgerQueries
+	Holds       HoldQueries
+	Idempotency IdempotencyQueries
+}
+
+// WalletQueries read wallets.
+type WalletQueries interface {
+	// Get reads the wallet and its open lots from one snapshot.
+	// domain.ErrNotFound when the account has no wallet.
+	Get(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, error)
+	// GetWithOpenHolds reads the wallet, its open lots and its open holds (in
+	// id order) from one snapshot, so every hold reserves lots the wallet holds.
+	GetWithOpenHolds(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, []*domain.Hold, error)
+	// DueForExpiry lists up to limit wallets holding lots expired at now with
+	// credits to expire, the longest overdue first.
+	DueForExpiry(ctx context.Context, now time.Time, limit int) ([]DueWallet, error)
+}
+
+// WalletRef names a wallet for background work.
+type WalletRef struct {
+	Tenant  domain.TenantID
+	Account domain.AccountID
+}
+
+// DueWallet is a wallet with credits to expire since DueAt.
+type DueWallet struct {
+	WalletRef
+	DueAt time.Time // the earliest expiry among its lots with credits to expire
+}
+
+// LedgerQueries read the ledger.
+type LedgerQueries interface {
+	// History returns up to limit transactions of the wallet, newest first,
+	// strictly older than before when it is set.
+	History(ctx context.Context, wallet domain.WalletID, before *domain.TransactionID, limit int) ([]domain.Transaction, error)
+}
+
+// HoldQueries read holds.
+type HoldQueries interface {
+	// Get reads a hold; domain.ErrNotFound when the tenant has no such hold.
+	Get(ctx context.Context, tenant domain.TenantID, id domain.HoldID) (*domain.Hold, error)
+	// Due lists up to limit open holds whose expiry is at or before now, the
+	// longest overdue first.
+	Due(ctx context.Context, now time.Time, limit int) ([]HoldRef, error)
+}
+
+// HoldRef names a hold for background work.
+type HoldRef struct {
+	Tenant    domain.TenantID
+	Account   domain.AccountID // the hold's wallet, so a sweep need not read the hold to lock it
+	Hold      domain.HoldID
+	ExpiresAt time.Time
+}
+
+// IdempotencyQueries read stored outcomes.
+type IdempotencyQueries interface {
+	// Get reads a record; domain.ErrNotFound when there is none.
+	Get(ctx context.Context, tenant domain.TenantID, key string) (IdempotencyRecord, error)
+}
+
+// IdempotencyCleaner forgets old idempotency records, outside any unit of work.
+type IdempotencyCleaner interface {
+	// DeleteBefore forgets records created before cutoff and says how many.
+	DeleteBefore(ctx context.Context, cutoff time.Time) (int, error)
 }
 
 // UnitOfWork runs fn as one transaction: all of fn's writes commit together

@@ -549,7 +549,8 @@ func (r *run) release() string {
 }
 
 func (r *run) expireLots() string {
-	n, err := r.expiry.ExpireLots(r.ctx, 100)
+	s, err := r.expiry.ExpireLots(r.ctx, 100)
+	n := s.Changed
 	want := 0
 	for _, acc := range r.maccounts {
 		expirable := slices.ContainsFunc(acc.lots, func(l *mLot) bool { return l.expired(r.now()) && l.remaining > l.held })
@@ -565,7 +566,8 @@ func (r *run) expireLots() string {
 }
 
 func (r *run) expireHolds() string {
-	n, err := r.expiry.ExpireHolds(r.ctx, 100)
+	s, err := r.expiry.ExpireHolds(r.ctx, 100)
+	n := s.Changed
 	want := 0 // wallets settled: those with a due hold
 	for _, acc := range r.maccounts {
 		if slices.ContainsFunc(r.mholds, func(h *mHold) bool { return h.acc == acc && h.due(r.now()) }) && r.settle(acc) {
@@ -617,7 +619,7 @@ func (r *run) check() error {
 		return fmt.Errorf("audit saw %d wallets and %d transactions, want %d and %d", report.Wallets, report.Transactions, len(r.opened), txs)
 	}
 
-	reads := r.store.Repos()
+	reads := r.store.Queries()
 	open := map[*mAccount][]*domain.Hold{}
 	for _, mh := range r.mholds {
 		h, err := reads.Holds.Get(r.ctx, mh.tenant, mh.id)

@@ -59,9 +59,6 @@ func TestParseIDs(t *testing.T) {
 	if h, err := domain.ParseHoldID(id); err != nil || h.String() != id {
 		t.Errorf("ParseHoldID = %s, %v", h, err)
 	}
-	if tx, err := domain.ParseTransactionID(id); err != nil || tx.String() != id {
-		t.Errorf("ParseTransactionID = %s, %v", tx, err)
-	}
 	if k, err := domain.ParseAPIKeyID(id); err != nil || k.String() != id {
 		t.Errorf("ParseAPIKeyID = %s, %v", k, err)
 	}

@@ -161,9 +161,6 @@ func (w *Wallet) Spend(id TransactionID, amount Credits, memo Memo, now time.Tim
 	return newTransaction(id, TransactionSpend, w, amount, memo, now, postings)
 }
 
-// Spendable is what a spend or a new hold could take at now.
-func (w *Wallet) Spendable(now time.Time) Credits { return w.spendable(now) }
-
 func (w *Wallet) spendable(now time.Time) Credits {
 	sum := ZeroCredits
 	for _, l := range w.lots {
@@ -290,18 +287,6 @@ func (w *Wallet) ReleaseHold(h *Hold, now time.Time) error {
 	}
 	w.closeHold(h, HoldReleased)
 	return nil
-}
-
-// ExpireHold frees an open hold whose time is up; it reports false otherwise.
-func (w *Wallet) ExpireHold(h *Hold, now time.Time) (bool, error) {
-	if err := w.owns(h); err != nil {
-		return false, err
-	}
-	if !h.IsDue(now) {
-		return false, nil
-	}
-	w.closeHold(h, HoldExpired)
-	return true, nil
 }
 
 func (w *Wallet) closeHold(h *Hold, status HoldStatus) {

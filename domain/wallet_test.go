@@ -190,9 +190,6 @@ func TestSpendTakesOnlyFreeUnexpiredCredits(t *testing.T) {
 		lotSpec{name: 'C', priority: 50, createdAt: base.Add(time.Second), remaining: "10"},
 	)
 	now := base.Add(time.Hour) // A expires at exactly this instant
-	if got := w.Spendable(now); !got.Equal(domain.MustCredits("16")) {
-		t.Fatalf("Spendable = %s, want 16", got)
-	}
 	_, err := w.Spend(domain.TransactionID(newID(90)), domain.MustCredits("16.000001"), domain.Memo{}, now)
 	var insufficient *domain.InsufficientCreditsError
 	if !errors.As(err, &insufficient) || !errors.Is(err, domain.ErrInsufficientCredits) ||
@@ -275,14 +272,14 @@ func TestHoldExpires(t *testing.T) {
 	if _, err := w.CaptureHold(h, domain.TransactionID(newID(51)), domain.MustCredits("1"), later); !errors.Is(err, domain.ErrHoldNotCapturable) {
 		t.Fatalf("capture of an expired hold error = %v", err)
 	}
-	if ok, err := w.ExpireHold(h, base); ok || err != nil {
-		t.Fatalf("ExpireHold before expiry = %v, %v", ok, err)
+	if expired, err := w.ExpireDueHolds([]*domain.Hold{h}, base); len(expired) != 0 || err != nil {
+		t.Fatalf("ExpireDueHolds before expiry = %v, %v", expired, err)
 	}
-	if ok, err := w.ExpireHold(h, later); !ok || err != nil {
-		t.Fatalf("ExpireHold = %v, %v", ok, err)
+	if expired, err := w.ExpireDueHolds([]*domain.Hold{h}, later); len(expired) != 1 || err != nil {
+		t.Fatalf("ExpireDueHolds = %v, %v", expired, err)
 	}
-	if h.Status() != domain.HoldExpired || !w.Held().IsZero() || !w.Balance().Equal(domain.MustCredits("10")) {
-		t.Fatalf("after expiry: status %s held %s balance %s", h.Status(), w.Held(), w.Balance())
+	if h.Status() != domain.HoldExpired || !w.Held().IsZero() || !w.Balance().Equal(domain.MustCredits("10")) || w.HoldsDueAt() != nil {
+		t.Fatalf("after expiry: status %s held %s balance %s next due %v", h.Status(), w.Held(), w.Balance(), w.HoldsDueAt())
 	}
 }
 

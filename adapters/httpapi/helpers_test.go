@@ -68,8 +68,8 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	store, clock, ids := memory.NewStore(), memory.NewFixedClock(start), &memory.SequentialIDs{}
 	h := &harness{t: t, store: store, clock: clock, ids: ids, logs: &syncBuffer{},
 		apiKeys:  application.NewAPIKeys(store.APIKeys(), clock, ids),
-		accounts: application.NewAccounts(store.UnitOfWork(), store.Repos(), clock, ids),
-		holds:    application.NewHolds(store.UnitOfWork(), store.Repos(), clock, ids),
+		accounts: application.NewAccounts(store.UnitOfWork(), store.Queries(), clock, ids),
+		holds:    application.NewHolds(store.UnitOfWork(), store.Queries(), clock, ids),
 	}
 	h.keyA = h.issueKey("alpha")
 	h.keyB = h.issueKey("beta")

@@ -27,9 +27,11 @@ func appOptions(addr string) []fx.Option {
 		),
 		fx.Provide(
 			func() *application.Accounts {
-				return application.NewAccounts(store.UnitOfWork(), store.Repos(), clock, ids)
+				return application.NewAccounts(store.UnitOfWork(), store.Queries(), clock, ids)
 			},
-			func() *application.Holds { return application.NewHolds(store.UnitOfWork(), store.Repos(), clock, ids) },
+			func() *application.Holds {
+				return application.NewHolds(store.UnitOfWork(), store.Queries(), clock, ids)
+			},
 			func() *application.APIKeys { return application.NewAPIKeys(store.APIKeys(), clock, ids) },
 		),
 		httpapi.Module,

@@ -6,15 +6,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/creditd/creditd/application"
 )
 
 var (
 	_ application.Clock       = (*FixedClock)(nil)
 	_ application.IDGenerator = (*SequentialIDs)(nil)
-	_ application.IDGenerator = UUIDv7{}
 )
 
 // FixedClock is a Clock that moves only when told to. It is safe for
@@ -64,8 +61,3 @@ func (g *SequentialIDs) NewID() [16]byte {
 	id[8] = 0x80        // RFC 9562 variant
 	return id
 }
-
-// UUIDv7 makes random, time-ordered ids, as production does.
-type UUIDv7 struct{}
-
-func (UUIDv7) NewID() [16]byte { return uuid.Must(uuid.NewV7()) }

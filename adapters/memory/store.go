@@ -5,7 +5,6 @@ package memory
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -37,18 +36,30 @@ var (
 	_ application.LedgerRepository      = ledgerRepo{}
 	_ application.HoldRepository        = holdRepo{}
 	_ application.IdempotencyRepository = idempotencyRepo{}
+	_ application.WalletQueries         = walletQueries{}
+	_ application.LedgerQueries         = ledgerQueries{}
+	_ application.HoldQueries           = holdQueries{}
+	_ application.IdempotencyQueries    = idempotencyQueries{}
+	_ application.IdempotencyCleaner    = idempotencyQueries{}
 	_ application.Auditor               = auditor{}
 	_ application.APIKeyStore           = (*apiKeyStore)(nil)
 )
 
 // UnitOfWork runs functions as transactions on the store. WithinTx holds the
 // store's write lock while fn runs, so fn must not start another transaction
-// or write through Repos(): either would wait for itself forever.
+// or clean idempotency records: either would wait for itself forever.
 func (s *Store) UnitOfWork() application.UnitOfWork { return unitOfWork{s} }
 
-// Repos reads the committed state; each write through them is a transaction
-// of its own.
-func (s *Store) Repos() application.Repos { return repos{s: s}.ports() }
+// Queries read the committed state.
+func (s *Store) Queries() application.Queries {
+	q := queries{s}
+	return application.Queries{Wallets: walletQueries{q}, Ledger: ledgerQueries{q}, Holds: holdQueries{q}, Idempotency: idempotencyQueries{q}}
+}
+
+// IdempotencyCleaner forgets old idempotency records, each call a transaction of its own.
+func (s *Store) IdempotencyCleaner() application.IdempotencyCleaner {
+	return idempotencyQueries{queries{s}}
+}
 
 // APIKeys stores tenants and API keys.
 func (s *Store) APIKeys() application.APIKeyStore { return s.keys }
@@ -60,7 +71,8 @@ type unitOfWork struct{ s *Store }
 
 func (u unitOfWork) WithinTx(ctx context.Context, scope application.Scope, fn func(ctx context.Context, r application.Repos) error) error {
 	return u.s.write(ctx, func(tx db) error {
-		return fn(ctx, repos{s: u.s, tx: &tx, scope: resolveScope(tx, scope)}.ports())
+		t := txRepos{tx: tx, scope: resolveScope(tx, scope)}
+		return fn(ctx, application.Repos{Wallets: walletRepo{t}, Ledger: ledgerRepo{t}, Holds: holdRepo{t}, Idempotency: idempotencyRepo{t}})
 	})
 }
 
@@ -116,63 +128,25 @@ func (s *Store) read(ctx context.Context, fn func(d db) error) error {
 	return fn(s.data)
 }
 
-// repos are the repositories of one transaction (tx set) or of the
-// committed state (tx nil).
-type repos struct {
-	s     *Store
-	tx    *db
+// txRepos are the repositories of one transaction: they read its overlay of
+// the committed state and write to it. The transaction holds writeMu, and
+// only writers holding it change the committed maps, so reading them needs no
+// further lock.
+type txRepos struct {
+	tx    db
 	scope txScope // what the transaction may lock and claim
 }
 
-// errOutsideOnly refuses, inside a transaction, a read the ports promise only
-// outside one.
-var errOutsideOnly = errors.New("memory: only outside a unit of work")
-
-func (r repos) outsideOnly(op string) error {
-	if r.tx != nil {
-		return fmt.Errorf("%s: %w", op, errOutsideOnly)
-	}
-	return nil
-}
-
 // lockable says whether the transaction may lock the wallet.
-func (r repos) lockable(key walletKey) error {
-	if r.tx != nil && !r.scope.wallets[key] {
+func (r txRepos) lockable(key walletKey) error {
+	if !r.scope.wallets[key] {
 		return fmt.Errorf("lock wallet of %q: %w", key.account, application.ErrOutOfScope)
 	}
 	return nil
 }
 
-func (r repos) ports() application.Repos {
-	return application.Repos{
-		Wallets:     walletRepo{r},
-		Ledger:      ledgerRepo{r},
-		Holds:       holdRepo{r},
-		Idempotency: idempotencyRepo{r},
-	}
-}
-
-func (r repos) read(ctx context.Context, fn func(d db) error) error {
-	if r.tx == nil {
-		return r.s.read(ctx, fn)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	// The transaction holds writeMu, and only writers holding it change the
-	// committed maps, so reading them here needs no further lock.
-	return fn(*r.tx)
-}
-
-func (r repos) write(ctx context.Context, fn func(tx db) error) error {
-	if r.tx == nil {
-		return r.s.write(ctx, fn)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return fn(*r.tx)
-}
+// queries read the committed state.
+type queries struct{ s *Store }
 
 // db is every transactional table. The committed db has no overlays; a
 // transaction's db shares the committed maps and writes only to its overlays.

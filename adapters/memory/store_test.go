@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/creditd/creditd/adapters/memory"
+	"github.com/creditd/creditd/adapters/system"
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
 )
@@ -104,7 +105,7 @@ func (f *fixture) wantSound() {
 
 func TestWithinTxCommitsOnlyOnSuccess(t *testing.T) {
 	f := newFixture(t)
-	reads := f.store.Repos()
+	reads := f.store.Queries()
 	failed := errors.New("fn failed")
 	var holdID domain.HoldID
 	err := f.tx(func(r application.Repos) error {
@@ -122,7 +123,7 @@ func TestWithinTxCommitsOnlyOnSuccess(t *testing.T) {
 			return err
 		}
 		// The transaction sees its own writes; nobody else does yet.
-		if got, err := r.Wallets.Get(f.ctx, f.tenant, account("alice")); err != nil || !got.Held().Equal(cr("4")) {
+		if got, err := r.Wallets.Lock(f.ctx, f.tenant, account("alice")); err != nil || !got.Held().Equal(cr("4")) {
 			t.Errorf("inside: %v, %v", got, err)
 		}
 		if _, err := reads.Wallets.Get(f.ctx, f.tenant, account("alice")); !errors.Is(err, domain.ErrNotFound) {
@@ -164,7 +165,7 @@ func TestWithinTxSurvivesPanic(t *testing.T) {
 		})
 	}()
 	// The lock was released and nothing was committed.
-	if _, err := f.store.Repos().Wallets.Get(f.ctx, f.tenant, account("alice")); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := f.store.Queries().Wallets.Get(f.ctx, f.tenant, account("alice")); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("wallet after panic: %v", err)
 	}
 	f.mustTx(func(r application.Repos) error { f.grant(r, "alice", "1", nil); return nil })
@@ -179,14 +180,14 @@ func TestWithinTxHonoursCancelledContext(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || called {
 		t.Fatalf("WithinTx = %v (fn called: %v), want context.Canceled", err, called)
 	}
-	if _, err := f.store.Repos().Wallets.Get(ctx, f.tenant, account("alice")); !errors.Is(err, context.Canceled) {
+	if _, err := f.store.Queries().Wallets.Get(ctx, f.tenant, account("alice")); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Get = %v, want context.Canceled", err)
 	}
 }
 
 func TestLoadedStateIsNotShared(t *testing.T) {
 	f := newFixture(t)
-	reads := f.store.Repos()
+	reads := f.store.Queries()
 	expires := now.Add(time.Hour)
 	var w *domain.Wallet
 	var grant domain.Transaction
@@ -253,10 +254,13 @@ func TestLoadedStateIsNotShared(t *testing.T) {
 
 func TestWallets(t *testing.T) {
 	f := newFixture(t)
-	reads := f.store.Repos()
-	if _, err := reads.Wallets.Lock(f.ctx, f.tenant, account("alice")); !errors.Is(err, domain.ErrNotFound) {
-		t.Fatalf("Lock of a missing wallet: %v, want ErrNotFound", err)
-	}
+	reads := f.store.Queries()
+	f.mustTx(func(r application.Repos) error {
+		if _, err := r.Wallets.Lock(f.ctx, f.tenant, account("alice")); !errors.Is(err, domain.ErrNotFound) {
+			t.Errorf("Lock of a missing wallet: %v, want ErrNotFound", err)
+		}
+		return nil
+	})
 	var first domain.WalletID
 	f.mustTx(func(r application.Repos) error {
 		w, _ := f.grant(r, "alice", "10", nil)
@@ -300,11 +304,11 @@ func TestWallets(t *testing.T) {
 	f.wantSound()
 
 	neverCreated := domain.NewWallet(domain.WalletID(f.ids.NewID()), f.tenant, account("bob"), now)
-	if err := reads.Wallets.Save(f.ctx, neverCreated); !errors.Is(err, domain.ErrNotFound) {
+	if err := f.tx(func(r application.Repos) error { return r.Wallets.Save(f.ctx, neverCreated) }); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("Save of a wallet never created: %v, want ErrNotFound", err)
 	}
 	broken := domain.RehydrateWallet(w.ID(), f.tenant, account("alice"), cr("3"), cr("4"), now, w.Lots(), w.HoldsDueAt())
-	if err := reads.Wallets.Save(f.ctx, broken); err == nil || domain.IsRejection(err) {
+	if err := f.tx(func(r application.Repos) error { return r.Wallets.Save(f.ctx, broken) }); err == nil || domain.IsRejection(err) {
 		t.Fatalf("Save of held over balance: %v, want a constraint failure", err)
 	}
 }
@@ -325,7 +329,7 @@ func TestDueForExpiry(t *testing.T) {
 		f.save(r, w)
 		return r.Holds.Save(f.ctx, h)
 	})
-	reads := f.store.Repos()
+	reads := f.store.Queries()
 	refs, err := reads.Wallets.DueForExpiry(f.ctx, soon, 10)
 	if err != nil {
 		t.Fatal(err)
@@ -368,7 +372,7 @@ func TestHistory(t *testing.T) {
 		return nil
 	})
 	slices.Reverse(ids) // newest first
-	reads := f.store.Repos()
+	reads := f.store.Queries()
 	all, err := reads.Ledger.History(f.ctx, w.ID(), nil, 100)
 	if err != nil || !slices.Equal(txIDs(all), ids) {
 		t.Fatalf("History = %v, %v; want %v", txIDs(all), err, ids)
@@ -401,7 +405,7 @@ func TestHistory(t *testing.T) {
 		t.Fatalf("the zero id is not the oldest: %v", txIDs(all))
 	}
 	dup := all[0]
-	if err := reads.Ledger.Append(f.ctx, dup); err == nil {
+	if err := f.tx(func(r application.Repos) error { return r.Ledger.Append(f.ctx, dup) }); err == nil {
 		t.Fatal("Append of a duplicate id succeeded")
 	}
 	f.wantSound()
@@ -438,7 +442,7 @@ func TestHolds(t *testing.T) {
 		}
 		return nil
 	})
-	reads := f.store.Repos()
+	reads := f.store.Queries()
 	if _, err := reads.Holds.Get(f.ctx, domain.TenantID(f.ids.NewID()), holds[0].ID()); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("another tenant's hold: %v, want ErrNotFound", err)
 	}
@@ -464,7 +468,7 @@ func TestHolds(t *testing.T) {
 
 func TestIdempotencyRecords(t *testing.T) {
 	f := newFixture(t)
-	reads := f.store.Repos()
+	reads := f.store.Queries()
 	rec := application.IdempotencyRecord{Tenant: f.tenant, Key: "k", Fingerprint: []byte("f"), CreatedAt: now}
 	f.mustTx(func(r application.Repos) error {
 		if err := r.Idempotency.Claim(f.ctx, rec); err != nil {
@@ -475,26 +479,29 @@ func TestIdempotencyRecords(t *testing.T) {
 		}
 		return r.Idempotency.Complete(f.ctx, f.tenant, "k", application.Receipt{Status: 201, Body: []byte("done")})
 	})
-	if err := reads.Idempotency.Claim(f.ctx, rec); !errors.Is(err, application.ErrIdempotencyKeyTaken) {
+	if err := f.tx(func(r application.Repos) error { return r.Idempotency.Claim(f.ctx, rec) }); !errors.Is(err, application.ErrIdempotencyKeyTaken) {
 		t.Fatalf("claim of a committed key: %v, want ErrIdempotencyKeyTaken", err)
 	}
 	got, err := reads.Idempotency.Get(f.ctx, f.tenant, "k")
 	if err != nil || got.Receipt.Status != 201 || string(got.Receipt.Body) != "done" || string(got.Fingerprint) != "f" || !got.CreatedAt.Equal(now) {
 		t.Fatalf("Get = %+v, %v", got, err)
 	}
-	if err := reads.Idempotency.Complete(f.ctx, f.tenant, "unclaimed", application.Receipt{Status: 201}); err == nil {
+	if err := f.tx(func(r application.Repos) error {
+		return r.Idempotency.Complete(f.ctx, f.tenant, "unclaimed", application.Receipt{Status: 201})
+	}); err == nil {
 		t.Fatal("Complete of an unclaimed key succeeded")
 	}
 	other := rec
 	other.Tenant = domain.TenantID(f.ids.NewID())
 	other.CreatedAt = now.Add(time.Hour)
-	if err := reads.Idempotency.Claim(f.ctx, other); err != nil {
+	otherKey := application.Scope{Keys: []application.IdempotencyKey{{Tenant: other.Tenant, Key: other.Key}}}
+	if err := f.txIn(otherKey, func(r application.Repos) error { return r.Idempotency.Claim(f.ctx, other) }); err != nil {
 		t.Fatalf("the same key for another tenant: %v", err)
 	}
-	if n, err := reads.Idempotency.DeleteBefore(f.ctx, now); n != 0 || err != nil {
+	if n, err := f.store.IdempotencyCleaner().DeleteBefore(f.ctx, now); n != 0 || err != nil {
 		t.Fatalf("DeleteBefore(now) = %d, %v; want 0 (not strictly before)", n, err)
 	}
-	if n, err := reads.Idempotency.DeleteBefore(f.ctx, now.Add(time.Minute)); n != 1 || err != nil {
+	if n, err := f.store.IdempotencyCleaner().DeleteBefore(f.ctx, now.Add(time.Minute)); n != 1 || err != nil {
 		t.Fatalf("DeleteBefore = %d, %v; want 1", n, err)
 	}
 	if _, err := reads.Idempotency.Get(f.ctx, f.tenant, "k"); !errors.Is(err, domain.ErrNotFound) {
@@ -582,7 +589,7 @@ func (f *fixture) mustSave(r application.Repos, w *domain.Wallet) {
 func TestConcurrentUse(t *testing.T) {
 	f := newFixture(t)
 	f.mustTx(func(r application.Repos) error { f.grant(r, "alice", "1000", nil); return nil })
-	reads := f.store.Repos()
+	reads := f.store.Queries()
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Go(func() {
@@ -609,7 +616,7 @@ func TestConcurrentUse(t *testing.T) {
 			if _, err := f.store.Auditor().Audit(f.ctx); err != nil {
 				t.Error(err)
 			}
-			if _, err := reads.Idempotency.DeleteBefore(f.ctx, now); err != nil {
+			if _, err := f.store.IdempotencyCleaner().DeleteBefore(f.ctx, now); err != nil {
 				t.Error(err)
 			}
 		})
@@ -683,7 +690,7 @@ func TestFixedClock(t *testing.T) {
 }
 
 func TestIDGenerators(t *testing.T) {
-	for name, gen := range map[string]application.IDGenerator{"sequential": &memory.SequentialIDs{}, "UUIDv7": memory.UUIDv7{}} {
+	for name, gen := range map[string]application.IDGenerator{"sequential": &memory.SequentialIDs{}, "UUIDv7": system.UUIDv7{}} {
 		t.Run(name, func(t *testing.T) {
 			var prev uuid.UUID
 			for i := range 1000 {

@@ -68,7 +68,7 @@ var auditChecks = []struct{ name, query string }{
 // traffic cannot show up as drift.
 func (a *Auditor) Audit(ctx context.Context) (application.AuditReport, error) {
 	var report application.AuditReport
-	err := a.db.RunInTx(ctx, &bunTxReadOnlySnapshot, func(ctx context.Context, tx bun.Tx) error {
+	err := a.db.RunInTx(ctx, &txReadOnlySnapshot, func(ctx context.Context, tx bun.Tx) error {
 		if err := tx.NewRaw("SELECT (SELECT count(*) FROM wallets), (SELECT count(*) FROM transactions)").
 			Scan(ctx, &report.Wallets, &report.Transactions); err != nil {
 			return err

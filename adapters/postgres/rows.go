@@ -8,6 +8,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/uptrace/bun"
 
+	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
 )
 
@@ -226,4 +227,115 @@ func nonNil(m map[string]string) map[string]string {
 		return map[string]string{}
 	}
 	return m
+}
+
+func walletFromRows(row walletRow, lots []lotRow) (*domain.Wallet, error) {
+	ls := make([]*domain.Lot, 0, len(lots))
+	for _, lr := range lots {
+		l, err := lr.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+	}
+	return row.toDomain(ls)
+}
+
+func (r holdRow) isOpen() bool {
+	s, err := domain.HoldStatusFromString(r.Status)
+	return err == nil && s.IsOpen()
+}
+
+func holdsFromRows(rows []holdRow) ([]*domain.Hold, error) {
+	holds := make([]*domain.Hold, 0, len(rows))
+	for _, row := range rows {
+		h, err := row.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		holds = append(holds, h)
+	}
+	return holds, nil
+}
+
+// toLedgerRows turns transactions into their rows and their postings' rows.
+func toLedgerRows(txs []domain.Transaction) ([]transactionRow, []postingRow) {
+	txRows := make([]transactionRow, 0, len(txs))
+	var postingRows []postingRow
+	for _, t := range txs {
+		var hold *uuid.UUID
+		if h := t.Hold(); h != nil {
+			u := uuid.UUID(*h)
+			hold = &u
+		}
+		txRows = append(txRows, transactionRow{ID: uuid.UUID(t.ID()), TenantID: uuid.UUID(t.Tenant()), WalletID: uuid.UUID(t.Wallet()),
+			AccountID: t.AccountID().String(), Type: t.Type().String(), Amount: t.Amount().Decimal(), BalanceAfter: t.BalanceAfter().Decimal(), HoldID: hold,
+			Reason: t.Memo().Reason, Metadata: nonNil(t.Memo().Metadata), CreatedAt: t.CreatedAt()})
+		for i, p := range t.Postings() {
+			row := postingRow{TransactionID: uuid.UUID(t.ID()), Seq: int16(i), TenantID: uuid.UUID(t.Tenant()), Amount: p.Amount.Decimal()}
+			if p.IsSystem() {
+				s := p.System.String()
+				row.SystemAccount = &s
+			} else {
+				w, l := uuid.UUID(p.Wallet), uuid.UUID(p.Lot)
+				row.WalletID, row.LotID = &w, &l
+			}
+			postingRows = append(postingRows, row)
+		}
+	}
+	return txRows, postingRows
+}
+
+func (r transactionRow) toDomain(postings []postingRow) (domain.Transaction, error) {
+	typ, err := domain.TransactionTypeFromString(r.Type)
+	if err != nil {
+		return domain.Transaction{}, err
+	}
+	amount, err := credits(r.Amount, "transaction amount")
+	if err != nil {
+		return domain.Transaction{}, err
+	}
+	after, err := credits(r.BalanceAfter, "balance after")
+	if err != nil {
+		return domain.Transaction{}, err
+	}
+	account, err := domain.ParseAccountID(r.AccountID)
+	if err != nil {
+		return domain.Transaction{}, err
+	}
+	ps := make([]domain.Posting, 0, len(postings))
+	for _, p := range postings {
+		amt, err := credits(p.Amount, "posting amount")
+		if err != nil {
+			return domain.Transaction{}, err
+		}
+		posting := domain.Posting{Amount: amt}
+		if p.SystemAccount != nil {
+			if posting.System, err = domain.SystemAccountFromString(*p.SystemAccount); err != nil {
+				return domain.Transaction{}, err
+			}
+		} else {
+			posting.Wallet, posting.AccountID, posting.Lot = domain.WalletID(*p.WalletID), account, domain.LotID(*p.LotID)
+		}
+		ps = append(ps, posting)
+	}
+	var hold *domain.HoldID
+	if r.HoldID != nil {
+		h := domain.HoldID(*r.HoldID)
+		hold = &h
+	}
+	return domain.RehydrateTransaction(domain.TransactionID(r.ID), domain.TenantID(r.TenantID), typ, domain.WalletID(r.WalletID),
+		account, amount, after, hold, domain.Memo{Reason: r.Reason, Metadata: r.Metadata}, r.CreatedAt.UTC(), ps)
+}
+
+func toIdempotencyRow(rec application.IdempotencyRecord) idempotencyRow {
+	return idempotencyRow{TenantID: uuid.UUID(rec.Tenant), Key: rec.Key, Fingerprint: nonNilBytes(rec.Fingerprint),
+		Status: rec.Receipt.Status, Body: nonNilBytes(rec.Receipt.Body), CreatedAt: rec.CreatedAt}
+}
+
+func nonNilBytes(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }

@@ -43,6 +43,7 @@ const (
 // only to the one that causes it.
 type UnitOfWork struct {
 	db    *bun.DB
+	clock application.Clock
 	queue *groupQueue[*job]
 }
 
@@ -59,9 +60,10 @@ type job struct {
 	stack    []byte
 }
 
-// NewUnitOfWork runs units of work on db, cfg.WriteLanes transactions at once.
-func NewUnitOfWork(db *bun.DB, cfg Config) *UnitOfWork {
-	u := &UnitOfWork{db: db}
+// NewUnitOfWork runs units of work on db, cfg.WriteLanes transactions at
+// once; clock dates what they store.
+func NewUnitOfWork(db *bun.DB, cfg Config, clock application.Clock) *UnitOfWork {
+	u := &UnitOfWork{db: db, clock: clock}
 	u.queue = newGroupQueue(maxBatch, cfg.writeLanes(), spillBatch, u.runGroup, func(j *job) []any { return scopeKeys(j.scope) })
 	return u
 }
@@ -151,7 +153,7 @@ func (u *UnitOfWork) runBatch(jobs []*job) error {
 	defer cancel()
 	written := false
 	err := u.db.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(ctx context.Context, tx bun.Tx) error {
-		b := newBatch(ctx, tx)
+		b := newBatch(ctx, tx, u.clock.Now())
 		scopes := make([]application.Scope, len(jobs))
 		for i, j := range jobs {
 			scopes[i] = j.scope
@@ -191,17 +193,4 @@ func (j *job) call(ctx context.Context, r application.Repos) (err error) {
 		}
 	}()
 	return j.fn(ctx, r)
-}
-
-// NewRepos gives repositories that work on db directly, outside any unit of
-// work. Wallet reads that arrive together share a statement, with up to
-// cfg.ReadLanes statements at once.
-func NewRepos(db *bun.DB, cfg Config) application.Repos {
-	reader := newGroupQueue(maxBatch, cfg.readLanes(), 1, func(reads []*walletRead) { readShared(db, reads) }, nil)
-	return application.Repos{
-		Wallets:     &walletRepo{db: db, reader: reader},
-		Ledger:      &ledgerRepo{db},
-		Holds:       &holdRepo{db},
-		Idempotency: &idempotencyRepo{db},
-	}
 }

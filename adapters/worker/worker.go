@@ -74,17 +74,17 @@ func (w *Worker) SweepOnce(ctx context.Context) {
 	}
 }
 
-func (w *Worker) drain(ctx context.Context, what string, sweep func(context.Context, int) (int, error)) {
+func (w *Worker) drain(ctx context.Context, what string, sweep func(context.Context, int) (application.Sweep, error)) {
 	for {
-		n, err := sweep(ctx, w.cfg.Batch)
+		s, err := sweep(ctx, w.cfg.Batch)
 		if err != nil {
 			w.log.Error(what, "err", err)
 			return
 		}
-		if n > 0 {
-			w.log.Info(what, "count", n)
+		if s.Changed > 0 {
+			w.log.Info(what, "wallets", s.Changed)
 		}
-		if n < w.cfg.Batch {
+		if s.Due < w.cfg.Batch { // a short batch: nothing more is due
 			return
 		}
 	}

@@ -110,12 +110,12 @@ func newSide(name string, p ports, clock application.Clock) *side {
 	// same ids as long as the use cases ask for ids in the same order.
 	ids := &countingIDs{}
 	return &side{name: name, ports: p, ids: ids,
-		accounts: application.NewAccounts(p.uow, p.reads, clock, ids),
-		holds:    application.NewHolds(p.uow, p.reads, clock, ids),
-		expiry:   application.NewExpiry(p.uow, p.reads, clock, ids),
+		accounts: application.NewAccounts(p.uow, p.queries, clock, ids),
+		holds:    application.NewHolds(p.uow, p.queries, clock, ids),
+		expiry:   application.NewExpiry(p.uow, p.queries, clock, ids),
 		keys:     application.NewAPIKeys(p.keys, clock, ids),
 		janitor: func(retention time.Duration) *application.IdempotencyJanitor {
-			return application.NewIdempotencyJanitor(p.reads, clock, retention)
+			return application.NewIdempotencyJanitor(p.cleaner, clock, retention)
 		},
 	}
 }
@@ -176,9 +176,9 @@ func newRun(t *testing.T, seed uint64) *run {
 	clock := memory.NewFixedClock(start)
 	r := &run{t: t, ctx: t.Context(), seed: seed, rng: rand.New(rand.NewPCG(seed, 0xc0ffee)), clock: clock,
 		cursors: map[account]domain.TransactionID{}, stats: map[string]int{}}
-	r.sides = [2]*side{newSide("memory", newMemoryPorts(t), clock), newSide("postgres", newPostgresPorts(t), clock)}
+	r.sides = [2]*side{newSide("memory", newMemoryPorts(t, clock), clock), newSide("postgres", newPostgresPorts(t, clock), clock)}
 	mem := r.sides[0].ports
-	r.peek = application.NewAccounts(mem.uow, mem.reads, clock, &memory.SequentialIDs{})
+	r.peek = application.NewAccounts(mem.uow, mem.queries, clock, &memory.SequentialIDs{})
 	for _, n := range []string{"alice", "bob", "carol"} {
 		id, err := domain.ParseAccountID(n)
 		if err != nil {
@@ -645,11 +645,11 @@ func (r *run) advance() op {
 // due renders what the repositories say is due at now, in a canonical
 // order (the ports promise none): the clock often lands right on an expiry.
 func (r *run) due(s *side) string {
-	wallets, err := s.ports.reads.Wallets.DueForExpiry(r.ctx, r.now(), 1000)
+	wallets, err := s.ports.queries.Wallets.DueForExpiry(r.ctx, r.now(), 1000)
 	if err != nil {
 		return result(err)
 	}
-	holds, err := s.ports.reads.Holds.Due(r.ctx, r.now(), 1000)
+	holds, err := s.ports.queries.Holds.Due(r.ctx, r.now(), 1000)
 	if err != nil {
 		return result(err)
 	}
@@ -675,17 +675,21 @@ func (r *run) batch() int {
 func (r *run) expireLots() op {
 	batch := r.batch()
 	return op{desc: fmt.Sprintf("expire lots, batch %d", batch), do: func(s *side) string {
-		n, err := s.expiry.ExpireLots(r.ctx, batch)
-		return result(err, fmt.Sprintf("%d wallets", n), r.newest(s))
+		sw, err := s.expiry.ExpireLots(r.ctx, batch)
+		return result(err, sweepResult(sw), r.newest(s))
 	}}
 }
 
 func (r *run) expireHolds() op {
 	batch := r.batch()
 	return op{desc: fmt.Sprintf("expire holds, batch %d", batch), do: func(s *side) string {
-		n, err := s.expiry.ExpireHolds(r.ctx, batch)
-		return result(err, fmt.Sprintf("%d holds", n))
+		sw, err := s.expiry.ExpireHolds(r.ctx, batch)
+		return result(err, sweepResult(sw))
 	}}
+}
+
+func sweepResult(s application.Sweep) string {
+	return fmt.Sprintf("%d due (oldest %s), %d wallets changed", s.Due, s.OldestDue.Format(time.RFC3339Nano), s.Changed)
 }
 
 // newest renders every account's newest transaction: a sweep's result is
@@ -860,7 +864,7 @@ func (r *run) compareAll(when string) {
 		for _, a := range append(r.accounts(), account{unknownTenant, r.names[0]}) {
 			v, err := s.accounts.GetAccount(r.ctx, a.tenant, a.id)
 			fmt.Fprintf(&b, "%s: view %s\n", a, result(err, renderView(v)))
-			w, err := s.ports.reads.Wallets.Get(r.ctx, a.tenant, a.id)
+			w, err := s.ports.queries.Wallets.Get(r.ctx, a.tenant, a.id)
 			stored := "no wallet"
 			if err == nil {
 				stored = renderWallet(w)

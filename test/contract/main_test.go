@@ -39,7 +39,8 @@ var start = time.Date(2026, 3, 1, 9, 0, 0, 123456000, time.UTC)
 // ports is one implementation of every port the application needs.
 type ports struct {
 	uow     application.UnitOfWork
-	reads   application.Repos
+	queries application.Queries
+	cleaner application.IdempotencyCleaner
 	keys    application.APIKeyStore
 	auditor application.Auditor
 }
@@ -47,7 +48,7 @@ type ports struct {
 // factory names an implementation and builds a fresh, empty instance of it.
 type factory struct {
 	name string
-	new  func(t *testing.T) ports
+	new  func(t *testing.T, clock application.Clock) ports
 }
 
 var factories = []factory{
@@ -55,17 +56,17 @@ var factories = []factory{
 	{"postgres", newPostgresPorts},
 }
 
-func newMemoryPorts(*testing.T) ports {
+func newMemoryPorts(*testing.T, application.Clock) ports {
 	s := memory.NewStore()
-	return ports{uow: s.UnitOfWork(), reads: s.Repos(), keys: s.APIKeys(), auditor: s.Auditor()}
+	return ports{uow: s.UnitOfWork(), queries: s.Queries(), cleaner: s.IdempotencyCleaner(), keys: s.APIKeys(), auditor: s.Auditor()}
 }
 
 // newPostgresPorts wires the adapter to a database of the test's own.
-func newPostgresPorts(t *testing.T) ports {
+func newPostgresPorts(t *testing.T, clock application.Clock) ports {
 	t.Helper()
 	db := openDB(t)
-	return ports{uow: postgres.NewUnitOfWork(db, postgres.Config{WriteLanes: 2}), reads: postgres.NewRepos(db, postgres.Config{}), keys: postgres.NewAPIKeyStore(db),
-		auditor: postgres.NewAuditor(db)}
+	return ports{uow: postgres.NewUnitOfWork(db, postgres.Config{WriteLanes: 2}, clock), queries: postgres.NewQueries(db, postgres.Config{}),
+		cleaner: postgres.NewIdempotencyCleaner(db), keys: postgres.NewAPIKeyStore(db), auditor: postgres.NewAuditor(db)}
 }
 
 func openDB(t *testing.T) *bun.DB {

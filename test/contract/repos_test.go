@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,7 +39,7 @@ func contractOn(t *testing.T, impls []factory, test func(t *testing.T, f *fixtur
 	for _, impl := range impls {
 		t.Run(impl.name, func(t *testing.T) {
 			t.Parallel()
-			f := &fixture{t: t, ctx: t.Context(), ports: impl.new(t), ids: &memory.SequentialIDs{}}
+			f := &fixture{t: t, ctx: t.Context(), ports: impl.new(t, memory.NewFixedClock(now)), ids: &memory.SequentialIDs{}}
 			f.tenant = f.ensureTenant("acme")
 			f.other = f.ensureTenant("globex")
 			test(t, f)
@@ -212,7 +213,7 @@ func TestScope(t *testing.T) {
 			return r.Idempotency.Claim(f.ctx, application.IdempotencyRecord{Tenant: f.tenant, Key: "k", CreatedAt: now})
 		})
 		wantErr(t, "Claim of a key outside the scope", err, application.ErrOutOfScope)
-		bob, err := f.ports.reads.Wallets.Get(f.ctx, f.tenant, acct("bob"))
+		bob, err := f.ports.queries.Wallets.Get(f.ctx, f.tenant, acct("bob"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -256,9 +257,9 @@ func TestWalletLockOfMissingAccount(t *testing.T) {
 			return err
 		})
 		wantErr(t, "Lock of another tenant's account", err, domain.ErrNotFound)
-		_, err = f.ports.reads.Wallets.Get(f.ctx, f.tenant, acct("nobody"))
+		_, err = f.ports.queries.Wallets.Get(f.ctx, f.tenant, acct("nobody"))
 		wantErr(t, "Get of an account without a wallet", err, domain.ErrNotFound)
-		_, err = f.ports.reads.Wallets.Get(f.ctx, f.other, acct("alice"))
+		_, err = f.ports.queries.Wallets.Get(f.ctx, f.other, acct("alice"))
 		wantErr(t, "Get of another tenant's account", err, domain.ErrNotFound)
 	})
 }
@@ -340,9 +341,8 @@ func TestIdempotencyClaimTwice(t *testing.T) {
 		})
 		err := f.tx(func(r application.Repos) error { return r.Idempotency.Claim(f.ctx, rec) })
 		wantErr(t, "second claim in a unit of work", err, application.ErrIdempotencyKeyTaken)
-		wantErr(t, "second claim outside", f.ports.reads.Idempotency.Claim(f.ctx, rec), application.ErrIdempotencyKeyTaken)
 
-		got, err := f.ports.reads.Idempotency.Get(f.ctx, f.tenant, "k")
+		got, err := f.ports.queries.Idempotency.Get(f.ctx, f.tenant, "k")
 		if err != nil || got.Tenant != f.tenant || got.Key != "k" || string(got.Fingerprint) != "f" ||
 			got.Receipt.Status != 201 || string(got.Receipt.Body) != "done" || got.Receipt.Replayed || !got.CreatedAt.Equal(now) {
 			t.Fatalf("Get = %+v, %v", got, err)
@@ -352,7 +352,7 @@ func TestIdempotencyClaimTwice(t *testing.T) {
 		if err := f.tx(func(r application.Repos) error { return r.Idempotency.Claim(f.ctx, other) }); err != nil {
 			t.Fatalf("the same key for another tenant: %v", err)
 		}
-		_, err = f.ports.reads.Idempotency.Get(f.ctx, f.tenant, "unknown")
+		_, err = f.ports.queries.Idempotency.Get(f.ctx, f.tenant, "unknown")
 		wantErr(t, "Get of an unknown key", err, domain.ErrNotFound)
 	})
 }
@@ -367,10 +367,7 @@ func TestIdempotencyCompleteNeedsClaim(t *testing.T) {
 		if err == nil {
 			t.Fatal("Complete of an unclaimed key in a unit of work succeeded")
 		}
-		if err := f.ports.reads.Idempotency.Complete(f.ctx, f.tenant, "k", application.Receipt{Status: 201}); err == nil {
-			t.Fatal("Complete of an unclaimed key outside a unit of work succeeded")
-		}
-		_, err = f.ports.reads.Idempotency.Get(f.ctx, f.tenant, "k")
+		_, err = f.ports.queries.Idempotency.Get(f.ctx, f.tenant, "k")
 		wantErr(t, "Get after the refused receipts", err, domain.ErrNotFound)
 	})
 }
@@ -388,7 +385,7 @@ func TestIdempotencyClaimRolledBack(t *testing.T) {
 			return errBoom
 		})
 		wantErr(t, "WithinTx", err, errBoom)
-		_, err = f.ports.reads.Idempotency.Get(f.ctx, f.tenant, "k")
+		_, err = f.ports.queries.Idempotency.Get(f.ctx, f.tenant, "k")
 		wantErr(t, "Get after the rollback", err, domain.ErrNotFound)
 		if err := f.tx(func(r application.Repos) error { return r.Idempotency.Claim(f.ctx, rec) }); err != nil {
 			t.Fatalf("claim after the rollback: %v", err)
@@ -405,7 +402,7 @@ func TestIdempotencyNilFingerprint(t *testing.T) {
 		if err := f.tx(func(r application.Repos) error { return r.Idempotency.Claim(f.ctx, rec) }); err != nil {
 			t.Fatalf("Claim with a nil fingerprint and body: %v", err)
 		}
-		got, err := f.ports.reads.Idempotency.Get(f.ctx, f.tenant, "k")
+		got, err := f.ports.queries.Idempotency.Get(f.ctx, f.tenant, "k")
 		if err != nil || len(got.Fingerprint) != 0 || len(got.Receipt.Body) != 0 {
 			t.Fatalf("Get = %+v, %v", got, err)
 		}
@@ -416,15 +413,16 @@ func TestIdempotencyDeleteBefore(t *testing.T) {
 	contract(t, func(t *testing.T, f *fixture) {
 		for i, at := range []time.Time{now.Add(-time.Hour), now.Add(-time.Microsecond), now, now.Add(time.Hour)} {
 			rec := application.IdempotencyRecord{Tenant: f.tenant, Key: string(rune('a' + i)), Fingerprint: []byte("f"), CreatedAt: at}
-			if err := f.ports.reads.Idempotency.Claim(f.ctx, rec); err != nil {
+			scope := application.Scope{Keys: []application.IdempotencyKey{{Tenant: f.tenant, Key: rec.Key}}}
+			if err := f.txIn(scope, func(r application.Repos) error { return r.Idempotency.Claim(f.ctx, rec) }); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if n, err := f.ports.reads.Idempotency.DeleteBefore(f.ctx, now); n != 2 || err != nil {
+		if n, err := f.ports.cleaner.DeleteBefore(f.ctx, now); n != 2 || err != nil {
 			t.Fatalf("DeleteBefore(now) = %d, %v; want 2 (strictly before)", n, err)
 		}
 		for key, want := range map[string]error{"a": domain.ErrNotFound, "b": domain.ErrNotFound, "c": nil, "d": nil} {
-			_, err := f.ports.reads.Idempotency.Get(f.ctx, f.tenant, key)
+			_, err := f.ports.queries.Idempotency.Get(f.ctx, f.tenant, key)
 			if !errors.Is(err, want) || (want == nil) != (err == nil) {
 				t.Errorf("Get(%s) after DeleteBefore: %v, want %v", key, err, want)
 			}
@@ -440,14 +438,56 @@ func TestHoldGet(t *testing.T) {
 			h = f.placeHold(r, w, "4", now.Add(time.Hour))
 			return nil
 		})
-		_, err := f.ports.reads.Holds.Get(f.ctx, f.other, h.ID())
+		_, err := f.ports.queries.Holds.Get(f.ctx, f.other, h.ID())
 		wantErr(t, "Get of the hold as another tenant", err, domain.ErrNotFound)
-		_, err = f.ports.reads.Holds.Get(f.ctx, f.tenant, domain.HoldID(f.ids.NewID()))
+		_, err = f.ports.queries.Holds.Get(f.ctx, f.tenant, domain.HoldID(f.ids.NewID()))
 		wantErr(t, "Get of an unknown hold", err, domain.ErrNotFound)
-		got, err := f.ports.reads.Holds.Get(f.ctx, f.tenant, h.ID())
+		got, err := f.ports.queries.Holds.Get(f.ctx, f.tenant, h.ID())
 		if err != nil || renderHold(got) != renderHold(h) {
 			t.Fatalf("Get = %s, %v\nwant  %s", renderHold(got), err, renderHold(h))
 		}
+		f.wantSound()
+	})
+}
+
+// TestWalletWithOpenHolds: the wallet, its open lots and its open holds
+// (not the closed ones, not another wallet's), in id order.
+func TestWalletWithOpenHolds(t *testing.T) {
+	contract(t, func(t *testing.T, f *fixture) {
+		var open []*domain.Hold
+		f.mustTx(func(r application.Repos) error {
+			w, _ := f.grant(r, f.tenant, "alice", "10", nil)
+			first := f.placeHold(r, w, "1", now.Add(time.Hour))
+			closed := f.placeHold(r, w, "2", now.Add(time.Hour))
+			second := f.placeHold(r, w, "3", now.Add(time.Minute))
+			if err := w.ReleaseHold(closed, now); err != nil {
+				return err
+			}
+			f.save(r, w)
+			if err := r.Holds.Save(f.ctx, closed); err != nil {
+				return err
+			}
+			bob, _ := f.grant(r, f.tenant, "bob", "5", nil)
+			f.placeHold(r, bob, "5", now.Add(time.Hour))
+			open = []*domain.Hold{first, second}
+			return nil
+		})
+		w, holds, err := f.ports.queries.Wallets.GetWithOpenHolds(f.ctx, f.tenant, acct("alice"))
+		if err != nil || w.Held().String() != "4" || len(w.Lots()) != 1 {
+			t.Fatalf("GetWithOpenHolds = %v held %v, %v", w, w.Held(), err)
+		}
+		var got, want []string
+		for _, h := range holds {
+			got = append(got, renderHold(h))
+		}
+		for _, h := range open {
+			want = append(want, renderHold(h))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("open holds:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		_, _, err = f.ports.queries.Wallets.GetWithOpenHolds(f.ctx, f.other, acct("alice"))
+		wantErr(t, "another tenant's alice", err, domain.ErrNotFound)
 		f.wantSound()
 	})
 }
@@ -468,7 +508,7 @@ func TestLedgerHistory(t *testing.T) {
 		})
 		slices.Reverse(want) // newest first
 		ids := txIDs(want)
-		reads := f.ports.reads
+		reads := f.ports.queries
 		all, err := reads.Ledger.History(f.ctx, w.ID(), nil, 100)
 		if err != nil || !slices.Equal(txIDs(all), ids) {
 			t.Fatalf("History = %v, %v; want %v", txIDs(all), err, ids)
@@ -549,7 +589,7 @@ func TestWalletsDueForExpiry(t *testing.T) {
 		})
 		due := func(at time.Time, limit int) []string {
 			t.Helper()
-			refs, err := f.ports.reads.Wallets.DueForExpiry(f.ctx, at, limit)
+			refs, err := f.ports.queries.Wallets.DueForExpiry(f.ctx, at, limit)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -611,7 +651,7 @@ func TestHoldsDue(t *testing.T) {
 		})
 		due := func(at time.Time, limit int) []application.HoldRef {
 			t.Helper()
-			refs, err := f.ports.reads.Holds.Due(f.ctx, at, limit)
+			refs, err := f.ports.queries.Holds.Due(f.ctx, at, limit)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -685,7 +725,7 @@ func TestFailingUnitOfWorkLeavesNothing(t *testing.T) {
 			return errBoom
 		})
 		wantErr(t, "WithinTx", err, errBoom)
-		reads := f.ports.reads
+		reads := f.ports.queries
 		_, err = reads.Wallets.Get(f.ctx, f.tenant, acct("alice"))
 		wantErr(t, "the new wallet", err, domain.ErrNotFound)
 		if page, err := reads.Ledger.History(f.ctx, alice.ID(), nil, 10); err != nil || len(page) != 0 {
@@ -722,24 +762,24 @@ func TestTimesKeepMicroseconds(t *testing.T) {
 			hold = f.placeHold(r, w, "1", holdExpiry)
 			return nil
 		})
-		w, err := f.ports.reads.Wallets.Get(f.ctx, f.tenant, acct("alice"))
+		w, err := f.ports.queries.Wallets.Get(f.ctx, f.tenant, acct("alice"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := w.Lots()[0].ExpiresAt(); got == nil || !got.Equal(now.Add(time.Hour)) {
 			t.Errorf("lot expiry %s read back as %s, want %s", renderTime(lotExpiry), renderTimePtr(got), renderTime(now.Add(time.Hour)))
 		}
-		if due, err := f.ports.reads.Wallets.DueForExpiry(f.ctx, now.Add(time.Hour), 10); err != nil || len(due) != 1 {
+		if due, err := f.ports.queries.Wallets.DueForExpiry(f.ctx, now.Add(time.Hour), 10); err != nil || len(due) != 1 {
 			t.Errorf("wallets due at the truncated lot expiry: %v, %v; want alice's", due, err)
 		}
-		h, err := f.ports.reads.Holds.Get(f.ctx, f.tenant, hold.ID())
+		h, err := f.ports.queries.Holds.Get(f.ctx, f.tenant, hold.ID())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !h.ExpiresAt().Equal(now.Add(time.Minute)) {
 			t.Errorf("hold expiry %s read back as %s, want %s", renderTime(holdExpiry), renderTime(h.ExpiresAt()), renderTime(now.Add(time.Minute)))
 		}
-		if due, err := f.ports.reads.Holds.Due(f.ctx, now.Add(time.Minute), 10); err != nil || len(due) != 1 {
+		if due, err := f.ports.queries.Holds.Due(f.ctx, now.Add(time.Minute), 10); err != nil || len(due) != 1 {
 			t.Errorf("holds due at the truncated hold expiry: %v, %v; want one", due, err)
 		}
 	})

@@ -208,8 +208,8 @@ func TestExpiryAndHoldsOnPostgres(t *testing.T) {
 		t.Fatalf("allocations %v", a)
 	}
 	clock.advance(90 * time.Minute) // the bonus lot has expired; the hold has not
-	if n, err := l.expiry.ExpireLots(ctx, 100); err != nil || n != 1 {
-		t.Fatalf("expired %d wallets, %v", n, err)
+	if s, err := l.expiry.ExpireLots(ctx, 100); err != nil || s.Changed != 1 {
+		t.Fatalf("expired %d wallets, %v", s.Changed, err)
 	}
 	view, _ := l.accounts.GetAccount(ctx, tenant, acct)
 	if view.Balance.String() != "7" || view.Available.String() != "5" { // 5 + 2 still held on the expired lot
@@ -221,11 +221,11 @@ func TestExpiryAndHoldsOnPostgres(t *testing.T) {
 	clock.advance(time.Hour) // now the hold is due too
 	// Settling the wallet frees the hold and, in the same transaction, expires
 	// the 2 credits it had pinned on the expired lot: the lot sweep finds nothing.
-	if n, err := l.expiry.ExpireHolds(ctx, 100); err != nil || n != 1 {
-		t.Fatalf("hold sweep settled %d wallets, %v", n, err)
+	if s, err := l.expiry.ExpireHolds(ctx, 100); err != nil || s.Changed != 1 {
+		t.Fatalf("hold sweep settled %d wallets, %v", s.Changed, err)
 	}
-	if n, err := l.expiry.ExpireLots(ctx, 100); err != nil || n != 0 {
-		t.Fatalf("lot sweep after the hold sweep changed %d wallets, %v", n, err)
+	if s, err := l.expiry.ExpireLots(ctx, 100); err != nil || s.Changed != 0 {
+		t.Fatalf("lot sweep after the hold sweep changed %d wallets, %v", s.Changed, err)
 	}
 	view, _ = l.accounts.GetAccount(ctx, tenant, acct)
 	if view.Balance.String() != "5" || !view.Held.IsZero() {

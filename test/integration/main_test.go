@@ -37,12 +37,12 @@ func newLedger(t *testing.T, clock application.Clock) *ledger {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	uow, reads, ids := postgres.NewUnitOfWork(db, cfg), postgres.NewRepos(db, cfg), system.UUIDv7{}
+	uow, queries, ids := postgres.NewUnitOfWork(db, cfg, clock), postgres.NewQueries(db, cfg), system.UUIDv7{}
 	return &ledger{
 		db:       db,
-		accounts: application.NewAccounts(uow, reads, clock, ids),
-		holds:    application.NewHolds(uow, reads, clock, ids),
-		expiry:   application.NewExpiry(uow, reads, clock, ids),
+		accounts: application.NewAccounts(uow, queries, clock, ids),
+		holds:    application.NewHolds(uow, queries, clock, ids),
+		expiry:   application.NewExpiry(uow, queries, clock, ids),
 		keys:     application.NewAPIKeys(postgres.NewAPIKeyStore(db), clock, ids),
 		verify:   application.NewVerifier(postgres.NewAuditor(db)),
 	}

@@ -43,8 +43,8 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 			application.NewHolds,
 			application.NewExpiry,
 			application.NewAPIKeys,
-			func(reads application.Repos, clock application.Clock) *application.IdempotencyJanitor {
-				return application.NewIdempotencyJanitor(reads, clock, cfg.IdempotencyRetention)
+			func(records application.IdempotencyCleaner, clock application.Clock) *application.IdempotencyJanitor {
+				return application.NewIdempotencyJanitor(records, clock, cfg.IdempotencyRetention)
 			},
 			func(db *bun.DB) httpapi.Readiness {
 				return func(ctx context.Context) error { return postgres.Ready(ctx, db) }
