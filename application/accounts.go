@@ -30,6 +30,7 @@ type GrantCommand struct {
 	Priority  int
 	ExpiresAt *time.Time
 	Memo      domain.Memo
+	Funding   domain.Funding // what paid for the credits, if known
 }
 
 // Grant adds a lot of credits to the account's wallet.
@@ -43,7 +44,7 @@ func (c *Accounts) Grant(ctx context.Context, cmd GrantCommand, idem *Idempotenc
 		}
 		return c.change(ctx, r, w, now, func() (domain.Transaction, error) {
 			return w.Grant(domain.Grant{Transaction: domain.TransactionID(c.ids.NewID()), Lot: domain.LotID(c.ids.NewID()),
-				Amount: cmd.Amount, Source: cmd.Source, Priority: cmd.Priority, ExpiresAt: cmd.ExpiresAt, Memo: cmd.Memo}, now)
+				Amount: cmd.Amount, Source: cmd.Source, Priority: cmd.Priority, ExpiresAt: cmd.ExpiresAt, Memo: cmd.Memo, Funding: cmd.Funding}, now)
 		})
 	})
 }

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"unicode"
@@ -54,14 +55,24 @@ type AccountID struct{ s string }
 // ParseAccountID accepts 1–128 printable characters (no control characters
 // and no white space other than the ASCII space).
 func ParseAccountID(s string) (AccountID, error) {
-	n := utf8.RuneCountInString(s)
-	if n == 0 || n > MaxAccountIDLength || !utf8.ValidString(s) {
-		return AccountID{}, fmt.Errorf("%w: account id must be 1 to %d characters", ErrInvalidInput, MaxAccountIDLength)
-	}
-	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
-		return AccountID{}, fmt.Errorf("%w: account id must contain printable characters only", ErrInvalidInput)
+	if err := validateText(s, 1, MaxAccountIDLength); err != nil {
+		return AccountID{}, fmt.Errorf("%w: account id %w", ErrInvalidInput, err)
 	}
 	return AccountID{s: s}, nil
+}
+
+// validateText checks an identifier-like text: valid UTF-8 of min to max
+// characters, all printable (no control characters, so no NUL, which
+// PostgreSQL cannot store, and no white space but the ASCII space).
+func validateText(s string, min, max int) error {
+	n := utf8.RuneCountInString(s)
+	if n < min || n > max || !utf8.ValidString(s) {
+		return fmt.Errorf("must be %d to %d characters", min, max)
+	}
+	if strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return errors.New("must contain printable characters only")
+	}
+	return nil
 }
 
 func (a AccountID) String() string { return a.s }

@@ -41,6 +41,53 @@ const (
 	DefaultLotPriority = 50
 )
 
+// FundingKind says what paid for a lot.
+type FundingKind struct{ slug string }
+
+var (
+	// FundedByOrder: a purchase order's payment, named by its payment id.
+	FundedByOrder = FundingKind{"order"}
+	// FundedExternally: a reference of the tenant's own (an invoice, a contract).
+	FundedExternally = FundingKind{"external"}
+)
+
+// FundingKindFromString parses "order" or "external".
+func FundingKindFromString(s string) (FundingKind, error) {
+	for _, k := range []FundingKind{FundedByOrder, FundedExternally} {
+		if k.slug == s {
+			return k, nil
+		}
+	}
+	return FundingKind{}, fmt.Errorf("%w: unknown funding kind %q", ErrInvalidInput, s)
+}
+
+func (k FundingKind) String() string { return k.slug }
+
+// MaxFundingReferenceLength bounds a funding reference, in characters.
+const MaxFundingReferenceLength = 128
+
+// Funding is what paid for a lot, so that "how much of this payment is still
+// unspent" is one query over lots. The zero value is no funding.
+type Funding struct {
+	kind      FundingKind
+	reference string
+}
+
+// NewFunding checks a reference: 1 to 128 printable characters.
+func NewFunding(kind FundingKind, reference string) (Funding, error) {
+	if kind != FundedByOrder && kind != FundedExternally {
+		return Funding{}, fmt.Errorf("%w: unknown funding kind", ErrInvalidInput)
+	}
+	if err := validateText(reference, 1, MaxFundingReferenceLength); err != nil {
+		return Funding{}, fmt.Errorf("%w: funding reference %w", ErrInvalidInput, err)
+	}
+	return Funding{kind: kind, reference: reference}, nil
+}
+
+func (f Funding) Kind() FundingKind { return f.kind }
+func (f Funding) Reference() string { return f.reference }
+func (f Funding) IsZero() bool      { return f == Funding{} }
+
 // Lot is one grant's credits on a wallet. Spends take credits from lots in
 // consumption order: priority, then soonest expiry (never-expiring last), then oldest.
 type Lot struct {
@@ -52,12 +99,13 @@ type Lot struct {
 	priority  int
 	expiresAt *time.Time
 	createdAt time.Time
+	funding   Funding // zero when the grant named none
 }
 
 // RehydrateLot rebuilds a stored lot; adapters only.
-func RehydrateLot(id LotID, source LotSource, amount, remaining, held Credits, priority int, expiresAt *time.Time, createdAt time.Time) *Lot {
+func RehydrateLot(id LotID, source LotSource, amount, remaining, held Credits, priority int, expiresAt *time.Time, createdAt time.Time, funding Funding) *Lot {
 	return &Lot{id: id, source: source, amount: amount, remaining: remaining, held: held,
-		priority: priority, expiresAt: expiresAt, createdAt: createdAt}
+		priority: priority, expiresAt: expiresAt, createdAt: createdAt, funding: funding}
 }
 
 func (l *Lot) ID() LotID             { return l.id }
@@ -68,6 +116,7 @@ func (l *Lot) Held() Credits         { return l.held }
 func (l *Lot) Priority() int         { return l.priority }
 func (l *Lot) ExpiresAt() *time.Time { return l.expiresAt }
 func (l *Lot) CreatedAt() time.Time  { return l.createdAt }
+func (l *Lot) Funding() Funding      { return l.funding }
 
 // IsExpired reports whether the lot's credits can no longer be spent at now.
 func (l *Lot) IsExpired(now time.Time) bool { return l.expiresAt != nil && !now.Before(*l.expiresAt) }

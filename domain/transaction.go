@@ -60,12 +60,16 @@ func (a SystemAccount) IsZero() bool   { return a.slug == "" }
 // Posting is one leg of a transaction: credits into (positive) or out of
 // (negative) either a wallet's lot or a system account.
 type Posting struct {
-	// Exactly one of Wallet and System is set. A wallet posting always names its lot.
-	Wallet    WalletID
-	AccountID AccountID
-	Lot       LotID
-	System    SystemAccount
-	Amount    Credits
+	// Exactly one of Wallet and System is set. A wallet posting always names
+	// its lot, and says what the lot's credits are: paid or bonus, and what
+	// funded them, so which payment a spend drew on needs no second read.
+	Wallet     WalletID
+	AccountID  AccountID
+	Lot        LotID
+	LotSource  LotSource
+	LotFunding Funding
+	System     SystemAccount
+	Amount     Credits
 }
 
 // IsSystem reports whether the posting is on a system account.
@@ -166,3 +170,16 @@ func (t Transaction) Hold() *HoldID         { return t.hold }
 func (t Transaction) Memo() Memo            { return t.memo }
 func (t Transaction) CreatedAt() time.Time  { return t.createdAt }
 func (t Transaction) Postings() []Posting   { return append([]Posting(nil), t.postings...) }
+
+// Funding is what funded the lot a grant created; zero for other transactions.
+func (t Transaction) Funding() Funding {
+	if t.typ != TransactionGrant {
+		return Funding{}
+	}
+	for _, p := range t.postings {
+		if !p.IsSystem() {
+			return p.LotFunding
+		}
+	}
+	return Funding{}
+}

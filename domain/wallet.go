@@ -106,6 +106,7 @@ type Grant struct {
 	Priority    int
 	ExpiresAt   *time.Time
 	Memo        Memo
+	Funding     Funding // what paid for the credits; zero when not known
 }
 
 // Grant adds a lot and records where its credits came from.
@@ -131,14 +132,14 @@ func (w *Wallet) Grant(g Grant, now time.Time) (Transaction, error) {
 		expiresAt = &at
 	}
 	lot := &Lot{id: g.Lot, source: g.Source, amount: g.Amount, remaining: g.Amount, held: ZeroCredits,
-		priority: g.Priority, expiresAt: expiresAt, createdAt: now}
+		priority: g.Priority, expiresAt: expiresAt, createdAt: now, funding: g.Funding}
 	w.lots = append(w.lots, lot)
 	w.sortLots()
 	w.touch(lot.id)
 	w.balance = w.balance.Add(g.Amount)
 	return newTransaction(g.Transaction, TransactionGrant, w, g.Amount, g.Memo, now, []Posting{
 		{System: g.Source.fundedBy(), Amount: g.Amount.Neg()},
-		w.posting(lot.id, g.Amount),
+		w.posting(lot, g.Amount),
 	})
 }
 
@@ -154,7 +155,7 @@ func (w *Wallet) Spend(id TransactionID, amount Credits, memo Memo, now time.Tim
 	postings := []Posting{}
 	w.takeFree(amount, now, func(l *Lot, take Credits) {
 		l.remaining = l.remaining.Sub(take)
-		postings = append(postings, w.posting(l.id, take.Neg()))
+		postings = append(postings, w.posting(l, take.Neg()))
 	})
 	w.balance = w.balance.Sub(amount)
 	postings = append(postings, Posting{System: SystemConsumption, Amount: amount})
@@ -187,7 +188,7 @@ func (w *Wallet) ExpireDue(id TransactionID, now time.Time) (Transaction, bool, 
 		}
 		l.remaining = l.remaining.Sub(due)
 		w.touch(l.id)
-		postings = append(postings, w.posting(l.id, due.Neg()))
+		postings = append(postings, w.posting(l, due.Neg()))
 		total = total.Add(due)
 	}
 	if total.IsZero() {
@@ -258,7 +259,7 @@ func (w *Wallet) CaptureHold(h *Hold, id TransactionID, amount Credits, now time
 		l.held = l.held.Sub(take)
 		w.touch(l.id)
 		a.Amount = a.Amount.Sub(take)
-		postings = append(postings, w.posting(l.id, take.Neg()))
+		postings = append(postings, w.posting(l, take.Neg()))
 		if left = left.Sub(take); left.IsZero() {
 			break
 		}
@@ -341,8 +342,8 @@ func (w *Wallet) takeFree(amount Credits, now time.Time, take func(l *Lot, n Cre
 	}
 }
 
-func (w *Wallet) posting(lot LotID, amount Credits) Posting {
-	return Posting{Wallet: w.id, AccountID: w.account, Lot: lot, Amount: amount}
+func (w *Wallet) posting(l *Lot, amount Credits) Posting {
+	return Posting{Wallet: w.id, AccountID: w.account, Lot: l.id, LotSource: l.source, LotFunding: l.funding, Amount: amount}
 }
 
 func (w *Wallet) lot(id LotID) *Lot {

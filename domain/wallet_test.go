@@ -2,7 +2,9 @@ package domain_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,7 +48,7 @@ func (s lotSpec) lot() *domain.Lot {
 	}
 	rem := domain.MustCredits(s.remaining)
 	return domain.RehydrateLot(domain.LotID(newID(int(s.name))), domain.LotPaid, rem, rem, domain.MustCredits(held),
-		s.priority, s.expiresAt, s.createdAt)
+		s.priority, s.expiresAt, s.createdAt, domain.Funding{})
 }
 
 // wallet rehydrates a wallet whose caches agree with its lots.
@@ -332,7 +334,7 @@ func TestExpireDueLeavesHeldCredits(t *testing.T) {
 func TestCheckInvariants(t *testing.T) {
 	lot := func(remaining, held, amount string) *domain.Lot {
 		return domain.RehydrateLot(domain.LotID(newID('A')), domain.LotBonus, domain.MustCredits(amount), domain.MustCredits(remaining),
-			domain.MustCredits(held), 50, nil, base)
+			domain.MustCredits(held), 50, nil, base, domain.Funding{})
 	}
 	hold := func(reserves string) *domain.Hold {
 		return domain.RehydrateHold(domain.HoldID(newID(70)), tenantID, walletID, account, domain.MustCredits(reserves), domain.ZeroCredits,
@@ -403,3 +405,69 @@ func TestGrantRefusesUnknownSource(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestNewFunding(t *testing.T) {
+	good := []string{"pay_01", "order 7", "인보이스-42", strings.Repeat("x", domain.MaxFundingReferenceLength)}
+	for _, ref := range good {
+		if f, err := domain.NewFunding(domain.FundedByOrder, ref); err != nil || f.Reference() != ref || f.Kind() != domain.FundedByOrder || f.IsZero() {
+			t.Errorf("NewFunding(%q) = %v, %v", ref, f, err)
+		}
+	}
+	bad := []string{"", "a\x00b", "tab\there", "line\n", "\xff", strings.Repeat("x", domain.MaxFundingReferenceLength+1)}
+	for _, ref := range bad {
+		if _, err := domain.NewFunding(domain.FundedExternally, ref); !errors.Is(err, domain.ErrInvalidInput) {
+			t.Errorf("NewFunding(%q) error = %v, want invalid input", ref, err)
+		}
+	}
+	if _, err := domain.NewFunding(domain.FundingKind{}, "x"); !errors.Is(err, domain.ErrInvalidInput) {
+		t.Errorf("NewFunding of no kind: %v", err)
+	}
+	for _, s := range []string{"order", "external"} {
+		if k, err := domain.FundingKindFromString(s); err != nil || k.String() != s {
+			t.Errorf("FundingKindFromString(%q) = %v, %v", s, k, err)
+		}
+	}
+	if _, err := domain.FundingKindFromString("paid"); !errors.Is(err, domain.ErrInvalidInput) {
+		t.Errorf("FundingKindFromString(paid): %v", err)
+	}
+}
+
+// TestPostingsSayWhatFundedTheirLot: a grant's funding stays with its lot,
+// and every posting on the lot, the grant's and a later spend's, names the
+// lot's source and funding.
+func TestPostingsSayWhatFundedTheirLot(t *testing.T) {
+	w := domain.NewWallet(walletID, tenantID, account, base)
+	order, err := domain.NewFunding(domain.FundedByOrder, "pay_123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grant, err := w.Grant(domain.Grant{Transaction: domain.TransactionID(newID(1)), Lot: domain.LotID(newID(2)), Amount: domain.MustCredits("10"),
+		Source: domain.LotPaid, Priority: domain.DefaultLotPriority, Funding: order}, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bonus, err := w.Grant(domain.Grant{Transaction: domain.TransactionID(newID(3)), Lot: domain.LotID(newID(4)), Amount: domain.MustCredits("1"),
+		Source: domain.LotBonus, Priority: 0}, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grant.Funding() != order || !bonus.Funding().IsZero() || w.Lots()[1].Funding() != order {
+		t.Fatalf("funding: grant %v, bonus %v, lot %v", grant.Funding(), bonus.Funding(), w.Lots()[1].Funding())
+	}
+	spend, err := w.Spend(domain.TransactionID(newID(5)), domain.MustCredits("3"), domain.Memo{}, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !spend.Funding().IsZero() {
+		t.Errorf("a spend has funding %v", spend.Funding())
+	}
+	var got []string
+	for _, p := range spend.Postings() {
+		if !p.IsSystem() {
+			got = append(got, fmt.Sprintf("%s %s %s/%s", p.Amount, p.LotSource, p.LotFunding.Kind(), p.LotFunding.Reference()))
+		}
+	}
+	if want := []string{"-1 bonus /", "-2 paid order/pay_123"}; !slices.Equal(got, want) {
+		t.Fatalf("spend postings %v, want %v", got, want)
+	}
+}

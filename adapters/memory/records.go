@@ -39,6 +39,7 @@ type lotRecord struct {
 	expires   bool
 	expiresAt time.Time
 	createdAt time.Time
+	funding   domain.Funding
 }
 
 func newWalletRecord(w *domain.Wallet) walletRecord {
@@ -71,7 +72,7 @@ func (rec walletRecord) with(w *domain.Wallet, changed []*domain.Lot) walletReco
 
 func newLotRecord(l *domain.Lot) lotRecord {
 	lr := lotRecord{id: l.ID(), source: l.Source(), amount: l.Amount(), remaining: l.Remaining(), held: l.Held(),
-		priority: l.Priority(), createdAt: l.CreatedAt()}
+		priority: l.Priority(), createdAt: l.CreatedAt(), funding: l.Funding()}
 	if at := l.ExpiresAt(); at != nil {
 		lr.expires, lr.expiresAt = true, *at
 	}
@@ -101,7 +102,7 @@ func (l lotRecord) toDomain() *domain.Lot {
 		at := l.expiresAt
 		expiresAt = &at
 	}
-	return domain.RehydrateLot(l.id, l.source, l.amount, l.remaining, l.held, l.priority, expiresAt, l.createdAt)
+	return domain.RehydrateLot(l.id, l.source, l.amount, l.remaining, l.held, l.priority, expiresAt, l.createdAt, l.funding)
 }
 
 // isDue reports whether the lot has expired credits that no hold pins.

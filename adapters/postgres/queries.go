@@ -173,21 +173,23 @@ type walletWithLots struct {
 // walletWithLotRow is one row of the snapshot join in Get; the lot columns
 // are NULL for a wallet without open lots.
 type walletWithLotRow struct {
-	walletRow    `bun:",extend"`
-	LotID        *uuid.UUID       `bun:"lot_id"`
-	LotSource    *string          `bun:"lot_source"`
-	LotAmount    *decimal.Decimal `bun:"lot_amount"`
-	LotRemaining *decimal.Decimal `bun:"lot_remaining"`
-	LotHeld      *decimal.Decimal `bun:"lot_held"`
-	LotPriority  *int             `bun:"lot_priority"`
-	LotExpiresAt *time.Time       `bun:"lot_expires_at"`
-	LotCreatedAt *time.Time       `bun:"lot_created_at"`
+	walletRow      `bun:",extend"`
+	LotID          *uuid.UUID       `bun:"lot_id"`
+	LotSource      *string          `bun:"lot_source"`
+	LotAmount      *decimal.Decimal `bun:"lot_amount"`
+	LotRemaining   *decimal.Decimal `bun:"lot_remaining"`
+	LotHeld        *decimal.Decimal `bun:"lot_held"`
+	LotPriority    *int             `bun:"lot_priority"`
+	LotExpiresAt   *time.Time       `bun:"lot_expires_at"`
+	LotCreatedAt   *time.Time       `bun:"lot_created_at"`
+	LotFundingKind *string          `bun:"lot_funding_kind"`
+	LotFundingRef  *string          `bun:"lot_funding_ref"`
 }
 
 func (row walletWithLotRow) lot() lotRow {
 	return lotRow{ID: *row.LotID, WalletID: row.ID, Source: *row.LotSource, Amount: *row.LotAmount,
 		Remaining: *row.LotRemaining, Held: *row.LotHeld, Priority: *row.LotPriority, ExpiresAt: row.LotExpiresAt,
-		CreatedAt: *row.LotCreatedAt}
+		CreatedAt: *row.LotCreatedAt, FundingKind: row.LotFundingKind, FundingRef: row.LotFundingRef}
 }
 
 type ledgerQueries struct{ db bun.IDB }
@@ -214,13 +216,15 @@ func (q ledgerQueries) History(ctx context.Context, wallet domain.WalletID, befo
 	for i, t := range txRows {
 		ids[i] = t.ID
 	}
-	var postingRows []postingRow
-	err := q.db.NewSelect().Model(&postingRows).Where("transaction_id IN (?)", bun.List(ids)).
-		OrderExpr("transaction_id, seq").Scan(ctx)
+	var postingRows []postingWithLot
+	err := q.db.NewSelect().Model(&postingRows).
+		ColumnExpr("p.*, l.source AS lot_source, l.funding_kind AS lot_funding_kind, l.funding_ref AS lot_funding_ref").
+		Join("LEFT JOIN lots AS l ON l.id = p.lot_id").
+		Where("p.transaction_id IN (?)", bun.List(ids)).OrderExpr("p.transaction_id, p.seq").Scan(ctx)
 	if err != nil {
 		return nil, translate(err, "read postings")
 	}
-	byTx := map[uuid.UUID][]postingRow{}
+	byTx := map[uuid.UUID][]postingWithLot{}
 	for _, p := range postingRows {
 		byTx[p.TransactionID] = append(byTx[p.TransactionID], p)
 	}

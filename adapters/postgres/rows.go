@@ -28,15 +28,17 @@ type walletRow struct {
 type lotRow struct {
 	bun.BaseModel `bun:"table:lots"`
 
-	ID        uuid.UUID       `bun:"id,pk,type:uuid"`
-	WalletID  uuid.UUID       `bun:"wallet_id,type:uuid"`
-	Source    string          `bun:"source"`
-	Amount    decimal.Decimal `bun:"amount,type:numeric"`
-	Remaining decimal.Decimal `bun:"remaining,type:numeric"`
-	Held      decimal.Decimal `bun:"held,type:numeric"`
-	Priority  int             `bun:"priority"`
-	ExpiresAt *time.Time      `bun:"expires_at"`
-	CreatedAt time.Time       `bun:"created_at"`
+	ID          uuid.UUID       `bun:"id,pk,type:uuid"`
+	WalletID    uuid.UUID       `bun:"wallet_id,type:uuid"`
+	Source      string          `bun:"source"`
+	Amount      decimal.Decimal `bun:"amount,type:numeric"`
+	Remaining   decimal.Decimal `bun:"remaining,type:numeric"`
+	Held        decimal.Decimal `bun:"held,type:numeric"`
+	Priority    int             `bun:"priority"`
+	ExpiresAt   *time.Time      `bun:"expires_at"`
+	CreatedAt   time.Time       `bun:"created_at"`
+	FundingKind *string         `bun:"funding_kind"` // NULL with FundingRef when no funding is known
+	FundingRef  *string         `bun:"funding_ref"`
 }
 
 type transactionRow struct {
@@ -56,7 +58,7 @@ type transactionRow struct {
 }
 
 type postingRow struct {
-	bun.BaseModel `bun:"table:postings"`
+	bun.BaseModel `bun:"table:postings,alias:p"`
 
 	TransactionID uuid.UUID       `bun:"transaction_id,pk,type:uuid"`
 	Seq           int16           `bun:"seq,pk"`
@@ -133,9 +135,31 @@ func toWalletRow(w *domain.Wallet, now time.Time) walletRow {
 }
 
 func toLotRow(w domain.WalletID, l *domain.Lot) lotRow {
+	kind, ref := fundingColumns(l.Funding())
 	return lotRow{ID: uuid.UUID(l.ID()), WalletID: uuid.UUID(w), Source: l.Source().String(),
 		Amount: l.Amount().Decimal(), Remaining: l.Remaining().Decimal(), Held: l.Held().Decimal(),
-		Priority: l.Priority(), ExpiresAt: l.ExpiresAt(), CreatedAt: l.CreatedAt()}
+		Priority: l.Priority(), ExpiresAt: l.ExpiresAt(), CreatedAt: l.CreatedAt(), FundingKind: kind, FundingRef: ref}
+}
+
+// fundingColumns stores a funding as two nullable columns.
+func fundingColumns(f domain.Funding) (kind, ref *string) {
+	if f.IsZero() {
+		return nil, nil
+	}
+	k, r := f.Kind().String(), f.Reference()
+	return &k, &r
+}
+
+// fundingFromColumns reads them back.
+func fundingFromColumns(kind, ref *string) (domain.Funding, error) {
+	if kind == nil || ref == nil {
+		return domain.Funding{}, nil
+	}
+	k, err := domain.FundingKindFromString(*kind)
+	if err != nil {
+		return domain.Funding{}, err
+	}
+	return domain.NewFunding(k, *ref)
 }
 
 func (r lotRow) toDomain() (*domain.Lot, error) {
@@ -155,7 +179,11 @@ func (r lotRow) toDomain() (*domain.Lot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return domain.RehydrateLot(domain.LotID(r.ID), source, amount, remaining, held, r.Priority, utcPtr(r.ExpiresAt), r.CreatedAt.UTC()), nil
+	funding, err := fundingFromColumns(r.FundingKind, r.FundingRef)
+	if err != nil {
+		return nil, fmt.Errorf("lot %s: %w", r.ID, err)
+	}
+	return domain.RehydrateLot(domain.LotID(r.ID), source, amount, remaining, held, r.Priority, utcPtr(r.ExpiresAt), r.CreatedAt.UTC(), funding), nil
 }
 
 func (r walletRow) toDomain(lots []*domain.Lot) (*domain.Wallet, error) {
@@ -286,7 +314,16 @@ func toLedgerRows(txs []domain.Transaction) ([]transactionRow, []postingRow) {
 	return txRows, postingRows
 }
 
-func (r transactionRow) toDomain(postings []postingRow) (domain.Transaction, error) {
+// postingWithLot is a posting with what its lot says of its credits, as
+// history reads it (the lot columns are NULL on system postings).
+type postingWithLot struct {
+	postingRow     `bun:",extend"`
+	LotSource      *string `bun:"lot_source"`
+	LotFundingKind *string `bun:"lot_funding_kind"`
+	LotFundingRef  *string `bun:"lot_funding_ref"`
+}
+
+func (r transactionRow) toDomain(postings []postingWithLot) (domain.Transaction, error) {
 	typ, err := domain.TransactionTypeFromString(r.Type)
 	if err != nil {
 		return domain.Transaction{}, err
@@ -316,6 +353,15 @@ func (r transactionRow) toDomain(postings []postingRow) (domain.Transaction, err
 			}
 		} else {
 			posting.Wallet, posting.AccountID, posting.Lot = domain.WalletID(*p.WalletID), account, domain.LotID(*p.LotID)
+			if p.LotSource == nil {
+				return domain.Transaction{}, fmt.Errorf("posting %s/%d: its lot was not read", p.TransactionID, p.Seq)
+			}
+			if posting.LotSource, err = domain.LotSourceFromString(*p.LotSource); err != nil {
+				return domain.Transaction{}, err
+			}
+			if posting.LotFunding, err = fundingFromColumns(p.LotFundingKind, p.LotFundingRef); err != nil {
+				return domain.Transaction{}, err
+			}
 		}
 		ps = append(ps, posting)
 	}

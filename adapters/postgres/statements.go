@@ -104,7 +104,8 @@ func selectWalletsWithLots(ctx context.Context, db bun.IDB, keys []walletKey) ([
 	var rows []walletWithLotRow
 	err := queryPrepared(ctx, db, &rows, `
 		SELECT w.*, l.id AS lot_id, l.source AS lot_source, l.amount AS lot_amount, l.remaining AS lot_remaining,
-		       l.held AS lot_held, l.priority AS lot_priority, l.expires_at AS lot_expires_at, l.created_at AS lot_created_at
+		       l.held AS lot_held, l.priority AS lot_priority, l.expires_at AS lot_expires_at, l.created_at AS lot_created_at,
+		       l.funding_kind AS lot_funding_kind, l.funding_ref AS lot_funding_ref
 		FROM unnest($1::uuid[], $2::text[]) AS k(tenant_id, account_id)
 		CROSS JOIN LATERAL (SELECT * FROM wallets WHERE tenant_id = k.tenant_id AND account_id = k.account_id OFFSET 0) w
 		LEFT JOIN LATERAL (SELECT * FROM lots WHERE wallet_id = w.id AND open OFFSET 0) l ON true`,

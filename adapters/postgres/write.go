@@ -182,6 +182,8 @@ var lotsTable = table[lotRow]{
 		fixed("priority", "int", func(r lotRow) int { return r.Priority }),
 		fixed("expires_at", "timestamptz", func(r lotRow) *time.Time { return r.ExpiresAt }),
 		fixed("created_at", "timestamptz", func(r lotRow) time.Time { return r.CreatedAt }),
+		fixed("funding_kind", "text", func(r lotRow) *string { return r.FundingKind }),
+		fixed("funding_ref", "text", func(r lotRow) *string { return r.FundingRef }),
 	},
 }
 

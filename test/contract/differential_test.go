@@ -513,8 +513,14 @@ func (r *run) grant(idempotent bool) op {
 		e := r.now().Add(-time.Duration(r.rng.IntN(60)) * time.Second) // refused: not in the future
 		cmd.ExpiresAt = &e
 	}
-	desc := fmt.Sprintf("grant %s %s prio %d expires %s to %s memo %s", cmd.Amount, cmd.Source, cmd.Priority,
-		renderTimePtr(cmd.ExpiresAt), a, renderMemo(cmd.Memo))
+	switch r.rng.IntN(3) {
+	case 0:
+		cmd.Funding, _ = domain.NewFunding(domain.FundedByOrder, fmt.Sprintf("pay_%d", r.rng.IntN(1000)))
+	case 1:
+		cmd.Funding, _ = domain.NewFunding(domain.FundedExternally, fmt.Sprintf("인보이스 %d", r.rng.IntN(1000)))
+	}
+	desc := fmt.Sprintf("grant %s %s prio %d expires %s to %s memo %s funding %s", cmd.Amount, cmd.Source, cmd.Priority,
+		renderTimePtr(cmd.ExpiresAt), a, renderMemo(cmd.Memo), renderFunding(cmd.Funding))
 	var spec *idemSpec
 	if idempotent {
 		s := r.idemFor(a.tenant, desc)

@@ -46,12 +46,12 @@ func renderTx(t domain.Transaction) string {
 		if p.IsSystem() {
 			ps = append(ps, fmt.Sprintf("%s %s", p.System, p.Amount))
 		} else {
-			ps = append(ps, fmt.Sprintf("lot %s of %s (%q) %s", p.Lot, p.Wallet, p.AccountID, p.Amount))
+			ps = append(ps, fmt.Sprintf("lot %s (%s, %s) of %s (%q) %s", p.Lot, p.LotSource, renderFunding(p.LotFunding), p.Wallet, p.AccountID, p.Amount))
 		}
 	}
-	return fmt.Sprintf("tx %s %s amount %s balanceAfter %s hold %s wallet %s account %q tenant %s at %s memo %s postings [%s]",
+	return fmt.Sprintf("tx %s %s amount %s balanceAfter %s hold %s wallet %s account %q tenant %s at %s memo %s funding %s postings [%s]",
 		t.ID(), t.Type(), t.Amount(), t.BalanceAfter(), hold, t.Wallet(), t.AccountID(), t.Tenant(), renderTime(t.CreatedAt()),
-		renderMemo(t.Memo()), strings.Join(ps, "; "))
+		renderMemo(t.Memo()), renderFunding(t.Funding()), strings.Join(ps, "; "))
 }
 
 func renderTxs(txs []domain.Transaction) string {
@@ -76,8 +76,16 @@ func renderHold(h *domain.Hold) string {
 }
 
 func renderLot(l *domain.Lot) string {
-	return fmt.Sprintf("lot %s %s amount %s remaining %s held %s priority %d expires %s created %s",
-		l.ID(), l.Source(), l.Amount(), l.Remaining(), l.Held(), l.Priority(), renderTimePtr(l.ExpiresAt()), renderTime(l.CreatedAt()))
+	return fmt.Sprintf("lot %s %s amount %s remaining %s held %s priority %d expires %s created %s funding %s",
+		l.ID(), l.Source(), l.Amount(), l.Remaining(), l.Held(), l.Priority(), renderTimePtr(l.ExpiresAt()), renderTime(l.CreatedAt()),
+		renderFunding(l.Funding()))
+}
+
+func renderFunding(f domain.Funding) string {
+	if f.IsZero() {
+		return "none"
+	}
+	return fmt.Sprintf("%s:%q", f.Kind(), f.Reference())
 }
 
 func renderView(v application.AccountView) string {

@@ -113,9 +113,13 @@ func (f *fixture) grant(r application.Repos, tenant domain.TenantID, account, am
 	if err != nil {
 		f.t.Fatal(err)
 	}
+	funding, err := domain.NewFunding(domain.FundedByOrder, "pay_"+account)
+	if err != nil {
+		f.t.Fatal(err)
+	}
 	tx, err := w.Grant(domain.Grant{Transaction: domain.TransactionID(f.ids.NewID()), Lot: domain.LotID(f.ids.NewID()),
 		Amount: cr(amount), Source: domain.LotBonus, Priority: domain.DefaultLotPriority, ExpiresAt: expiresAt,
-		Memo: domain.Memo{Reason: "r", Metadata: domain.Metadata{"k": "v"}}}, now)
+		Memo: domain.Memo{Reason: "r", Metadata: domain.Metadata{"k": "v"}}, Funding: funding}, now)
 	if err != nil {
 		f.t.Fatal(err)
 	}
