@@ -3,19 +3,43 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Categories of domain failure. Callers branch on them with errors.Is; the
 // typed errors below wrap them when a caller needs the details.
+//
+// Every one is a rejection: a business refusal, final for the request that
+// met it. One list classifies them for everyone: application.runOnce stores
+// rejections for idempotent replay (a retry cannot turn a refusal into a
+// success), the HTTP adapter answers each with its own 4xx problem type
+// (a test checks every rejection has one), and any other error (a database
+// failure, a bug) is neither stored nor a 4xx.
 var (
-	ErrInvalidInput        = errors.New("invalid input")
-	ErrNotFound            = errors.New("not found")
-	ErrInsufficientCredits = errors.New("insufficient credits")
-	ErrHoldNotCapturable   = errors.New("hold is not capturable")
-	ErrHoldNotReleasable   = errors.New("hold is not releasable")
-	ErrCaptureExceedsHold  = errors.New("capture exceeds the hold's remaining amount")
-	ErrBalanceLimit        = errors.New("balance limit exceeded")
+	ErrInvalidInput        = rejection("invalid input")
+	ErrNotFound            = rejection("not found")
+	ErrInsufficientCredits = rejection("insufficient credits")
+	ErrHoldNotCapturable   = rejection("hold is not capturable")
+	ErrHoldNotReleasable   = rejection("hold is not releasable")
+	ErrCaptureExceedsHold  = rejection("capture exceeds the hold's remaining amount")
+	ErrBalanceLimit        = rejection("balance limit exceeded")
 )
+
+var rejections []error
+
+func rejection(text string) error {
+	err := errors.New(text)
+	rejections = append(rejections, err)
+	return err
+}
+
+// Rejections lists every category of rejection.
+func Rejections() []error { return slices.Clone(rejections) }
+
+// IsRejection reports whether err is a business refusal (see Rejections).
+func IsRejection(err error) bool {
+	return slices.ContainsFunc(rejections, func(r error) bool { return errors.Is(err, r) })
+}
 
 // InsufficientCreditsError says how much was asked for and how much was available.
 type InsufficientCreditsError struct {
@@ -28,15 +52,3 @@ func (e *InsufficientCreditsError) Error() string {
 }
 
 func (e *InsufficientCreditsError) Is(target error) bool { return target == ErrInsufficientCredits }
-
-// IsRejection reports whether err is a business decision (as opposed to an
-// infrastructure failure): rejections are remembered for idempotent replay.
-func IsRejection(err error) bool {
-	for _, e := range []error{ErrInvalidInput, ErrNotFound, ErrInsufficientCredits, ErrHoldNotCapturable,
-		ErrHoldNotReleasable, ErrCaptureExceedsHold, ErrBalanceLimit} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}

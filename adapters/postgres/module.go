@@ -2,8 +2,10 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/uptrace/bun"
 	"go.uber.org/fx"
 
@@ -11,18 +13,40 @@ import (
 )
 
 // Module provides the database and binds this adapter to the application's
-// ports. It needs a Config, a *slog.Logger and, when MigrateOnStart, applies
+// ports; the unit of work comes as *UnitOfWork, for the caller to meter. It
+// needs a Config, a Clock and a *slog.Logger, registers its metrics when a
+// prometheus.Registerer is provided, and, when MigrateOnStart, applies
 // pending migrations before anything else uses the database.
 var Module = fx.Module("postgres",
 	fx.Provide(
 		newLifecycleDB,
-		fx.Annotate(NewUnitOfWork, fx.As(new(application.UnitOfWork))),
+		NewUnitOfWork,
 		NewQueries,
 		NewIdempotencyCleaner,
 		fx.Annotate(NewAPIKeyStore, fx.As(new(application.APIKeyStore))),
 		fx.Annotate(NewAuditor, fx.As(new(application.Auditor))),
 	),
+	fx.Invoke(registerMetrics),
 )
+
+type metricsParams struct {
+	fx.In
+	DB         *bun.DB
+	UnitOfWork *UnitOfWork
+	Registerer prometheus.Registerer `optional:"true"`
+}
+
+func registerMetrics(p metricsParams) error {
+	if p.Registerer == nil {
+		return nil
+	}
+	for _, c := range Collectors(p.DB, p.UnitOfWork) {
+		if err := p.Registerer.Register(c); err != nil {
+			return fmt.Errorf("register the database metrics: %w", err)
+		}
+	}
+	return nil
+}
 
 // MigrateOnStart says whether serving applies pending migrations first.
 type MigrateOnStart bool

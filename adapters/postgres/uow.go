@@ -42,9 +42,10 @@ const (
 // of work runs again in a transaction of its own, so the failure is charged
 // only to the one that causes it.
 type UnitOfWork struct {
-	db    *bun.DB
-	clock application.Clock
-	queue *groupQueue[*job]
+	db      *bun.DB
+	clock   application.Clock
+	queue   *groupQueue[*job]
+	metrics *uowMetrics
 }
 
 var _ application.UnitOfWork = (*UnitOfWork)(nil)
@@ -54,6 +55,7 @@ type job struct {
 	ctx   context.Context
 	scope application.Scope
 	fn    func(ctx context.Context, r application.Repos) error
+	since time.Time // when WithinTx was called
 
 	err      error
 	panicked any // what fn panicked with, re-raised on the caller's goroutine
@@ -63,7 +65,7 @@ type job struct {
 // NewUnitOfWork runs units of work on db, cfg.WriteLanes transactions at
 // once; clock dates what they store.
 func NewUnitOfWork(db *bun.DB, cfg Config, clock application.Clock) *UnitOfWork {
-	u := &UnitOfWork{db: db, clock: clock}
+	u := &UnitOfWork{db: db, clock: clock, metrics: newUoWMetrics()}
 	u.queue = newGroupQueue(maxBatch, cfg.writeLanes(), spillBatch, u.runGroup, func(j *job) []any { return scopeKeys(j.scope) })
 	return u
 }
@@ -88,7 +90,7 @@ func scopeKeys(s application.Scope) []any {
 // must not abort the others. A caller whose ctx ends before its turn comes
 // is not run.
 func (u *UnitOfWork) WithinTx(ctx context.Context, scope application.Scope, fn func(ctx context.Context, r application.Repos) error) error {
-	j := &job{ctx: ctx, scope: scope, fn: fn}
+	j := &job{ctx: ctx, scope: scope, fn: fn, since: time.Now()}
 	u.queue.do(j)
 	if j.panicked != nil {
 		panic(fmt.Sprintf("%v [recovered in a batch; its stack:\n%s]", j.panicked, j.stack))
@@ -111,9 +113,19 @@ func (u *UnitOfWork) runGroup(group []*job) {
 	if len(live) == 0 {
 		return
 	}
+	u.metrics.units.Observe(float64(len(live)))
+	for _, j := range live {
+		u.metrics.wait.Observe(time.Since(j.since).Seconds())
+	}
 	err := u.runWithRetries(live)
-	if err == nil {
+	switch {
+	case err == nil:
+		u.metrics.batches.WithLabelValues(batchCommitted).Inc()
 		return
+	case errors.Is(err, errCommitUnknown):
+		u.metrics.batches.WithLabelValues(batchCommitUnknown).Inc()
+	case len(live) == 1:
+		u.metrics.batches.WithLabelValues(batchFailed).Inc()
 	}
 	if len(live) == 1 || errors.Is(err, errCommitUnknown) {
 		for _, j := range live {
@@ -121,6 +133,7 @@ func (u *UnitOfWork) runGroup(group []*job) {
 		}
 		return
 	}
+	u.metrics.batches.WithLabelValues(batchSplit).Inc()
 	for _, j := range live {
 		if err := u.runWithRetries([]*job{j}); err != nil {
 			j.err = err
@@ -136,6 +149,7 @@ func (u *UnitOfWork) runWithRetries(jobs []*job) error {
 		if !errors.Is(err, errRetryable) || attempt == maxAttempts {
 			return err
 		}
+		u.metrics.batches.WithLabelValues(batchRetried).Inc()
 		backoff := time.Duration(attempt*attempt) * time.Millisecond
 		time.Sleep(backoff + rand.N(backoff))
 	}
@@ -151,6 +165,7 @@ var errCommitUnknown = fmt.Errorf("the outcome of COMMIT is unknown: %w", applic
 func (u *UnitOfWork) runBatch(jobs []*job) error {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
+	defer func(start time.Time) { u.metrics.duration.Observe(time.Since(start).Seconds()) }(time.Now())
 	written := false
 	err := u.db.RunInTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(ctx context.Context, tx bun.Tx) error {
 		b := newBatch(ctx, tx, u.clock.Now())

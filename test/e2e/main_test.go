@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 
 	"github.com/creditd/creditd/adapters/httpapi"
 	"github.com/creditd/creditd/adapters/postgres"
+	"github.com/creditd/creditd/adapters/worker"
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/cmd/creditd/app"
 	"github.com/creditd/creditd/domain"
@@ -32,12 +34,14 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, postgres.MigrateURL)) }
 
 // service is a running creditd with one tenant's key.
 type service struct {
-	t      *testing.T
-	base   string
-	db     *bun.DB
-	keys   *application.APIKeys
-	key    string
-	client *http.Client
+	t       *testing.T
+	base    string
+	db      *bun.DB
+	apiKeys *application.APIKeys
+	key     string
+	client  *http.Client
+	worker  *worker.Worker
+	keys    atomic.Int64 // numbers the Idempotency-Keys do makes up
 }
 
 func start(t *testing.T, env map[string]string) *service {
@@ -52,7 +56,7 @@ func start(t *testing.T, env map[string]string) *service {
 	}
 	s := &service{t: t, client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128}}}
 	var srv *httpapi.Server
-	fxApp := fxtest.New(t, app.Options(cfg, slog.New(slog.DiscardHandler)), fx.Populate(&srv, &s.db, &s.keys))
+	fxApp := fxtest.New(t, app.Options(cfg, slog.New(slog.DiscardHandler)), fx.Populate(&srv, &s.db, &s.apiKeys, &s.worker))
 	fxApp.RequireStart()
 	t.Cleanup(fxApp.RequireStop)
 	s.base = "http://" + srv.Addr()
@@ -66,7 +70,7 @@ func (s *service) newKey(tenant string, scopes ...domain.Scope) string {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	k, err := s.keys.Create(context.Background(), name, scopes)
+	k, err := s.apiKeys.Create(context.Background(), name, scopes)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -91,7 +95,7 @@ func (s *service) do(method, path, body string, headers ...string) response {
 	req.Header.Set("Authorization", "Bearer "+s.key)
 	if method == http.MethodPost {
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", fmt.Sprintf("k-%d", time.Now().UnixNano()))
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("k-%d", s.keys.Add(1)))
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		if headers[i+1] == "" {

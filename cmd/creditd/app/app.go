@@ -6,13 +6,12 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/uptrace/bun"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
 	"github.com/creditd/creditd/adapters/httpapi"
+	"github.com/creditd/creditd/adapters/metrics"
 	"github.com/creditd/creditd/adapters/postgres"
 	"github.com/creditd/creditd/adapters/system"
 	"github.com/creditd/creditd/adapters/worker"
@@ -39,6 +38,10 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 		fx.Provide(
 			fx.Annotate(func() system.Clock { return system.Clock{} }, fx.As(new(application.Clock))),
 			fx.Annotate(func() system.UUIDv7 { return system.UUIDv7{} }, fx.As(new(application.IDGenerator))),
+			// Every unit of work tells the meter what it committed.
+			func(u *postgres.UnitOfWork, m application.Meter) application.UnitOfWork {
+				return application.Metered(u, m)
+			},
 			application.NewAccounts,
 			application.NewHolds,
 			application.NewExpiry,
@@ -49,19 +52,12 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 			func(db *bun.DB) httpapi.Readiness {
 				return func(ctx context.Context) error { return postgres.Ready(ctx, db) }
 			},
-			newMetricsRegistry,
 		),
 		fx.Supply(cfg),
 		fx.Invoke(servePprof),
+		metrics.Module,
 		postgres.Module,
 		httpapi.Module,
 		worker.Module,
 	)
-}
-
-// newMetricsRegistry is the registry /metrics serves, with Go and process metrics.
-func newMetricsRegistry() (prometheus.Registerer, prometheus.Gatherer) {
-	r := prometheus.NewRegistry()
-	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return r, r
 }

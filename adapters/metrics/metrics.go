@@ -1,0 +1,107 @@
+// Package metrics is creditd's Prometheus registry and the application's
+// Meter on it: what the ledger moved, by transaction type and by the source
+// of the credits. Other adapters register their own collectors (HTTP
+// requests, group commit, sweeps) with the same registry.
+//
+// Every label takes its values from a closed set, never from a request, so
+// no client can grow the number of series.
+package metrics
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/creditd/creditd/application"
+	"github.com/creditd/creditd/domain"
+)
+
+// NewRegistry is the registry /metrics serves, with Go and process metrics.
+func NewRegistry() *prometheus.Registry {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return r
+}
+
+// Register registers c, or returns the collector registered under the same
+// description before, so that two instances (tests, a restarted app) share
+// one registry.
+func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if err := reg.Register(c); err != nil {
+		var already prometheus.AlreadyRegisteredError
+		if errors.As(err, &already) {
+			if existing, ok := already.ExistingCollector.(C); ok {
+				return existing, nil
+			}
+		}
+		return c, err
+	}
+	return c, nil
+}
+
+// LedgerMeter counts committed transactions and the credits they moved.
+type LedgerMeter struct {
+	transactions *prometheus.CounterVec
+	credits      *prometheus.CounterVec
+}
+
+var _ application.Meter = (*LedgerMeter)(nil)
+
+// NewLedgerMeter registers the ledger's counters with reg.
+func NewLedgerMeter(reg prometheus.Registerer) (*LedgerMeter, error) {
+	transactions, err := Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "creditd", Subsystem: "ledger", Name: "transactions_total",
+		Help: "Committed ledger transactions, by type (GRANT, SPEND, CAPTURE, EXPIRATION).",
+	}, []string{"type"}))
+	if err != nil {
+		return nil, err
+	}
+	// Prometheus counts in float64: these are for dashboards, never read back
+	// by the ledger, whose amounts stay decimal.
+	credits, err := Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "creditd", Subsystem: "ledger", Name: "credits_total",
+		Help: "Credits moved into (GRANT) or out of (SPEND, CAPTURE, EXPIRATION) wallets, by transaction type and source of the credits (paid, bonus).",
+	}, []string{"type", "source"}))
+	if err != nil {
+		return nil, err
+	}
+	return &LedgerMeter{transactions: transactions, credits: credits}, nil
+}
+
+// Transactions and Credits are the counters, for tests.
+func (m *LedgerMeter) Transactions() *prometheus.CounterVec { return m.transactions }
+func (m *LedgerMeter) Credits() *prometheus.CounterVec      { return m.credits }
+
+// Committed counts each transaction and the credits its wallet postings moved.
+func (m *LedgerMeter) Committed(txs []domain.Transaction) {
+	for _, t := range txs {
+		typ := transactionType(t.Type())
+		m.transactions.WithLabelValues(typ).Inc()
+		for _, p := range t.Postings() {
+			if p.IsSystem() {
+				continue
+			}
+			amount, _ := p.Amount.Decimal().Abs().Float64()
+			m.credits.WithLabelValues(typ, lotSource(p.LotSource)).Add(amount)
+		}
+	}
+}
+
+// transactionType and lotSource keep labels to their closed sets, should the
+// domain ever hand over a value this adapter does not know.
+func transactionType(t domain.TransactionType) string {
+	switch t {
+	case domain.TransactionGrant, domain.TransactionSpend, domain.TransactionCapture, domain.TransactionExpiration:
+		return t.String()
+	}
+	return "OTHER"
+}
+
+func lotSource(s domain.LotSource) string {
+	switch s {
+	case domain.LotPaid, domain.LotBonus:
+		return s.String()
+	}
+	return "other"
+}
