@@ -50,17 +50,13 @@ func accessLog(log *slog.Logger, m *metrics) gin.HandlerFunc {
 		start := time.Now()
 		c.Next()
 		elapsed := time.Since(start)
-		route := c.FullPath()
-		if route == "" {
-			route = unmatchedRoute
-		}
-		status := c.Writer.Status()
-		m.observe(route, c.Request.Method, status, elapsed)
+		labels := labelsOf(c)
+		m.observe(labels, elapsed)
 
 		attrs := []slog.Attr{
-			slog.String("method", c.Request.Method),
-			slog.String("route", route),
-			slog.Int("status", status),
+			slog.String("method", labels.method),
+			slog.String("route", labels.route),
+			slog.Int("status", c.Writer.Status()),
 			slog.Duration("duration", elapsed),
 			slog.String("request_id", requestid.Get(c)),
 		}
