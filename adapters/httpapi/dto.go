@@ -177,9 +177,15 @@ func parseAccount(fe *fieldErrors, s string) domain.AccountID {
 	return id
 }
 
+// holdIDLength is the length of a hold id's canonical form. uuid.Parse also
+// reads 32 bare digits, braces and "urn:uuid:", but one hold must have one
+// spelling in paths, or a retry that spells it differently would not match
+// its idempotent request.
+const holdIDLength = 36
+
 func parseHold(fe *fieldErrors, s string) domain.HoldID {
 	id, err := domain.ParseHoldID(s)
-	if err != nil {
+	if err != nil || len(s) != holdIDLength {
 		fe.addf("holdId", "must be a hold id (a UUID)")
 	}
 	return id

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -113,6 +114,28 @@ func mapErrors(log *slog.Logger) gin.HandlerFunc {
 		}
 		c.Data(p.Status, contentTypeProblem, p.encode())
 	}
+}
+
+// unescapePathParams decodes the route's parameters as RFC 3986 path
+// segments: only %XX is decoded and "+" stays a "+". (gin's own unescaping
+// is a query's, which turns "+" into a space, so that "user+1@x.com" and
+// "user 1@x.com" would name one account.) Every handler, and the idempotency
+// fingerprint, reads the parameters decoded here.
+func unescapePathParams(c *gin.Context) {
+	var fe fieldErrors
+	for i, p := range c.Params {
+		v, err := url.PathUnescape(p.Value)
+		if err != nil { // net/http refuses such a path before it gets here; kept as a guard
+			fe.addf(p.Key, "is not a valid percent-encoded path segment")
+			continue
+		}
+		c.Params[i].Value = v
+	}
+	if err := fe.err(); err != nil {
+		abortWith(c, err)
+		return
+	}
+	c.Next()
 }
 
 // limitBody caps request bodies at max bytes; a larger declared length is

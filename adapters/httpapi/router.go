@@ -82,10 +82,11 @@ func NewRouter(deps Deps) *gin.Engine {
 
 	gin.SetMode(gin.ReleaseMode) // no debug route dump or warnings on stdout
 	e := gin.New()
-	// Match routes on the escaped path and unescape parameters afterwards, so
-	// an account id such as "team/42" sent as "team%2F42" is one segment.
+	// Match routes on the escaped path, so an account id such as "team/42"
+	// sent as "team%2F42" is one segment, and unescape parameters afterwards
+	// as a path (unescapePathParams), not as gin does, as a query.
 	e.UseEscapedPath = true
-	e.UnescapePathValues = true
+	e.UnescapePathValues = false
 	// Clients are programs: answer 404/405 problems rather than redirects.
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
@@ -94,7 +95,7 @@ func NewRouter(deps Deps) *gin.Engine {
 
 	log := deps.Logger
 	e.Use(dropBadRequestID, requestID(), accessLog(log, m), recovery(log), mapErrors(log),
-		limitBody(deps.Config.MaxBodyBytes))
+		unescapePathParams, limitBody(deps.Config.MaxBodyBytes))
 	e.NoRoute(func(c *gin.Context) { _ = c.Error(errRouteNotFound) })
 	e.NoMethod(func(c *gin.Context) { _ = c.Error(errMethodNotAllowed) })
 
