@@ -8,7 +8,8 @@ import (
 
 // TestTextPostgreSQLCannotStoreIsRefused: NUL cannot be stored in text or
 // jsonb; such a reason or metadata key or value is a 400 naming the field,
-// every time, and the database stays as it was.
+// every time, and the database stays as it was. Neither invalid UTF-8 nor an
+// ambiguous body reaches it.
 func TestTextPostgreSQLCannotStoreIsRefused(t *testing.T) {
 	t.Parallel()
 	s := start(t, nil)
@@ -35,6 +36,19 @@ func TestTextPostgreSQLCannotStoreIsRefused(t *testing.T) {
 			}
 		})
 	}
+	// Invalid UTF-8, raw or as a lone surrogate escape, never reaches the
+	// database (encoding/json would have stored U+FFFD in its place).
+	for _, body := range []string{
+		"{\"amount\":\"1\",\"reason\":\"a\xffb\"}",
+		"{\"amount\":\"1\",\"metadata\":{\"k\":\"\xc3\"}}",
+		"{\"amount\":\"1\",\"metadata\":{\"\xed\xa0\x80\":\"v\"}}",
+		`{"amount":"1","reason":"\udc00"}`,
+	} {
+		s.do("POST", "/v1/accounts/u1/spends", body).expect(t, 400, "malformed-request")
+	}
+	// Nor does a duplicate or differently cased member become a grant.
+	s.do("POST", "/v1/accounts/u1/grants", `{"amount":"1","source":"bonus","amount":"1000"}`).expect(t, 400, "validation-failed")
+	s.do("POST", "/v1/accounts/u1/grants", `{"AMOUNT":"1000","amount":"1","source":"bonus"}`).expect(t, 400, "validation-failed")
 	if after := s.snapshot(); after != before {
 		t.Fatalf("the database changed: %s -> %s", before, after)
 	}
