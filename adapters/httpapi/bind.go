@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -34,14 +35,69 @@ var strictJSON = jsonv2.JoinOptions(
 // GOEXPERIMENT=jsonv2), whose decoder refuses duplicate names and matches
 // names case-sensitively; encoding/json, and so gin's ShouldBindJSON, does
 // neither.
+//
+// An empty body (or none) is {} when dst's type says its body is optional
+// (optionalBody), whatever the Content-Type; otherwise it is refused.
 func bindJSON(c *gin.Context, dst any) error {
+	empty, err := bodyIsEmpty(c.Request)
+	if err != nil {
+		return decodeError(err)
+	}
+	if empty {
+		if _, ok := dst.(optionalBody); ok {
+			return nil
+		}
+		return fmt.Errorf("%w: the body is empty", errMalformedBody)
+	}
 	if err := requireJSONContentType(c.Request); err != nil {
 		return err
 	}
-	if err := jsonv2.UnmarshalRead(c.Request.Body, dst, strictJSON); err != nil {
+	dec := jsontext.NewDecoder(c.Request.Body, strictJSON)
+	if dec.PeekKind() != '{' { // null would decode into anything as a no-op
+		if _, err := dec.ReadValue(); err != nil {
+			return decodeError(err)
+		}
+		return fmt.Errorf("%w: the body must be a JSON object", errMalformedBody)
+	}
+	if err := jsonv2.UnmarshalDecode(dec, dst, strictJSON); err != nil {
 		return decodeError(err)
 	}
+	// Anything after the object, even a second object, makes the request ambiguous.
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
+		if err := decodeError(err); errors.Is(err, errRequestTooLarge) {
+			return err
+		}
+		return fmt.Errorf("%w: unexpected data after the JSON object", errMalformedBody)
+	}
 	return nil
+}
+
+// optionalBody is implemented by the request DTO of an endpoint whose body
+// may be left out: one whose fields all have defaults.
+type optionalBody interface{ bodyIsOptional() }
+
+// bodyIsEmpty says whether the request has no body bytes. A body of unknown
+// length (chunked) is peeked at, and the byte read is put back.
+func bodyIsEmpty(r *http.Request) (bool, error) {
+	switch {
+	case r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0:
+		return true, nil
+	case r.ContentLength > 0:
+		return false, nil
+	}
+	var first [1]byte
+	n, err := io.ReadFull(r.Body, first[:])
+	if n == 0 {
+		if errors.Is(err, io.EOF) {
+			return true, nil
+		}
+		return false, err
+	}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(first[:n]), r.Body), r.Body}
+	return false, nil
 }
 
 func requireJSONContentType(r *http.Request) error {

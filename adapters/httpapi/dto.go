@@ -114,8 +114,11 @@ func (r captureRequest) toCommand(tenant domain.TenantID, holdParam string) (app
 	return cmd, fe.err()
 }
 
-// releaseRequest is empty; decoding it still refuses unknown fields.
+// releaseRequest is empty; decoding it still refuses unknown fields. Its body
+// is optional: a release without one is a release.
 type releaseRequest struct{}
+
+func (releaseRequest) bodyIsOptional() {}
 
 func (releaseRequest) toCommand(tenant domain.TenantID, holdParam string) (application.ReleaseCommand, error) {
 	var fe fieldErrors

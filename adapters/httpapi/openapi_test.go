@@ -112,7 +112,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.get("/v1/holds/" + hold)
 	h.post("/v1/holds/"+hold+"/capture", `{"amount":"4"}`)
 	h.post("/v1/holds/"+hold+"/capture", `{"amount":"40"}`)
-	h.post("/v1/holds/"+hold+"/release", `{}`)
+	h.post("/v1/holds/"+hold+"/release", "", withoutHeader("Content-Type"))
 	h.post("/v1/holds/"+hold+"/release", `{}`)
 	h.get("/v1/accounts/user-1/transactions?limit=2")
 	h.get("/v1/accounts/user-1/transactions")
