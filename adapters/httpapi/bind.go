@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"reflect"
 	"strings"
 
@@ -119,6 +120,8 @@ func decodeError(err error) error {
 	switch {
 	case errors.As(err, &tooLarge):
 		return errRequestTooLarge
+	case errors.Is(err, os.ErrDeadlineExceeded): // the server's read timeout passed mid-body
+		return errRequestTimeout
 	case errors.As(err, &syntax) && errors.Is(syntax.Err, jsontext.ErrDuplicateName):
 		var fe fieldErrors
 		fe.addf(fieldPath(syntax.JSONPointer), "appears more than once")

@@ -109,8 +109,11 @@ func mapErrors(log *slog.Logger) gin.HandlerFunc {
 			log.ErrorContext(c.Request.Context(), "request failed",
 				"request_id", requestid.Get(c), "route", c.FullPath(), "error", err.Error())
 		}
-		if p.Status == http.StatusUnauthorized {
+		switch p.Status {
+		case http.StatusUnauthorized:
 			c.Header("WWW-Authenticate", `Bearer realm="creditd"`)
+		case http.StatusRequestTimeout: // the rest of the body may still come: this connection is done
+			c.Header("Connection", "close")
 		}
 		c.Data(p.Status, contentTypeProblem, p.encode())
 	}

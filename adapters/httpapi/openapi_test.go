@@ -127,6 +127,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.post("/v1/accounts/user-1/spends", `{"amount":"2"}`, withIdem("dup"))
 	h.post("/v1/accounts/user-1/spends", `{"amount":"3"}`, withIdem("dup"))
 	h.get("/v1/accounts/user-1/transactions?limit=0")
+	h.post("/v1/accounts/user-1/spends", `{"amount":"1"}`, withStalledBody)
 
 	for _, want := range []string{
 		"GET /v1/accounts/{accountId} OK",
@@ -139,6 +140,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		"POST /v1/accounts/{accountId}/spends Bad Request",
 		"POST /v1/accounts/{accountId}/spends Unsupported Media Type",
 		"POST /v1/accounts/{accountId}/spends Request Entity Too Large",
+		"POST /v1/accounts/{accountId}/spends Request Timeout",
 		"POST /v1/accounts/{accountId}/spends Unprocessable Entity",
 		"POST /v1/accounts/{accountId}/holds Created",
 		"GET /v1/holds/{holdId} OK",

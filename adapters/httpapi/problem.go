@@ -25,6 +25,7 @@ const (
 var (
 	errMalformedBody         = errors.New("the request body is not a single JSON object")
 	errRequestTooLarge       = errors.New("the request body is too large")
+	errRequestTimeout        = errors.New("the request body did not arrive in time")
 	errUnsupportedMediaType  = errors.New("the request body must be sent as Content-Type: application/json")
 	errIdempotencyKeyMissing = errors.New("the Idempotency-Key header is required on every POST")
 	errForbidden             = errors.New("the API key does not grant the scope this request needs")
@@ -65,6 +66,7 @@ var errorTable = []struct {
 	{domain.ErrHoldNotCapturable, problemKind{http.StatusConflict, "hold-not-capturable", "Hold not capturable", ""}},
 	{domain.ErrHoldNotReleasable, problemKind{http.StatusConflict, "hold-not-releasable", "Hold not releasable", ""}},
 	{domain.ErrCaptureExceedsHold, problemKind{http.StatusConflict, "capture-exceeds-hold", "Capture exceeds hold", ""}},
+	{errRequestTimeout, problemKind{http.StatusRequestTimeout, "request-timeout", "Request timeout", ""}},
 	{errRequestTooLarge, problemKind{http.StatusRequestEntityTooLarge, "request-too-large", "Request too large", ""}},
 	{errUnsupportedMediaType, problemKind{http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type", ""}},
 	{domain.ErrBalanceLimit, problemKind{http.StatusUnprocessableEntity, "balance-limit", "Balance limit exceeded", ""}},
