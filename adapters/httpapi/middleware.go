@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,10 @@ import (
 )
 
 const (
+	// retryAfterSeconds is when a 503 tells clients to try again: soon, as a
+	// restarted or failed-over database is back within seconds, and not at
+	// once, so that clients do not hammer it while it comes up.
+	retryAfterSeconds = "2"
 	ctxPrincipal      = "creditd.principal" // the domain.Principal authenticate resolved
 	headerRequestID   = "X-Request-ID"
 	maxRequestIDChars = 128
@@ -114,6 +119,8 @@ func mapErrors(log *slog.Logger) gin.HandlerFunc {
 			c.Header("WWW-Authenticate", `Bearer realm="creditd"`)
 		case http.StatusRequestTimeout: // the rest of the body may still come: this connection is done
 			c.Header("Connection", "close")
+		case http.StatusServiceUnavailable:
+			c.Header("Retry-After", retryAfterSeconds)
 		}
 		c.Data(p.Status, contentTypeProblem, p.encode())
 	}
@@ -155,14 +162,17 @@ func limitBody(max int64) gin.HandlerFunc {
 }
 
 // authenticate resolves "Authorization: Bearer <key>" to a principal.
-func authenticate(keys *application.APIKeys) gin.HandlerFunc {
+func authenticate(keys *application.APIKeys, log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		scheme, secret, ok := strings.Cut(c.GetHeader("Authorization"), " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
 			abortWith(c, application.ErrUnauthenticated)
 			return
 		}
-		p, err := keys.Authenticate(c.Request.Context(), strings.TrimSpace(secret))
+		secret = strings.TrimSpace(secret)
+		p, err := await(c.Request.Context(), log, func(ctx context.Context) (domain.Principal, error) {
+			return keys.Authenticate(ctx, secret)
+		})
 		if err != nil {
 			abortWith(c, err)
 			return

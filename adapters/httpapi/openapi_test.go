@@ -70,7 +70,8 @@ func TestOpenAPIListsEveryProblemType(t *testing.T) {
 // outcomes, and validates each response (and each accepted request) against
 // the document: statuses, content types, headers and bodies.
 func TestResponsesMatchOpenAPI(t *testing.T) {
-	h := newHarness(t)
+	faults := &dbFaults{}
+	h := newHarness(t, withFaults(faults))
 	doc := loadDocument(t, h)
 	router, err := legacy.NewRouter(doc)
 	require.NoError(t, err)
@@ -129,6 +130,21 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.get("/v1/accounts/user-1/transactions?limit=0")
 	h.post("/v1/accounts/user-1/spends", `{"amount":"1"}`, withStalledBody)
 
+	// With the database down, every /v1 operation answers 503.
+	hold = h.placeHold("user-1", "1")
+	h.ready.Store(&errConnRefused)
+	faults.down.Store(true)
+	h.get("/readyz", withoutHeader("Authorization"))
+	h.get("/v1/accounts/user-1")
+	h.get("/v1/accounts/user-1/transactions")
+	h.get("/v1/holds/" + hold)
+	h.post("/v1/accounts/user-1/grants", `{"amount":"1","source":"bonus"}`)
+	h.post("/v1/accounts/user-1/spends", `{"amount":"1"}`)
+	h.post("/v1/accounts/user-1/holds", `{"amount":"1","expiresInSeconds":60}`)
+	h.post("/v1/holds/"+hold+"/capture", `{"amount":"1"}`)
+	h.post("/v1/holds/"+hold+"/release", `{}`)
+	faults.down.Store(false)
+
 	for _, want := range []string{
 		"GET /v1/accounts/{accountId} OK",
 		"GET /v1/accounts/{accountId} Not Found",
@@ -151,6 +167,15 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		"GET /v1/accounts/{accountId}/transactions OK",
 		"GET /v1/accounts/{accountId}/transactions Bad Request",
 		"GET /healthz OK", "GET /readyz OK", "GET /metrics OK", "GET /openapi.yaml OK",
+		"GET /readyz Service Unavailable",
+		"GET /v1/accounts/{accountId} Service Unavailable",
+		"GET /v1/accounts/{accountId}/transactions Service Unavailable",
+		"GET /v1/holds/{holdId} Service Unavailable",
+		"POST /v1/accounts/{accountId}/grants Service Unavailable",
+		"POST /v1/accounts/{accountId}/spends Service Unavailable",
+		"POST /v1/accounts/{accountId}/holds Service Unavailable",
+		"POST /v1/holds/{holdId}/capture Service Unavailable",
+		"POST /v1/holds/{holdId}/release Service Unavailable",
 	} {
 		assert.True(t, validated[want], "not validated: %s", want)
 	}

@@ -53,6 +53,10 @@ var errorTable = []struct {
 	target error
 	kind   problemKind
 }{
+	// First: an unavailable database is never the client's fault, whatever
+	// else the error wraps, and its text names hosts.
+	{application.ErrUnavailable, problemKind{http.StatusServiceUnavailable, "unavailable", "Service unavailable",
+		"The database is unavailable or did not answer in time; nothing is known to have changed. Retry after Retry-After seconds with the same Idempotency-Key."}},
 	{domain.ErrInvalidInput, problemKind{http.StatusBadRequest, "validation-failed", "Validation failed", ""}},
 	{errMalformedBody, problemKind{http.StatusBadRequest, "malformed-request", "Malformed request", ""}},
 	{errIdempotencyKeyMissing, problemKind{http.StatusBadRequest, "idempotency-key-missing", "Idempotency key missing", ""}},

@@ -70,7 +70,8 @@ func TestHTTPTimeoutSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.HTTPReadTimeout != 10*time.Second || cfg.HTTPWriteTimeout != 30*time.Second || cfg.HTTPIdleTimeout != 120*time.Second {
+	if cfg.HTTPReadTimeout != 10*time.Second || cfg.HTTPWriteTimeout != 30*time.Second || cfg.HTTPIdleTimeout != 120*time.Second ||
+		cfg.HTTPRequestTimeout != 10*time.Second {
 		t.Fatalf("unexpected HTTP timeout defaults: %+v", cfg)
 	}
 	for env, want := range map[string]string{
@@ -78,6 +79,8 @@ func TestHTTPTimeoutSettings(t *testing.T) {
 		"CREDITD_HTTP_IDLE_TIMEOUT=2h":                                 "CREDITD_HTTP_IDLE_TIMEOUT",
 		"CREDITD_HTTP_WRITE_TIMEOUT=later":                             "CREDITD_HTTP_WRITE_TIMEOUT",
 		"CREDITD_HTTP_READ_TIMEOUT=20s CREDITD_HTTP_WRITE_TIMEOUT=20s": "must be longer than CREDITD_HTTP_READ_TIMEOUT",
+		"CREDITD_HTTP_REQUEST_TIMEOUT=30s":                             "must be longer than CREDITD_HTTP_REQUEST_TIMEOUT",
+		"CREDITD_HTTP_REQUEST_TIMEOUT=1ms":                             "CREDITD_HTTP_REQUEST_TIMEOUT 1ms must be between",
 	} {
 		vars := map[string]string{"DATABASE_URL": "postgres://u:p@localhost:5432/db"}
 		for _, kv := range strings.Fields(env) {
