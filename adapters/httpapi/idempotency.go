@@ -112,6 +112,7 @@ func writeReceipt(c *gin.Context, r *application.Receipt) {
 	ct := contentTypeJSON
 	if r.Status >= http.StatusBadRequest {
 		ct = contentTypeProblem
+		c.Set(ctxProblemSlug, storedProblemSlug(r.Body))
 	}
 	if r.Replayed {
 		c.Header(headerIdempotentReplayed, "true")

@@ -15,9 +15,12 @@ import (
 // (route patterns, standard methods, status codes), so no request, however
 // made up, can create a series: a series lives as long as the process.
 type requestLabels struct {
-	route  string // a route pattern, or unmatchedRoute
-	method string // a standard method, or otherMethod
-	status string // the response status code
+	route   string // a route pattern, or unmatchedRoute
+	method  string // a standard method, or otherMethod
+	status  string // the response status code
+	problem string // the slug of the problem answered (one of the error table's), or ""
+	// replayed is set when the answer is a stored idempotent outcome.
+	replayed bool
 }
 
 // otherMethod is the method label of every request whose method is not one
@@ -41,13 +44,19 @@ func labelsOf(c *gin.Context) requestLabels {
 	if l.method == "" {
 		l.method = otherMethod
 	}
+	if slug := c.GetString(ctxProblemSlug); knownSlugs[slug] {
+		l.problem = slug
+	}
+	l.replayed = c.Writer.Header().Get(headerIdempotentReplayed) != ""
 	return l
 }
 
-// metrics are the HTTP request counters, labelled by requestLabels.
+// metrics are the HTTP adapter's metrics, labelled by requestLabels.
 type metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	requests   *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	rejections *prometheus.CounterVec
+	replays    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -61,6 +70,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Help:    "Time to serve HTTP requests, by route pattern, method (OTHER for non-standard ones) and status.",
 		Buckets: prometheus.DefBuckets,
 	}, labels)
+	rejections := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "creditd", Subsystem: "http", Name: "rejections_total",
+		Help: "Requests answered with a problem (refused, or failed), by problem type; replayed rejections included.",
+	}, []string{"type"})
+	replays := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "creditd", Subsystem: "http", Name: "idempotent_replays_total",
+		Help: "Requests answered with the stored outcome of an earlier one with the same Idempotency-Key, by route pattern.",
+	}, []string{"route"})
 	var err error
 	if requests, err = register(reg, requests); err != nil {
 		return nil, err
@@ -68,7 +85,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if duration, err = register(reg, duration); err != nil {
 		return nil, err
 	}
-	return &metrics{requests: requests, duration: duration}, nil
+	if rejections, err = register(reg, rejections); err != nil {
+		return nil, err
+	}
+	if replays, err = register(reg, replays); err != nil {
+		return nil, err
+	}
+	return &metrics{requests: requests, duration: duration, rejections: rejections, replays: replays}, nil
 }
 
 // register reuses a collector registered before, so two routers can share a
@@ -89,4 +112,10 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 func (m *metrics) observe(l requestLabels, elapsed time.Duration) {
 	m.requests.WithLabelValues(l.route, l.method, l.status).Inc()
 	m.duration.WithLabelValues(l.route, l.method, l.status).Observe(elapsed.Seconds())
+	if l.problem != "" {
+		m.rejections.WithLabelValues(l.problem).Inc()
+	}
+	if l.replayed {
+		m.replays.WithLabelValues(l.route).Inc()
+	}
 }

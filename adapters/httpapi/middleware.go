@@ -23,7 +23,8 @@ const (
 	// restarted or failed-over database is back within seconds, and not at
 	// once, so that clients do not hammer it while it comes up.
 	retryAfterSeconds = "2"
-	ctxPrincipal      = "creditd.principal" // the domain.Principal authenticate resolved
+	ctxPrincipal      = "creditd.principal"   // the domain.Principal authenticate resolved
+	ctxProblemSlug    = "creditd.problemSlug" // the type of the problem answered, for the metrics
 	headerRequestID   = "X-Request-ID"
 	maxRequestIDChars = 128
 	unmatchedRoute    = "unmatched" // route label for requests no route matched
@@ -50,7 +51,8 @@ func printableASCII(s string) bool {
 
 // accessLog writes one JSON log line and one metrics observation per request.
 // It logs the route pattern, never the raw path or any header, so neither
-// account ids nor API keys reach the logs.
+// account ids nor API keys reach the logs. Probes and scrapes, which come
+// every few seconds whatever the traffic, are logged at debug level.
 func accessLog(log *slog.Logger, m *metrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -59,22 +61,36 @@ func accessLog(log *slog.Logger, m *metrics) gin.HandlerFunc {
 		labels := labelsOf(c)
 		m.observe(labels, elapsed)
 
+		level := slog.LevelInfo
+		if quietRoutes[labels.route] {
+			level = slog.LevelDebug
+		}
+		if !log.Enabled(c.Request.Context(), level) {
+			return
+		}
 		attrs := []slog.Attr{
 			slog.String("method", labels.method),
 			slog.String("route", labels.route),
 			slog.Int("status", c.Writer.Status()),
-			slog.Duration("duration", elapsed),
+			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 			slog.String("request_id", requestid.Get(c)),
 		}
 		if p, ok := c.Get(ctxPrincipal); ok {
 			attrs = append(attrs, slog.String("tenant", p.(domain.Principal).TenantName.String()))
 		}
-		if c.Writer.Header().Get(headerIdempotentReplayed) != "" {
+		if labels.problem != "" {
+			attrs = append(attrs, slog.String("problem", labels.problem))
+		}
+		if labels.replayed {
 			attrs = append(attrs, slog.Bool("replayed", true))
 		}
-		log.LogAttrs(c.Request.Context(), slog.LevelInfo, "http request", attrs...)
+		log.LogAttrs(c.Request.Context(), level, "http request", attrs...)
 	}
 }
+
+// quietRoutes are logged at debug level: liveness and readiness probes and
+// metrics scrapes.
+var quietRoutes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
 
 // recovery turns a panic into a problem+json 500 and logs it with its stack.
 func recovery(log *slog.Logger) gin.HandlerFunc {
@@ -91,7 +107,7 @@ func recovery(log *slog.Logger) gin.HandlerFunc {
 				"request_id", requestid.Get(c), "route", c.FullPath(), "panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
 			if !c.Writer.Written() {
 				p, _ := problemFor(errors.New("panic"), c.Request.URL.EscapedPath())
-				c.Data(p.Status, contentTypeProblem, p.encode())
+				writeProblem(c, p)
 			}
 			c.Abort()
 		}()
@@ -122,7 +138,7 @@ func mapErrors(log *slog.Logger) gin.HandlerFunc {
 		case http.StatusServiceUnavailable:
 			c.Header("Retry-After", retryAfterSeconds)
 		}
-		c.Data(p.Status, contentTypeProblem, p.encode())
+		writeProblem(c, p)
 	}
 }
 

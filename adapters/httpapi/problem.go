@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
 )
@@ -89,6 +91,36 @@ func problemSlugs() []string {
 		}
 	}
 	return out
+}
+
+// knownSlugs are the problem slugs the API answers with, a closed set.
+var knownSlugs = func() map[string]bool {
+	m := map[string]bool{}
+	for _, s := range problemSlugs() {
+		m[s] = true
+	}
+	return m
+}()
+
+// slug is the problem's type without its base.
+func (p problem) slug() string { return strings.TrimPrefix(p.Type, problemTypeBase) }
+
+// storedProblemSlug reads the slug of a problem document this package
+// encoded, as stored in a receipt; "" when body is not one.
+func storedProblemSlug(body []byte) string {
+	var p struct {
+		Type string `json:"type"`
+	}
+	if json.Unmarshal(body, &p) != nil {
+		return ""
+	}
+	return strings.TrimPrefix(p.Type, problemTypeBase)
+}
+
+// writeProblem answers with p, and notes its type for the metrics.
+func writeProblem(c *gin.Context, p problem) {
+	c.Set(ctxProblemSlug, p.slug())
+	c.Data(p.Status, contentTypeProblem, p.encode())
 }
 
 // problem is an RFC 9457 problem details document. Its content depends only
