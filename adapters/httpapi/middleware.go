@@ -178,9 +178,15 @@ func limitBody(max int64) gin.HandlerFunc {
 }
 
 // authenticate resolves "Authorization: Bearer <key>" to a principal.
+// Two Authorization fields are refused: a proxy in front may read the other.
 func authenticate(keys *application.APIKeys, log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		scheme, secret, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+		fields := c.Request.Header.Values("Authorization")
+		if len(fields) != 1 {
+			abortWith(c, application.ErrUnauthenticated)
+			return
+		}
+		scheme, secret, ok := strings.Cut(fields[0], " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
 			abortWith(c, application.ErrUnauthenticated)
 			return
