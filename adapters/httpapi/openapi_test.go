@@ -128,7 +128,12 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.post("/v1/accounts/user-1/spends", `{"amount":"2"}`, withIdem("dup"))
 	h.post("/v1/accounts/user-1/spends", `{"amount":"3"}`, withIdem("dup"))
 	h.get("/v1/accounts/user-1/transactions?limit=0")
-	h.post("/v1/accounts/user-1/spends", `{"amount":"1"}`, withStalledBody)
+	// Bodies that stall past the server's read timeout.
+	stalled := h.placeHold("user-1", "1")
+	for _, path := range []string{"/v1/accounts/user-1/grants", "/v1/accounts/user-1/spends", "/v1/accounts/user-1/holds",
+		"/v1/holds/" + stalled + "/capture", "/v1/holds/" + stalled + "/release"} {
+		h.post(path, "", withStalledBody)
+	}
 
 	// With the database down, every /v1 operation answers 503.
 	hold = h.placeHold("user-1", "1")
@@ -156,7 +161,11 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		"POST /v1/accounts/{accountId}/spends Bad Request",
 		"POST /v1/accounts/{accountId}/spends Unsupported Media Type",
 		"POST /v1/accounts/{accountId}/spends Request Entity Too Large",
+		"POST /v1/accounts/{accountId}/grants Request Timeout",
 		"POST /v1/accounts/{accountId}/spends Request Timeout",
+		"POST /v1/accounts/{accountId}/holds Request Timeout",
+		"POST /v1/holds/{holdId}/capture Request Timeout",
+		"POST /v1/holds/{holdId}/release Request Timeout",
 		"POST /v1/accounts/{accountId}/spends Unprocessable Entity",
 		"POST /v1/accounts/{accountId}/holds Created",
 		"GET /v1/holds/{holdId} OK",
