@@ -65,7 +65,7 @@ func bindJSON(c *gin.Context, dst any) error {
 	}
 	// Anything after the object, even a second object, makes the request ambiguous.
 	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
-		if err := decodeError(err); errors.Is(err, errRequestTooLarge) {
+		if err := decodeError(err); errors.Is(err, errRequestTooLarge) || errors.Is(err, errRequestTimeout) {
 			return err
 		}
 		return fmt.Errorf("%w: unexpected data after the JSON object", errMalformedBody)

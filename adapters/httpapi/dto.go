@@ -189,7 +189,7 @@ const holdIDLength = 36
 func parseHold(fe *fieldErrors, s string) domain.HoldID {
 	id, err := domain.ParseHoldID(s)
 	if err != nil || len(s) != holdIDLength {
-		fe.addf("holdId", "must be a hold id (a UUID)")
+		fe.addf("holdId", "must be a hold id: a UUID in its canonical form")
 	}
 	return id
 }
