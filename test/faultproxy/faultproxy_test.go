@@ -141,10 +141,10 @@ func write(t *testing.T, c net.Conn, parts ...[]byte) {
 	}
 }
 
-// readN reads n bytes within a second.
+// readN reads n bytes within 5 s.
 func readN(t *testing.T, c net.Conn, n int) []byte {
 	t.Helper()
-	_ = c.SetReadDeadline(time.Now().Add(time.Second))
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	b := make([]byte, n)
 	if _, err := io.ReadFull(c, b); err != nil {
 		t.Fatalf("read %d bytes: %v", n, err)
@@ -152,9 +152,9 @@ func readN(t *testing.T, c net.Conn, n int) []byte {
 	return b
 }
 
-// closed says whether the peer has closed c (it reads EOF or a reset soon).
+// closed says whether the peer has closed c (it reads EOF or a reset within 5 s).
 func closed(c net.Conn) bool {
-	_ = c.SetReadDeadline(time.Now().Add(time.Second))
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, err := c.Read(make([]byte, 1))
 	return err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
 }
@@ -233,7 +233,7 @@ func TestForwardThenCutLosesTheAnswer(t *testing.T) {
 	srv.mu.Lock()
 	_, _ = srv.conns[0].Write([]byte("C\x00\x00\x00\x0bCOMMIT\x00")) // the answer, if the socket is still there
 	srv.mu.Unlock()
-	_ = c.SetReadDeadline(time.Now().Add(time.Second))
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if b, err := io.ReadAll(c); len(b) != 0 || err != nil && !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("the client read %q, %v; want nothing, then EOF", b, err)
 	}
