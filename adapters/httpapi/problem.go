@@ -58,7 +58,7 @@ var errorTable = []struct {
 	// First: an unavailable database is never the client's fault, whatever
 	// else the error wraps, and its text names hosts.
 	{application.ErrUnavailable, problemKind{http.StatusServiceUnavailable, "unavailable", "Service unavailable",
-		"The database is unavailable or did not answer in time; nothing is known to have changed. Retry after Retry-After seconds with the same Idempotency-Key."}},
+		"The database is unavailable or did not answer in time, so whether the request took effect is unknown. Retry after Retry-After seconds with the same Idempotency-Key: it then runs once, or its outcome is replayed."}},
 	{domain.ErrInvalidInput, problemKind{http.StatusBadRequest, "validation-failed", "Validation failed", ""}},
 	{errMalformedBody, problemKind{http.StatusBadRequest, "malformed-request", "Malformed request", ""}},
 	{errIdempotencyKeyMissing, problemKind{http.StatusBadRequest, "idempotency-key-missing", "Idempotency key missing", ""}},
