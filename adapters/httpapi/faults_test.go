@@ -15,8 +15,9 @@ import (
 // dbFaults makes the memory store behave like a database that is down, slow
 // or frozen, behind the same ports the PostgreSQL adapter implements.
 type dbFaults struct {
-	down  atomic.Bool
-	delay atomic.Int64 // each call waits this long first
+	down     atomic.Bool
+	failNext atomic.Int32 // so many calls fail, as in a brief outage
+	delay    atomic.Int64 // each call waits this long first
 
 	mu     sync.Mutex
 	thawed chan struct{} // nil unless frozen; closed by thaw
@@ -53,7 +54,7 @@ func (f *dbFaults) call() error {
 		<-thawed
 	}
 	time.Sleep(time.Duration(f.delay.Load()))
-	if f.down.Load() {
+	if f.down.Load() || f.failNext.Add(-1) >= 0 {
 		return errConnRefused
 	}
 	return nil

@@ -129,3 +129,18 @@ func TestFrozenDatabaseIs503WithinTheRequestDeadline(t *testing.T) {
 	assert.Equal(t, "99", acct["balance"])
 	assert.Equal(t, "10", acct["held"])
 }
+
+// TestA503IsNeverStored: when the database fails a write and answers again
+// at once, the 503 is not recorded as the key's outcome (as a business
+// rejection would be), so the retry runs the write.
+func TestA503IsNeverStored(t *testing.T) {
+	f := &dbFaults{}
+	h := newHarness(t, withFaults(f))
+	h.grant("user-1", "10")
+	f.failNext.Store(1)
+	assertUnavailable(t, h.post("/v1/accounts/user-1/spends", `{"amount":"3"}`, withIdem("blip")), "the write")
+	w := h.post("/v1/accounts/user-1/spends", `{"amount":"3"}`, withIdem("blip"))
+	h.must(w, http.StatusCreated)
+	assert.Empty(t, w.Header().Get("Idempotent-Replayed"))
+	assert.Equal(t, "7", h.must(h.get("/v1/accounts/user-1"), http.StatusOK)["balance"])
+}
