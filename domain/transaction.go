@@ -1,7 +1,9 @@
 package domain
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -86,14 +88,21 @@ const (
 	MaxReasonLength        = 500
 )
 
-// ValidateMetadata checks metadata against the limits above.
+// ValidateMetadata checks metadata against the limits above, and that its
+// keys and values are storable text (see storableText).
 func ValidateMetadata(m map[string]string) error {
 	if len(m) > MaxMetadataKeys {
 		return fmt.Errorf("%w: metadata has more than %d keys", ErrInvalidInput, MaxMetadataKeys)
 	}
 	for k, v := range m {
+		if err := storableText(k); err != nil {
+			return fmt.Errorf("%w: a metadata key %s", ErrInvalidInput, err)
+		}
 		if k == "" || utf8.RuneCountInString(k) > MaxMetadataKeyLength {
 			return fmt.Errorf("%w: metadata keys must be 1 to %d characters", ErrInvalidInput, MaxMetadataKeyLength)
+		}
+		if err := storableText(v); err != nil {
+			return fmt.Errorf("%w: the metadata value of %q %s", ErrInvalidInput, k, err)
 		}
 		if utf8.RuneCountInString(v) > MaxMetadataValueLength {
 			return fmt.Errorf("%w: metadata value of %q is longer than %d characters", ErrInvalidInput, k, MaxMetadataValueLength)
@@ -102,10 +111,28 @@ func ValidateMetadata(m map[string]string) error {
 	return nil
 }
 
-// ValidateReason checks a transaction's free-text reason.
+// ValidateReason checks a transaction's free-text reason: storable text (see
+// storableText) of at most MaxReasonLength characters.
 func ValidateReason(s string) error {
+	if err := storableText(s); err != nil {
+		return fmt.Errorf("%w: reason %s", ErrInvalidInput, err)
+	}
 	if utf8.RuneCountInString(s) > MaxReasonLength {
 		return fmt.Errorf("%w: reason is longer than %d characters", ErrInvalidInput, MaxReasonLength)
+	}
+	return nil
+}
+
+// storableText refuses what a database cannot keep as text: bytes that are
+// not UTF-8, and NUL, which PostgreSQL's text and jsonb both refuse. Refused
+// here, such text is a client's mistake rather than a failed write on every
+// retry. The error completes a sentence about the text.
+func storableText(s string) error {
+	if !utf8.ValidString(s) {
+		return errors.New("is not valid UTF-8")
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return errors.New(`must not contain NUL (\u0000)`)
 	}
 	return nil
 }

@@ -338,5 +338,5 @@ func TestRequestIDsAndAccessLog(t *testing.T) {
 	assert.EqualValues(t, 201, grantLine["status"])
 	assert.NotEmpty(t, grantLine["request_id"])
 	assert.NotEmpty(t, grantLine["tenant"])
-	assert.Contains(t, grantLine, "duration")
+	assert.Contains(t, grantLine, "duration_ms")
 }

@@ -114,8 +114,11 @@ func (r captureRequest) toCommand(tenant domain.TenantID, holdParam string) (app
 	return cmd, fe.err()
 }
 
-// releaseRequest is empty; decoding it still refuses unknown fields.
+// releaseRequest is empty; decoding it still refuses unknown fields. Its body
+// is optional: a release without one is a release.
 type releaseRequest struct{}
+
+func (releaseRequest) bodyIsOptional() {}
 
 func (releaseRequest) toCommand(tenant domain.TenantID, holdParam string) (application.ReleaseCommand, error) {
 	var fe fieldErrors
@@ -177,10 +180,16 @@ func parseAccount(fe *fieldErrors, s string) domain.AccountID {
 	return id
 }
 
+// holdIDLength is the length of a hold id's canonical form. uuid.Parse also
+// reads 32 bare digits, braces and "urn:uuid:", but one hold must have one
+// spelling in paths, or a retry that spells it differently would not match
+// its idempotent request.
+const holdIDLength = 36
+
 func parseHold(fe *fieldErrors, s string) domain.HoldID {
 	id, err := domain.ParseHoldID(s)
-	if err != nil {
-		fe.addf("holdId", "must be a hold id (a UUID)")
+	if err != nil || len(s) != holdIDLength {
+		fe.addf("holdId", "must be a hold id: a UUID in its canonical form")
 	}
 	return id
 }

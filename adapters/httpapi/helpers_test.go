@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -128,6 +130,19 @@ func withoutHeader(name string) reqOption {
 }
 
 func withIdem(key string) reqOption { return withHeader("Idempotency-Key", key) }
+
+// withStalledBody sends a body whose reading fails as it does on a real
+// connection once the server's read timeout has passed.
+func withStalledBody(r *http.Request) {
+	r.ContentLength = -1
+	r.Body = io.NopCloser(io.MultiReader(strings.NewReader(`{"amo`), stalledReader{}))
+}
+
+type stalledReader struct{}
+
+func (stalledReader) Read([]byte) (int, error) {
+	return 0, &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+}
 
 // do sends a request as tenant alpha; POSTs get a JSON content type and a
 // fresh Idempotency-Key unless options say otherwise.

@@ -21,13 +21,20 @@ const (
 )
 
 // requireIdempotencyKey refuses a POST without a usable Idempotency-Key:
-// 1 to 255 printable ASCII characters.
+// 1 to 255 printable ASCII characters, sent once.
 func requireIdempotencyKey(c *gin.Context) {
-	key := c.GetHeader(headerIdempotencyKey)
-	if key == "" {
+	keys := c.Request.Header.Values(headerIdempotencyKey)
+	if len(keys) == 0 || keys[0] == "" {
 		abortWith(c, errIdempotencyKeyMissing)
 		return
 	}
+	if len(keys) > 1 {
+		var fe fieldErrors
+		fe.addf(headerIdempotencyKey, "must be sent once")
+		abortWith(c, fe.err())
+		return
+	}
+	key := keys[0]
 	if !validIdempotencyKey(key) {
 		var fe fieldErrors
 		fe.addf(headerIdempotencyKey, "must be 1 to %d printable ASCII characters", maxIdempotencyKeyLength)
@@ -112,6 +119,7 @@ func writeReceipt(c *gin.Context, r *application.Receipt) {
 	ct := contentTypeJSON
 	if r.Status >= http.StatusBadRequest {
 		ct = contentTypeProblem
+		c.Set(ctxProblemSlug, storedProblemSlug(r.Body))
 	}
 	if r.Replayed {
 		c.Header(headerIdempotentReplayed, "true")

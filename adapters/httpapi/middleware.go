@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -17,7 +19,12 @@ import (
 )
 
 const (
-	ctxPrincipal      = "creditd.principal" // the domain.Principal authenticate resolved
+	// retryAfterSeconds is when a 503 tells clients to try again: soon, as a
+	// restarted or failed-over database is back within seconds, and not at
+	// once, so that clients do not hammer it while it comes up.
+	retryAfterSeconds = "2"
+	ctxPrincipal      = "creditd.principal"   // the domain.Principal authenticate resolved
+	ctxProblemSlug    = "creditd.problemSlug" // the type of the problem answered, for the metrics
 	headerRequestID   = "X-Request-ID"
 	maxRequestIDChars = 128
 	unmatchedRoute    = "unmatched" // route label for requests no route matched
@@ -44,35 +51,46 @@ func printableASCII(s string) bool {
 
 // accessLog writes one JSON log line and one metrics observation per request.
 // It logs the route pattern, never the raw path or any header, so neither
-// account ids nor API keys reach the logs.
+// account ids nor API keys reach the logs. Probes and scrapes, which come
+// every few seconds whatever the traffic, are logged at debug level.
 func accessLog(log *slog.Logger, m *metrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
 		elapsed := time.Since(start)
-		route := c.FullPath()
-		if route == "" {
-			route = unmatchedRoute
-		}
-		status := c.Writer.Status()
-		m.observe(route, c.Request.Method, status, elapsed)
+		labels := labelsOf(c)
+		m.observe(labels, elapsed)
 
+		level := slog.LevelInfo
+		if quietRoutes[labels.route] {
+			level = slog.LevelDebug
+		}
+		if !log.Enabled(c.Request.Context(), level) {
+			return
+		}
 		attrs := []slog.Attr{
-			slog.String("method", c.Request.Method),
-			slog.String("route", route),
-			slog.Int("status", status),
-			slog.Duration("duration", elapsed),
+			slog.String("method", labels.method),
+			slog.String("route", labels.route),
+			slog.Int("status", c.Writer.Status()),
+			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 			slog.String("request_id", requestid.Get(c)),
 		}
 		if p, ok := c.Get(ctxPrincipal); ok {
 			attrs = append(attrs, slog.String("tenant", p.(domain.Principal).TenantName.String()))
 		}
-		if c.Writer.Header().Get(headerIdempotentReplayed) != "" {
+		if labels.problem != "" {
+			attrs = append(attrs, slog.String("problem", labels.problem))
+		}
+		if labels.replayed {
 			attrs = append(attrs, slog.Bool("replayed", true))
 		}
-		log.LogAttrs(c.Request.Context(), slog.LevelInfo, "http request", attrs...)
+		log.LogAttrs(c.Request.Context(), level, "http request", attrs...)
 	}
 }
+
+// quietRoutes are logged at debug level: liveness and readiness probes and
+// metrics scrapes.
+var quietRoutes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
 
 // recovery turns a panic into a problem+json 500 and logs it with its stack.
 func recovery(log *slog.Logger) gin.HandlerFunc {
@@ -89,7 +107,7 @@ func recovery(log *slog.Logger) gin.HandlerFunc {
 				"request_id", requestid.Get(c), "route", c.FullPath(), "panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
 			if !c.Writer.Written() {
 				p, _ := problemFor(errors.New("panic"), c.Request.URL.EscapedPath())
-				c.Data(p.Status, contentTypeProblem, p.encode())
+				writeProblem(c, p)
 			}
 			c.Abort()
 		}()
@@ -112,11 +130,38 @@ func mapErrors(log *slog.Logger) gin.HandlerFunc {
 			log.ErrorContext(c.Request.Context(), "request failed",
 				"request_id", requestid.Get(c), "route", c.FullPath(), "error", err.Error())
 		}
-		if p.Status == http.StatusUnauthorized {
+		switch p.Status {
+		case http.StatusUnauthorized:
 			c.Header("WWW-Authenticate", `Bearer realm="creditd"`)
+		case http.StatusRequestTimeout: // the rest of the body may still come: this connection is done
+			c.Header("Connection", "close")
+		case http.StatusServiceUnavailable:
+			c.Header("Retry-After", retryAfterSeconds)
 		}
-		c.Data(p.Status, contentTypeProblem, p.encode())
+		writeProblem(c, p)
 	}
+}
+
+// unescapePathParams decodes the route's parameters as RFC 3986 path
+// segments: only %XX is decoded and "+" stays a "+". (gin's own unescaping
+// is a query's, which turns "+" into a space, so that "user+1@x.com" and
+// "user 1@x.com" would name one account.) Every handler, and the idempotency
+// fingerprint, reads the parameters decoded here.
+func unescapePathParams(c *gin.Context) {
+	var fe fieldErrors
+	for i, p := range c.Params {
+		v, err := url.PathUnescape(p.Value)
+		if err != nil { // net/http refuses such a path before it gets here; kept as a guard
+			fe.addf(p.Key, "is not a valid percent-encoded path segment")
+			continue
+		}
+		c.Params[i].Value = v
+	}
+	if err := fe.err(); err != nil {
+		abortWith(c, err)
+		return
+	}
+	c.Next()
 }
 
 // limitBody caps request bodies at max bytes; a larger declared length is
@@ -133,14 +178,23 @@ func limitBody(max int64) gin.HandlerFunc {
 }
 
 // authenticate resolves "Authorization: Bearer <key>" to a principal.
-func authenticate(keys *application.APIKeys) gin.HandlerFunc {
+// Two Authorization fields are refused: a proxy in front may read the other.
+func authenticate(keys *application.APIKeys, log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		scheme, secret, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+		fields := c.Request.Header.Values("Authorization")
+		if len(fields) != 1 {
+			abortWith(c, application.ErrUnauthenticated)
+			return
+		}
+		scheme, secret, ok := strings.Cut(fields[0], " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
 			abortWith(c, application.ErrUnauthenticated)
 			return
 		}
-		p, err := keys.Authenticate(c.Request.Context(), strings.TrimSpace(secret))
+		secret = strings.TrimSpace(secret)
+		p, err := await(c.Request.Context(), log, func(ctx context.Context) (domain.Principal, error) {
+			return keys.Authenticate(ctx, secret)
+		})
 		if err != nil {
 			abortWith(c, err)
 			return

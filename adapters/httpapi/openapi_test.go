@@ -70,7 +70,8 @@ func TestOpenAPIListsEveryProblemType(t *testing.T) {
 // outcomes, and validates each response (and each accepted request) against
 // the document: statuses, content types, headers and bodies.
 func TestResponsesMatchOpenAPI(t *testing.T) {
-	h := newHarness(t)
+	faults := &dbFaults{}
+	h := newHarness(t, withFaults(faults))
 	doc := loadDocument(t, h)
 	router, err := legacy.NewRouter(doc)
 	require.NoError(t, err)
@@ -112,7 +113,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.get("/v1/holds/" + hold)
 	h.post("/v1/holds/"+hold+"/capture", `{"amount":"4"}`)
 	h.post("/v1/holds/"+hold+"/capture", `{"amount":"40"}`)
-	h.post("/v1/holds/"+hold+"/release", `{}`)
+	h.post("/v1/holds/"+hold+"/release", "", withoutHeader("Content-Type"))
 	h.post("/v1/holds/"+hold+"/release", `{}`)
 	h.get("/v1/accounts/user-1/transactions?limit=2")
 	h.get("/v1/accounts/user-1/transactions")
@@ -127,6 +128,27 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.post("/v1/accounts/user-1/spends", `{"amount":"2"}`, withIdem("dup"))
 	h.post("/v1/accounts/user-1/spends", `{"amount":"3"}`, withIdem("dup"))
 	h.get("/v1/accounts/user-1/transactions?limit=0")
+	// Bodies that stall past the server's read timeout.
+	stalled := h.placeHold("user-1", "1")
+	for _, path := range []string{"/v1/accounts/user-1/grants", "/v1/accounts/user-1/spends", "/v1/accounts/user-1/holds",
+		"/v1/holds/" + stalled + "/capture", "/v1/holds/" + stalled + "/release"} {
+		h.post(path, "", withStalledBody)
+	}
+
+	// With the database down, every /v1 operation answers 503.
+	hold = h.placeHold("user-1", "1")
+	h.ready.Store(&errConnRefused)
+	faults.down.Store(true)
+	h.get("/readyz", withoutHeader("Authorization"))
+	h.get("/v1/accounts/user-1")
+	h.get("/v1/accounts/user-1/transactions")
+	h.get("/v1/holds/" + hold)
+	h.post("/v1/accounts/user-1/grants", `{"amount":"1","source":"bonus"}`)
+	h.post("/v1/accounts/user-1/spends", `{"amount":"1"}`)
+	h.post("/v1/accounts/user-1/holds", `{"amount":"1","expiresInSeconds":60}`)
+	h.post("/v1/holds/"+hold+"/capture", `{"amount":"1"}`)
+	h.post("/v1/holds/"+hold+"/release", `{}`)
+	faults.down.Store(false)
 
 	for _, want := range []string{
 		"GET /v1/accounts/{accountId} OK",
@@ -139,6 +161,11 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		"POST /v1/accounts/{accountId}/spends Bad Request",
 		"POST /v1/accounts/{accountId}/spends Unsupported Media Type",
 		"POST /v1/accounts/{accountId}/spends Request Entity Too Large",
+		"POST /v1/accounts/{accountId}/grants Request Timeout",
+		"POST /v1/accounts/{accountId}/spends Request Timeout",
+		"POST /v1/accounts/{accountId}/holds Request Timeout",
+		"POST /v1/holds/{holdId}/capture Request Timeout",
+		"POST /v1/holds/{holdId}/release Request Timeout",
 		"POST /v1/accounts/{accountId}/spends Unprocessable Entity",
 		"POST /v1/accounts/{accountId}/holds Created",
 		"GET /v1/holds/{holdId} OK",
@@ -149,6 +176,15 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		"GET /v1/accounts/{accountId}/transactions OK",
 		"GET /v1/accounts/{accountId}/transactions Bad Request",
 		"GET /healthz OK", "GET /readyz OK", "GET /metrics OK", "GET /openapi.yaml OK",
+		"GET /readyz Service Unavailable",
+		"GET /v1/accounts/{accountId} Service Unavailable",
+		"GET /v1/accounts/{accountId}/transactions Service Unavailable",
+		"GET /v1/holds/{holdId} Service Unavailable",
+		"POST /v1/accounts/{accountId}/grants Service Unavailable",
+		"POST /v1/accounts/{accountId}/spends Service Unavailable",
+		"POST /v1/accounts/{accountId}/holds Service Unavailable",
+		"POST /v1/holds/{holdId}/capture Service Unavailable",
+		"POST /v1/holds/{holdId}/release Service Unavailable",
 	} {
 		assert.True(t, validated[want], "not validated: %s", want)
 	}

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
 )
@@ -25,6 +27,7 @@ const (
 var (
 	errMalformedBody         = errors.New("the request body is not a single JSON object")
 	errRequestTooLarge       = errors.New("the request body is too large")
+	errRequestTimeout        = errors.New("the request body did not arrive in time")
 	errUnsupportedMediaType  = errors.New("the request body must be sent as Content-Type: application/json")
 	errIdempotencyKeyMissing = errors.New("the Idempotency-Key header is required on every POST")
 	errForbidden             = errors.New("the API key does not grant the scope this request needs")
@@ -52,6 +55,10 @@ var errorTable = []struct {
 	target error
 	kind   problemKind
 }{
+	// First: an unavailable database is never the client's fault, whatever
+	// else the error wraps, and its text names hosts.
+	{application.ErrUnavailable, problemKind{http.StatusServiceUnavailable, "unavailable", "Service unavailable",
+		"The database is unavailable or did not answer in time, so whether the request took effect is unknown. Retry after Retry-After seconds with the same Idempotency-Key: it then runs once, or its outcome is replayed."}},
 	{domain.ErrInvalidInput, problemKind{http.StatusBadRequest, "validation-failed", "Validation failed", ""}},
 	{errMalformedBody, problemKind{http.StatusBadRequest, "malformed-request", "Malformed request", ""}},
 	{errIdempotencyKeyMissing, problemKind{http.StatusBadRequest, "idempotency-key-missing", "Idempotency key missing", ""}},
@@ -65,6 +72,7 @@ var errorTable = []struct {
 	{domain.ErrHoldNotCapturable, problemKind{http.StatusConflict, "hold-not-capturable", "Hold not capturable", ""}},
 	{domain.ErrHoldNotReleasable, problemKind{http.StatusConflict, "hold-not-releasable", "Hold not releasable", ""}},
 	{domain.ErrCaptureExceedsHold, problemKind{http.StatusConflict, "capture-exceeds-hold", "Capture exceeds hold", ""}},
+	{errRequestTimeout, problemKind{http.StatusRequestTimeout, "request-timeout", "Request timeout", ""}},
 	{errRequestTooLarge, problemKind{http.StatusRequestEntityTooLarge, "request-too-large", "Request too large", ""}},
 	{errUnsupportedMediaType, problemKind{http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type", ""}},
 	{domain.ErrBalanceLimit, problemKind{http.StatusUnprocessableEntity, "balance-limit", "Balance limit exceeded", ""}},
@@ -83,6 +91,36 @@ func problemSlugs() []string {
 		}
 	}
 	return out
+}
+
+// knownSlugs are the problem slugs the API answers with, a closed set.
+var knownSlugs = func() map[string]bool {
+	m := map[string]bool{}
+	for _, s := range problemSlugs() {
+		m[s] = true
+	}
+	return m
+}()
+
+// slug is the problem's type without its base.
+func (p problem) slug() string { return strings.TrimPrefix(p.Type, problemTypeBase) }
+
+// storedProblemSlug reads the slug of a problem document this package
+// encoded, as stored in a receipt; "" when body is not one.
+func storedProblemSlug(body []byte) string {
+	var p struct {
+		Type string `json:"type"`
+	}
+	if json.Unmarshal(body, &p) != nil {
+		return ""
+	}
+	return strings.TrimPrefix(p.Type, problemTypeBase)
+}
+
+// writeProblem answers with p, and notes its type for the metrics.
+func writeProblem(c *gin.Context, p problem) {
+	c.Set(ctxProblemSlug, p.slug())
+	c.Data(p.Status, contentTypeProblem, p.encode())
 }
 
 // problem is an RFC 9457 problem details document. Its content depends only

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/gin-contrib/requestid"
 	"github.com/gin-gonic/gin"
@@ -27,7 +28,17 @@ const DefaultMaxBodyBytes = 64 << 10
 type Config struct {
 	// MaxBodyBytes bounds a request body; larger ones get 413. Zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// RequestTimeout bounds the handling of each /v1 request, from its
+	// headers on: past it, the request gets 503 unavailable whatever the
+	// database is doing. Zero means DefaultRequestTimeout.
+	RequestTimeout time.Duration
 }
+
+// DefaultRequestTimeout is far above the longest legitimate request (the
+// group commit's queue under load adds some hundreds of milliseconds) and
+// below what clients and load balancers commonly wait (30s or more), so a
+// stuck database is reported as a 503 they can act on, not a hang.
+const DefaultRequestTimeout = 10 * time.Second
 
 // Readiness reports whether the service can take traffic: the database is
 // reachable and its migrations are applied. A nil Readiness means always ready.
@@ -63,6 +74,9 @@ func NewRouter(deps Deps) *gin.Engine {
 	if deps.Config.MaxBodyBytes <= 0 {
 		deps.Config.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if deps.Config.RequestTimeout <= 0 {
+		deps.Config.RequestTimeout = DefaultRequestTimeout
+	}
 	reg, gatherer := deps.Registerer, deps.Gatherer
 	if reg == nil && gatherer == nil {
 		r := prometheus.NewRegistry()
@@ -82,10 +96,11 @@ func NewRouter(deps Deps) *gin.Engine {
 
 	gin.SetMode(gin.ReleaseMode) // no debug route dump or warnings on stdout
 	e := gin.New()
-	// Match routes on the escaped path and unescape parameters afterwards, so
-	// an account id such as "team/42" sent as "team%2F42" is one segment.
+	// Match routes on the escaped path, so an account id such as "team/42"
+	// sent as "team%2F42" is one segment, and unescape parameters afterwards
+	// as a path (unescapePathParams), not as gin does, as a query.
 	e.UseEscapedPath = true
-	e.UnescapePathValues = true
+	e.UnescapePathValues = false
 	// Clients are programs: answer 404/405 problems rather than redirects.
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
@@ -94,7 +109,7 @@ func NewRouter(deps Deps) *gin.Engine {
 
 	log := deps.Logger
 	e.Use(dropBadRequestID, requestID(), accessLog(log, m), recovery(log), mapErrors(log),
-		limitBody(deps.Config.MaxBodyBytes))
+		unescapePathParams, limitBody(deps.Config.MaxBodyBytes))
 	e.NoRoute(func(c *gin.Context) { _ = c.Error(errRouteNotFound) })
 	e.NoMethod(func(c *gin.Context) { _ = c.Error(errMethodNotAllowed) })
 
@@ -103,8 +118,8 @@ func NewRouter(deps Deps) *gin.Engine {
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 	e.GET("/openapi.yaml", serveOpenAPI)
 
-	h := &handlers{accounts: deps.Accounts, holds: deps.Holds, clock: deps.Clock}
-	v1 := e.Group("/v1", authenticate(deps.APIKeys))
+	h := &handlers{accounts: deps.Accounts, holds: deps.Holds, clock: deps.Clock, log: log}
+	v1 := e.Group("/v1", withDeadline(deps.Config.RequestTimeout), authenticate(deps.APIKeys, log))
 	read := v1.Group("", requireScope(domain.ScopeRead))
 	write := v1.Group("", requireScope(domain.ScopeWrite), requireIdempotencyKey)
 

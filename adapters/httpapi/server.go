@@ -16,9 +16,35 @@ type ServerConfig struct {
 	// Addr is the listen address; empty means DefaultAddr. ":0" picks a free port.
 	Addr string
 	// ReadHeaderTimeout bounds how long a client may take to send headers
-	// (slowloris); zero means 10s.
+	// (slowloris); zero means DefaultReadHeaderTimeout.
 	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds how long a client may take to send a whole request,
+	// headers and body; zero means DefaultReadTimeout. A body that stalls past
+	// it gets 408 and its connection is closed. Handling is not bound by it.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds the time from the end of the headers until the
+	// response is written; zero means DefaultWriteTimeout. When it passes, the
+	// response is lost and the connection closed, whatever the handler does,
+	// so it must exceed ReadTimeout and the router's request deadline
+	// (Config.RequestTimeout), which answer 408 and 503 in time.
+	WriteTimeout time.Duration
+	// IdleTimeout bounds how long a kept-alive connection waits for its next
+	// request; zero means DefaultIdleTimeout.
+	IdleTimeout time.Duration
 }
+
+// Defaults of ServerConfig. A request needs its body within 10s; its
+// handling is bound by the router's request deadline (DefaultRequestTimeout),
+// so 30s to write leaves the 408 or 503 that ends a slow request time to be
+// sent. 120s of idleness outlasts the 60s that load balancers commonly keep
+// idle connections, so they close them first and never reuse one this side
+// just closed.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 10 * time.Second
+	DefaultWriteTimeout      = 30 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+)
 
 // DefaultAddr is where the API listens unless told otherwise.
 const DefaultAddr = ":8080"
@@ -41,18 +67,30 @@ func NewServer(cfg ServerConfig, handler http.Handler, log *slog.Logger, onFail 
 	if cfg.Addr == "" {
 		cfg.Addr = DefaultAddr
 	}
-	if cfg.ReadHeaderTimeout <= 0 {
-		cfg.ReadHeaderTimeout = 10 * time.Second
-	}
+	cfg.ReadHeaderTimeout = orDefault(cfg.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	cfg.ReadTimeout = orDefault(cfg.ReadTimeout, DefaultReadTimeout)
+	cfg.WriteTimeout = orDefault(cfg.WriteTimeout, DefaultWriteTimeout)
+	cfg.IdleTimeout = orDefault(cfg.IdleTimeout, DefaultIdleTimeout)
+	// The headers are part of the request ReadTimeout bounds.
+	cfg.ReadHeaderTimeout = min(cfg.ReadHeaderTimeout, cfg.ReadTimeout)
 	if log == nil {
 		log = slog.Default()
 	}
 	return &Server{
-		cfg:    cfg,
-		srv:    &http.Server{Handler: handler, ReadHeaderTimeout: cfg.ReadHeaderTimeout, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
+		cfg: cfg,
+		srv: &http.Server{Handler: handler, ReadHeaderTimeout: cfg.ReadHeaderTimeout, ReadTimeout: cfg.ReadTimeout,
+			WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
 		log:    log,
 		onFail: onFail,
 	}
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }
 
 // Start listens synchronously, then serves in the background.

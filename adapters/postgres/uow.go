@@ -194,7 +194,9 @@ func (u *UnitOfWork) runBatch(jobs []*job) error {
 	if err != nil && written {
 		return fmt.Errorf("%w: %w", errCommitUnknown, err)
 	}
-	return err
+	// BEGIN's own failure (say, no connection to be had) comes back from
+	// RunInTx untranslated.
+	return translate(err, "run batch")
 }
 
 // call runs fn, turning a panic into an error for the batch and a panic

@@ -31,8 +31,9 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 			log,
 			postgres.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns, WriteLanes: cfg.DBWriteLanes, ReadLanes: cfg.DBReadLanes},
 			postgres.MigrateOnStart(cfg.MigrateOnStart),
-			httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes},
-			httpapi.ServerConfig{Addr: cfg.Addr},
+			httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.HTTPRequestTimeout},
+			httpapi.ServerConfig{Addr: cfg.Addr, ReadTimeout: cfg.HTTPReadTimeout, WriteTimeout: cfg.HTTPWriteTimeout,
+				IdleTimeout: cfg.HTTPIdleTimeout},
 			worker.Config{Interval: cfg.SweepInterval, Batch: cfg.SweepBatch},
 		),
 		fx.Provide(

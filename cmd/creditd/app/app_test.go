@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/fx"
 
@@ -61,5 +62,33 @@ func TestConfigNamesEveryBadValue(t *testing.T) {
 	}
 	if _, err := app.LoadConfig(map[string]string{}); err == nil || !strings.Contains(err.Error(), "DATABASE_URL is required") {
 		t.Errorf("missing DATABASE_URL: %v", err)
+	}
+}
+
+func TestHTTPTimeoutSettings(t *testing.T) {
+	cfg, err := app.LoadConfig(map[string]string{"DATABASE_URL": "postgres://u:p@localhost:5432/db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTPReadTimeout != 10*time.Second || cfg.HTTPWriteTimeout != 30*time.Second || cfg.HTTPIdleTimeout != 120*time.Second ||
+		cfg.HTTPRequestTimeout != 10*time.Second {
+		t.Fatalf("unexpected HTTP timeout defaults: %+v", cfg)
+	}
+	for env, want := range map[string]string{
+		"CREDITD_HTTP_READ_TIMEOUT=0s":                                 "CREDITD_HTTP_READ_TIMEOUT",
+		"CREDITD_HTTP_IDLE_TIMEOUT=2h":                                 "CREDITD_HTTP_IDLE_TIMEOUT",
+		"CREDITD_HTTP_WRITE_TIMEOUT=later":                             "CREDITD_HTTP_WRITE_TIMEOUT",
+		"CREDITD_HTTP_READ_TIMEOUT=20s CREDITD_HTTP_WRITE_TIMEOUT=20s": "must be longer than CREDITD_HTTP_READ_TIMEOUT",
+		"CREDITD_HTTP_REQUEST_TIMEOUT=30s":                             "must be longer than CREDITD_HTTP_REQUEST_TIMEOUT",
+		"CREDITD_HTTP_REQUEST_TIMEOUT=1ms":                             "CREDITD_HTTP_REQUEST_TIMEOUT 1ms must be between",
+	} {
+		vars := map[string]string{"DATABASE_URL": "postgres://u:p@localhost:5432/db"}
+		for _, kv := range strings.Fields(env) {
+			k, v, _ := strings.Cut(kv, "=")
+			vars[k] = v
+		}
+		if _, err := app.LoadConfig(vars); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error naming %s", env, err, want)
+		}
 	}
 }

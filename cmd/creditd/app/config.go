@@ -28,6 +28,10 @@ type Config struct {
 	SweepBatch           int           `env:"CREDITD_SWEEP_BATCH" envDefault:"500"`
 	IdempotencyRetention time.Duration `env:"CREDITD_IDEMPOTENCY_RETENTION" envDefault:"720h"`
 	ShutdownTimeout      time.Duration `env:"CREDITD_SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	HTTPReadTimeout      time.Duration `env:"CREDITD_HTTP_READ_TIMEOUT" envDefault:"10s"`
+	HTTPWriteTimeout     time.Duration `env:"CREDITD_HTTP_WRITE_TIMEOUT" envDefault:"30s"`
+	HTTPIdleTimeout      time.Duration `env:"CREDITD_HTTP_IDLE_TIMEOUT" envDefault:"120s"`
+	HTTPRequestTimeout   time.Duration `env:"CREDITD_HTTP_REQUEST_TIMEOUT" envDefault:"10s"`
 	PprofAddr            string        `env:"CREDITD_PPROF_ADDR"`
 }
 
@@ -75,6 +79,26 @@ func LoadConfig(environment map[string]string) (Config, error) {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("CREDITD_SHUTDOWN_TIMEOUT %s must be positive", cfg.ShutdownTimeout))
+	}
+	for _, t := range []struct {
+		name string
+		d    time.Duration
+	}{{"CREDITD_HTTP_READ_TIMEOUT", cfg.HTTPReadTimeout}, {"CREDITD_HTTP_WRITE_TIMEOUT", cfg.HTTPWriteTimeout},
+		{"CREDITD_HTTP_IDLE_TIMEOUT", cfg.HTTPIdleTimeout}, {"CREDITD_HTTP_REQUEST_TIMEOUT", cfg.HTTPRequestTimeout}} {
+		if t.d < 100*time.Millisecond || t.d > time.Hour {
+			errs = append(errs, fmt.Errorf("%s %s must be between 100ms and 1h", t.name, t.d))
+		}
+	}
+	// A response written after the write timeout is lost: the 408 that ends
+	// a stalled body and the 503 that ends a request past its deadline must
+	// be written before it.
+	if cfg.HTTPWriteTimeout <= cfg.HTTPReadTimeout {
+		errs = append(errs, fmt.Errorf("CREDITD_HTTP_WRITE_TIMEOUT %s must be longer than CREDITD_HTTP_READ_TIMEOUT %s",
+			cfg.HTTPWriteTimeout, cfg.HTTPReadTimeout))
+	}
+	if cfg.HTTPWriteTimeout <= cfg.HTTPRequestTimeout {
+		errs = append(errs, fmt.Errorf("CREDITD_HTTP_WRITE_TIMEOUT %s must be longer than CREDITD_HTTP_REQUEST_TIMEOUT %s",
+			cfg.HTTPWriteTimeout, cfg.HTTPRequestTimeout))
 	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %w", errors.Join(errs...))
