@@ -63,9 +63,9 @@ func (f *dbFaults) call() error {
 // withFaults puts f between the use cases and the memory store.
 func withFaults(f *dbFaults) harnessOption {
 	return func(d *httpapi.Deps, h *harness) {
-		uow, reads := faultyUoW{h.store.UnitOfWork(), f}, faultyRepos(h.store.Repos(), f)
-		d.Accounts = application.NewAccounts(uow, reads, h.clock, h.ids)
-		d.Holds = application.NewHolds(uow, reads, h.clock, h.ids)
+		uow, queries := faultyUoW{h.store.UnitOfWork(), f}, faultyQueries(h.store.Queries(), f)
+		d.Accounts = application.NewAccounts(uow, queries, h.clock, h.ids)
+		d.Holds = application.NewHolds(uow, queries, h.clock, h.ids)
 		d.APIKeys = application.NewAPIKeys(faultyKeys{h.store.APIKeys(), f}, h.clock, h.ids)
 		h.t.Cleanup(f.thaw)
 	}
@@ -77,8 +77,8 @@ func withSlowWrites(d time.Duration) harnessOption {
 		f := &dbFaults{}
 		f.delay.Store(int64(d))
 		uow := faultyUoW{h.store.UnitOfWork(), f}
-		deps.Accounts = application.NewAccounts(uow, h.store.Repos(), h.clock, h.ids)
-		deps.Holds = application.NewHolds(uow, h.store.Repos(), h.clock, h.ids)
+		deps.Accounts = application.NewAccounts(uow, h.store.Queries(), h.clock, h.ids)
+		deps.Holds = application.NewHolds(uow, h.store.Queries(), h.clock, h.ids)
 	}
 }
 
@@ -94,13 +94,13 @@ func (u faultyUoW) WithinTx(ctx context.Context, scope application.Scope, fn fun
 	return u.UnitOfWork.WithinTx(ctx, scope, fn)
 }
 
-func faultyRepos(r application.Repos, f *dbFaults) application.Repos {
-	return application.Repos{Wallets: faultyWallets{r.Wallets, f}, Ledger: faultyLedger{r.Ledger, f},
-		Holds: faultyHolds{r.Holds, f}, Idempotency: faultyIdempotency{r.Idempotency, f}}
+func faultyQueries(q application.Queries, f *dbFaults) application.Queries {
+	return application.Queries{Wallets: faultyWallets{q.Wallets, f}, Ledger: faultyLedger{q.Ledger, f},
+		Holds: faultyHolds{q.Holds, f}, Idempotency: faultyIdempotency{q.Idempotency, f}}
 }
 
 type faultyWallets struct {
-	application.WalletRepository
+	application.WalletQueries
 	f *dbFaults
 }
 
@@ -108,11 +108,18 @@ func (w faultyWallets) Get(ctx context.Context, tenant domain.TenantID, account 
 	if err := w.f.call(); err != nil {
 		return nil, err
 	}
-	return w.WalletRepository.Get(ctx, tenant, account)
+	return w.WalletQueries.Get(ctx, tenant, account)
+}
+
+func (w faultyWallets) GetWithOpenHolds(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, []*domain.Hold, error) {
+	if err := w.f.call(); err != nil {
+		return nil, nil, err
+	}
+	return w.WalletQueries.GetWithOpenHolds(ctx, tenant, account)
 }
 
 type faultyLedger struct {
-	application.LedgerRepository
+	application.LedgerQueries
 	f *dbFaults
 }
 
@@ -120,11 +127,11 @@ func (l faultyLedger) History(ctx context.Context, wallet domain.WalletID, befor
 	if err := l.f.call(); err != nil {
 		return nil, err
 	}
-	return l.LedgerRepository.History(ctx, wallet, before, limit)
+	return l.LedgerQueries.History(ctx, wallet, before, limit)
 }
 
 type faultyHolds struct {
-	application.HoldRepository
+	application.HoldQueries
 	f *dbFaults
 }
 
@@ -132,11 +139,11 @@ func (h faultyHolds) Get(ctx context.Context, tenant domain.TenantID, id domain.
 	if err := h.f.call(); err != nil {
 		return nil, err
 	}
-	return h.HoldRepository.Get(ctx, tenant, id)
+	return h.HoldQueries.Get(ctx, tenant, id)
 }
 
 type faultyIdempotency struct {
-	application.IdempotencyRepository
+	application.IdempotencyQueries
 	f *dbFaults
 }
 
@@ -144,7 +151,7 @@ func (i faultyIdempotency) Get(ctx context.Context, tenant domain.TenantID, key 
 	if err := i.f.call(); err != nil {
 		return application.IdempotencyRecord{}, err
 	}
-	return i.IdempotencyRepository.Get(ctx, tenant, key)
+	return i.IdempotencyQueries.Get(ctx, tenant, key)
 }
 
 type faultyKeys struct {

@@ -41,7 +41,7 @@ type service struct {
 	key     string
 	client  *http.Client
 	worker  *worker.Worker
-	keys    atomic.Int64 // numbers the Idempotency-Keys do makes up
+	keys    *atomic.Int64 // numbers the Idempotency-Keys do makes up; shared by copies
 }
 
 func start(t *testing.T, env map[string]string) *service {
@@ -54,7 +54,7 @@ func start(t *testing.T, env map[string]string) *service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &service{t: t, client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128}}}
+	s := &service{t: t, keys: new(atomic.Int64), client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128}}}
 	var srv *httpapi.Server
 	fxApp := fxtest.New(t, app.Options(cfg, slog.New(slog.DiscardHandler)), fx.Populate(&srv, &s.db, &s.apiKeys, &s.worker))
 	fxApp.RequireStart()

@@ -37,7 +37,13 @@ type group struct {
 
 func newGroup(t *testing.T) *group {
 	t.Helper()
-	cfg := postgres.Config{URL: pgtest.NewDatabase(t), MaxConns: 8, WriteLanes: 1}
+	return newGroupOn(t, pgtest.NewDatabase(t))
+}
+
+// newGroupOn is newGroup on the database at dsn.
+func newGroupOn(t *testing.T, dsn string) *group {
+	t.Helper()
+	cfg := postgres.Config{URL: dsn, MaxConns: 8, WriteLanes: 1}
 	db, err := postgres.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
