@@ -39,7 +39,7 @@ func TestGrantAndGetAccount(t *testing.T) {
 	h := newHarness(t)
 
 	w := h.post("/v1/accounts/user-1/grants",
-		`{"amount":"100","source":"paid","expiresAt":"2026-04-01T00:00:00Z","priority":10,"reason":"purchase","metadata":{"order":"o-1"}}`)
+		`{"amount":"100","source":"paid","expiresAt":"2026-04-01T00:00:00Z","priority":10,"reason":"purchase","metadata":{"order":"o-1"},"fundingReference":"invoice 7"}`)
 	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
 	assert.Equal(t, "application/json", w.Header().Get("Content-Type"))
 	assert.Empty(t, w.Header().Get("Idempotent-Replayed"))
@@ -48,9 +48,11 @@ func TestGrantAndGetAccount(t *testing.T) {
 	assert.JSONEq(t, fmt.Sprintf(`{
 		"id": %q, "type": "GRANT", "accountId": "user-1", "amount": "100", "balanceAfter": "100",
 		"createdAt": "2026-03-01T09:00:00Z", "reason": "purchase", "metadata": {"order": "o-1"},
+		"funding": {"kind": "external", "reference": "invoice 7"},
 		"postings": [
 			{"account": "purchases", "accountType": "system", "amount": "-100"},
-			{"account": "user-1", "accountType": "wallet", "lotId": %q, "amount": "100"}
+			{"account": "user-1", "accountType": "wallet", "lotId": %q, "lotSource": "paid",
+			 "lotFunding": {"kind": "external", "reference": "invoice 7"}, "amount": "100"}
 		]}`, id, lot), w.Body.String())
 
 	bonus := lotOf(t, h.grant("user-1", "2.5"))
@@ -61,8 +63,9 @@ func TestGrantAndGetAccount(t *testing.T) {
 	assert.JSONEq(t, fmt.Sprintf(`{
 		"id": "user-1", "balance": "102.5", "held": "0", "available": "102.5",
 		"lots": [
-			{"id": %q, "source": "paid", "remaining": "100", "expiresAt": "2026-04-01T00:00:00Z", "priority": 10},
-			{"id": %q, "source": "bonus", "remaining": "2.5", "expiresAt": null, "priority": 50}
+			{"id": %q, "source": "paid", "remaining": "100", "expiresAt": "2026-04-01T00:00:00Z", "priority": 10,
+			 "funding": {"kind": "external", "reference": "invoice 7"}},
+			{"id": %q, "source": "bonus", "remaining": "2.5", "expiresAt": null, "priority": 50, "funding": null}
 		]}`, lot, bonus), w.Body.String())
 
 	// Once the paid lot has expired, it is gone from the balance at once.
@@ -80,9 +83,9 @@ func TestSpend(t *testing.T) {
 	tx := h.must(w, http.StatusCreated)
 	assert.JSONEq(t, fmt.Sprintf(`{
 		"id": %q, "type": "SPEND", "accountId": "user-1", "amount": "30.5", "balanceAfter": "69.5",
-		"createdAt": "2026-03-01T09:00:00Z", "reason": "dubbing", "metadata": {"job": "j-9"},
+		"createdAt": "2026-03-01T09:00:00Z", "reason": "dubbing", "metadata": {"job": "j-9"}, "funding": null,
 		"postings": [
-			{"account": "user-1", "accountType": "wallet", "lotId": %q, "amount": "-30.5"},
+			{"account": "user-1", "accountType": "wallet", "lotId": %q, "lotSource": "bonus", "amount": "-30.5"},
 			{"account": "consumption", "accountType": "system", "amount": "30.5"}
 		]}`, isUUID(t, tx["id"]), lot), w.Body.String())
 
@@ -119,9 +122,9 @@ func TestHoldLifecycle(t *testing.T) {
 		"hold": {"id": %q, "accountId": "user-1", "amount": "40", "captured": "15", "remaining": "25",
 			"status": "PARTIALLY_CAPTURED", "expiresAt": "2026-03-01T10:00:00Z"},
 		"transaction": {"id": %q, "type": "CAPTURE", "accountId": "user-1", "amount": "15", "balanceAfter": "85",
-			"createdAt": "2026-03-01T09:00:00Z", "reason": "render", "metadata": {},
+			"createdAt": "2026-03-01T09:00:00Z", "reason": "render", "metadata": {}, "funding": null,
 			"postings": [
-				{"account": "user-1", "accountType": "wallet", "lotId": %q, "amount": "-15"},
+				{"account": "user-1", "accountType": "wallet", "lotId": %q, "lotSource": "bonus", "amount": "-15"},
 				{"account": "consumption", "accountType": "system", "amount": "15"}
 			]}}`, holdID, txID, lot), w.Body.String())
 

@@ -21,6 +21,10 @@ type grantRequest struct {
 	Priority  *int              `json:"priority,omitempty"`
 	Reason    string            `json:"reason,omitempty"`
 	Metadata  map[string]string `json:"metadata,omitempty"`
+	// FundingReference is the tenant's own reference of what paid for the
+	// credits (an invoice, a contract); purchases through creditd's orders
+	// carry their order instead.
+	FundingReference string `json:"fundingReference,omitempty"`
 }
 
 func (r grantRequest) toCommand(tenant domain.TenantID, accountParam string, now time.Time) (application.GrantCommand, error) {
@@ -55,6 +59,13 @@ func (r grantRequest) toCommand(tenant domain.TenantID, accountParam string, now
 		}
 	}
 	cmd.Memo = parseMemo(&fe, r.Reason, r.Metadata)
+	if r.FundingReference != "" {
+		if f, err := domain.NewFunding(domain.FundedExternally, r.FundingReference); err != nil {
+			fe.add("fundingReference", err)
+		} else {
+			cmd.Funding = f
+		}
+	}
 	return cmd, fe.err()
 }
 
@@ -227,18 +238,33 @@ type accountResponse struct {
 }
 
 type lotResponse struct {
-	ID        string  `json:"id"`
-	Source    string  `json:"source"`
-	Remaining string  `json:"remaining"`
-	ExpiresAt *string `json:"expiresAt"` // null: the lot never expires
-	Priority  int     `json:"priority"`
+	ID        string           `json:"id"`
+	Source    string           `json:"source"`
+	Remaining string           `json:"remaining"`
+	ExpiresAt *string          `json:"expiresAt"` // null: the lot never expires
+	Priority  int              `json:"priority"`
+	Funding   *fundingResponse `json:"funding"` // null: no funding was named
+}
+
+// fundingResponse is what paid for a lot.
+type fundingResponse struct {
+	Kind      string `json:"kind"` // order or external
+	Reference string `json:"reference"`
+}
+
+func toFundingResponse(f domain.Funding) *fundingResponse {
+	if f.IsZero() {
+		return nil
+	}
+	return &fundingResponse{Kind: f.Kind().String(), Reference: f.Reference()}
 }
 
 func toAccountResponse(v application.AccountView) accountResponse {
 	out := accountResponse{ID: v.Account.String(), Balance: v.Balance.String(), Held: v.Held.String(),
 		Available: v.Available.String(), Lots: make([]lotResponse, 0, len(v.Lots))}
 	for _, l := range v.Lots {
-		lot := lotResponse{ID: l.ID().String(), Source: l.Source().String(), Remaining: l.Remaining().String(), Priority: l.Priority()}
+		lot := lotResponse{ID: l.ID().String(), Source: l.Source().String(), Remaining: l.Remaining().String(), Priority: l.Priority(),
+			Funding: toFundingResponse(l.Funding())}
 		if e := l.ExpiresAt(); e != nil {
 			s := formatTime(*e)
 			lot.ExpiresAt = &s
@@ -257,21 +283,26 @@ type transactionResponse struct {
 	CreatedAt    string            `json:"createdAt"`
 	Reason       string            `json:"reason"`
 	Metadata     map[string]string `json:"metadata"`
+	Funding      *fundingResponse  `json:"funding"` // what funded a grant's lot; null otherwise
 	Postings     []postingResponse `json:"postings"`
 }
 
+// postingResponse is one leg. A wallet posting names its lot and says what
+// the lot's credits are (paid or bonus, and what funded them).
 type postingResponse struct {
-	Account     string `json:"account"`
-	AccountType string `json:"accountType"`
-	LotID       string `json:"lotId,omitempty"`
-	Amount      string `json:"amount"`
+	Account     string           `json:"account"`
+	AccountType string           `json:"accountType"`
+	LotID       string           `json:"lotId,omitempty"`
+	LotSource   string           `json:"lotSource,omitempty"`
+	LotFunding  *fundingResponse `json:"lotFunding,omitempty"`
+	Amount      string           `json:"amount"`
 }
 
 func toTransactionResponse(t domain.Transaction) transactionResponse {
 	memo := t.Memo()
 	out := transactionResponse{ID: t.ID().String(), Type: t.Type().String(), AccountID: t.AccountID().String(),
 		Amount: t.Amount().String(), BalanceAfter: t.BalanceAfter().String(), CreatedAt: formatTime(t.CreatedAt()),
-		Reason: memo.Reason, Metadata: map[string]string{}, Postings: []postingResponse{}}
+		Reason: memo.Reason, Metadata: map[string]string{}, Funding: toFundingResponse(t.Funding()), Postings: []postingResponse{}}
 	for k, v := range memo.Metadata {
 		out.Metadata[k] = v
 	}
@@ -281,7 +312,7 @@ func toTransactionResponse(t domain.Transaction) transactionResponse {
 			continue
 		}
 		out.Postings = append(out.Postings, postingResponse{Account: p.AccountID.String(), AccountType: "wallet",
-			LotID: p.Lot.String(), Amount: p.Amount.String()})
+			LotID: p.Lot.String(), LotSource: p.LotSource.String(), LotFunding: toFundingResponse(p.LotFunding), Amount: p.Amount.String()})
 	}
 	return out
 }
