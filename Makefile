@@ -8,6 +8,10 @@ BIN := .bin
 PG_IMAGE_FILE := $(BIN)/postgres-image
 INTEGRATION_PKGS ?= ./test/...
 DEV_PG_CONTAINER := creditd-dev-postgres
+# What creditd --version and /healthz report; when git cannot tell, creditd
+# falls back to the revision Go recorded in the binary, else "devel".
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null)
+LDFLAGS := -X github.com/creditd/creditd/cmd/creditd/app.version=$(VERSION)
 
 .PHONY: help build run test test-unit test-integration lint fmt tidy migrate-new postgres-image clean bench bench-quick build-bench
 
@@ -15,7 +19,7 @@ help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN { FS = ":.*## " } { printf "  %-18s %s\n", $$1, $$2 }'
 
 build: ## Build .bin/creditd
-	$(GO) build -o $(BIN)/creditd ./cmd/creditd
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/creditd ./cmd/creditd
 
 run: build ## Run creditd (migrate, demo API key, serve) on DATABASE_URL or a dev container
 	@set -euo pipefail; \

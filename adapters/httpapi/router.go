@@ -27,6 +27,8 @@ const DefaultMaxBodyBytes = 64 << 10
 type Config struct {
 	// MaxBodyBytes bounds a request body; larger ones get 413. Zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Version names the build in /healthz; empty means "devel".
+	Version string
 }
 
 // Readiness reports whether the service can take traffic: the database is
@@ -59,6 +61,9 @@ func NewRouter(deps Deps) *gin.Engine {
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if deps.Config.Version == "" {
+		deps.Config.Version = "devel"
 	}
 	if deps.Config.MaxBodyBytes <= 0 {
 		deps.Config.MaxBodyBytes = DefaultMaxBodyBytes
@@ -98,7 +103,7 @@ func NewRouter(deps Deps) *gin.Engine {
 	e.NoRoute(func(c *gin.Context) { _ = c.Error(errRouteNotFound) })
 	e.NoMethod(func(c *gin.Context) { _ = c.Error(errMethodNotAllowed) })
 
-	e.GET("/healthz", healthz)
+	e.GET("/healthz", healthz(deps.Config.Version))
 	e.GET("/readyz", readyz(deps.Readiness, log))
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 	e.GET("/openapi.yaml", serveOpenAPI)

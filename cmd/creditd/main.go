@@ -20,16 +20,18 @@ import (
 
 // cli is the command line; serve runs when no command is given.
 type cli struct {
-	Serve   serveCmd   `cmd:"" default:"1" help:"Run the HTTP API and the background sweeps (the default)."`
-	Migrate migrateCmd `cmd:"" help:"Apply pending database migrations and exit."`
-	APIKey  apiKeyCmd  `cmd:"" name:"apikey" help:"Create or revoke tenants' API keys."`
-	Verify  verifyCmd  `cmd:"" help:"Recompute every balance from the postings; exit 1 on any drift."`
+	Version kong.VersionFlag `help:"Print creditd's version and exit."`
+	Serve   serveCmd         `cmd:"" default:"1" help:"Run the HTTP API and the background sweeps (the default)."`
+	Migrate migrateCmd       `cmd:"" help:"Apply pending database migrations and exit."`
+	APIKey  apiKeyCmd        `cmd:"" name:"apikey" help:"Create or revoke tenants' API keys."`
+	Verify  verifyCmd        `cmd:"" help:"Recompute every balance from the postings; exit 1 on any drift."`
 }
 
 func main() {
 	var c cli
 	ctx := kong.Parse(&c, kong.Name("creditd"),
-		kong.Description("creditd: a credit ledger for products that sell credits."), kong.UsageOnError())
+		kong.Description("creditd: a credit ledger for products that sell credits."), kong.UsageOnError(),
+		kong.Vars{"version": app.Version()})
 	cfg, err := app.LoadConfig(env.ToMap(os.Environ()))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "creditd:", err)

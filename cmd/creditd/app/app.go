@@ -32,7 +32,7 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 			log,
 			postgres.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns, WriteLanes: cfg.DBWriteLanes, ReadLanes: cfg.DBReadLanes},
 			postgres.MigrateOnStart(cfg.MigrateOnStart),
-			httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes},
+			httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, Version: Version()},
 			httpapi.ServerConfig{Addr: cfg.Addr},
 			worker.Config{Interval: cfg.SweepInterval, Batch: cfg.SweepBatch},
 		),
