@@ -38,13 +38,18 @@ func main() {
 		os.Exit(2)
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	ctx.FatalIfErrorf(ctx.Run(cfg, log))
+	// One line on stderr: what failed and why. Each command's errors name
+	// what they were doing; none carries a password.
+	if err := ctx.Run(cfg, log); err != nil {
+		fmt.Fprintln(os.Stderr, "creditd:", err)
+		os.Exit(1)
+	}
 }
 
 type migrateCmd struct{}
 
 func (migrateCmd) Run(cfg app.Config, log *slog.Logger) error {
-	return withDB(cfg, func(ctx context.Context, db dbHandle) error {
+	return withDB(cfg, log, func(ctx context.Context, db dbHandle) error {
 		applied, err := postgres.Migrate(ctx, db)
 		if err != nil {
 			return err
@@ -82,7 +87,7 @@ func (c apiKeyCreateCmd) Run(cfg app.Config, log *slog.Logger) error {
 		}
 		scopes = append(scopes, sc)
 	}
-	return withDB(cfg, func(ctx context.Context, db dbHandle) error {
+	return withDB(cfg, log, func(ctx context.Context, db dbHandle) error {
 		keys := application.NewAPIKeys(postgres.NewAPIKeyStore(db), system.Clock{}, system.UUIDv7{})
 		key, err := keys.Create(ctx, tenant, scopes)
 		if err != nil {
@@ -108,7 +113,7 @@ func (c apiKeyRevokeCmd) Run(cfg app.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	return withDB(cfg, func(ctx context.Context, db dbHandle) error {
+	return withDB(cfg, log, func(ctx context.Context, db dbHandle) error {
 		if err := application.NewAPIKeys(postgres.NewAPIKeyStore(db), system.Clock{}, system.UUIDv7{}).Revoke(ctx, id); err != nil {
 			return err
 		}
@@ -119,13 +124,13 @@ func (c apiKeyRevokeCmd) Run(cfg app.Config, log *slog.Logger) error {
 
 type verifyCmd struct{}
 
-// errDrift makes verify exit non-zero without a second message.
+// errDrift makes verify exit 1 after its report.
 type errDrift struct{ n int }
 
 func (e errDrift) Error() string { return fmt.Sprintf("ledger verification found %d drifts", e.n) }
 
 func (verifyCmd) Run(cfg app.Config, log *slog.Logger) error {
-	return withDB(cfg, func(ctx context.Context, db dbHandle) error {
+	return withDB(cfg, log, func(ctx context.Context, db dbHandle) error {
 		report, err := application.NewVerifier(postgres.NewAuditor(db)).Verify(ctx)
 		if err != nil {
 			return err

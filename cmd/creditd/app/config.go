@@ -21,6 +21,7 @@ type Config struct {
 	DBMaxConns           int           `env:"CREDITD_DB_MAX_CONNS" envDefault:"8"`
 	DBWriteLanes         int           `env:"CREDITD_DB_WRITE_LANES" envDefault:"2"`
 	DBReadLanes          int           `env:"CREDITD_DB_READ_LANES" envDefault:"2"`
+	DBConnectTimeout     time.Duration `env:"CREDITD_DB_CONNECT_TIMEOUT" envDefault:"30s"`
 	MigrateOnStart       bool          `env:"CREDITD_MIGRATE_ON_START" envDefault:"true"`
 	MaxBodyBytes         int64         `env:"CREDITD_MAX_BODY_BYTES" envDefault:"65536"`
 	LogLevel             slog.Level    `env:"CREDITD_LOG_LEVEL" envDefault:"info"`
@@ -51,6 +52,9 @@ func LoadConfig(environment map[string]string) (Config, error) {
 		if _, _, err := net.SplitHostPort(cfg.PprofAddr); err != nil {
 			errs = append(errs, fmt.Errorf("CREDITD_PPROF_ADDR %q is not a listen address like \"127.0.0.1:6060\"", cfg.PprofAddr))
 		}
+	}
+	if cfg.DBConnectTimeout < 0 {
+		errs = append(errs, fmt.Errorf("CREDITD_DB_CONNECT_TIMEOUT %s must not be negative (0 tries once)", cfg.DBConnectTimeout))
 	}
 	if cfg.DBMaxConns < 1 || cfg.DBMaxConns > 1000 {
 		errs = append(errs, fmt.Errorf("CREDITD_DB_MAX_CONNS %d must be between 1 and 1000", cfg.DBMaxConns))
