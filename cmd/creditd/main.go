@@ -27,22 +27,40 @@ type cli struct {
 	Verify  verifyCmd        `cmd:"" help:"Recompute every balance from the postings; exit 1 on any drift."`
 }
 
+// Exit codes, as for most Unix tools: 1 when the command ran and failed
+// (verify finding drift included), 2 when it could not run as asked.
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// usageError makes kong exit with exitUsage rather than its own 80.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+func (usageError) ExitCode() int   { return exitUsage }
+
 func main() {
 	var c cli
-	ctx := kong.Parse(&c, kong.Name("creditd"),
+	parser := kong.Must(&c, kong.Name("creditd"),
 		kong.Description("creditd: a credit ledger for products that sell credits."), kong.UsageOnError(),
 		kong.Vars{"version": app.Version()})
+	command, err := parser.Parse(os.Args[1:])
+	if err != nil {
+		parser.FatalIfErrorf(usageError{err}) // prints the usage and the error, then exits
+	}
+
 	cfg, err := app.LoadConfig(env.ToMap(os.Environ()))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "creditd:", err)
-		os.Exit(2)
+		os.Exit(exitUsage)
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	// One line on stderr: what failed and why. Each command's errors name
 	// what they were doing; none carries a password.
-	if err := ctx.Run(cfg, log); err != nil {
+	if err := command.Run(cfg, log); err != nil {
 		fmt.Fprintln(os.Stderr, "creditd:", err)
-		os.Exit(1)
+		os.Exit(exitFailure)
 	}
 }
 
@@ -70,56 +88,76 @@ type apiKeyCmd struct {
 }
 
 type apiKeyCreateCmd struct {
-	Tenant string   `required:"" help:"Tenant name: 1-64 of a-z, 0-9, '-', '_', '.'."`
-	Scopes []string `help:"Scopes to grant (credits:read, credits:write); default all." sep:","`
+	Tenant tenantFlag  `required:"" placeholder:"NAME" help:"Tenant name: 1-64 of a-z, 0-9, '-', '_', '.'."`
+	Scopes []scopeFlag `placeholder:"SCOPE" help:"Scopes to grant (credits:read, credits:write); default all." sep:","`
 }
 
 func (c apiKeyCreateCmd) Run(cfg app.Config, log *slog.Logger) error {
-	tenant, err := domain.ParseTenantName(c.Tenant)
-	if err != nil {
-		return err
-	}
+	tenant := c.Tenant.TenantName
 	var scopes []domain.Scope
 	for _, s := range c.Scopes {
-		sc, err := domain.ScopeFromString(strings.TrimSpace(s))
-		if err != nil {
-			return err
-		}
-		scopes = append(scopes, sc)
+		scopes = append(scopes, s.Scope)
 	}
 	return withDB(cfg, log, func(ctx context.Context, db dbHandle) error {
-		keys := application.NewAPIKeys(postgres.NewAPIKeyStore(db), system.Clock{}, system.UUIDv7{})
-		key, err := keys.Create(ctx, tenant, scopes)
+		key, err := newAPIKeys(db).Create(ctx, tenant, scopes)
 		if err != nil {
 			return err
 		}
-		names := make([]string, len(key.Scopes))
-		for i, s := range key.Scopes {
-			names[i] = s.String()
-		}
 		fmt.Fprintf(os.Stderr, "created API key %s for tenant %s with scopes %s; it is shown once:\n",
-			key.ID, tenant, strings.Join(names, ","))
+			key.ID, tenant, scopeNames(key.Scopes))
 		fmt.Println(key.Secret)
 		return nil
 	})
 }
 
+func newAPIKeys(db dbHandle) *application.APIKeys {
+	return application.NewAPIKeys(postgres.NewAPIKeyStore(db), system.Clock{}, system.UUIDv7{})
+}
+
+func scopeNames(scopes []domain.Scope) string {
+	names := make([]string, len(scopes))
+	for i, s := range scopes {
+		names[i] = s.String()
+	}
+	return strings.Join(names, ",")
+}
+
 type apiKeyRevokeCmd struct {
-	ID string `arg:"" help:"The key's id, as printed when it was created."`
+	ID apiKeyIDArg `arg:"" help:"The key's id, as printed when it was created."`
 }
 
 func (c apiKeyRevokeCmd) Run(cfg app.Config, log *slog.Logger) error {
-	id, err := domain.ParseAPIKeyID(c.ID)
-	if err != nil {
-		return err
-	}
+	id := c.ID.APIKeyID
 	return withDB(cfg, log, func(ctx context.Context, db dbHandle) error {
-		if err := application.NewAPIKeys(postgres.NewAPIKeyStore(db), system.Clock{}, system.UUIDv7{}).Revoke(ctx, id); err != nil {
+		if err := newAPIKeys(db).Revoke(ctx, id); err != nil {
 			return err
 		}
 		fmt.Println("revoked", id)
 		return nil
 	})
+}
+
+// tenantFlag, scopeFlag and apiKeyIDArg are parsed with the command line,
+// so a bad value is a usage error that names its flag.
+type (
+	tenantFlag  struct{ domain.TenantName }
+	scopeFlag   struct{ domain.Scope }
+	apiKeyIDArg struct{ domain.APIKeyID }
+)
+
+func (f *tenantFlag) UnmarshalText(b []byte) (err error) {
+	f.TenantName, err = domain.ParseTenantName(string(b))
+	return err
+}
+
+func (f *scopeFlag) UnmarshalText(b []byte) (err error) {
+	f.Scope, err = domain.ScopeFromString(strings.TrimSpace(string(b)))
+	return err
+}
+
+func (a *apiKeyIDArg) UnmarshalText(b []byte) (err error) {
+	a.APIKeyID, err = domain.ParseAPIKeyID(string(b))
+	return err
 }
 
 type verifyCmd struct{}

@@ -92,8 +92,8 @@ func unreachableDB(t *testing.T) string {
 func TestUnreachableDatabase(t *testing.T) {
 	dsn := unreachableDB(t)
 	r := run(t, map[string]string{"DATABASE_URL": dsn, "CREDITD_DB_CONNECT_TIMEOUT": "1500ms"}, "serve")
-	if r.code != 1 {
-		t.Errorf("exit code %d, want 1", r.code)
+	if r.code != exitFailure {
+		t.Errorf("exit code %d, want %d", r.code, exitFailure)
 	}
 	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
 	if len(lines) != 1 || len(r.stderr) > 300 {
@@ -116,8 +116,40 @@ func TestUnreachableDatabase(t *testing.T) {
 
 	// 0 tries once.
 	r = run(t, map[string]string{"DATABASE_URL": dsn, "CREDITD_DB_CONNECT_TIMEOUT": "0"}, "serve")
-	if r.code != 1 || strings.Contains(r.stderr, "gave up after") || strings.Count(r.stderr, "\n") != 1 {
+	if r.code != exitFailure || strings.Contains(r.stderr, "gave up after") || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("CREDITD_DB_CONNECT_TIMEOUT=0: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// TestExitCodes: 2 when the command line or the configuration is wrong, 1
+// when the command ran and failed, 0 for --version and --help.
+func TestExitCodes(t *testing.T) {
+	db := map[string]string{"DATABASE_URL": unreachableDB(t), "CREDITD_DB_CONNECT_TIMEOUT": "0"}
+	for _, tc := range []struct {
+		name   string
+		env    map[string]string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"unknown command", db, []string{"bogus"}, exitUsage, "unexpected argument bogus"},
+		{"unknown flag", db, []string{"serve", "--bogus"}, exitUsage, "unknown flag --bogus"},
+		{"missing required flag", db, []string{"apikey", "create"}, exitUsage, "missing flags: --tenant"},
+		{"missing argument", db, []string{"apikey", "revoke"}, exitUsage, "expected \"<id>\""},
+		{"bad flag value", db, []string{"apikey", "create", "--tenant", "Not Valid"}, exitUsage, "--tenant: invalid input"},
+		{"bad list value", db, []string{"apikey", "create", "--tenant", "acme", "--scopes", "credits:read,credits:fly"}, exitUsage, "--scopes: invalid input"},
+		{"bad argument", db, []string{"apikey", "revoke", "42"}, exitUsage, "<id>: invalid input"},
+		{"bad configuration", map[string]string{"DATABASE_URL": db["DATABASE_URL"], "CREDITD_DB_MAX_CONNS": "0"}, []string{"migrate"}, exitUsage, "CREDITD_DB_MAX_CONNS"},
+		{"missing configuration", nil, []string{"migrate"}, exitUsage, "DATABASE_URL is required"},
+		{"runtime failure", db, []string{"migrate"}, exitFailure, "connection refused"},
+		{"help", nil, []string{"--help"}, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, tc.env, tc.args...)
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.stderr) {
+				t.Errorf("creditd %s: exit %d, want %d; stderr (want %q):\n%s", strings.Join(tc.args, " "), r.code, tc.code, tc.stderr, r.stderr)
+			}
+		})
 	}
 }
 
