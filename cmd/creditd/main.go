@@ -50,12 +50,20 @@ func main() {
 		parser.FatalIfErrorf(usageError{err}) // prints the usage and the error, then exits
 	}
 
-	cfg, err := app.LoadConfig(env.ToMap(os.Environ()))
+	environment := env.ToMap(os.Environ())
+	unknown := app.UnknownVariables(environment)
+	cfg, err := app.LoadConfig(environment)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "creditd:", err)
+		for _, u := range unknown { // a misspelt name may be why a setting is missing
+			fmt.Fprintln(os.Stderr, "creditd: note:", u)
+		}
 		os.Exit(exitUsage)
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	for _, u := range unknown {
+		log.Warn(u.String(), "variable", u.Name)
+	}
 	// One line on stderr: what failed and why. Each command's errors name
 	// what they were doing; none carries a password.
 	if err := command.Run(cfg, log); err != nil {

@@ -139,7 +139,7 @@ func TestExitCodes(t *testing.T) {
 		{"bad flag value", db, []string{"apikey", "create", "--tenant", "Not Valid"}, exitUsage, "--tenant: invalid input"},
 		{"bad list value", db, []string{"apikey", "create", "--tenant", "acme", "--scopes", "credits:read,credits:fly"}, exitUsage, "--scopes: invalid input"},
 		{"bad argument", db, []string{"apikey", "revoke", "42"}, exitUsage, "<id>: invalid input"},
-		{"bad configuration", map[string]string{"DATABASE_URL": db["DATABASE_URL"], "CREDITD_DB_MAX_CONNS": "0"}, []string{"migrate"}, exitUsage, "CREDITD_DB_MAX_CONNS"},
+		{"bad configuration", map[string]string{"DATABASE_URL": db["DATABASE_URL"], "CREDITD_ADDR": ":99999"}, []string{"migrate"}, exitUsage, "CREDITD_ADDR"},
 		{"missing configuration", nil, []string{"migrate"}, exitUsage, "DATABASE_URL is required"},
 		{"runtime failure", db, []string{"migrate"}, exitFailure, "connection refused"},
 		{"help", nil, []string{"--help"}, 0, ""},
@@ -158,5 +158,20 @@ func TestVersion(t *testing.T) {
 	r := run(t, nil, "--version")
 	if r.code != 0 || r.stdout != testVersion+"\n" {
 		t.Errorf("--version: exit %d, stdout %q, stderr %q; want %q", r.code, r.stdout, r.stderr, testVersion)
+	}
+}
+
+// TestUnknownVariableWarning: a misspelt setting is named, with the nearest
+// real one, instead of being silently ignored.
+func TestUnknownVariableWarning(t *testing.T) {
+	r := run(t, map[string]string{"DATABASE_URL": unreachableDB(t), "CREDITD_DB_CONNECT_TIMEOUT": "0", "CREDITD_ADR": ":9000"}, "migrate")
+	if !strings.Contains(r.stderr, `"msg":"CREDITD_ADR is not a creditd setting; did you mean CREDITD_ADDR?"`) ||
+		!strings.Contains(r.stderr, `"level":"WARN"`) {
+		t.Errorf("no warning about CREDITD_ADR:\n%s", r.stderr)
+	}
+	// When the configuration is refused, the hint comes with the refusal.
+	r = run(t, map[string]string{"CREDITD_DATABASE_UR": "postgres://x@y/z"}, "migrate")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "creditd: note: CREDITD_DATABASE_UR is not a creditd setting") {
+		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 }
