@@ -2,11 +2,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/alecthomas/kong"
 	"github.com/caarlos0/env/v11"
@@ -23,7 +28,7 @@ type cli struct {
 	Version kong.VersionFlag `help:"Print creditd's version and exit."`
 	Serve   serveCmd         `cmd:"" default:"1" help:"Run the HTTP API and the background sweeps (the default)."`
 	Migrate migrateCmd       `cmd:"" help:"Apply pending database migrations and exit."`
-	APIKey  apiKeyCmd        `cmd:"" name:"apikey" help:"Create or revoke tenants' API keys."`
+	APIKey  apiKeyCmd        `cmd:"" name:"apikey" help:"Create, list, check or revoke tenants' API keys."`
 	Verify  verifyCmd        `cmd:"" help:"Recompute every balance from the postings; exit 1 on any drift."`
 }
 
@@ -92,6 +97,8 @@ func (migrateCmd) Run(cfg app.Config, log *slog.Logger) error {
 
 type apiKeyCmd struct {
 	Create apiKeyCreateCmd `cmd:"" help:"Create an API key for a tenant (created if new); prints the key once."`
+	List   apiKeyListCmd   `cmd:"" help:"List API keys, newest first: id, tenant, scopes, when created and revoked (never the secret)."`
+	Check  apiKeyCheckCmd  `cmd:"" help:"Read a key from standard input; exit 0 if it authenticates, 1 if not."`
 	Revoke apiKeyRevokeCmd `cmd:"" help:"Revoke an API key by its id."`
 }
 
@@ -114,6 +121,55 @@ func (c apiKeyCreateCmd) Run(cfg app.Config, log *slog.Logger) error {
 		fmt.Fprintf(os.Stderr, "created API key %s for tenant %s with scopes %s; it is shown once:\n",
 			key.ID, tenant, scopeNames(key.Scopes))
 		fmt.Println(key.Secret)
+		return nil
+	})
+}
+
+type apiKeyListCmd struct {
+	Tenant tenantFlag `placeholder:"NAME" help:"Only this tenant's keys."`
+}
+
+func (c apiKeyListCmd) Run(cfg app.Config, log *slog.Logger) error {
+	tenant := c.Tenant.TenantName // zero: every tenant
+	return withDB(cfg, log, func(ctx context.Context, db dbHandle) error {
+		keys, err := newAPIKeys(db).List(ctx, tenant)
+		if err != nil {
+			return err
+		}
+		return printAPIKeys(os.Stdout, keys)
+	})
+}
+
+// printAPIKeys writes keys as an aligned table, times in UTC.
+func printAPIKeys(w io.Writer, keys []application.APIKeyInfo) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTENANT\tSCOPES\tCREATED\tREVOKED")
+	for _, k := range keys {
+		revoked := "-"
+		if !k.RevokedAt.IsZero() {
+			revoked = k.RevokedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.TenantName, scopeNames(k.Scopes),
+			k.CreatedAt.UTC().Format(time.RFC3339), revoked)
+	}
+	return tw.Flush()
+}
+
+type apiKeyCheckCmd struct{}
+
+// Run reads the key from standard input rather than the command line, where
+// other users of the machine could see it (ps, shell history).
+func (apiKeyCheckCmd) Run(cfg app.Config, log *slog.Logger) error {
+	secret, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read the API key from standard input: %w", err)
+	}
+	return withDB(cfg, log, func(ctx context.Context, db dbHandle) error {
+		p, err := newAPIKeys(db).Authenticate(ctx, strings.TrimSpace(secret))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("API key %s of tenant %s works, with scopes %s\n", p.Key, p.TenantName, scopeNames(p.Scopes))
 		return nil
 	})
 }
