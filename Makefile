@@ -7,29 +7,62 @@ BIN := .bin
 # Written by postgres-image: the image tests and the dev database use.
 PG_IMAGE_FILE := $(BIN)/postgres-image
 INTEGRATION_PKGS ?= ./test/...
-DEV_PG_CONTAINER := creditd-dev-postgres
+# The dev PostgreSQL of make run (names as test/postgres/server.sh reads them).
+DEV_PG_CONTAINER := $(or $(CREDITD_PG_NAME),creditd-dev-postgres)
+DEV_PG_VOLUME := $(or $(CREDITD_PG_VOLUME),creditd-dev-postgres-data)
+# make run's full-scope key for the tenant "demo", reused while it still works.
+DEMO_KEY_FILE ?= $(BIN)/demo-api-key
+# make run serves on 127.0.0.1:$(DEV_PORT) unless CREDITD_ADDR says otherwise.
+DEV_PORT ?= 8080
+# What creditd --version and /healthz report; when git cannot tell, creditd
+# falls back to the revision Go recorded in the binary, else "devel".
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null)
+LDFLAGS := -X github.com/creditd/creditd/cmd/creditd/app.version=$(VERSION)
 
-.PHONY: help build run test test-unit test-integration lint fmt tidy migrate-new postgres-image clean bench bench-quick build-bench
+.PHONY: help build run stop test test-unit test-integration lint fmt tidy migrate-new postgres-image clean bench bench-quick build-bench
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN { FS = ":.*## " } { printf "  %-18s %s\n", $$1, $$2 }'
 
 build: ## Build .bin/creditd
-	$(GO) build -o $(BIN)/creditd ./cmd/creditd
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/creditd ./cmd/creditd
 
-run: build ## Run creditd (migrate, demo API key, serve) on DATABASE_URL or a dev container
+run: build ## Serve on 127.0.0.1:8080 with a dev PostgreSQL in Docker (or DATABASE_URL); Ctrl-C stops creditd only
 	@set -euo pipefail; \
+	started_pg=; \
 	if [ -z "$${DATABASE_URL:-}" ]; then \
 		$(MAKE) --no-print-directory postgres-image; \
 		DATABASE_URL=$$(bash test/postgres/server.sh "$$(cat $(PG_IMAGE_FILE))"); \
+		started_pg=1; \
 	fi; \
-	export DATABASE_URL; \
+	export DATABASE_URL CREDITD_ADDR=$${CREDITD_ADDR:-127.0.0.1:$(DEV_PORT)}; \
 	$(BIN)/creditd migrate; \
-	key=$$($(BIN)/creditd apikey create --tenant demo); \
-	addr=$${CREDITD_ADDR:-:8080}; \
-	if [[ $$addr == :* ]]; then addr=localhost$$addr; fi; \
-	printf '\n  creditd API   http://%s\n  demo API key  %s\n  database      %s\n\n' "$$addr" "$$key" "$$DATABASE_URL"; \
+	if [ -s "$(DEMO_KEY_FILE)" ] && $(BIN)/creditd apikey check <"$(DEMO_KEY_FILE)" >/dev/null 2>&1; then \
+		key=$$(cat "$(DEMO_KEY_FILE)"); \
+	else \
+		if [ -s "$(DEMO_KEY_FILE)" ]; then echo "the demo API key in $(DEMO_KEY_FILE) no longer works (a new database?); making another"; fi; \
+		key=$$($(BIN)/creditd apikey create --tenant demo); \
+		(umask 077 && echo "$$key" >"$(DEMO_KEY_FILE)"); \
+	fi; \
+	host=$${CREDITD_ADDR%:*}; port=$${CREDITD_ADDR##*:}; \
+	case "$$host" in \
+		''|0.0.0.0|'[::]') url="http://localhost:$$port (listening on every interface)" ;; \
+		*) url="http://$$CREDITD_ADDR" ;; \
+	esac; \
+	printf '\n  creditd API   %s\n  demo API key  %s  (kept in %s)\n  database      %s\n' \
+		"$$url" "$$key" "$(DEMO_KEY_FILE)" "$$DATABASE_URL"; \
+	if [ -n "$$started_pg" ]; then \
+		printf '  Ctrl-C stops creditd; PostgreSQL (container %s) keeps running: make stop\n' "$(DEV_PG_CONTAINER)"; \
+	fi; \
+	echo; \
 	exec $(BIN)/creditd serve
+
+stop: ## Stop the dev PostgreSQL container of make run (keeps its data volume; make run starts it again)
+	@if [ "$$(docker container inspect -f '{{.State.Running}}' $(DEV_PG_CONTAINER) 2>/dev/null)" = true ]; then \
+		docker stop $(DEV_PG_CONTAINER) >/dev/null && echo "stopped $(DEV_PG_CONTAINER) (data kept in volume $(DEV_PG_VOLUME))"; \
+	else \
+		echo "$(DEV_PG_CONTAINER) is not running"; \
+	fi
 
 test: postgres-image ## Unit tests, then integration tests (needs Docker)
 	POSTGRES_IMAGE="$$(cat $(PG_IMAGE_FILE))" $(GO) test -race -count=1 ./...
@@ -76,8 +109,11 @@ postgres-image: ## Ensure a PostgreSQL image (postgres:16, else built from Debia
 	@mkdir -p $(BIN)
 	@img=$$(bash test/postgres/ensure-image.sh) && echo "$$img" >$(PG_IMAGE_FILE) && echo "postgres image: $$img"
 
-clean: ## Remove .bin/ and the dev PostgreSQL container (keeps images and its data volume)
+clean: ## Remove .bin/, the dev PostgreSQL container and its data volume (the image stays)
 	rm -rf $(BIN)
 	@if docker container inspect $(DEV_PG_CONTAINER) >/dev/null 2>&1; then \
-		docker stop $(DEV_PG_CONTAINER) >/dev/null && docker rm $(DEV_PG_CONTAINER) >/dev/null && echo "removed $(DEV_PG_CONTAINER)"; \
+		docker rm -f $(DEV_PG_CONTAINER) >/dev/null && echo "removed container $(DEV_PG_CONTAINER)"; \
+	fi
+	@if docker volume inspect $(DEV_PG_VOLUME) >/dev/null 2>&1; then \
+		docker volume rm $(DEV_PG_VOLUME) >/dev/null && echo "removed volume $(DEV_PG_VOLUME)"; \
 	fi

@@ -107,4 +107,14 @@ func (a *APIKeys) Revoke(ctx context.Context, id domain.APIKeyID) error {
 	return nil
 }
 
+// List describes the keys of the named tenant, or of every tenant when
+// tenant is zero, newest first.
+func (a *APIKeys) List(ctx context.Context, tenant domain.TenantName) ([]APIKeyInfo, error) {
+	keys, err := a.store.List(ctx, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("list API keys: %w", err)
+	}
+	return keys, nil
+}
+
 func hashAPIKey(secret string) [sha256.Size]byte { return sha256.Sum256([]byte(secret)) }

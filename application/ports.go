@@ -219,6 +219,21 @@ type APIKeyStore interface {
 	FindActive(ctx context.Context, hash []byte) (StoredAPIKey, error)
 	// Revoke marks the key revoked at now; domain.ErrNotFound when there is no such active key.
 	Revoke(ctx context.Context, id domain.APIKeyID, now time.Time) error
+	// List returns the keys of the named tenant, or of every tenant when
+	// tenant is zero, revoked ones included, newest first (ties: higher id
+	// first). An unknown tenant has no keys.
+	List(ctx context.Context, tenant domain.TenantName) ([]APIKeyInfo, error)
+}
+
+// APIKeyInfo describes a key for operators: never its secret or hash.
+type APIKeyInfo struct {
+	ID         domain.APIKeyID
+	Tenant     domain.TenantID
+	TenantName domain.TenantName
+	Scopes     []domain.Scope
+	CreatedAt  time.Time
+	// RevokedAt is zero while the key works.
+	RevokedAt time.Time
 }
 
 // StoredAPIKey is an API key as kept: its secret only as a hash.

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"time"
@@ -21,9 +22,16 @@ var openAPI []byte
 // /readyz fail rather than hang the probe.
 const readinessTimeout = 2 * time.Second
 
-// healthz says the process is serving; it checks nothing else.
-func healthz(c *gin.Context) {
-	c.Data(http.StatusOK, contentTypeJSON, []byte(`{"status":"ok"}`))
+// healthz says the process is serving, and which build; it checks nothing else.
+func healthz(version string) gin.HandlerFunc {
+	body, err := json.Marshal(struct {
+		Status  string `json:"status"`
+		Version string `json:"version"`
+	}{"ok", version})
+	if err != nil {
+		panic(err) // two strings always marshal
+	}
+	return func(c *gin.Context) { c.Data(http.StatusOK, contentTypeJSON, body) }
 }
 
 // readyz says whether the service can take traffic. The cause of a failure

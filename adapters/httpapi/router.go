@@ -32,6 +32,8 @@ type Config struct {
 	// headers on: past it, the request gets 503 unavailable whatever the
 	// database is doing. Zero means DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// Version names the build in /healthz; empty means "devel".
+	Version string
 }
 
 // DefaultRequestTimeout is far above the longest legitimate request (the
@@ -70,6 +72,9 @@ func NewRouter(deps Deps) *gin.Engine {
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if deps.Config.Version == "" {
+		deps.Config.Version = "devel"
 	}
 	if deps.Config.MaxBodyBytes <= 0 {
 		deps.Config.MaxBodyBytes = DefaultMaxBodyBytes
@@ -113,7 +118,7 @@ func NewRouter(deps Deps) *gin.Engine {
 	e.NoRoute(func(c *gin.Context) { _ = c.Error(errRouteNotFound) })
 	e.NoMethod(func(c *gin.Context) { _ = c.Error(errMethodNotAllowed) })
 
-	e.GET("/healthz", healthz)
+	e.GET("/healthz", healthz(deps.Config.Version))
 	e.GET("/readyz", readyz(deps.Readiness, log))
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 	e.GET("/openapi.yaml", serveOpenAPI)

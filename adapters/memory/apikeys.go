@@ -113,6 +113,34 @@ func (s *apiKeyStore) Revoke(ctx context.Context, id domain.APIKeyID, now time.T
 	return nil
 }
 
+func (s *apiKeyStore) List(ctx context.Context, tenant domain.TenantName) ([]application.APIKeyInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := []application.APIKeyInfo{}
+	for _, r := range s.keys {
+		name := s.tenantName(r.key.Tenant)
+		if tenant != (domain.TenantName{}) && name != tenant {
+			continue
+		}
+		info := application.APIKeyInfo{ID: r.key.ID, Tenant: r.key.Tenant, TenantName: name,
+			Scopes: slices.Clone(r.key.Scopes), CreatedAt: r.key.CreatedAt}
+		if r.revoked {
+			info.RevokedAt = r.revokedAt
+		}
+		keys = append(keys, info)
+	}
+	slices.SortFunc(keys, func(a, b application.APIKeyInfo) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return bytes.Compare(b.ID[:], a.ID[:]) // as PostgreSQL orders uuids
+	})
+	return keys, nil
+}
+
 func cloneKey(k application.StoredAPIKey) application.StoredAPIKey {
 	k.Hash = slices.Clone(k.Hash)
 	k.Scopes = slices.Clone(k.Scopes)

@@ -56,13 +56,9 @@ func (s *APIKeyStore) FindActive(ctx context.Context, hash []byte) (application.
 	if err != nil {
 		return application.StoredAPIKey{}, fmt.Errorf("API key %s: %w", row.ID, err)
 	}
-	scopes := make([]domain.Scope, 0, len(row.Scopes))
-	for _, name := range row.Scopes {
-		sc, err := domain.ScopeFromString(name)
-		if err != nil {
-			return application.StoredAPIKey{}, fmt.Errorf("API key %s: %w", row.ID, err)
-		}
-		scopes = append(scopes, sc)
+	scopes, err := parseScopes(row.Scopes)
+	if err != nil {
+		return application.StoredAPIKey{}, fmt.Errorf("API key %s: %w", row.ID, err)
 	}
 	return application.StoredAPIKey{ID: domain.APIKeyID(row.ID), Tenant: domain.TenantID(row.TenantID), TenantName: tenantName, Hash: row.Hash,
 		Scopes: scopes, CreatedAt: row.CreatedAt.UTC()}, nil
@@ -78,4 +74,56 @@ func (s *APIKeyStore) Revoke(ctx context.Context, id domain.APIKeyID, now time.T
 		return fmt.Errorf("active API key %s: %w", id, domain.ErrNotFound)
 	}
 	return nil
+}
+
+func (s *APIKeyStore) List(ctx context.Context, tenant domain.TenantName) ([]application.APIKeyInfo, error) {
+	var rows []struct {
+		ID         uuid.UUID  `bun:"id"`
+		TenantID   uuid.UUID  `bun:"tenant_id"`
+		TenantName string     `bun:"tenant_name"`
+		Scopes     []string   `bun:"scopes,array"`
+		CreatedAt  time.Time  `bun:"created_at"`
+		RevokedAt  *time.Time `bun:"revoked_at"`
+	}
+	// Never the hash: operators see which keys exist, not what they are.
+	q := s.db.NewSelect().TableExpr("api_keys AS k").
+		ColumnExpr("k.id, k.tenant_id, t.name AS tenant_name, k.scopes, k.created_at, k.revoked_at").
+		Join("JOIN tenants AS t ON t.id = k.tenant_id").
+		OrderExpr("k.created_at DESC, k.id DESC")
+	if tenant != (domain.TenantName{}) {
+		q = q.Where("t.name = ?", tenant.String())
+	}
+	if err := q.Scan(ctx, &rows); err != nil {
+		return nil, translate(err, "list API keys")
+	}
+	keys := make([]application.APIKeyInfo, 0, len(rows))
+	for _, row := range rows {
+		name, err := domain.ParseTenantName(row.TenantName)
+		if err != nil {
+			return nil, fmt.Errorf("API key %s: %w", row.ID, err)
+		}
+		scopes, err := parseScopes(row.Scopes)
+		if err != nil {
+			return nil, fmt.Errorf("API key %s: %w", row.ID, err)
+		}
+		info := application.APIKeyInfo{ID: domain.APIKeyID(row.ID), Tenant: domain.TenantID(row.TenantID), TenantName: name,
+			Scopes: scopes, CreatedAt: row.CreatedAt.UTC()}
+		if row.RevokedAt != nil {
+			info.RevokedAt = row.RevokedAt.UTC()
+		}
+		keys = append(keys, info)
+	}
+	return keys, nil
+}
+
+func parseScopes(names []string) ([]domain.Scope, error) {
+	scopes := make([]domain.Scope, 0, len(names))
+	for _, name := range names {
+		sc, err := domain.ScopeFromString(name)
+		if err != nil {
+			return nil, err
+		}
+		scopes = append(scopes, sc)
+	}
+	return scopes, nil
 }

@@ -5,10 +5,16 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
@@ -24,6 +30,13 @@ type Config struct {
 	// ReadLanes is how many statements reading wallets for several callers
 	// run at once; 0 means 2.
 	ReadLanes int
+	// ConnectTimeout is how long Open keeps trying, with backoff, to reach a
+	// server that does not answer yet (starting, or not reachable yet); 0
+	// tries once.
+	ConnectTimeout time.Duration
+	// Log, when set, gets a debug line per failed connection attempt and an
+	// info line when a retried connection succeeds.
+	Log *slog.Logger
 }
 
 const defaultReadLanes = 2
@@ -47,7 +60,10 @@ func (c Config) writeLanes() int {
 	return defaultWriteLanes
 }
 
-// Open connects to PostgreSQL and checks that it answers.
+// Open connects to PostgreSQL and checks that it answers, retrying for up to
+// cfg.ConnectTimeout while the server cannot be reached or is starting up. An
+// answer that will not change by waiting (a wrong password, a missing
+// database) fails at once. Errors name the server without the password.
 func Open(ctx context.Context, cfg Config) (*bun.DB, error) {
 	pgxCfg, err := pgx.ParseConfig(cfg.URL)
 	if err != nil {
@@ -65,13 +81,123 @@ func Open(ctx context.Context, cfg Config) (*bun.DB, error) {
 	sqldb.SetMaxIdleConns(cfg.MaxConns)
 	sqldb.SetConnMaxIdleTime(5 * time.Minute)
 	db := bun.NewDB(sqldb, pgdialect.New(), bun.WithDiscardUnknownColumns())
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := db.PingContext(pingCtx); err != nil {
+	where := redact(pgxCfg)
+	started := time.Now()
+	attempts, err := connect(ctx, newConnectBackOff(cfg.ConnectTimeout, backoff.SystemClock), db.PingContext, func(err error, wait time.Duration) {
+		if cfg.Log != nil {
+			cfg.Log.DebugContext(ctx, "database not reachable yet", "database", where, "error", err.Error(), "retry_in", wait)
+		}
+	})
+	if err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("connect to %s: %w", redact(pgxCfg), err)
+		// pgx's ConnectError repeats the user and database that where names.
+		var ce *pgconn.ConnectError
+		if errors.As(err, &ce) {
+			err = oneLine{ce.Unwrap()}
+		}
+		if attempts > 1 {
+			return nil, fmt.Errorf("connect to %s: gave up after %d attempts in %s: %w",
+				where, attempts, time.Since(started).Round(100*time.Millisecond), err)
+		}
+		return nil, fmt.Errorf("connect to %s: %w", where, err)
+	}
+	if attempts > 1 && cfg.Log != nil {
+		cfg.Log.InfoContext(ctx, "connected to the database", "database", where, "attempts", attempts,
+			"waited", time.Since(started).Round(time.Millisecond))
 	}
 	return db, nil
+}
+
+// oneLine prints an error on one line without repeats, keeping its chain:
+// pgx joins one error per address and TLS mode it tried, often the same one.
+type oneLine struct{ error }
+
+func (e oneLine) Error() string {
+	var lines []string
+	for _, l := range strings.Split(e.error.Error(), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !slices.Contains(lines, l) {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "; ")
+}
+
+func (e oneLine) Unwrap() error { return e.error }
+
+// pingTimeout bounds one connection attempt, so a server that takes the
+// connection but never answers cannot hang start-up.
+const pingTimeout = 10 * time.Second
+
+// newConnectBackOff spaces connection attempts over window: quickly at first
+// (a server that is just starting is up within a second or two), then every
+// 5 s or so, the last one at the end of the window. Each wait varies by up to
+// half, so replicas starting together do not knock in step. A zero window
+// means a single attempt.
+func newConnectBackOff(window time.Duration, clock backoff.Clock) backoff.BackOff {
+	if window <= 0 {
+		return &backoff.StopBackOff{}
+	}
+	return &untilBackOff{
+		BackOff: backoff.NewExponentialBackOff(
+			backoff.WithInitialInterval(200*time.Millisecond),
+			backoff.WithMaxInterval(5*time.Second),
+			backoff.WithMaxElapsedTime(0), // untilBackOff ends it
+			backoff.WithClockProvider(clock),
+		),
+		deadline: clock.Now().Add(window),
+		clock:    clock,
+	}
+}
+
+// untilBackOff stops at a deadline, shortening the wait before it so that
+// the last attempt is made at the deadline (ExponentialBackOff's own limit
+// gives up as soon as the next wait would cross it).
+type untilBackOff struct {
+	backoff.BackOff
+	deadline time.Time
+	clock    backoff.Clock
+}
+
+func (b *untilBackOff) NextBackOff() time.Duration {
+	next, left := b.BackOff.NextBackOff(), b.deadline.Sub(b.clock.Now())
+	if next == backoff.Stop || left <= 0 {
+		return backoff.Stop
+	}
+	return min(next, left)
+}
+
+// connect pings until it succeeds, b stops, ctx ends or the server gives an
+// answer that waiting will not change; notify hears of each failure that is
+// retried. It returns how many attempts it made.
+func connect(ctx context.Context, b backoff.BackOff, ping func(context.Context) error,
+	notify backoff.Notify) (attempts int, err error) {
+	err = backoff.RetryNotify(func() error {
+		attempts++
+		pingCtx, cancel := context.WithTimeout(ctx, pingTimeout)
+		defer cancel()
+		err := ping(pingCtx)
+		if err != nil && !transient(err) {
+			return backoff.Permanent(err)
+		}
+		return err
+	}, backoff.WithContext(b, ctx), notify)
+	return attempts, err
+}
+
+// transient says whether waiting may cure a failed connection attempt:
+// anything short of an answer from the server (refused, unreachable, timed
+// out), and the server's own "starting up" and "too many connections".
+func transient(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return true
+	}
+	switch pgErr.Code {
+	case "57P03", // cannot_connect_now: starting up, shutting down, in recovery
+		"53300": // too_many_connections
+		return true
+	}
+	return false
 }
 
 // redact names the server without the password, for error messages.

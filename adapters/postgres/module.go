@@ -53,6 +53,9 @@ type MigrateOnStart bool
 
 func newLifecycleDB(lc fx.Lifecycle, cfg Config, migrate MigrateOnStart, log *slog.Logger) (*bun.DB, error) {
 	ctx := context.Background()
+	if cfg.Log == nil {
+		cfg.Log = log
+	}
 	db, err := Open(ctx, cfg)
 	if err != nil {
 		return nil, err

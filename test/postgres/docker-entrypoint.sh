@@ -39,13 +39,18 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
 		exit 1
 	fi
 
+	# Socket access is trusted (only processes inside the container reach it);
+	# TCP, loopback included, uses POSTGRES_HOST_AUTH_METHOD. initdb's own
+	# default trusts 127.0.0.1, which on the host network (server.sh) is every
+	# local user's. POSTGRES_INITDB_ARGS come last, so they can override this.
 	# shellcheck disable=SC2086 # POSTGRES_INITDB_ARGS is a word list, as in the official image
 	initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "${POSTGRES_PASSWORD:-}") \
-		--encoding=UTF8 --locale=en_US.UTF-8 ${POSTGRES_INITDB_ARGS:-}
+		--encoding=UTF8 --locale=en_US.UTF-8 \
+		--auth-local=trust --auth-host="$POSTGRES_HOST_AUTH_METHOD" ${POSTGRES_INITDB_ARGS:-}
 
 	# The sample config only listens on localhost; containers need '*'.
 	echo "listen_addresses = '*'" >>"$PGDATA/postgresql.conf"
-	# Local (socket) access stays "trust" as initdb left it; TCP needs a password.
+	# initdb's lines cover loopback; this one every other address.
 	echo "host all all all $POSTGRES_HOST_AUTH_METHOD" >>"$PGDATA/pg_hba.conf"
 
 	# Temporary server, socket only, so nobody can connect before init is done.

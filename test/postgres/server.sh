@@ -46,8 +46,12 @@ case "$state" in
 			log "image $image not found; run: make postgres-image"
 			exit 1
 		fi
+		# TCP needs the password, from 127.0.0.1 too: initdb's default (the
+		# official image keeps it) trusts loopback, which on the host network
+		# is every local user's. The socket, inside the container, stays trusted.
 		args=(--name "$name" --stop-signal SIGINT # SIGINT = fast shutdown; SIGTERM would wait for clients
-			-e POSTGRES_USER=creditd -e POSTGRES_PASSWORD=creditd -e POSTGRES_DB=creditd)
+			-e POSTGRES_USER=creditd -e POSTGRES_PASSWORD=creditd -e POSTGRES_DB=creditd
+			-e POSTGRES_INITDB_ARGS="--auth-host=scram-sha-256 --auth-local=trust")
 		if [ -n "$volume" ]; then
 			args+=(-v "$volume:/var/lib/postgresql/data")
 		fi
@@ -79,10 +83,48 @@ else
 	outer=${outer##*:}
 fi
 
+# Says whether the server lets a wrong password in over TCP (exit 0), refuses
+# it (exit 1), or fails otherwise (exit 2, with psql's message on stderr).
+wrong_password_accepted() {
+	local out
+	if out=$(docker exec -e PGPASSWORD="wrong-$RANDOM" "$name" \
+		psql -w -h 127.0.0.1 -p "$inner" -U creditd -d creditd -tAc 'SELECT 1' 2>&1); then
+		return 0
+	fi
+	if [[ $out == *"password authentication failed"* ]]; then
+		return 1
+	fi
+	echo "$out" >&2
+	return 2
+}
+
+# Data volumes made before TCP needed a password trust 127.0.0.1: switch
+# their trust lines for TCP to scram-sha-256 (the socket keeps trust) and
+# have the server reread pg_hba.conf.
+require_password() {
+	local accepted=0
+	wrong_password_accepted || accepted=$?
+	case $accepted in
+		1) return 0 ;;
+		2) log "could not check that $name refuses a wrong password"; return 1 ;;
+	esac
+	log "$name let a wrong password in over TCP; requiring scram-sha-256 in its pg_hba.conf"
+	docker exec -u postgres -e PGPORT="$inner" "$name" sh -c '
+		sed -i -E "s/^(host[a-z]*[[:space:]].*[[:space:]])trust[[:space:]]*$/\1scram-sha-256/" "$PGDATA/pg_hba.conf" &&
+		psql -q -U creditd -d creditd -c "SELECT pg_reload_conf()" >/dev/null'
+	accepted=0
+	wrong_password_accepted || accepted=$?
+	if [ "$accepted" != 1 ]; then
+		log "$name still does not refuse a wrong password; remove it and its volume (make clean)"
+		return 1
+	fi
+}
+
 # Probe over TCP inside the container: during first-time init only a
 # socket-only temporary server runs, which must not count as ready.
 for _ in $(seq 180); do
 	if docker exec "$name" pg_isready -q -h 127.0.0.1 -p "$inner" -U creditd -d creditd; then
+		require_password
 		echo "postgres://creditd:creditd@127.0.0.1:$outer/creditd?sslmode=disable"
 		exit 0
 	fi

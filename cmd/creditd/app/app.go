@@ -23,15 +23,20 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 	return fx.Options(
 		fx.WithLogger(func() fxevent.Logger {
 			l := &fxevent.SlogLogger{Logger: log}
-			l.UseLogLevel(slog.LevelDebug) // wiring details; failures still log as errors
+			l.UseLogLevel(slog.LevelDebug) // wiring details
+			// fx returns every failure (New, Start, Stop), and serve reports it
+			// once, in one line; logged here too, each came with the whole
+			// dependency chain, once per consumer.
+			l.UseErrorLevel(slog.LevelDebug)
 			return l
 		}),
 		fx.StopTimeout(cfg.ShutdownTimeout),
 		fx.Supply(
 			log,
-			postgres.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns, WriteLanes: cfg.DBWriteLanes, ReadLanes: cfg.DBReadLanes},
+			postgres.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns, WriteLanes: cfg.DBWriteLanes, ReadLanes: cfg.DBReadLanes,
+				ConnectTimeout: cfg.DBConnectTimeout, Log: log},
 			postgres.MigrateOnStart(cfg.MigrateOnStart),
-			httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.HTTPRequestTimeout},
+			httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.HTTPRequestTimeout, Version: Version()},
 			httpapi.ServerConfig{Addr: cfg.Addr, ReadTimeout: cfg.HTTPReadTimeout, WriteTimeout: cfg.HTTPWriteTimeout,
 				IdleTimeout: cfg.HTTPIdleTimeout},
 			worker.Config{Interval: cfg.SweepInterval, Batch: cfg.SweepBatch},

@@ -4,11 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
+	"net/netip"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/agnivade/levenshtein"
 	"github.com/caarlos0/env/v11"
 	"github.com/jackc/pgx/v5"
 )
@@ -21,6 +26,7 @@ type Config struct {
 	DBMaxConns           int           `env:"CREDITD_DB_MAX_CONNS" envDefault:"8"`
 	DBWriteLanes         int           `env:"CREDITD_DB_WRITE_LANES" envDefault:"2"`
 	DBReadLanes          int           `env:"CREDITD_DB_READ_LANES" envDefault:"2"`
+	DBConnectTimeout     time.Duration `env:"CREDITD_DB_CONNECT_TIMEOUT" envDefault:"30s"`
 	MigrateOnStart       bool          `env:"CREDITD_MIGRATE_ON_START" envDefault:"true"`
 	MaxBodyBytes         int64         `env:"CREDITD_MAX_BODY_BYTES" envDefault:"65536"`
 	LogLevel             slog.Level    `env:"CREDITD_LOG_LEVEL" envDefault:"info"`
@@ -48,13 +54,16 @@ func LoadConfig(environment map[string]string) (Config, error) {
 	} else if _, err := pgx.ParseConfig(cfg.DatabaseURL); err != nil {
 		errs = append(errs, errors.New("DATABASE_URL is not a valid PostgreSQL URL or DSN")) // the URL may hold a password: do not echo it
 	}
-	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
-		errs = append(errs, fmt.Errorf("CREDITD_ADDR %q is not a listen address like \":8080\" or \"127.0.0.1:8080\"", cfg.Addr))
+	if err := checkListenAddr(cfg.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("CREDITD_ADDR %q is not a listen address like \":8080\" or \"127.0.0.1:8080\": %w", cfg.Addr, err))
 	}
 	if cfg.PprofAddr != "" {
-		if _, _, err := net.SplitHostPort(cfg.PprofAddr); err != nil {
-			errs = append(errs, fmt.Errorf("CREDITD_PPROF_ADDR %q is not a listen address like \"127.0.0.1:6060\"", cfg.PprofAddr))
+		if err := checkListenAddr(cfg.PprofAddr); err != nil {
+			errs = append(errs, fmt.Errorf("CREDITD_PPROF_ADDR %q is not a listen address like \"127.0.0.1:6060\": %w", cfg.PprofAddr, err))
 		}
+	}
+	if cfg.DBConnectTimeout < 0 {
+		errs = append(errs, fmt.Errorf("CREDITD_DB_CONNECT_TIMEOUT %s must not be negative (0 tries once)", cfg.DBConnectTimeout))
 	}
 	if cfg.DBMaxConns < 1 || cfg.DBMaxConns > 1000 {
 		errs = append(errs, fmt.Errorf("CREDITD_DB_MAX_CONNS %d must be between 1 and 1000", cfg.DBMaxConns))
@@ -130,4 +139,109 @@ func parseErrors(err error) []error {
 		out = append(out, fmt.Errorf("%s: %w", name, pe.Err))
 	}
 	return out
+}
+
+// checkListenAddr accepts host:port with a numeric port (0 picks a free one)
+// and a host that is empty (every interface), an IP address or a host name.
+func checkListenAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	if host != "" && !validHost(host) {
+		return fmt.Errorf("host %q is neither an IP address nor a host name", host)
+	}
+	return nil
+}
+
+func validHost(host string) bool {
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	if len(host) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(host, ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// toolingVariables are CREDITD_ variables read by the Makefile, its scripts
+// and the tests rather than by creditd. make run and make bench pass their
+// environment on to creditd, so these are no typos there.
+var toolingVariables = []string{
+	"CREDITD_DEV_PG_PORT", "CREDITD_PG_NAME", "CREDITD_PG_VOLUME", "CREDITD_PG_FRESH", "CREDITD_PG_ARGS",
+	"CREDITD_PG_IMAGE", "CREDITD_PG_BUILD_TMP", "CREDITD_SEED", "CREDITD_CONTRACT_OPS", "CREDITD_CONTRACT_SEEDS",
+}
+
+// Variables are the environment variables Config reads, from its env tags.
+func Variables() []string {
+	params, err := env.GetFieldParams(&Config{})
+	if err != nil {
+		panic(fmt.Sprintf("Config's env tags: %v", err)) // a programming error, caught by every test
+	}
+	names := make([]string, len(params))
+	for i, p := range params {
+		names[i] = p.Key
+	}
+	return names
+}
+
+// UnknownVariable is a CREDITD_ variable that nothing reads: most likely a
+// misspelt setting, which would otherwise be silently ignored.
+type UnknownVariable struct {
+	Name string
+	// Suggestion is the setting whose name is closest, if one is close.
+	Suggestion string
+}
+
+func (u UnknownVariable) String() string {
+	if u.Suggestion == "" {
+		return u.Name + " is not a creditd setting"
+	}
+	return fmt.Sprintf("%s is not a creditd setting; did you mean %s?", u.Name, u.Suggestion)
+}
+
+// UnknownVariables lists, sorted, the variables in environment that look
+// meant for creditd (CREDITD_ in any case) but that no setting reads.
+func UnknownVariables(environment map[string]string) []UnknownVariable {
+	settings := Variables()
+	known := append(slices.Clone(settings), toolingVariables...)
+	var unknown []UnknownVariable
+	for name := range environment {
+		if !strings.HasPrefix(strings.ToUpper(name), "CREDITD_") || slices.Contains(known, name) {
+			continue
+		}
+		unknown = append(unknown, UnknownVariable{Name: name, Suggestion: closest(strings.ToUpper(name), settings)})
+	}
+	slices.SortFunc(unknown, func(a, b UnknownVariable) int { return strings.Compare(a.Name, b.Name) })
+	return unknown
+}
+
+// closest is the candidate nearest to name in edit distance, if it is near
+// enough to be a typo: up to one edit per three characters after the
+// prefix, at most three.
+func closest(name string, candidates []string) string {
+	best, bestDist := "", math.MaxInt
+	for _, c := range candidates {
+		if d := levenshtein.ComputeDistance(name, c); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	limit := min(3, max(1, len(strings.TrimPrefix(name, "CREDITD_"))/3))
+	if bestDist > limit {
+		return ""
+	}
+	return best
 }
