@@ -25,10 +25,10 @@ type Config struct {
 	URL      string
 	MaxConns int
 	// WriteLanes is how many write transactions run at once (see
-	// UnitOfWork), each on a connection of its own; 0 means 2.
+	// UnitOfWork), each on a connection of its own; 0 means DefaultWriteLanes.
 	WriteLanes int
 	// ReadLanes is how many statements reading wallets for several callers
-	// run at once; 0 means 2.
+	// run at once; 0 means DefaultReadLanes.
 	ReadLanes int
 	// ConnectTimeout is how long Open keeps trying, with backoff, to reach a
 	// server that does not answer yet (starting, or not reachable yet); 0
@@ -39,25 +39,27 @@ type Config struct {
 	Log *slog.Logger
 }
 
-const defaultReadLanes = 2
+// Defaults of Config, measured on a 2-core machine running creditd and
+// PostgreSQL: one write lane leaves a core idle during each round trip, and
+// more than two split the same load into smaller batches; two read lanes beat
+// one and four.
+const (
+	DefaultWriteLanes = 2
+	DefaultReadLanes  = 2
+)
 
 func (c Config) readLanes() int {
 	if c.ReadLanes > 0 {
 		return c.ReadLanes
 	}
-	return defaultReadLanes
+	return DefaultReadLanes
 }
-
-// defaultWriteLanes is what measured best on a 2-core machine running
-// creditd and PostgreSQL: one lane leaves a core idle during each round
-// trip, and more than two split the same load into smaller batches.
-const defaultWriteLanes = 2
 
 func (c Config) writeLanes() int {
 	if c.WriteLanes > 0 {
 		return c.WriteLanes
 	}
-	return defaultWriteLanes
+	return DefaultWriteLanes
 }
 
 // Open connects to PostgreSQL and checks that it answers, retrying for up to

@@ -15,30 +15,49 @@ import (
 
 	"github.com/agnivade/levenshtein"
 	"github.com/caarlos0/env/v11"
+	"github.com/creditd/creditd/adapters/httpapi"
+	"github.com/creditd/creditd/adapters/postgres"
 	"github.com/jackc/pgx/v5"
 )
 
 // Config is creditd's whole configuration, read from the environment. The
-// README's configuration table lists the same variables.
+// README's configuration table lists the same variables. A setting an
+// adapter has a default for takes it from the adapter (defaults), so each
+// default is defined once; the others have theirs in the envDefault tag.
 type Config struct {
 	DatabaseURL          string        `env:"DATABASE_URL"`
-	Addr                 string        `env:"CREDITD_ADDR" envDefault:":8080"`
+	Addr                 string        `env:"CREDITD_ADDR"`
 	DBMaxConns           int           `env:"CREDITD_DB_MAX_CONNS" envDefault:"8"`
-	DBWriteLanes         int           `env:"CREDITD_DB_WRITE_LANES" envDefault:"2"`
-	DBReadLanes          int           `env:"CREDITD_DB_READ_LANES" envDefault:"2"`
+	DBWriteLanes         int           `env:"CREDITD_DB_WRITE_LANES"`
+	DBReadLanes          int           `env:"CREDITD_DB_READ_LANES"`
 	DBConnectTimeout     time.Duration `env:"CREDITD_DB_CONNECT_TIMEOUT" envDefault:"30s"`
 	MigrateOnStart       bool          `env:"CREDITD_MIGRATE_ON_START" envDefault:"true"`
-	MaxBodyBytes         int64         `env:"CREDITD_MAX_BODY_BYTES" envDefault:"65536"`
+	MaxBodyBytes         int64         `env:"CREDITD_MAX_BODY_BYTES"`
 	LogLevel             slog.Level    `env:"CREDITD_LOG_LEVEL" envDefault:"info"`
 	SweepInterval        time.Duration `env:"CREDITD_SWEEP_INTERVAL" envDefault:"5s"`
 	SweepBatch           int           `env:"CREDITD_SWEEP_BATCH" envDefault:"500"`
 	IdempotencyRetention time.Duration `env:"CREDITD_IDEMPOTENCY_RETENTION" envDefault:"720h"`
 	ShutdownTimeout      time.Duration `env:"CREDITD_SHUTDOWN_TIMEOUT" envDefault:"15s"`
-	HTTPReadTimeout      time.Duration `env:"CREDITD_HTTP_READ_TIMEOUT" envDefault:"10s"`
-	HTTPWriteTimeout     time.Duration `env:"CREDITD_HTTP_WRITE_TIMEOUT" envDefault:"30s"`
-	HTTPIdleTimeout      time.Duration `env:"CREDITD_HTTP_IDLE_TIMEOUT" envDefault:"120s"`
-	HTTPRequestTimeout   time.Duration `env:"CREDITD_HTTP_REQUEST_TIMEOUT" envDefault:"10s"`
+	HTTPReadTimeout      time.Duration `env:"CREDITD_HTTP_READ_TIMEOUT"`
+	HTTPWriteTimeout     time.Duration `env:"CREDITD_HTTP_WRITE_TIMEOUT"`
+	HTTPIdleTimeout      time.Duration `env:"CREDITD_HTTP_IDLE_TIMEOUT"`
+	HTTPRequestTimeout   time.Duration `env:"CREDITD_HTTP_REQUEST_TIMEOUT"`
 	PprofAddr            string        `env:"CREDITD_PPROF_ADDR"`
+}
+
+// defaults are the settings whose defaults the adapters define; the
+// environment overrides them.
+func defaults() Config {
+	return Config{
+		Addr:               httpapi.DefaultAddr,
+		DBWriteLanes:       postgres.DefaultWriteLanes,
+		DBReadLanes:        postgres.DefaultReadLanes,
+		MaxBodyBytes:       httpapi.DefaultMaxBodyBytes,
+		HTTPReadTimeout:    httpapi.DefaultReadTimeout,
+		HTTPWriteTimeout:   httpapi.DefaultWriteTimeout,
+		HTTPIdleTimeout:    httpapi.DefaultIdleTimeout,
+		HTTPRequestTimeout: httpapi.DefaultRequestTimeout,
+	}
 }
 
 // minIdempotencyRetention is the 30 days clients are promised.
@@ -47,7 +66,7 @@ const minIdempotencyRetention = 30 * 24 * time.Hour
 // LoadConfig reads the environment (as from env.ToMap(os.Environ())) and
 // reports every bad value at once.
 func LoadConfig(environment map[string]string) (Config, error) {
-	var cfg Config
+	cfg := defaults()
 	errs := parseErrors(env.ParseWithOptions(&cfg, env.Options{Environment: environment}))
 	if cfg.DatabaseURL == "" {
 		errs = append(errs, errors.New(`DATABASE_URL is required (e.g. "postgres://user:pass@localhost:5432/creditd")`))
