@@ -15,11 +15,14 @@ import (
 	"github.com/creditd/creditd/domain"
 )
 
-// TestEveryErrorMapsToAProblem: every rejection the domain declares (the
-// one list the replay store also reads) answers a 4xx problem of its own
-// type, and every error the application declares is mapped deliberately:
-// a new one fails this test until it is given a status.
+// TestEveryErrorMapsToAProblem: every error the domain declares is a
+// rejection (the one list the replay store also reads) and answers a 4xx
+// problem of its own type, and every error the application declares is
+// mapped deliberately: a new one fails this test until it is given a status.
 func TestEveryErrorMapsToAProblem(t *testing.T) {
+	if declared := exportedErrors(t, "../../domain"); len(declared) != len(domain.Rejections()) {
+		t.Fatalf("the domain declares %v, but Rejections lists %d: every domain error must be a rejection", declared, len(domain.Rejections()))
+	}
 	seen := map[string]error{}
 	for _, rejection := range domain.Rejections() {
 		status, slug, known := httpapi.ProblemFor(fmt.Errorf("some context: %w", rejection))

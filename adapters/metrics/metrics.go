@@ -8,7 +8,7 @@
 package metrics
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -24,22 +24,6 @@ func NewRegistry() *prometheus.Registry {
 	return r
 }
 
-// Register registers c, or returns the collector registered under the same
-// description before, so that two instances (tests, a restarted app) share
-// one registry.
-func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var already prometheus.AlreadyRegisteredError
-		if errors.As(err, &already) {
-			if existing, ok := already.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, err
-	}
-	return c, nil
-}
-
 // LedgerMeter counts committed transactions and the credits they moved.
 type LedgerMeter struct {
 	transactions *prometheus.CounterVec
@@ -50,23 +34,24 @@ var _ application.Meter = (*LedgerMeter)(nil)
 
 // NewLedgerMeter registers the ledger's counters with reg.
 func NewLedgerMeter(reg prometheus.Registerer) (*LedgerMeter, error) {
-	transactions, err := Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "creditd", Subsystem: "ledger", Name: "transactions_total",
-		Help: "Committed ledger transactions, by type (GRANT, SPEND, CAPTURE, EXPIRATION).",
-	}, []string{"type"}))
-	if err != nil {
-		return nil, err
+	m := &LedgerMeter{
+		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "creditd", Subsystem: "ledger", Name: "transactions_total",
+			Help: "Committed ledger transactions, by type (GRANT, SPEND, CAPTURE, EXPIRATION).",
+		}, []string{"type"}),
+		// Prometheus counts in float64: these are for dashboards, never read
+		// back by the ledger, whose amounts stay decimal.
+		credits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "creditd", Subsystem: "ledger", Name: "credits_total",
+			Help: "Credits moved into (GRANT) or out of (SPEND, CAPTURE, EXPIRATION) wallets, by transaction type and source of the credits (paid, bonus).",
+		}, []string{"type", "source"}),
 	}
-	// Prometheus counts in float64: these are for dashboards, never read back
-	// by the ledger, whose amounts stay decimal.
-	credits, err := Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "creditd", Subsystem: "ledger", Name: "credits_total",
-		Help: "Credits moved into (GRANT) or out of (SPEND, CAPTURE, EXPIRATION) wallets, by transaction type and source of the credits (paid, bonus).",
-	}, []string{"type", "source"}))
-	if err != nil {
-		return nil, err
+	for _, c := range []prometheus.Collector{m.transactions, m.credits} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register the ledger metrics: %w", err)
+		}
 	}
-	return &LedgerMeter{transactions: transactions, credits: credits}, nil
+	return m, nil
 }
 
 // Transactions and Credits are the counters, for tests.

@@ -88,6 +88,12 @@ func (d *draft[K, V, R]) get(k K) (V, bool) {
 	return d.s.get(k)
 }
 
+// own reads only what the unit itself wrote.
+func (d *draft[K, V, R]) own(k K) (V, bool) {
+	v, ok := d.rows[k]
+	return v, ok
+}
+
 func (d *draft[K, V, R]) put(k K, v V) {
 	if _, ok := d.rows[k]; !ok {
 		d.order = append(d.order, k)

@@ -222,7 +222,7 @@ func (r unitIdempotency) Claim(_ context.Context, rec application.IdempotencyRec
 
 func (r unitIdempotency) Complete(_ context.Context, tenant domain.TenantID, key string, receipt application.Receipt) error {
 	k := application.IdempotencyKey{Tenant: tenant, Key: key}
-	row, mine := r.u.records.rows[k]
+	row, mine := r.u.records.own(k)
 	if !mine {
 		return fmt.Errorf("complete idempotency record %q: the key is not claimed in this unit of work", key)
 	}
