@@ -45,6 +45,8 @@ const (
 
 // step is one measured run of a scenario at one load.
 type step struct {
+	Round      int       // from 1
+	Start      time.Time // when the step started
 	Scenario   int
 	Mode       string  // "closed" or "open"
 	Clients    int     // closed loop: clients; open loop: workers
