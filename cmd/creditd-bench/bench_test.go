@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -182,60 +183,133 @@ func TestReplaceSection(t *testing.T) {
 	}
 }
 
+// sampleReport is a run of three rounds in which the machine's speed moved a
+// lot: TPC-B did 3000, 5000 and 4000 TPS, and creditd moved with it.
 func sampleReport() *report {
-	lat := latencies{N: 1000, P50: 2 * time.Millisecond, P95: 5 * time.Millisecond, P99: 9 * time.Millisecond, Max: 30 * time.Millisecond}
-	u := usage{Known: true, CreditdCores: 0.8, Cores: map[string]float64{"creditd": 0.8, "postgres": 0.9, "driver": 0.2}, RSSMaxMB: 40, HWMMB: 45}
-	return &report{
-		Date:    time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
+	date := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	clock := date
+	next := func() time.Time { clock = clock.Add(10 * time.Second); return clock }
+	lat := func(p99 float64) latencies {
+		return latencies{N: 1000, P50: 2 * time.Millisecond, P95: 5 * time.Millisecond, P99: time.Duration(p99 * float64(time.Millisecond)), Max: 30 * time.Millisecond}
+	}
+	u := func(creditd float64) usage {
+		return usage{Known: true, CreditdCores: creditd, Cores: map[string]float64{"creditd": creditd, "postgres": 0.9, "driver": 0.2}, RSSMaxMB: 40, HWMMB: 45}
+	}
+	r := &report{
+		Date:    date,
 		Machine: machine{CPU: "Test CPU", Cores: 2, RAM: "24 GiB", OS: "Debian 12", Kernel: "6.1", Go: "go1.26", Postgres: "15.18"},
-		Command: "creditd-bench", Duration: 10 * time.Second, Clients: []int{8, 32}, Wallets: 10000, Scale: 10,
-		TPCB: &pgbenchResult{Name: "pgbench TPC-B-like", Clients: 8, Threads: 2, TPS: 4000, LatencyAvgMs: 2},
-		Hot:  &pgbenchResult{Name: "pgbench single hot row", Clients: 8, Threads: 2, TPS: 3900, LatencyAvgMs: 2},
-		Steps: []*step{
-			{Scenario: scSpend, Mode: "closed", Clients: 8, Unit: "spends/s", Throughput: 4400, Lat: lat, Usage: u},
-			{Scenario: scSpend, Mode: "closed", Clients: 32, Unit: "spends/s", Throughput: 3000, Lat: lat, Usage: u,
-				Errors: map[string]int{"transport: timeout": 1, "500 internal": 3}},
-			{Scenario: scSpend, Mode: "open", Clients: 256, TargetRate: 2200, Unit: "spends/s", Throughput: 2200, Lat: lat, Usage: u},
-			{Scenario: scHot, Mode: "closed", Clients: 8, Unit: "spends/s", Throughput: 1000, Lat: lat, Usage: u,
-				Errors: map[string]int{"409 insufficient-credits": 500}},
-			{Scenario: scHold, Mode: "closed", Clients: 8, Unit: "iterations/s", Throughput: 900, Lat: lat, Usage: u},
-			{Scenario: scHold, Mode: "open", Clients: 256, TargetRate: 450, Unit: "iterations/s", Throughput: 450,
-				Lat: latencies{N: 10, P99: 35 * time.Millisecond}, Usage: u},
-			{Scenario: scRead, Mode: "closed", Clients: 32, Unit: "reads/s", Throughput: 12000, Lat: lat, Usage: u},
-		},
+		Command: "creditd-bench", Duration: 10 * time.Second, Rounds: 3, Scenarios: []int{1, 2, 3, 4}, OpenLoop: true, Clients: []int{8, 32}, Wallets: 10000, Scale: 10,
 		Checks: []check{
-			{Name: "scenario 2 (8 clients): no overdraft, ends at exactly 0, successes = funding", OK: true, Detail: "fine"},
+			{Name: "scenario 2: no overdraft, every hot wallet ends at exactly 0, successes = funding", OK: true, Detail: "fine"},
 			{Name: "creditd verify: 0 drifts", OK: true, Detail: "0 drifts"},
 		},
-		Elapsed: 5 * time.Minute,
+		Elapsed: 12 * time.Minute,
 	}
+	base := func(round int, name string, tps float64) {
+		r.Baselines = append(r.Baselines, &pgbenchResult{Name: name, Round: round, Start: next(), Clients: 8, Threads: 2, TPS: tps, LatencyAvgMs: 8000 / tps,
+			Usage: usage{Cores: map[string]float64{"postgres": 1.2, "creditd": 0.01}}})
+	}
+	add := func(st *step) {
+		st.Start = next()
+		if st.Unit == "" {
+			st.Unit = map[int]string{scSpend: "spends/s", scHot: "spends/s", scHold: "iterations/s", scRead: "reads/s"}[st.Scenario]
+		}
+		if st.Usage.Cores == nil {
+			st.Usage = u(0.8)
+		}
+		r.Steps = append(r.Steps, st)
+	}
+	type round struct {
+		tpcb, hot                                   float64
+		s1at8, s1at32, s1open, s1p99, s2, s3p99, s4 float64
+	}
+	rs := []round{
+		{3000, 3900, 2000, 3100, 1550, 9, 1000, 35, 12000},
+		{5000, 4100, 2600, 4600, 2300, 25, 1100, 30, 9000},
+		{4000, 4000, 2400, 4500, 2250, 12, 900, 18, 11000},
+	}
+	for i, x := range rs {
+		n := i + 1
+		sweeps := [][]*step{ // per scenario, clients ascending
+			{{Round: n, Scenario: scSpend, Mode: "closed", Clients: 8, Throughput: x.s1at8, Lat: lat(6), Usage: u(0.5 + 0.1*float64(i))},
+				{Round: n, Scenario: scSpend, Mode: "closed", Clients: 32, Throughput: x.s1at32, Lat: lat(9), Errors: map[string]int{"transport: timeout": 1, "500 internal": 1}}},
+			{{Round: n, Scenario: scHot, Mode: "closed", Clients: 8, Throughput: x.s2, Lat: lat(7), Errors: map[string]int{"409 insufficient-credits": 500},
+				Note: "funded 4000 (probe 1000/s); empty at 4.00 s; then 500 refused (409)"}},
+			{{Round: n, Scenario: scHold, Mode: "closed", Clients: 8, Throughput: 900, Lat: lat(8)}},
+			{{Round: n, Scenario: scRead, Mode: "closed", Clients: 32, Throughput: x.s4, Lat: lat(3)}},
+		}
+		// As roundPlan orders a round: odd rounds baselines first, even
+		// rounds the mirror image.
+		if n%2 == 1 {
+			base(n, baseTPCB, x.tpcb)
+			base(n, baseHot, x.hot)
+		} else {
+			slices.Reverse(sweeps)
+		}
+		for _, sweep := range sweeps {
+			for _, st := range sweep {
+				add(st)
+			}
+		}
+		if n%2 == 0 {
+			base(n, baseHot, x.hot)
+			base(n, baseTPCB, x.tpcb)
+		}
+		add(&step{Round: n, Scenario: scSpend, Mode: "open", Clients: 256, TargetRate: x.s1open, Throughput: x.s1open, Lat: lat(x.s1p99), Elapsed: 40 * time.Second})
+		add(&step{Round: n, Scenario: scHold, Mode: "open", Clients: 256, TargetRate: 450, Throughput: 450, Lat: lat(x.s3p99), Elapsed: 40 * time.Second})
+	}
+	return r
 }
 
 func TestTargets(t *testing.T) {
 	r := sampleReport()
-	got := map[string]string{}
+	got := map[string]target{}
 	for _, tg := range r.targets() {
-		got[tg.Goal] = tg.Status
+		got[tg.Goal] = tg
 	}
 	want := map[string]string{
-		"Scenario 1 at its best concurrency ≥ 1.0× pgbench TPC-B TPS":    "PASS", // 4400 / 4000
-		"Scenario 2 ≥ 0.5× the hot-row TPS":                              "MISS", // 1000 / 3900
+		// Per-round ratios 1.03, 0.92, 1.125: the median is round 1's, not
+		// the ratio of the medians (4500 / 4000 = 1.125).
+		"Scenario 1 at its best concurrency ≥ 1.0× pgbench TPC-B TPS":    "PASS",
+		"Scenario 2 ≥ 0.5× the hot-row TPS":                              "MISS", // about 0.25
 		"Scenario 2: zero overdraft, ends at exactly 0":                  "PASS",
-		"Scenario 1: p99 ≤ 20 ms at half of peak throughput (open loop)": "PASS",
-		"Scenario 3: p99 ≤ 20 ms at half of peak throughput (open loop)": "MISS",
-		"Balance reads ≥ 10,000/s":                                       "PASS",
+		"Scenario 1: p99 ≤ 20 ms at half of peak throughput (open loop)": "PASS", // 9, 25, 12: median 12
+		"Scenario 3: p99 ≤ 20 ms at half of peak throughput (open loop)": "MISS", // 35, 30, 18: median 30
+		"Balance reads ≥ 10,000/s":                                       "PASS", // 12000, 9000, 11000
 		"Webhook intake ≥ 2,000/s":                                       "N/A",
 		"creditd RSS < 150 MB under load":                                "PASS",
 	}
 	for goal, status := range want {
-		if got[goal] != status {
-			t.Errorf("%s: %q, want %q", goal, got[goal], status)
+		if got[goal].Status != status {
+			t.Errorf("%s: %q (%s), want %q", goal, got[goal].Status, got[goal].Measured, status)
+		}
+	}
+	for goal, measured := range map[string]string{
+		"Scenario 1 at its best concurrency ≥ 1.0× pgbench TPC-B TPS":    "median of 3 rounds: 1.03× (0.92×–1.12×, 20%) TPC-B at 32 clients (4500 spends/s)",
+		"Scenario 2 ≥ 0.5× the hot-row TPS":                              "median of 3 rounds: 0.26× (0.23×–0.27×, 17%) hot row at 8 clients",
+		"Scenario 1: p99 ≤ 20 ms at half of peak throughput (open loop)": "median of 3 rounds: p99 12.00 (9.00–25.00, 133%) ms, each round at half its best rate (median 2250 spends/s)",
+		"Balance reads ≥ 10,000/s":                                       "median of 3 rounds: 11000 (9000–12000, 27%) reads/s at 32 clients",
+	} {
+		if !strings.HasPrefix(got[goal].Measured, measured) {
+			t.Errorf("%s measured %q, want it to start with %q", goal, got[goal].Measured, measured)
 		}
 	}
 	if r.failed() {
 		t.Error("missed speed targets must not fail the run")
 	}
-	r.Checks = append(r.Checks, check{Name: "scenario 2 (32 clients): no overdraft, ends at exactly 0, successes = funding", OK: false, Detail: "balance -1"})
+	// With round 1's TPC-B at 3200 the ratios are 0.97, 0.92 and 1.125: one
+	// good round does not pass the target, the median does not reach 1.
+	for _, p := range r.Baselines {
+		if p.Name == baseTPCB && p.Round == 1 {
+			p.TPS = 3200
+		}
+	}
+	for _, tg := range r.targets() {
+		if strings.HasPrefix(tg.Goal, "Scenario 1 at its best") && (tg.Status != "MISS" || !strings.HasPrefix(tg.Measured, "median of 3 rounds: 0.97×")) {
+			t.Errorf("median ratio below 1: %s, %s", tg.Status, tg.Measured)
+		}
+	}
+	r.Checks = append(r.Checks, check{Name: "scenario 2: no overdraft, every hot wallet ends at exactly 0, successes = funding", OK: false, Detail: "balance -1"})
 	if !r.failed() {
 		t.Error("a broken invariant must fail the run")
 	}
@@ -246,37 +320,109 @@ func TestTargets(t *testing.T) {
 	}
 }
 
+// A ratio is judged only on rounds that have both sides: without a TPC-B
+// figure in rounds 1 and 3, the median rests on round 2 alone.
+func TestTargetsRatioRestsOnPairedRounds(t *testing.T) {
+	r := sampleReport()
+	for _, p := range r.Baselines {
+		if p.Name == baseTPCB && p.Round != 2 {
+			p.TPS, p.Err = 0, "pgbench: exit status 1"
+		}
+	}
+	for _, tg := range r.targets() {
+		if strings.HasPrefix(tg.Goal, "Scenario 1 at its best") {
+			if tg.Status != "MISS" || !strings.HasPrefix(tg.Measured, "median of 1 round: 0.92× TPC-B") {
+				t.Errorf("%s: %s", tg.Status, tg.Measured)
+			}
+		}
+	}
+	if md := r.markdown(""); !strings.Contains(md, "failed in round 1: pgbench: exit status 1; round 3: pgbench: exit status 1") {
+		t.Errorf("the baselines table hides the failed rounds:\n%s", r.baselinesTable())
+	}
+}
+
 func TestMarkdown(t *testing.T) {
 	r := sampleReport()
 	md := r.markdown("latest.svg")
 	for _, want := range []string{
 		"# creditd benchmark — 2026-11-22 10:00 UTC",
 		"Test CPU · 2 cores · 24 GiB RAM · Debian 12 · Linux 6.1 · go1.26 · PostgreSQL 15.18",
-		"| pgbench TPC-B-like | 8 / 2 | 4000 | 2.00 ms | 0 | 0 | – / 0.00 | – |",
-		"| 1 | spend, 10k wallets (Zipf) | closed, 8 clients | 4400 spends/s | 1.10× | 2.00 | 5.00 | 9.00 | none | 0.80 / 0.90 / 0.20 / 0.00 | 0.18 / 0.20 | 40 MB |",
-		"500 internal ×3, transport: timeout ×1",
-		"| 1 | spend, 10k wallets (Zipf) | open, 2200/s |",
-		"0.25× (0.26× hot row)",
+		"**Rounds:** 3. Odd rounds ran: pgbench TPC-B, hot row; closed 1; closed 2; closed 3; closed 4; open 1; open 3. Even rounds: closed 4; closed 3; closed 2; closed 1; pgbench hot row, TPC-B; open 1; open 3.",
+		// Baselines: medians over the rounds with range and spread.
+		"| pgbench TPC-B-like | 8 / 2 | 4000 (3000–5000, 50%) | 2.00 (1.60–2.67, 53%) | 0 | 1.20 / 0.01 / 0.00 | 0.30 (0.24–0.40, 53%) | 3 |",
+		// creditd: medians; ratio = median of the per-round ratios.
+		"| 1 | spend, 10k wallets (Zipf) | closed, 32 clients | 4500 (3100–4600, 33%) spends/s | 1.03× (0.92×–1.12×, 20%) | 2.00 (2.00–2.00, 0%) | 5.00 (5.00–5.00, 0%) | 9.00 (9.00–9.00, 0%) | 500 internal ×3, transport: timeout ×3 | 0.80 / 0.90 / 0.20 / 0.00 | 0.18 (0.17–0.26, 47%) / 0.20 (0.20–0.29, 47%) | 40 MB | 3 |",
+		"| 1 | spend, 10k wallets (Zipf) | closed, 8 clients | 2400 (2000–2600, 25%) spends/s | 0.60× (0.52×–0.67×, 24%) |",
+		"| 1 | spend, 10k wallets (Zipf) | open, 2250 (1550–2300, 33%)/s |",
+		"each round 40s at half its best closed-loop rate; max 30.00 ms",
+		"0.23× (0.22×–0.33×, 50%) (0.26× (0.23×–0.27×, 17%) hot row)",
+		"emptied mid-step in 3 of 3 rounds",
 		"| 5 | webhook intake | – | not available yet |",
 		"![throughput per scenario and concurrency](latest.svg)",
-		"| Scenario 2 ≥ 0.5× the hot-row TPS | 1000 spends/s at 8 clients = 0.26× hot row | **MISS** |",
 		"| creditd verify: 0 drifts | ok | 0 drifts |",
+		// Every round, raw, paired with the same round's pgbench.
+		"| 2 | 2:20 | 1 spend, 10k wallets (Zipf) | closed, 32 clients | 4600 spends/s | 0.92× | 2.00 | 5.00 | 9.00 |",
+		"| 2 | 2:40 | pgbench TPC-B-like | 8 clients | 5000 TPS |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q\n%s", want, md)
 		}
 	}
+	// The raw table runs in the order things were measured: in round 2 the
+	// baselines come after creditd's sweeps, the hot row before TPC-B.
+	order := []string{
+		"| 1 | 0:10 | pgbench TPC-B-like", "| 1 | 0:20 | pgbench single hot row", "| 1 | 0:30 | 1 spend",
+		"| 2 | 1:40 | 4 GET balance", "| 2 | 2:30 | pgbench single hot row", "| 2 | 2:40 | pgbench TPC-B-like", "| 2 | 2:50 | 1 spend, 10k wallets (Zipf) | open",
+		"| 3 | 3:10 | pgbench TPC-B-like",
+	}
+	last := -1
+	for _, o := range order {
+		i := strings.Index(md, o)
+		if i <= last {
+			t.Errorf("%q is at %d, not after %d", o, i, last)
+		}
+		last = i
+	}
 	sec := r.readmeSection("test/bench/results/latest.svg", "test/bench/results/latest.md")
-	for _, want := range []string{"pgbench TPC-B-like **4000 TPS**", "](test/bench/results/latest.svg)", "`make bench`", "Test CPU"} {
+	for _, want := range []string{"3 rounds, each with the pgbench baselines", "pgbench TPC-B-like **4000 (3000–5000, 50%) TPS**", "](test/bench/results/latest.svg)", "`make bench`", "Test CPU", "| 1 | spend, 10k wallets (Zipf) | closed, 32 clients | 4500 (3100–4600, 33%)"} {
 		if !strings.Contains(sec, want) {
 			t.Errorf("README section lacks %q\n%s", want, sec)
 		}
 	}
 	// Without pgbench there are no ratios, and no false PASS.
-	r.TPCB, r.Hot = nil, nil
+	r.Baselines = nil
 	for _, tg := range r.targets() {
 		if strings.Contains(tg.Goal, "pgbench") && tg.Status != "N/A" {
 			t.Errorf("%s without a baseline: %s", tg.Goal, tg.Status)
+		}
+	}
+	if md := r.markdown(""); strings.Contains(md, "## PostgreSQL baselines") || strings.Contains(md, "per-round ratios") || !strings.Contains(md, "| 4500 (3100–4600, 33%) spends/s | – |") {
+		t.Errorf("without baselines:\n%s", md)
+	}
+}
+
+// One round is shown as plain figures: no range or spread to speak of.
+func TestMarkdownOneRound(t *testing.T) {
+	r := sampleReport()
+	r.Rounds = 1
+	r.Steps = slices.DeleteFunc(r.Steps, func(st *step) bool { return st.Round != 1 })
+	r.Baselines = slices.DeleteFunc(r.Baselines, func(p *pgbenchResult) bool { return p.Round != 1 })
+	md := r.markdown("")
+	for _, want := range []string{
+		"| 1 | spend, 10k wallets (Zipf) | closed, 32 clients | 3100 spends/s | 1.03× | 2.00 | 5.00 | 9.00 |",
+		"| pgbench TPC-B-like | 8 / 2 | 3000 | 2.67 |",
+		"**Rounds:** 1. The round ran: pgbench TPC-B, hot row; closed 1;",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "–3100") || strings.Contains(md, "0%)") {
+		t.Errorf("one round shows a range:\n%s", md)
+	}
+	for _, tg := range r.targets() {
+		if strings.HasPrefix(tg.Goal, "Scenario 1 at its best") && tg.Measured != "median of 1 round: 1.03× TPC-B at 32 clients (3100 spends/s)" {
+			t.Errorf("measured %q", tg.Measured)
 		}
 	}
 }
@@ -287,7 +433,8 @@ func TestChart(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(path)
-	if err != nil || !strings.HasPrefix(string(b), "<?xml") || !strings.Contains(string(b), "pgbench TPC-B-like") {
+	if err != nil || !strings.HasPrefix(string(b), "<?xml") || !strings.Contains(string(b), "pgbench TPC-B-like (median 4000 TPS, 3000–5000)") ||
+		!strings.Contains(string(b), "median of 3 rounds") {
 		t.Errorf("chart: %v, %.100s", err, b)
 	}
 }
@@ -297,16 +444,20 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.duration != 10*time.Second || len(o.clients) != 3 || o.clients[2] != 64 || len(o.scenarios) != 4 || o.wallets != 10000 {
+	if o.duration != 10*time.Second || o.rounds != 3 || len(o.clients) != 3 || o.clients[2] != 64 || len(o.scenarios) != 4 || o.wallets != 10000 {
 		t.Errorf("defaults: %+v", o)
 	}
-	o, err = parseFlags([]string{"-duration", "2s", "-clients", "4, 16", "-scenarios", "2", "-skip-pgbench"})
-	if err != nil || o.duration != 2*time.Second || len(o.clients) != 2 || o.clients[1] != 16 || o.scenarios[0] != 2 || !o.skipPgbench {
+	o, err = parseFlags([]string{"-duration", "2s", "-clients", "4, 16", "-scenarios", "2", "-skip-pgbench", "-rounds", "1"})
+	if err != nil || o.duration != 2*time.Second || len(o.clients) != 2 || o.clients[1] != 16 || o.scenarios[0] != 2 || !o.skipPgbench || o.rounds != 1 {
 		t.Errorf("parsed %+v, %v", o, err)
+	}
+	// The last -rounds wins, so make bench-quick BENCH_FLAGS='-rounds 1' works.
+	if o, err := parseFlags([]string{"-rounds", "3", "-rounds", "5"}); err != nil || o.rounds != 5 {
+		t.Errorf("-rounds twice: %d, %v", o.rounds, err)
 	}
 	for _, bad := range [][]string{
 		{"-clients", "0"}, {"-clients", "x"}, {"-scenarios", "9"}, {"-url", "http://127.0.0.1:8080"},
-		{"-url", "http://10.0.0.1:8080", "-key", "k"}, {"-duration", "100ms"},
+		{"-url", "http://10.0.0.1:8080", "-key", "k"}, {"-duration", "100ms"}, {"-rounds", "0"}, {"-rounds", "-1"}, {"-rounds", "51"}, {"-rounds", "x"},
 	} {
 		if _, err := parseFlags(bad); err == nil {
 			t.Errorf("%v accepted", bad)

@@ -1,14 +1,17 @@
 // Command creditd-bench measures creditd against PostgreSQL's own limit on
 // the same machine (issue #3). One run:
 //
-//  1. starts a throw-away PostgreSQL container (fsync on) on 127.0.0.1,
-//  2. runs pgbench TPC-B-like and a single-hot-row script against it,
-//  3. migrates, creates an API key and starts .bin/creditd on that database,
-//  4. runs the scenarios (closed-loop sweeps over the client counts, then
-//     open-loop runs at half the peak rate), sampling creditd's CPU and RSS,
-//  5. runs `creditd verify` and each scenario's invariant,
-//  6. prints a Markdown table and writes latest.md, latest.svg and the README
-//     section, then stops creditd and the container.
+//  1. starts a throw-away PostgreSQL container (fsync on) on 127.0.0.1 and
+//     initialises pgbench's tables in a database of their own,
+//  2. migrates, creates an API key and starts .bin/creditd on that database,
+//  3. runs -rounds rounds (see roundPlan): pgbench TPC-B-like and a
+//     single-hot-row script, creditd's closed-loop sweeps over the client
+//     counts, then open-loop steps at half this round's peak rate, sampling
+//     creditd's CPU and RSS,
+//  4. runs `creditd verify` and each scenario's invariant,
+//  5. prints Markdown tables (medians over the rounds, and every round's raw
+//     figures) and writes latest.md, latest.svg and the README section, then
+//     stops creditd and the container.
 //
 // It exits 1 when verify finds drift or an invariant breaks (an overdraft is
 // a failure), and 0 when only speed targets are missed: those are reported.
@@ -35,6 +38,7 @@ import (
 
 type options struct {
 	duration       time.Duration
+	rounds         int
 	clients        []int
 	scenarios      []int
 	url, key       string
@@ -66,6 +70,7 @@ func parseFlags(args []string) (options, error) {
 	clients := fs.String("clients", "8,32,64", "closed-loop client counts, comma-separated")
 	scenarios := fs.String("scenarios", "1,2,3,4", "scenarios to run: 1 spend (Zipf wallets), 2 hot wallet, 3 hold+capture+release, 4 GET balance")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "duration of each step (and of each pgbench run)")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds of pgbench baselines and creditd steps; figures are medians over them, ratios pair each round's two sides")
 	fs.StringVar(&o.url, "url", "", "an already running creditd (e.g. http://127.0.0.1:8080); then it is not started, and needs -key")
 	fs.StringVar(&o.key, "key", "", "API key for -url (tenant of your choice, both scopes)")
 	fs.IntVar(&o.pid, "pid", 0, "with -url: creditd's pid, to sample its CPU and RSS")
@@ -81,7 +86,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.pgArgs, "pg-args", "", "extra server arguments, e.g. \"-c max_connections=200\" (default: none, stock settings)")
 	fs.StringVar(&o.databaseURL, "database-url", "", "use this PostgreSQL instead of starting a container (creditd, verify and pgbench)")
 	fs.IntVar(&o.wallets, "wallets", 10000, "funded wallets for scenarios 1, 3 and 4")
-	fs.BoolVar(&o.openLoop, "open-loop", true, "after the sweeps of scenarios 1 and 3, run open loop at half the best rate")
+	fs.BoolVar(&o.openLoop, "open-loop", true, "at the end of each round, run scenarios 1 and 3 in open loop at half the round's best rate")
 	fs.IntVar(&o.openWorkers, "open-workers", 256, "workers taking open-loop arrivals (enough not to be the limit)")
 	fs.IntVar(&o.pgbenchScale, "pgbench-scale", 10, "pgbench -i scale factor")
 	fs.IntVar(&o.pgbenchClients, "pgbench-clients", 8, "pgbench -c (threads: 2)")
@@ -100,6 +105,8 @@ func parseFlags(args []string) (options, error) {
 	switch {
 	case o.duration < time.Second || o.duration > 10*time.Minute:
 		return o, fmt.Errorf("-duration must be between 1s and 10m")
+	case o.rounds < 1 || o.rounds > 50:
+		return o, fmt.Errorf("-rounds must be between 1 and 50")
 	case o.url != "" && o.key == "":
 		return o, fmt.Errorf("-url needs -key")
 	case o.url != "" && !isLoopbackURL(o.url):
@@ -244,28 +251,33 @@ func run(ctx context.Context, o options) int {
 		pgVersion = serverVersion(ctx, pgCfg)
 	}
 	rep := &report{Date: time.Now(), Machine: machineFacts(pgVersion), Command: o.command, Duration: o.duration,
-		Clients: o.clients, Wallets: o.wallets, Scale: o.pgbenchScale, Idle: idle, Revision: sourceRevision()}
+		Rounds: o.rounds, Scenarios: o.scenarios, OpenLoop: o.openLoop, Clients: o.clients, Wallets: o.wallets,
+		Scale: o.pgbenchScale, Idle: idle, Revision: sourceRevision()}
 
-	// 1. PostgreSQL baselines, before creditd runs so nothing competes.
+	// 1. pgbench's tables, once, before creditd runs so nothing competes with
+	// the initialisation; the baselines themselves run in every round.
+	var pb *pgbenchRunner
 	switch {
 	case o.skipPgbench:
 		rep.Notes = append(rep.Notes, "pgbench baselines skipped (-skip-pgbench): no ratios.")
 	case pgCfg == nil:
 		rep.Notes = append(rep.Notes, "pgbench baselines skipped: no database known (give -database-url with -url).")
 	default:
-		pb := &pgbenchRunner{cpu: cpu, image: o.pgImage, cfg: pgCfg, log: logf}
-		cleanups = append(cleanups, func() { _ = execQuiet("docker", "rm", "-f", pgbenchContainer) })
-		tpcb, hot := pb.baselines(ctx, o.duration, o.pgbenchClients, o.pgbenchScale)
-		if ctx.Err() != nil {
-			return 130
-		}
-		rep.TPCB, rep.Hot = &tpcb, &hot
-		for _, p := range []pgbenchResult{tpcb, hot} {
-			if p.Err != "" {
-				logf("%s failed: %s", p.Name, p.Err)
-			} else {
-				logf("%s: %.0f TPS, latency avg %.2f ms, CPU cores postgres / other %s", p.Name, p.TPS, p.LatencyAvgMs, fmtCores(p.Usage, baselineCPU))
+		runner := &pgbenchRunner{cpu: cpu, image: o.pgImage, cfg: pgCfg, log: logf}
+		pb = runner
+		cleanups = append(cleanups, func() { // runner, not pb: pb is nil when -i failed
+			_ = execQuiet("docker", "rm", "-f", pgbenchContainer)
+			if err := runner.drop(context.WithoutCancel(ctx)); err != nil {
+				logf("dropping %s: %v", pgbenchDB, err)
 			}
+		})
+		if err := pb.prepare(ctx, o.pgbenchScale); err != nil {
+			if ctx.Err() != nil {
+				return 130
+			}
+			logf("pgbench -i failed: %v", err)
+			rep.Notes = append(rep.Notes, "pgbench baselines failed to initialise: no ratios. "+strings.ReplaceAll(strings.TrimSpace(tail(err.Error(), 1)), "|", "/"))
+			pb = nil
 		}
 	}
 
@@ -311,26 +323,30 @@ func run(ctx context.Context, o options) int {
 		}
 		logf("creditd ready at %s (pid %d, log %s)", base, pid, logPath)
 	}
+	if pb != nil {
+		pb.pid = pid // creditd idles during the baselines now: its CPU gets a column, not "other"
+	}
 
 	maxConns := slices.Max(o.clients)
 	if o.openLoop {
 		maxConns = max(maxConns, o.openWorkers)
 	}
 	b := &bench{opts: o, client: newAPIClient(base, key, maxConns+16), pid: pid, cpu: cpu, alive: alive, logf: logf,
-		run: "bench-" + time.Now().UTC().Format("20060102T150405")}
+		settle: 300 * time.Millisecond, run: "bench-" + time.Now().UTC().Format("20060102T150405")}
 	if pid == 0 {
 		rep.Notes = append(rep.Notes, "creditd's pid is unknown (-url without -pid): no CPU or RSS figures.")
 	}
 
-	// 3. Scenarios.
-	err := runScenarios(ctx, b)
-	rep.Steps, rep.Checks, rep.Notes = b.steps, b.checks, append(rep.Notes, b.notes...)
+	// 3. The rounds.
+	baselines, err := runRounds(ctx, b, pb)
+	rep.Baselines, rep.Steps, rep.Checks = baselines, b.steps, b.checks
+	rep.Notes = append(rep.Notes, b.notes...)
 	if ctx.Err() != nil {
 		return 130
 	}
 	if err != nil {
 		if len(rep.Steps) > 0 {
-			fmt.Fprintf(os.Stderr, "steps measured before the failure:\n%s", rep.stepsTable())
+			fmt.Fprintf(os.Stderr, "steps measured before the failure:\n%s", rep.roundsTable())
 		}
 		if proc != nil && !proc.alive() {
 			err = fmt.Errorf("%w: %w", err, proc.exitError())
@@ -380,28 +396,62 @@ func run(ctx context.Context, o options) int {
 	return 0
 }
 
-func runScenarios(ctx context.Context, b *bench) error {
+// runRounds seeds the wallets and runs the rounds, each in the order
+// roundPlan gives; pb is nil without baselines. It returns the baselines
+// measured, and leaves steps, checks and notes in b.
+func runRounds(ctx context.Context, b *bench, pb *pgbenchRunner) ([]*pgbenchResult, error) {
 	has := func(sc int) bool { return slices.Contains(b.opts.scenarios, sc) }
 	if has(scSpend) || has(scHold) || has(scRead) {
 		if err := b.seed(ctx); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	steps := []struct {
-		sc int
-		fn func(context.Context) error
-	}{{scSpend, b.scenarioSpend}, {scHot, b.scenarioHot}, {scHold, b.scenarioHold}, {scRead, b.scenarioRead}}
-	for _, s := range steps {
-		if !has(s.sc) {
-			continue
+	phases := map[phaseKind]map[int]func(context.Context) error{
+		phaseClosed: {scSpend: b.closedSpend, scHot: b.closedHot, scHold: b.closedHold, scRead: b.closedRead},
+		phaseOpen:   {scSpend: b.openSpend, scHold: b.openHold},
+	}
+	var baselines []*pgbenchResult
+	for r := 1; r <= b.opts.rounds; r++ {
+		b.round, b.best = r, map[int]float64{}
+		if err := b.topUp(ctx); err != nil {
+			return baselines, err
 		}
-		logf("scenario %d: %s", s.sc, scenarioNames[s.sc])
-		if err := s.fn(ctx); err != nil {
-			return fmt.Errorf("scenario %d: %w", s.sc, err)
+		plan := roundPlan(r, b.opts.scenarios, pb != nil, b.opts.openLoop)
+		names := make([]string, len(plan))
+		for i, p := range plan {
+			names[i] = p.String()
+		}
+		b.logf("round %d of %d: %s", r, b.opts.rounds, strings.Join(names, ", "))
+		for _, p := range plan {
+			if p.Kind == phasePgbench {
+				tpcb, hot := pb.round(ctx, r, b.opts.duration, b.opts.pgbenchClients, p.HotFirst)
+				if ctx.Err() != nil {
+					return baselines, ctx.Err()
+				}
+				for _, res := range []pgbenchResult{tpcb, hot} {
+					if res.Err != "" {
+						b.logf("  r%d %s failed: %s", r, res.Name, firstLine(res.Err))
+					} else {
+						b.logf("  r%d %s: %.0f TPS, latency avg %.2f ms, CPU cores postgres / creditd / other %s", r, res.Name, res.TPS, res.LatencyAvgMs, fmtCores(res.Usage, baselineCPUColumns))
+					}
+				}
+				baselines = append(baselines, &tpcb, &hot)
+				continue
+			}
+			if p.Kind == phaseClosed {
+				b.logf("round %d, scenario %d: %s", r, p.Scenario, scenarioNames[p.Scenario])
+			}
+			if err := phases[p.Kind][p.Scenario](ctx); err != nil {
+				return baselines, fmt.Errorf("round %d, scenario %d: %w", r, p.Scenario, err)
+			}
 		}
 	}
+	b.finishChecks()
 	b.scenarioWebhook(ctx)
-	return nil
+	if b.topped > 0 {
+		b.notes = append(b.notes, fmt.Sprintf("%d wallets ran below half their seed and were topped up between rounds.", b.topped))
+	}
+	return baselines, nil
 }
 
 func writeReport(rep *report, o options) error {

@@ -25,7 +25,9 @@ type pgbenchResult struct {
 	Failed        int64
 	Err           string // why it did not run, if it did not
 	ScalingFactor int
-	Usage         usage // CPU during the run (pgbench's own container counts as "other")
+	Usage         usage     // CPU during the run (pgbench's own container counts as "other")
+	Round         int       // from 1
+	Start         time.Time // when the run started
 }
 
 // parsePgbench reads the summary pgbench prints at the end of a run. It
@@ -88,6 +90,7 @@ func parsePgbench(out string) (pgbenchResult, error) {
 // 127.0.0.1 port creditd uses.
 type pgbenchRunner struct {
 	cpu   []cpuSource // PostgreSQL's container
+	pid   int         // creditd's, once it runs: its idle CPU is not counted as "other"
 	image string
 	cfg   *pgx.ConnConfig // the server; pgbench uses database pgbenchDB on it
 	log   func(format string, args ...any)
@@ -114,62 +117,74 @@ func (p *pgbenchRunner) run(ctx context.Context, shell string) (string, error) {
 	return string(out), nil
 }
 
-// baselines runs TPC-B-like and the single-hot-row script, each for dur with
-// clients connections on 2 threads, in a database of their own that is
-// dropped afterwards.
-func (p *pgbenchRunner) baselines(ctx context.Context, dur time.Duration, clients, scale int) (tpcb, hot pgbenchResult) {
-	secs := max(1, int(dur.Round(time.Second)/time.Second))
-	threads := min(2, clients)
-	tpcb = pgbenchResult{Name: "pgbench TPC-B-like", Clients: clients, Threads: threads}
-	hot = pgbenchResult{Name: "pgbench single hot row", Clients: clients, Threads: threads}
-	fail := func(err error) (pgbenchResult, pgbenchResult) {
-		if tpcb.TPS == 0 {
-			tpcb.Err = err.Error()
-		}
-		hot.Err = err.Error()
-		return tpcb, hot
-	}
+// prepare creates the baselines' database once for the whole run: pgbench's
+// TPC-B tables at the given scale, and the one-row table of the hot-row
+// script. Rounds reuse them: pgbench vacuums its tables and empties its
+// history before each TPC-B run, and round vacuums the hot table before each
+// hot-row run, so every round starts from the same state without the minute
+// that reinitialising would cost.
+func (p *pgbenchRunner) prepare(ctx context.Context, scale int) error {
 	if err := p.admin(ctx, "", "DROP DATABASE IF EXISTS "+pgbenchDB, "CREATE DATABASE "+pgbenchDB); err != nil {
-		return fail(err)
+		return err
 	}
-	defer func() {
-		if err := p.admin(context.WithoutCancel(ctx), "", "DROP DATABASE IF EXISTS "+pgbenchDB); err != nil {
-			p.log("dropping %s: %v", pgbenchDB, err)
-		}
-	}()
-
 	p.log("pgbench -i -s %d", scale)
 	if _, err := p.run(ctx, fmt.Sprintf("pgbench -i -q -s %d", scale)); err != nil {
-		return fail(err)
+		return err
 	}
-	flags := fmt.Sprintf("-c %d -j %d -M prepared -T %d", clients, threads, secs)
-	p.log("pgbench %s (TPC-B-like)", flags)
-	s := startSampler(0, p.cpu)
-	out, err := p.run(ctx, "pgbench "+flags)
-	u := s.finish()
-	if err != nil {
-		return fail(err)
-	}
-	if tpcb, err = parsePgbench(out); err != nil {
-		return fail(err)
-	}
-	tpcb.Name, tpcb.Usage = "pgbench TPC-B-like", u
+	return p.admin(ctx, pgbenchDB, "CREATE TABLE hot (id int PRIMARY KEY, v bigint NOT NULL)", "INSERT INTO hot VALUES (1, 0)")
+}
 
-	if err := p.admin(ctx, pgbenchDB, "CREATE TABLE hot (id int PRIMARY KEY, v bigint NOT NULL)", "INSERT INTO hot VALUES (1, 0)"); err != nil {
-		return fail(err)
+// drop removes the baselines' database.
+func (p *pgbenchRunner) drop(ctx context.Context) error {
+	return p.admin(ctx, "", "DROP DATABASE IF EXISTS "+pgbenchDB)
+}
+
+// round runs TPC-B-like and the single-hot-row script (hotFirst: in that
+// order), each for dur with clients connections on 2 threads. A failed run
+// has Err set; the other still runs.
+func (p *pgbenchRunner) round(ctx context.Context, round int, dur time.Duration, clients int, hotFirst bool) (tpcb, hot pgbenchResult) {
+	secs := max(1, int(dur.Round(time.Second)/time.Second))
+	threads := min(2, clients)
+	flags := fmt.Sprintf("-c %d -j %d -M prepared -T %d", clients, threads, secs)
+	runTPCB := func() pgbenchResult {
+		p.log("pgbench %s (TPC-B-like)", flags)
+		return p.measure(ctx, "pgbench TPC-B-like", round, clients, threads, "pgbench "+flags)
 	}
-	p.log("pgbench %s -f hot.sql (%s)", flags, hotRowScript)
-	s = startSampler(0, p.cpu)
-	out, err = p.run(ctx, fmt.Sprintf("printf '%%s\\n' '%s' >/tmp/hot.sql && exec pgbench -n -f /tmp/hot.sql %s", hotRowScript, flags))
-	u = s.finish()
-	if err != nil {
-		return fail(err)
+	runHot := func() pgbenchResult {
+		// Dead versions of the row left by the previous round go first, as
+		// pgbench's own vacuum does for TPC-B's tables.
+		if err := p.admin(ctx, pgbenchDB, "VACUUM hot"); err != nil {
+			return pgbenchResult{Name: "pgbench single hot row", Round: round, Clients: clients, Threads: threads, Err: err.Error()}
+		}
+		p.log("pgbench %s -f hot.sql (%s)", flags, hotRowScript)
+		return p.measure(ctx, "pgbench single hot row", round, clients, threads,
+			fmt.Sprintf("printf '%%s\\n' '%s' >/tmp/hot.sql && exec pgbench -n -f /tmp/hot.sql %s", hotRowScript, flags))
 	}
-	if hot, err = parsePgbench(out); err != nil {
-		return fail(err)
+	if hotFirst {
+		hot = runHot()
+		tpcb = runTPCB()
+	} else {
+		tpcb = runTPCB()
+		hot = runHot()
 	}
-	hot.Name, hot.Usage = "pgbench single hot row", u
 	return tpcb, hot
+}
+
+// measure runs one pgbench command with CPU sampling.
+func (p *pgbenchRunner) measure(ctx context.Context, name string, round, clients, threads int, shell string) pgbenchResult {
+	start := time.Now()
+	s := startSampler(p.pid, p.cpu)
+	out, err := p.run(ctx, shell)
+	u := s.finish()
+	r := pgbenchResult{Clients: clients, Threads: threads}
+	if err == nil {
+		r, err = parsePgbench(out)
+	}
+	if err != nil {
+		r.Err = err.Error()
+	}
+	r.Name, r.Round, r.Start, r.Usage = name, round, start, u
+	return r
 }
 
 // admin runs statements in database db ("" for the server's main database).
