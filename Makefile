@@ -102,8 +102,8 @@ BENCH_FLAGS ?=
 bench: build build-bench postgres-image ## Benchmark: pgbench baselines + creditd scenarios; writes test/bench/results/ and README
 	$(BIN)/creditd-bench -pg-image "$$(cat $(PG_IMAGE_FILE))" -wait-idle 90s -out test/bench/results -readme README.md $(BENCH_FLAGS)
 
-bench-quick: build build-bench postgres-image ## Short benchmark (2 s steps) into .bin/bench-quick; README untouched
-	$(BIN)/creditd-bench -pg-image "$$(cat $(PG_IMAGE_FILE))" -duration 2s -out $(BIN)/bench-quick $(BENCH_FLAGS)
+bench-quick: build build-bench postgres-image ## Short benchmark (one round of 2 s steps) into .bin/bench-quick; README untouched
+	$(BIN)/creditd-bench -pg-image "$$(cat $(PG_IMAGE_FILE))" -duration 2s -rounds 1 -out $(BIN)/bench-quick $(BENCH_FLAGS)
 
 postgres-image: ## Ensure a PostgreSQL image (postgres:16, else built from Debian packages)
 	@mkdir -p $(BIN)
