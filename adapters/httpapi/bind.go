@@ -10,6 +10,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 	jsonv2 "github.com/go-json-experiment/json"
@@ -27,6 +28,15 @@ var strictJSON = jsonv2.JoinOptions(
 	jsontext.AllowDuplicateNames(false),
 	jsontext.AllowInvalidUTF8(false),
 )
+
+// decoders are reused: a new one allocates buffers that made it the
+// largest allocation per request.
+var decoders = sync.Pool{New: func() any { return jsontext.NewDecoder(eof{}) }}
+
+// eof is an empty reader, for decoders at rest.
+type eof struct{}
+
+func (eof) Read([]byte) (int, error) { return 0, io.EOF }
 
 // bindJSON decodes the request body into dst strictly: one JSON object in
 // UTF-8, no unknown, duplicate or differently cased member names, no
@@ -53,8 +63,10 @@ func bindJSON(c *gin.Context, dst any) error {
 	if err := requireJSONContentType(c.Request); err != nil {
 		return err
 	}
-	dec := jsontext.NewDecoder(c.Request.Body, strictJSON)
-	if dec.PeekKind() != '{' { // null would decode into anything as a no-op
+	dec := decoders.Get().(*jsontext.Decoder)
+	dec.Reset(c.Request.Body, strictJSON)
+	defer func() { dec.Reset(eof{}); decoders.Put(dec) }() // drop the body, keep the buffers
+	if dec.PeekKind() != '{' {                             // null would decode into anything as a no-op
 		if _, err := dec.ReadValue(); err != nil {
 			return decodeError(err)
 		}

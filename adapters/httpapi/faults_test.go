@@ -26,8 +26,9 @@ type dbFaults struct {
 // errConnRefused is what the PostgreSQL adapter makes of a refused connection.
 var errConnRefused = fmt.Errorf("find API key: %w: dial tcp 10.1.2.3:5432: connect: connection refused", application.ErrUnavailable)
 
-// freeze makes every call wait, ignoring its context as a batch of the
-// group commit does, until thaw.
+// freeze makes every call wait until thaw, or until its context ends, as the
+// PostgreSQL adapter's calls do when the database takes connections and
+// never answers.
 func (f *dbFaults) freeze() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -46,12 +47,16 @@ func (f *dbFaults) thaw() {
 }
 
 // call is what each faulty port does before calling through.
-func (f *dbFaults) call() error {
+func (f *dbFaults) call(ctx context.Context) error {
 	f.mu.Lock()
 	thawed := f.thawed
 	f.mu.Unlock()
 	if thawed != nil {
-		<-thawed
+		select {
+		case <-thawed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	time.Sleep(time.Duration(f.delay.Load()))
 	if f.down.Load() || f.failNext.Add(-1) >= 0 {
@@ -88,7 +93,7 @@ type faultyUoW struct {
 }
 
 func (u faultyUoW) WithinTx(ctx context.Context, scope application.Scope, fn func(context.Context, application.Repos) error) error {
-	if err := u.f.call(); err != nil {
+	if err := u.f.call(ctx); err != nil {
 		return err
 	}
 	return u.UnitOfWork.WithinTx(ctx, scope, fn)
@@ -105,14 +110,14 @@ type faultyWallets struct {
 }
 
 func (w faultyWallets) Get(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, error) {
-	if err := w.f.call(); err != nil {
+	if err := w.f.call(ctx); err != nil {
 		return nil, err
 	}
 	return w.WalletQueries.Get(ctx, tenant, account)
 }
 
 func (w faultyWallets) GetWithOpenHolds(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, []*domain.Hold, error) {
-	if err := w.f.call(); err != nil {
+	if err := w.f.call(ctx); err != nil {
 		return nil, nil, err
 	}
 	return w.WalletQueries.GetWithOpenHolds(ctx, tenant, account)
@@ -124,7 +129,7 @@ type faultyLedger struct {
 }
 
 func (l faultyLedger) History(ctx context.Context, wallet domain.WalletID, before *domain.TransactionID, limit int) ([]domain.Transaction, error) {
-	if err := l.f.call(); err != nil {
+	if err := l.f.call(ctx); err != nil {
 		return nil, err
 	}
 	return l.LedgerQueries.History(ctx, wallet, before, limit)
@@ -136,7 +141,7 @@ type faultyHolds struct {
 }
 
 func (h faultyHolds) Get(ctx context.Context, tenant domain.TenantID, id domain.HoldID) (*domain.Hold, error) {
-	if err := h.f.call(); err != nil {
+	if err := h.f.call(ctx); err != nil {
 		return nil, err
 	}
 	return h.HoldQueries.Get(ctx, tenant, id)
@@ -148,7 +153,7 @@ type faultyIdempotency struct {
 }
 
 func (i faultyIdempotency) Get(ctx context.Context, tenant domain.TenantID, key string) (application.IdempotencyRecord, error) {
-	if err := i.f.call(); err != nil {
+	if err := i.f.call(ctx); err != nil {
 		return application.IdempotencyRecord{}, err
 	}
 	return i.IdempotencyQueries.Get(ctx, tenant, key)
@@ -160,7 +165,7 @@ type faultyKeys struct {
 }
 
 func (k faultyKeys) FindActive(ctx context.Context, hash []byte) (application.StoredAPIKey, error) {
-	if err := k.f.call(); err != nil {
+	if err := k.f.call(ctx); err != nil {
 		return application.StoredAPIKey{}, err
 	}
 	return k.APIKeyStore.FindActive(ctx, hash)

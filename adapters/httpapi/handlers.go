@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -20,7 +19,6 @@ type handlers struct {
 	accounts *application.Accounts
 	holds    *application.Holds
 	clock    application.Clock
-	log      *slog.Logger
 }
 
 func (h *handlers) getAccount(c *gin.Context) {
@@ -31,9 +29,7 @@ func (h *handlers) getAccount(c *gin.Context) {
 		return
 	}
 	tenant := principal(c).Tenant
-	view, err := await(c.Request.Context(), h.log, func(ctx context.Context) (application.AccountView, error) {
-		return h.accounts.GetAccount(ctx, tenant, account)
-	})
+	view, err := h.accounts.GetAccount(c.Request.Context(), tenant, account)
 	if err != nil {
 		_ = c.Error(err)
 		return
@@ -42,13 +38,13 @@ func (h *handlers) getAccount(c *gin.Context) {
 }
 
 func (h *handlers) grant(c *gin.Context) {
-	idempotentPost(c, h.log, http.StatusCreated, func(r grantRequest) (application.GrantCommand, error) {
+	idempotentPost(c, http.StatusCreated, func(r grantRequest) (application.GrantCommand, error) {
 		return r.toCommand(principal(c).Tenant, c.Param("accountId"), h.clock.Now())
 	}, h.accounts.Grant, renderTransaction)
 }
 
 func (h *handlers) spend(c *gin.Context) {
-	idempotentPost(c, h.log, http.StatusCreated, func(r spendRequest) (application.SpendCommand, error) {
+	idempotentPost(c, http.StatusCreated, func(r spendRequest) (application.SpendCommand, error) {
 		return r.toCommand(principal(c).Tenant, c.Param("accountId"))
 	}, h.accounts.Spend, renderTransaction)
 }
@@ -60,9 +56,7 @@ func (h *handlers) listTransactions(c *gin.Context) {
 		return
 	}
 	tenant := principal(c).Tenant
-	page, err := await(c.Request.Context(), h.log, func(ctx context.Context) (application.HistoryPage, error) {
-		return h.accounts.ListTransactions(ctx, tenant, q.account, q.limit, q.before)
-	})
+	page, err := h.accounts.ListTransactions(c.Request.Context(), tenant, q.account, q.limit, q.before)
 	if err != nil {
 		_ = c.Error(err)
 		return
@@ -71,13 +65,13 @@ func (h *handlers) listTransactions(c *gin.Context) {
 }
 
 func (h *handlers) placeHold(c *gin.Context) {
-	idempotentPost(c, h.log, http.StatusCreated, func(r placeHoldRequest) (application.PlaceHoldCommand, error) {
+	idempotentPost(c, http.StatusCreated, func(r placeHoldRequest) (application.PlaceHoldCommand, error) {
 		return r.toCommand(principal(c).Tenant, c.Param("accountId"))
 	}, h.holds.Place, h.renderHold)
 }
 
 func (h *handlers) captureHold(c *gin.Context) {
-	idempotentPost(c, h.log, http.StatusOK, func(r captureRequest) (application.CaptureCommand, error) {
+	idempotentPost(c, http.StatusOK, func(r captureRequest) (application.CaptureCommand, error) {
 		return r.toCommand(principal(c).Tenant, c.Param("holdId"))
 	}, h.holds.Capture, func(r application.Capture) any {
 		return captureResponse{Hold: toHoldResponse(r.Hold, h.clock.Now()), Transaction: toTransactionResponse(r.Transaction)}
@@ -85,7 +79,7 @@ func (h *handlers) captureHold(c *gin.Context) {
 }
 
 func (h *handlers) releaseHold(c *gin.Context) {
-	idempotentPost(c, h.log, http.StatusOK, func(r releaseRequest) (application.ReleaseCommand, error) {
+	idempotentPost(c, http.StatusOK, func(r releaseRequest) (application.ReleaseCommand, error) {
 		return r.toCommand(principal(c).Tenant, c.Param("holdId"))
 	}, h.holds.Release, h.renderHold)
 }
@@ -93,7 +87,7 @@ func (h *handlers) releaseHold(c *gin.Context) {
 // idempotentPost is the shape of every POST: bind the body, convert it to a
 // command, run the use case at most once per Idempotency-Key, and answer with
 // the stored receipt (fresh or replayed).
-func idempotentPost[Req, Cmd, T any](c *gin.Context, log *slog.Logger, status int, toCommand func(Req) (Cmd, error),
+func idempotentPost[Req, Cmd, T any](c *gin.Context, status int, toCommand func(Req) (Cmd, error),
 	run func(context.Context, Cmd, *application.Idempotency[T]) (T, *application.Receipt, error), render func(T) any) {
 	var req Req
 	if err := bindJSON(c, &req); err != nil {
@@ -110,10 +104,7 @@ func idempotentPost[Req, Cmd, T any](c *gin.Context, log *slog.Logger, status in
 		_ = c.Error(err)
 		return
 	}
-	receipt, err := await(c.Request.Context(), log, func(ctx context.Context) (*application.Receipt, error) {
-		_, receipt, err := run(ctx, cmd, idem)
-		return receipt, err
-	})
+	_, receipt, err := run(c.Request.Context(), cmd, idem)
 	if err != nil {
 		_ = c.Error(err)
 		return
@@ -133,9 +124,7 @@ func (h *handlers) getHold(c *gin.Context) {
 		return
 	}
 	tenant := principal(c).Tenant
-	hold, err := await(c.Request.Context(), h.log, func(ctx context.Context) (*domain.Hold, error) {
-		return h.holds.Get(ctx, tenant, id)
-	})
+	hold, err := h.holds.Get(c.Request.Context(), tenant, id)
 	if err != nil {
 		_ = c.Error(err)
 		return

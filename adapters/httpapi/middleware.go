@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -179,7 +178,7 @@ func limitBody(max int64) gin.HandlerFunc {
 
 // authenticate resolves "Authorization: Bearer <key>" to a principal.
 // Two Authorization fields are refused: a proxy in front may read the other.
-func authenticate(keys *application.APIKeys, log *slog.Logger) gin.HandlerFunc {
+func authenticate(keys *application.APIKeys) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		fields := c.Request.Header.Values("Authorization")
 		if len(fields) != 1 {
@@ -192,9 +191,7 @@ func authenticate(keys *application.APIKeys, log *slog.Logger) gin.HandlerFunc {
 			return
 		}
 		secret = strings.TrimSpace(secret)
-		p, err := await(c.Request.Context(), log, func(ctx context.Context) (domain.Principal, error) {
-			return keys.Authenticate(ctx, secret)
-		})
+		p, err := keys.Authenticate(c.Request.Context(), secret)
 		if err != nil {
 			abortWith(c, err)
 			return

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,6 +50,9 @@ type problemKind struct {
 var kindInternal = problemKind{http.StatusInternalServerError, "internal", "Internal error",
 	"The server could not complete the request. Quote the X-Request-ID response header when reporting it."}
 
+var kindUnavailable = problemKind{http.StatusServiceUnavailable, "unavailable", "Service unavailable",
+	"The database is unavailable or did not answer in time, so whether the request took effect is unknown. Retry after Retry-After seconds with the same Idempotency-Key: it then runs once, or its outcome is replayed."}
+
 // errorTable is the one mapping from errors to HTTP problems, matched in
 // order with errors.Is. Anything it does not match is kindInternal.
 var errorTable = []struct {
@@ -57,8 +61,10 @@ var errorTable = []struct {
 }{
 	// First: an unavailable database is never the client's fault, whatever
 	// else the error wraps, and its text names hosts.
-	{application.ErrUnavailable, problemKind{http.StatusServiceUnavailable, "unavailable", "Service unavailable",
-		"The database is unavailable or did not answer in time, so whether the request took effect is unknown. Retry after Retry-After seconds with the same Idempotency-Key: it then runs once, or its outcome is replayed."}},
+	{application.ErrUnavailable, kindUnavailable},
+	// The request's deadline passed (withDeadline) in a call that did not
+	// say why: the database did not answer in time.
+	{context.DeadlineExceeded, kindUnavailable},
 	{domain.ErrInvalidInput, problemKind{http.StatusBadRequest, "validation-failed", "Validation failed", ""}},
 	{errMalformedBody, problemKind{http.StatusBadRequest, "malformed-request", "Malformed request", ""}},
 	{errIdempotencyKeyMissing, problemKind{http.StatusBadRequest, "idempotency-key-missing", "Idempotency key missing", ""}},

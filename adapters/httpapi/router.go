@@ -123,8 +123,8 @@ func NewRouter(deps Deps) *gin.Engine {
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 	e.GET("/openapi.yaml", serveOpenAPI)
 
-	h := &handlers{accounts: deps.Accounts, holds: deps.Holds, clock: deps.Clock, log: log}
-	v1 := e.Group("/v1", withDeadline(deps.Config.RequestTimeout), authenticate(deps.APIKeys, log))
+	h := &handlers{accounts: deps.Accounts, holds: deps.Holds, clock: deps.Clock}
+	v1 := e.Group("/v1", withDeadline(deps.Config.RequestTimeout), authenticate(deps.APIKeys))
 	read := v1.Group("", requireScope(domain.ScopeRead))
 	write := v1.Group("", requireScope(domain.ScopeWrite), requireIdempotencyKey)
 

@@ -28,7 +28,21 @@ func NewRegistry() *prometheus.Registry {
 type LedgerMeter struct {
 	transactions *prometheus.CounterVec
 	credits      *prometheus.CounterVec
+	// The counters of every label pair, looked up once: Committed runs on
+	// every request's path.
+	byType       map[domain.TransactionType]prometheus.Counter
+	byTypeSource map[typeSource]prometheus.Counter
 }
+
+type typeSource struct {
+	typ    domain.TransactionType
+	source domain.LotSource
+}
+
+var (
+	transactionTypes = []domain.TransactionType{domain.TransactionGrant, domain.TransactionSpend, domain.TransactionCapture, domain.TransactionExpiration}
+	lotSources       = []domain.LotSource{domain.LotPaid, domain.LotBonus}
+)
 
 var _ application.Meter = (*LedgerMeter)(nil)
 
@@ -51,6 +65,13 @@ func NewLedgerMeter(reg prometheus.Registerer) (*LedgerMeter, error) {
 			return nil, fmt.Errorf("register the ledger metrics: %w", err)
 		}
 	}
+	m.byType, m.byTypeSource = map[domain.TransactionType]prometheus.Counter{}, map[typeSource]prometheus.Counter{}
+	for _, t := range transactionTypes {
+		m.byType[t] = m.transactions.WithLabelValues(t.String())
+		for _, s := range lotSources {
+			m.byTypeSource[typeSource{t, s}] = m.credits.WithLabelValues(t.String(), s.String())
+		}
+	}
 	return m, nil
 }
 
@@ -61,32 +82,29 @@ func (m *LedgerMeter) Credits() *prometheus.CounterVec      { return m.credits }
 // Committed counts each transaction and the credits its wallet postings moved.
 func (m *LedgerMeter) Committed(txs []domain.Transaction) {
 	for _, t := range txs {
-		typ := transactionType(t.Type())
-		m.transactions.WithLabelValues(typ).Inc()
+		m.transactionCounter(t.Type()).Inc()
 		for _, p := range t.Postings() {
 			if p.IsSystem() {
 				continue
 			}
 			amount, _ := p.Amount.Decimal().Abs().Float64()
-			m.credits.WithLabelValues(typ, lotSource(p.LotSource)).Add(amount)
+			m.creditsCounter(t.Type(), p.LotSource).Add(amount)
 		}
 	}
 }
 
-// transactionType and lotSource keep labels to their closed sets, should the
-// domain ever hand over a value this adapter does not know.
-func transactionType(t domain.TransactionType) string {
-	switch t {
-	case domain.TransactionGrant, domain.TransactionSpend, domain.TransactionCapture, domain.TransactionExpiration:
-		return t.String()
+// transactionCounter and creditsCounter keep labels to their closed sets,
+// should the domain ever hand over a value this adapter does not know.
+func (m *LedgerMeter) transactionCounter(t domain.TransactionType) prometheus.Counter {
+	if c, ok := m.byType[t]; ok {
+		return c
 	}
-	return "OTHER"
+	return m.transactions.WithLabelValues("OTHER")
 }
 
-func lotSource(s domain.LotSource) string {
-	switch s {
-	case domain.LotPaid, domain.LotBonus:
-		return s.String()
+func (m *LedgerMeter) creditsCounter(t domain.TransactionType, s domain.LotSource) prometheus.Counter {
+	if c, ok := m.byTypeSource[typeSource{t, s}]; ok {
+		return c
 	}
-	return "other"
+	return m.credits.WithLabelValues("OTHER", "other")
 }

@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -21,8 +23,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestGroupQueueRunsALoneJobAtOnce(t *testing.T) {
 	var groups [][]int
 	q := newGroupQueue(8, 1, 1, func(g []int) { groups = append(groups, slices.Clone(g)) }, nil)
-	q.do(1)
-	q.do(2)
+	q.do(context.Background(), 1)
+	q.do(context.Background(), 2)
 	if want := [][]int{{1}, {2}}; !slices.EqualFunc(groups, want, slices.Equal) {
 		t.Fatalf("groups %v, want %v", groups, want)
 	}
@@ -54,7 +56,7 @@ func TestGroupQueueGroupsWhatArrivesMeanwhile(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			q.do(j)
+			q.do(context.Background(), j)
 			mu.Lock()
 			if !ran[j] {
 				t.Errorf("do(%d) returned before its group ran", j)
@@ -105,11 +107,11 @@ func TestGroupQueueLeaders(t *testing.T) {
 	var wg sync.WaitGroup
 	for j := range 2 {
 		wg.Add(1)
-		go func() { defer wg.Done(); q.do(j) }()
+		go func() { defer wg.Done(); q.do(context.Background(), j) }()
 	}
 	waitFor(t, "two groups to run at once", func() bool { _, ok := most.Load(2); return ok })
 	wg.Add(1)
-	go func() { defer wg.Done(); q.do(2) }()
+	go func() { defer wg.Done(); q.do(context.Background(), 2) }()
 	waitFor(t, "the third job to wait", func() bool { return q.waitingCount() == 1 })
 	if _, ok := running.Load(2); ok {
 		t.Fatal("a third group ran beside two leaders")
@@ -139,7 +141,7 @@ func TestGroupQueueSpill(t *testing.T) {
 	var wg sync.WaitGroup
 	start := func(j int) {
 		wg.Add(1)
-		go func() { defer wg.Done(); q.do(j) }()
+		go func() { defer wg.Done(); q.do(context.Background(), j) }()
 	}
 	start(0)
 	waitFor(t, "job 0 to start at once", ran(1))
@@ -185,7 +187,7 @@ func TestGroupQueueKeys(t *testing.T) {
 	var wg sync.WaitGroup
 	start := func(j int) {
 		wg.Add(1)
-		go func() { defer wg.Done(); q.do(j) }()
+		go func() { defer wg.Done(); q.do(context.Background(), j) }()
 	}
 	start(0) // holds w until released
 	waitFor(t, "job 0", ran(0))
@@ -238,7 +240,7 @@ func TestGroupQueueUnderLoad(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 500 {
-				q.do(w*1000 + i)
+				q.do(context.Background(), w*1000+i)
 			}
 		}()
 	}
@@ -250,5 +252,54 @@ func TestGroupQueueUnderLoad(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("job %d ran %d times", j, n)
 		}
+	}
+}
+
+// TestGroupQueueCallerStopsWaitingAtItsDeadline: a caller whose context ends
+// returns at once, whether its job still waited (then it never runs) or its
+// group was running (then the group runs on, and the others in it are not
+// disturbed).
+func TestGroupQueueCallerStopsWaitingAtItsDeadline(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	var mu sync.Mutex
+	ran := map[int]bool{}
+	q := newGroupQueue(8, 1, 1, func(g []int) {
+		if g[0] == 0 {
+			close(started)
+			<-release
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, j := range g {
+			ran[j] = true
+		}
+	}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	running := make(chan error, 1)
+	go func() { running <- q.do(ctx, 0) }()
+	<-started
+	waited := make(chan error, 1)
+	go func() { waited <- q.do(ctx, 1) }()
+	other := make(chan error, 1)
+	go func() { other <- q.do(context.Background(), 2) }()
+	for _, c := range []chan error{running, waited} {
+		select {
+		case err := <-c:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("do past its deadline = %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a caller waited past its deadline")
+		}
+	}
+	close(release)
+	if err := <-other; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !ran[0] || ran[1] || !ran[2] {
+		t.Fatalf("ran %v: want the running group finished, the abandoned waiting job dropped, the other run", ran)
 	}
 }

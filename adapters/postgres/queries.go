@@ -47,7 +47,9 @@ type walletQueries struct {
 // and the lots come from the same snapshot.
 func (q *walletQueries) Get(ctx context.Context, tenant domain.TenantID, account domain.AccountID) (*domain.Wallet, error) {
 	read := &walletRead{ctx: ctx, key: keyOf(tenant, account)}
-	q.reader.do(read)
+	if err := q.reader.do(ctx, read); err != nil {
+		return nil, gaveUp(err)
+	}
 	return read.wallet, read.err
 }
 

@@ -64,52 +64,62 @@ func (s *staged[K, V, R]) columns() (string, []string) { return s.table.name, s.
 
 // draft is one unit of work's writes to a staged table: the unit reads them
 // over the batch's rows, and they join the batch only when the unit
-// succeeds, as a transaction of its own would commit or roll back.
+// succeeds, as a transaction of its own would commit or roll back. A unit
+// writes a handful of rows, so they are kept in slices, in write order:
+// scanning them beats hashing into a map.
 type draft[K comparable, V, R any] struct {
-	s     *staged[K, V, R]
-	rows  map[K]V
-	order []K
+	s    *staged[K, V, R]
+	keys []K
+	rows []V
 }
 
 // committer is a draft as its unit commits it.
 type committer interface{ commit() }
 
-// draftOf starts the unit's draft of a staged table.
-func draftOf[K comparable, V, R any](u *unit, s *staged[K, V, R]) *draft[K, V, R] {
-	d := &draft[K, V, R]{s: s, rows: map[K]V{}}
+// draftOf starts d, a draft in u, of a staged table.
+func draftOf[K comparable, V, R any](u *unit, d *draft[K, V, R], s *staged[K, V, R]) {
+	d.s = s
 	u.drafts = append(u.drafts, d)
-	return d
+}
+
+// own reads only what the unit itself wrote.
+func (d *draft[K, V, R]) own(k K) (V, bool) {
+	for i, key := range d.keys {
+		if key == k {
+			return d.rows[i], true
+		}
+	}
+	var zero V
+	return zero, false
 }
 
 func (d *draft[K, V, R]) get(k K) (V, bool) {
-	if v, ok := d.rows[k]; ok {
+	if v, ok := d.own(k); ok {
 		return v, true
 	}
 	return d.s.get(k)
 }
 
-// own reads only what the unit itself wrote.
-func (d *draft[K, V, R]) own(k K) (V, bool) {
-	v, ok := d.rows[k]
-	return v, ok
-}
-
 func (d *draft[K, V, R]) put(k K, v V) {
-	if _, ok := d.rows[k]; !ok {
-		d.order = append(d.order, k)
+	for i, key := range d.keys {
+		if key == k {
+			d.rows[i] = v
+			return
+		}
 	}
-	d.rows[k] = v
+	d.keys = append(d.keys, k)
+	d.rows = append(d.rows, v)
 }
 
 // all yields every row the unit sees.
 func (d *draft[K, V, R]) all(yield func(K, V) bool) {
-	for k, v := range d.rows {
-		if !yield(k, v) {
+	for i, k := range d.keys {
+		if !yield(k, d.rows[i]) {
 			return
 		}
 	}
 	for k, v := range d.s.rows {
-		if _, mine := d.rows[k]; !mine && !yield(k, v) {
+		if _, mine := d.own(k); !mine && !yield(k, v) {
 			return
 		}
 	}
@@ -117,8 +127,8 @@ func (d *draft[K, V, R]) all(yield func(K, V) bool) {
 
 func (d *draft[K, V, R]) commit() {
 	s := d.s
-	for _, k := range d.order {
-		s.rows[k] = d.rows[k]
+	for i, k := range d.keys {
+		s.rows[k] = d.rows[i]
 		if !s.isDirty[k] {
 			s.isDirty[k] = true
 			s.written = append(s.written, k)

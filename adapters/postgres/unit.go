@@ -21,23 +21,24 @@ type unit struct {
 	claimable map[application.IdempotencyKey]bool
 
 	drafts   []committer
-	wallets  *draft[walletKey, walletState, walletRow]
-	lots     *draft[uuid.UUID, lotRow, lotRow]
-	txs      *draft[uuid.UUID, transactionRow, transactionRow]
-	postings *draft[postingKey, postingRow, postingRow]
-	holds    *draft[uuid.UUID, holdRow, holdRow]
-	records  *draft[application.IdempotencyKey, idempotencyRow, idempotencyRow]
+	wallets  draft[walletKey, walletState, walletRow]
+	lots     draft[uuid.UUID, lotRow, lotRow]
+	txs      draft[uuid.UUID, transactionRow, transactionRow]
+	postings draft[postingKey, postingRow, postingRow]
+	holds    draft[uuid.UUID, holdRow, holdRow]
+	records  draft[application.IdempotencyKey, idempotencyRow, idempotencyRow]
 }
 
 // unit starts a unit of work of the given scope; a hold names its wallet.
 func (b *batch) unit(scope application.Scope) *unit {
-	u := &unit{b: b, lockable: map[walletKey]bool{}, claimable: map[application.IdempotencyKey]bool{}}
-	u.wallets = draftOf(u, b.wallets)
-	u.lots = draftOf(u, b.lots)
-	u.txs = draftOf(u, b.txs)
-	u.postings = draftOf(u, b.postings)
-	u.holds = draftOf(u, b.holds)
-	u.records = draftOf(u, b.records)
+	u := &unit{b: b, lockable: map[walletKey]bool{}, claimable: map[application.IdempotencyKey]bool{},
+		drafts: make([]committer, 0, len(b.tables))}
+	draftOf(u, &u.wallets, b.wallets)
+	draftOf(u, &u.lots, b.lots)
+	draftOf(u, &u.txs, b.txs)
+	draftOf(u, &u.postings, b.postings)
+	draftOf(u, &u.holds, b.holds)
+	draftOf(u, &u.records, b.records)
 	for _, w := range scope.Wallets {
 		u.lockable[keyOf(w.Tenant, w.Account)] = true
 	}

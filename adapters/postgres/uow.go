@@ -88,14 +88,27 @@ func scopeKeys(s application.Scope) []any {
 // WithinTx runs fn in a transaction it may share with other units of work.
 // fn gets a context of that transaction, not ctx: a caller that gives up
 // must not abort the others. A caller whose ctx ends before its turn comes
-// is not run.
+// is not run; one whose ctx ends while its transaction runs gets
+// application.ErrUnavailable (or, cancelled, ctx's error) at once, and the
+// transaction goes on without it, its outcome unknown to the caller.
 func (u *UnitOfWork) WithinTx(ctx context.Context, scope application.Scope, fn func(ctx context.Context, r application.Repos) error) error {
 	j := &job{ctx: ctx, scope: scope, fn: fn, since: time.Now()}
-	u.queue.do(j)
+	if err := u.queue.do(ctx, j); err != nil {
+		return gaveUp(err)
+	}
 	if j.panicked != nil {
 		panic(fmt.Sprintf("%v [recovered in a batch; its stack:\n%s]", j.panicked, j.stack))
 	}
 	return j.err
+}
+
+// gaveUp is what a caller whose context ended while it waited gets: past
+// its deadline, the database did not answer in time.
+func gaveUp(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: no answer before the deadline: %w", application.ErrUnavailable, err)
+	}
+	return err
 }
 
 // Waiting is how many units of work wait for a transaction: a measure of
