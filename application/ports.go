@@ -73,7 +73,8 @@ type IdempotencyRepository interface {
 // ErrIdempotencyKeyTaken is returned by IdempotencyRepository.Claim when the key is taken already.
 var ErrIdempotencyKeyTaken = errors.New("idempotency key already recorded")
 
-// Queries read committed state outside any unit of work.
+// Queries read committed state outside any unit of work. Like WithinTx, a
+// query returns soon after its ctx ends.
 type Queries struct {
 	Wallets     WalletQueries
 	Ledger      LedgerQueries
@@ -151,6 +152,11 @@ type IdempotencyCleaner interface {
 // fn still commits or rolls back on its own; so fn must not have effects
 // outside Repos, and should not wait on anything, as others in its
 // transaction wait for it.
+//
+// WithinTx returns soon after ctx ends, whatever the database does: with
+// ErrUnavailable when ctx's deadline passed (fn may still commit: the
+// outcome is unknown, and a retry must carry the same idempotency key), or
+// with ctx's error when it was cancelled.
 type UnitOfWork interface {
 	WithinTx(ctx context.Context, scope Scope, fn func(ctx context.Context, r Repos) error) error
 }

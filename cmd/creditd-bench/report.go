@@ -33,15 +33,25 @@ func sourceRevision() string {
 type machine struct {
 	CPU, RAM, OS, Kernel, Go, Postgres string
 	Cores                              int
+	PGArgs                             string // the server's settings beyond stock
 }
 
 func (m machine) String() string {
-	return fmt.Sprintf("%s · %d cores · %s RAM · %s · Linux %s · %s · PostgreSQL %s (fsync on, default settings)",
-		m.CPU, m.Cores, m.RAM, m.OS, m.Kernel, m.Go, m.Postgres)
+	settings := "stock settings"
+	switch m.PGArgs {
+	case "":
+	case "its own":
+		settings = "its own settings"
+	default:
+		settings = "settings `" + m.PGArgs + "`"
+	}
+	return fmt.Sprintf("%s · %d cores · %s RAM · %s · Linux %s · %s · PostgreSQL %s (fsync on, %s)",
+		m.CPU, m.Cores, m.RAM, m.OS, m.Kernel, m.Go, m.Postgres, settings)
 }
 
-func machineFacts(pgVersion string) machine {
-	m := machine{CPU: "unknown CPU", RAM: "?", OS: "unknown OS", Kernel: "?", Go: runtime.Version(), Postgres: pgVersion, Cores: runtime.NumCPU()}
+func machineFacts(pgVersion, pgArgs string) machine {
+	m := machine{CPU: "unknown CPU", RAM: "?", OS: "unknown OS", Kernel: "?", Go: runtime.Version(), Postgres: pgVersion, Cores: runtime.NumCPU(),
+		PGArgs: pgArgs}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
@@ -682,7 +692,7 @@ func (r *report) roundsText() string {
 }
 
 // openLoopNote says why the open-loop p99 is measured as it is.
-var openLoopNote = fmt.Sprintf("Open loop, one step per scenario in every round, at half of that round's best closed-loop rate for %d step durations: the load follows the round's capacity, as a ratio follows the round's pgbench. PostgreSQL's checkpoints (every 40 s or so at these write rates with stock settings) and autovacuum passes stall commits for 30-100 ms; with 10 s steps a %d s window holds about one, a few tenths of a percent of its requests, so one stall no longer decides a p99 by falling in the window or not, and the target takes the median over the rounds, which drops a window that caught more. The notes of the medians table give the largest latency seen, and the p99 of every round's requests pooled, which spans as many stalls as all the open-loop time together (the 90 s single step before rounds spanned fewer).", openLoopSteps, openLoopSteps*10)
+var openLoopNote = fmt.Sprintf("Open loop, one step per scenario in every round, at half of that round's best closed-loop rate for %d step durations: the load follows the round's capacity, as a ratio follows the round's pgbench. PostgreSQL's checkpoints (every minute or so at these write rates with stock settings; every 15 minutes with the benchmark's) and autovacuum passes stall commits for 30-100 ms; with 10 s steps a %d s window holds about one, a few tenths of a percent of its requests, so one stall no longer decides a p99 by falling in the window or not, and the target takes the median over the rounds, which drops a window that caught more. The notes of the medians table give the largest latency seen, and the p99 of every round's requests pooled, which spans as many stalls as all the open-loop time together (the 90 s single step before rounds spanned fewer).", openLoopSteps, openLoopSteps*10)
 
 // markdown is the full results document.
 func (r *report) markdown(chartName string) string {
@@ -702,7 +712,7 @@ func (r *report) markdown(chartName string) string {
 	b.WriteString("\n\n")
 	if len(r.Baselines) > 0 {
 		b.WriteString("## PostgreSQL baselines (pgbench, same server and port, in every round)\n\n")
-		fmt.Fprintf(&b, "PostgreSQL runs as `make run` runs it (test/postgres/server.sh: a container on the host network, listening on 127.0.0.1, so no docker-proxy forwards its traffic), stock settings, fsync on. `pgbench -M prepared` from a second container on the host network; TPC-B-like on `pgbench -i -s %d` (initialised once; pgbench vacuums its tables before each run), and the single-hot-row script `%s` (the table vacuumed before each run). creditd is running, idle, beside them.\n\n", r.Scale, hotRowScript)
+		fmt.Fprintf(&b, "PostgreSQL runs as `make run` runs it (test/postgres/server.sh: a container on the host network, listening on 127.0.0.1, so no docker-proxy forwards its traffic), fsync on, with the settings named in the heading (the same for pgbench and creditd). `pgbench -M prepared` from a second container on the host network; TPC-B-like on `pgbench -i -s %d` (initialised once; pgbench vacuums its tables before each run), and the single-hot-row script `%s` (the table vacuumed before each run). creditd is running, idle, beside them.\n\n", r.Scale, hotRowScript)
 		b.WriteString(r.baselinesTable())
 		b.WriteString("\n")
 	}

@@ -121,7 +121,7 @@ func (b *bench) measure(sc int, mode string, clients int, unit string, load func
 
 // openLoopSteps is how many step durations an open-loop run lasts in each
 // round. Its p99 is the target, and PostgreSQL's background work at these
-// write rates (a checkpoint every 40 s or so with stock settings, autovacuum
+// write rates (a checkpoint every minute or so with stock settings, autovacuum
 // passes over the append-only tables) stalls commits for 30-100 ms a few
 // times a minute: in a 10 s window one stall is 1-2% of the requests and
 // decides the p99 by whether it falls in the window. A 40 s window holds
