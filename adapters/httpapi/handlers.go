@@ -28,8 +28,7 @@ func (h *handlers) getAccount(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	tenant := principal(c).Tenant
-	view, err := h.accounts.GetAccount(c.Request.Context(), tenant, account)
+	view, err := h.accounts.GetAccount(c.Request.Context(), principal(c).Tenant, account)
 	if err != nil {
 		_ = c.Error(err)
 		return
@@ -55,8 +54,7 @@ func (h *handlers) listTransactions(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	tenant := principal(c).Tenant
-	page, err := h.accounts.ListTransactions(c.Request.Context(), tenant, q.account, q.limit, q.before)
+	page, err := h.accounts.ListTransactions(c.Request.Context(), principal(c).Tenant, q.account, q.limit, q.before)
 	if err != nil {
 		_ = c.Error(err)
 		return
@@ -123,8 +121,7 @@ func (h *handlers) getHold(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	tenant := principal(c).Tenant
-	hold, err := h.holds.Get(c.Request.Context(), tenant, id)
+	hold, err := h.holds.Get(c.Request.Context(), principal(c).Tenant, id)
 	if err != nil {
 		_ = c.Error(err)
 		return

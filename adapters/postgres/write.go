@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -81,6 +82,7 @@ func (t table[R]) columnNames() []string {
 
 // tableWrite is one table's part of a write statement.
 type tableWrite struct {
+	table string
 	// sql is the INSERT, its parameters numbered from first.
 	sql    func(first int) string
 	params []any
@@ -92,7 +94,7 @@ func (t table[R]) write(rows []R) tableWrite {
 	for i, c := range t.columns {
 		params[i] = c.param(rows)
 	}
-	return tableWrite{params: params, sql: func(first int) string {
+	return tableWrite{table: t.name, params: params, sql: func(first int) string {
 		var sb strings.Builder
 		fmt.Fprintf(&sb, "INSERT INTO %s (%s) SELECT * FROM unnest(", t.name, strings.Join(t.columnNames(), ", "))
 		for i, c := range t.columns {
@@ -142,13 +144,30 @@ func writeStatement(writes []tableWrite) (string, []any) {
 	return sb.String(), params
 }
 
+// writeStatements are the statement texts built so far, by the names of
+// the tables written, in order: a handful of shapes recur on every batch.
+var writeStatements sync.Map
+
 // execWrites runs the writes in one round trip.
 func execWrites(ctx context.Context, db bun.IDB, op string, writes []tableWrite) error {
 	if len(writes) == 0 {
 		return nil
 	}
-	query, params := writeStatement(writes)
-	return translate(execPrepared(ctx, db, query, params...), op)
+	var shape strings.Builder
+	for _, w := range writes {
+		shape.WriteString(w.table)
+		shape.WriteByte(' ')
+	}
+	query, ok := writeStatements.Load(shape.String())
+	if !ok {
+		text, _ := writeStatement(writes)
+		query, _ = writeStatements.LoadOrStore(shape.String(), text)
+	}
+	params := make([]any, 0, 64)
+	for _, w := range writes {
+		params = append(params, w.params...)
+	}
+	return translate(execPrepared(ctx, db, query.(string), params...), op)
 }
 
 // The tables a unit of work writes.
