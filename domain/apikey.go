@@ -10,14 +10,17 @@ import (
 type Scope struct{ slug string }
 
 var (
-	ScopeRead  = Scope{"credits:read"}  // read accounts, holds and history
-	ScopeWrite = Scope{"credits:write"} // grant, spend, hold, capture, release
+	ScopeRead         = Scope{"credits:read"}  // read accounts, holds and history
+	ScopeWrite        = Scope{"credits:write"} // grant, spend, hold, capture, release
+	ScopeCatalogWrite = Scope{"catalog:write"} // create and change credit packs (reading them needs no scope)
+	ScopeOrdersRead   = Scope{"orders:read"}   // read orders, refund quotes and reconciliation reports
+	ScopeOrdersWrite  = Scope{"orders:write"}  // create and complete orders, refund them
 )
 
 // AllScopes is what a key gets when none are asked for.
-var AllScopes = []Scope{ScopeRead, ScopeWrite}
+var AllScopes = []Scope{ScopeRead, ScopeWrite, ScopeCatalogWrite, ScopeOrdersRead, ScopeOrdersWrite}
 
-// ScopeFromString parses "credits:read" or "credits:write".
+// ScopeFromString parses a scope's name (see AllScopes).
 func ScopeFromString(s string) (Scope, error) {
 	for _, sc := range AllScopes {
 		if sc.slug == s {

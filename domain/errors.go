@@ -23,6 +23,7 @@ var (
 	ErrHoldNotReleasable   = rejection("hold is not releasable")
 	ErrCaptureExceedsHold  = rejection("capture exceeds the hold's remaining amount")
 	ErrBalanceLimit        = rejection("balance limit exceeded")
+	ErrAlreadyExists       = rejection("already exists")
 )
 
 var rejections []error

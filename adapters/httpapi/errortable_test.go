@@ -46,6 +46,9 @@ func TestEveryErrorMapsToAProblem(t *testing.T) {
 		// a unit of work outside its scope is a programming error.
 		"ErrIdempotencyKeyTaken": {application.ErrIdempotencyKeyTaken, http.StatusInternalServerError},
 		"ErrOutOfScope":          {application.ErrOutOfScope, http.StatusInternalServerError},
+		// A payment the gateway does not know is one not paid yet: sync waits.
+		"ErrPaymentNotFound": {application.ErrPaymentNotFound, http.StatusInternalServerError},
+		"ErrInvalidWebhook":  {application.ErrInvalidWebhook, http.StatusBadRequest},
 	}
 	for _, name := range exportedErrors(t, "../../application") {
 		want, ok := applicationErrors[name]

@@ -66,6 +66,7 @@ var errorTable = []struct {
 	// say why: the database did not answer in time.
 	{context.DeadlineExceeded, kindUnavailable},
 	{domain.ErrInvalidInput, problemKind{http.StatusBadRequest, "validation-failed", "Validation failed", ""}},
+	{application.ErrInvalidWebhook, problemKind{http.StatusBadRequest, "invalid-webhook", "Invalid webhook", ""}},
 	{errMalformedBody, problemKind{http.StatusBadRequest, "malformed-request", "Malformed request", ""}},
 	{errIdempotencyKeyMissing, problemKind{http.StatusBadRequest, "idempotency-key-missing", "Idempotency key missing", ""}},
 	{application.ErrUnauthenticated, problemKind{http.StatusUnauthorized, "unauthorized", "Unauthorized", ""}},
@@ -78,6 +79,7 @@ var errorTable = []struct {
 	{domain.ErrHoldNotCapturable, problemKind{http.StatusConflict, "hold-not-capturable", "Hold not capturable", ""}},
 	{domain.ErrHoldNotReleasable, problemKind{http.StatusConflict, "hold-not-releasable", "Hold not releasable", ""}},
 	{domain.ErrCaptureExceedsHold, problemKind{http.StatusConflict, "capture-exceeds-hold", "Capture exceeds hold", ""}},
+	{domain.ErrAlreadyExists, problemKind{http.StatusConflict, "already-exists", "Already exists", ""}},
 	{errRequestTimeout, problemKind{http.StatusRequestTimeout, "request-timeout", "Request timeout", ""}},
 	{errRequestTooLarge, problemKind{http.StatusRequestEntityTooLarge, "request-too-large", "Request too large", ""}},
 	{errUnsupportedMediaType, problemKind{http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type", ""}},
