@@ -73,14 +73,18 @@ func (e *GatewayError) Error() string {
 	return fmt.Sprintf("payment gateway answered %d %s: %s", e.Status, e.Type, e.Message)
 }
 
-// Unwrap makes a server-side failure (5xx) an ErrUnavailable: the request
-// may succeed later.
+// Unwrap makes a server-side failure (5xx) an ErrUnavailable (the request
+// may succeed later), and any other an ErrGatewayRefused.
 func (e *GatewayError) Unwrap() error {
 	if e.Status >= 500 {
 		return ErrUnavailable
 	}
-	return nil
+	return ErrGatewayRefused
 }
+
+// ErrGatewayRefused means the gateway refused a request creditd made (4xx):
+// creditd's settings or state disagree with the gateway's.
+var ErrGatewayRefused = errors.New("the payment gateway refused the request")
 
 // Gateway error types creditd acts on.
 const (

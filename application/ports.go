@@ -28,6 +28,7 @@ type Repos struct {
 	Ledger      LedgerRepository
 	Holds       HoldRepository
 	Idempotency IdempotencyRepository
+	Orders      OrderRepository
 }
 
 // WalletRepository stores wallets with their open lots.
@@ -57,6 +58,15 @@ type HoldRepository interface {
 	ListOpen(ctx context.Context, wallet domain.WalletID) ([]*domain.Hold, error)
 }
 
+// OrderRepository stores purchase orders. An order is read, and changed,
+// only when the unit of work's Scope names it.
+type OrderRepository interface {
+	// Get reads an order, locked until the unit of work ends; domain.ErrNotFound when there is none.
+	Get(ctx context.Context, id domain.PaymentID) (*domain.Order, error)
+	// Save inserts or updates the order.
+	Save(ctx context.Context, o *domain.Order) error
+}
+
 // IdempotencyRepository claims idempotency keys and stores their receipts.
 type IdempotencyRepository interface {
 	// Claim stores a record for a key not seen before, or fails with
@@ -80,6 +90,7 @@ type Queries struct {
 	Ledger      LedgerQueries
 	Holds       HoldQueries
 	Idempotency IdempotencyQueries
+	Orders      OrderQueries
 }
 
 // WalletQueries read wallets.
@@ -131,6 +142,31 @@ type HoldRef struct {
 	ExpiresAt time.Time
 }
 
+// OrderQueries read orders.
+type OrderQueries interface {
+	// Get reads an order by its payment id, whatever its tenant (a webhook
+	// names only the payment); domain.ErrNotFound when there is none.
+	Get(ctx context.Context, id domain.PaymentID) (*domain.Order, error)
+	// List returns up to limit of the tenant's orders matching the filter,
+	// by (updatedAt, paymentId) ascending, strictly after the filter's cursor.
+	List(ctx context.Context, f OrderFilter, limit int) ([]*domain.Order, error)
+}
+
+// OrderFilter selects a tenant's orders.
+type OrderFilter struct {
+	Tenant       domain.TenantID
+	Account      *domain.AccountID
+	Status       *domain.OrderStatus
+	UpdatedSince *time.Time // updated at or after
+	After        *OrderCursor
+}
+
+// OrderCursor is the position after an order in a listing.
+type OrderCursor struct {
+	UpdatedAt time.Time
+	Payment   domain.PaymentID
+}
+
 // IdempotencyQueries read stored outcomes.
 type IdempotencyQueries interface {
 	// Get reads a record; domain.ErrNotFound when there is none.
@@ -162,8 +198,8 @@ type UnitOfWork interface {
 }
 
 // Scope is what a unit of work will lock and claim, declared before it
-// starts: wallets named by account or by one of their holds, and idempotency
-// keys. Knowing it, an implementation can lock every wallet up front in one
+// starts: wallets named by account or by one of their holds, idempotency
+// keys, and orders (locked after wallets, in payment id order). Knowing it, an implementation can lock every wallet up front in one
 // global order, so units of work never deadlock one another, and can read
 // everything they need for many of them at once. Locking a wallet or claiming
 // a key outside the scope fails with ErrOutOfScope: a programming error.
@@ -171,6 +207,7 @@ type Scope struct {
 	Wallets []WalletRef
 	Holds   []HoldKey
 	Keys    []IdempotencyKey
+	Orders  []domain.PaymentID
 }
 
 // WalletScope is the scope of work on one account's wallet.

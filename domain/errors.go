@@ -24,6 +24,7 @@ var (
 	ErrCaptureExceedsHold  = rejection("capture exceeds the hold's remaining amount")
 	ErrBalanceLimit        = rejection("balance limit exceeded")
 	ErrAlreadyExists       = rejection("already exists")
+	ErrProductUnavailable  = rejection("product unavailable")
 )
 
 var rejections []error

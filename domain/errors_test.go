@@ -17,8 +17,9 @@ func TestEveryDomainErrorIsARejection(t *testing.T) {
 		"ErrInvalidInput": domain.ErrInvalidInput, "ErrNotFound": domain.ErrNotFound,
 		"ErrInsufficientCredits": domain.ErrInsufficientCredits, "ErrHoldNotCapturable": domain.ErrHoldNotCapturable,
 		"ErrHoldNotReleasable": domain.ErrHoldNotReleasable, "ErrCaptureExceedsHold": domain.ErrCaptureExceedsHold,
-		"ErrBalanceLimit":  domain.ErrBalanceLimit,
-		"ErrAlreadyExists": domain.ErrAlreadyExists,
+		"ErrBalanceLimit":       domain.ErrBalanceLimit,
+		"ErrAlreadyExists":      domain.ErrAlreadyExists,
+		"ErrProductUnavailable": domain.ErrProductUnavailable,
 	}
 	if len(domain.Rejections()) != len(byName) {
 		t.Fatalf("Rejections lists %d, this test knows %d: add the new one here", len(domain.Rejections()), len(byName))

@@ -49,6 +49,10 @@ func TestEveryErrorMapsToAProblem(t *testing.T) {
 		// A payment the gateway does not know is one not paid yet: sync waits.
 		"ErrPaymentNotFound": {application.ErrPaymentNotFound, http.StatusInternalServerError},
 		"ErrInvalidWebhook":  {application.ErrInvalidWebhook, http.StatusBadRequest},
+		// The complete handler answers with the rejected order instead.
+		"ErrCancelFailed": {application.ErrCancelFailed, http.StatusInternalServerError},
+		// PortOne refused a request creditd made: a misconfiguration, not the client's fault.
+		"ErrGatewayRefused": {application.ErrGatewayRefused, http.StatusBadGateway},
 	}
 	for _, name := range exportedErrors(t, "../../application") {
 		want, ok := applicationErrors[name]

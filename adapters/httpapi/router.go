@@ -51,8 +51,10 @@ type Readiness func(ctx context.Context) error
 type Deps struct {
 	Accounts *application.Accounts
 	Holds    *application.Holds
-	APIKeys  *application.APIKeys
-	Clock    application.Clock
+	// Orders is optional: without it, the order routes answer 404.
+	Orders  *application.Orders
+	APIKeys *application.APIKeys
+	Clock   application.Clock
 	// Logger receives access and error logs; nil logs JSON to stderr.
 	Logger *slog.Logger
 	// Registerer and Gatherer back /metrics. With both nil the router makes
@@ -136,6 +138,16 @@ func NewRouter(deps Deps) *gin.Engine {
 	read.GET("/holds/:holdId", h.getHold)
 	write.POST("/holds/:holdId/capture", h.captureHold)
 	write.POST("/holds/:holdId/release", h.releaseHold)
+
+	if deps.Orders != nil {
+		o := &orderHandlers{orders: deps.Orders, log: log}
+		readOrders := v1.Group("", requireScope(domain.ScopeOrdersRead))
+		writeOrders := v1.Group("", requireScope(domain.ScopeOrdersWrite))
+		writeOrders.POST("/orders", requireIdempotencyKey, o.create)
+		readOrders.GET("/orders", o.list)
+		readOrders.GET("/orders/:paymentId", o.get)
+		writeOrders.POST("/orders/:paymentId/complete", o.complete)
+	}
 	return e
 }
 

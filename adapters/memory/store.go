@@ -53,7 +53,8 @@ func (s *Store) UnitOfWork() application.UnitOfWork { return unitOfWork{s} }
 // Queries read the committed state.
 func (s *Store) Queries() application.Queries {
 	q := queries{s}
-	return application.Queries{Wallets: walletQueries{q}, Ledger: ledgerQueries{q}, Holds: holdQueries{q}, Idempotency: idempotencyQueries{q}}
+	return application.Queries{Wallets: walletQueries{q}, Ledger: ledgerQueries{q}, Holds: holdQueries{q}, Idempotency: idempotencyQueries{q},
+		Orders: orderQueries{q}}
 }
 
 // IdempotencyCleaner forgets old idempotency records, each call a transaction of its own.
@@ -72,7 +73,8 @@ type unitOfWork struct{ s *Store }
 func (u unitOfWork) WithinTx(ctx context.Context, scope application.Scope, fn func(ctx context.Context, r application.Repos) error) error {
 	return u.s.write(ctx, func(tx db) error {
 		t := txRepos{tx: tx, scope: resolveScope(tx, scope)}
-		return fn(ctx, application.Repos{Wallets: walletRepo{t}, Ledger: ledgerRepo{t}, Holds: holdRepo{t}, Idempotency: idempotencyRepo{t}})
+		return fn(ctx, application.Repos{Wallets: walletRepo{t}, Ledger: ledgerRepo{t}, Holds: holdRepo{t}, Idempotency: idempotencyRepo{t},
+			Orders: orderRepo{t}})
 	})
 }
 
@@ -80,12 +82,13 @@ func (u unitOfWork) WithinTx(ctx context.Context, scope application.Scope, fn fu
 type txScope struct {
 	wallets map[walletKey]bool
 	keys    map[idempotencyKey]bool
+	orders  map[domain.PaymentID]bool
 }
 
 // resolveScope turns a declared scope into the wallets and keys it names:
 // a hold names its wallet, if the hold exists.
 func resolveScope(tx db, scope application.Scope) txScope {
-	s := txScope{wallets: map[walletKey]bool{}, keys: map[idempotencyKey]bool{}}
+	s := txScope{wallets: map[walletKey]bool{}, keys: map[idempotencyKey]bool{}, orders: map[domain.PaymentID]bool{}}
 	for _, w := range scope.Wallets {
 		s.wallets[walletKey{w.Tenant, w.Account}] = true
 	}
@@ -96,6 +99,9 @@ func resolveScope(tx db, scope application.Scope) txScope {
 	}
 	for _, k := range scope.Keys {
 		s.keys[idempotencyKey{k.Tenant, k.Key}] = true
+	}
+	for _, o := range scope.Orders {
+		s.orders[o] = true
 	}
 	return s
 }
@@ -155,6 +161,7 @@ type db struct {
 	holds       table[domain.HoldID, holdRecord]
 	ledger      table[domain.TransactionID, txRecord]
 	idempotency table[idempotencyKey, idempotencyRecord]
+	orders      table[domain.PaymentID, domain.Order]
 }
 
 func newDB() db {
@@ -163,11 +170,13 @@ func newDB() db {
 		holds:       table[domain.HoldID, holdRecord]{rows: map[domain.HoldID]holdRecord{}},
 		ledger:      table[domain.TransactionID, txRecord]{rows: map[domain.TransactionID]txRecord{}},
 		idempotency: table[idempotencyKey, idempotencyRecord]{rows: map[idempotencyKey]idempotencyRecord{}},
+		orders:      table[domain.PaymentID, domain.Order]{rows: map[domain.PaymentID]domain.Order{}},
 	}
 }
 
 func (d db) overlay() db {
-	return db{wallets: d.wallets.overlay(), holds: d.holds.overlay(), ledger: d.ledger.overlay(), idempotency: d.idempotency.overlay()}
+	return db{wallets: d.wallets.overlay(), holds: d.holds.overlay(), ledger: d.ledger.overlay(), idempotency: d.idempotency.overlay(),
+		orders: d.orders.overlay()}
 }
 
 func (d db) commit() {
@@ -175,6 +184,7 @@ func (d db) commit() {
 	d.holds.commit()
 	d.ledger.commit()
 	d.idempotency.commit()
+	d.orders.commit()
 }
 
 // table is one kind of record. Records are values that are never changed in

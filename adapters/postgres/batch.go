@@ -65,6 +65,7 @@ type batch struct {
 	postings *staged[postingKey, postingRow, postingRow]
 	holds    *staged[uuid.UUID, holdRow, holdRow]
 	records  *staged[application.IdempotencyKey, idempotencyRow, idempotencyRow]
+	orders   *staged[string, orderRow, orderRow]
 
 	openHolds map[uuid.UUID]bool // wallets whose open holds are all loaded
 
@@ -120,6 +121,7 @@ func newBatch(ctx context.Context, tx bun.Tx, now time.Time) *batch {
 	b.postings = stage[postingKey](b, postingsTable, asIs[postingRow])
 	b.holds = stage[uuid.UUID](b, holdsTable, asIs[holdRow])
 	b.records = stage[application.IdempotencyKey](b, idempotencyTable, asIs[idempotencyRow])
+	b.orders = stage[string](b, ordersTable, asIs[orderRow])
 	return b
 }
 
@@ -128,6 +130,7 @@ func (b *batch) load(scopes []application.Scope) error {
 	var accounts []walletKey
 	var holdKeys []application.HoldKey
 	var keys []application.IdempotencyKey
+	var orders []string
 	seen := map[any]bool{}
 	for _, s := range scopes {
 		for _, w := range s.Wallets {
@@ -146,6 +149,12 @@ func (b *batch) load(scopes []application.Scope) error {
 			if !seen[k] {
 				seen[k] = true
 				keys = append(keys, k)
+			}
+		}
+		for _, o := range s.Orders {
+			if !seen[o] {
+				seen[o] = true
+				orders = append(orders, o.String())
 			}
 		}
 	}
@@ -191,6 +200,15 @@ func (b *batch) load(scopes []application.Scope) error {
 					return fmt.Errorf("hold %s: %w: its wallet was not locked", hs.ID, errRetryable)
 				}
 			}
+		}
+	}
+	if len(orders) > 0 {
+		locked, err := lockOrders(b.ctx, b.tx, orders)
+		if err != nil {
+			return err
+		}
+		for _, o := range locked {
+			b.orders.load(o.PaymentID, o)
 		}
 	}
 	if len(keys) > 0 {

@@ -23,6 +23,7 @@ func NewQueries(db *bun.DB, cfg Config) application.Queries {
 		Ledger:      ledgerQueries{db},
 		Holds:       holdQueries{db},
 		Idempotency: idempotencyQueries{db},
+		Orders:      orderQueries{db},
 	}
 }
 

@@ -19,26 +19,29 @@ type unit struct {
 	b         *batch
 	lockable  map[walletKey]bool
 	claimable map[application.IdempotencyKey]bool
+	orders    map[string]bool // the orders the unit may read and write
 
-	drafts   []committer
-	wallets  draft[walletKey, walletState, walletRow]
-	lots     draft[uuid.UUID, lotRow, lotRow]
-	txs      draft[uuid.UUID, transactionRow, transactionRow]
-	postings draft[postingKey, postingRow, postingRow]
-	holds    draft[uuid.UUID, holdRow, holdRow]
-	records  draft[application.IdempotencyKey, idempotencyRow, idempotencyRow]
+	drafts    []committer
+	wallets   draft[walletKey, walletState, walletRow]
+	lots      draft[uuid.UUID, lotRow, lotRow]
+	txs       draft[uuid.UUID, transactionRow, transactionRow]
+	postings  draft[postingKey, postingRow, postingRow]
+	holds     draft[uuid.UUID, holdRow, holdRow]
+	records   draft[application.IdempotencyKey, idempotencyRow, idempotencyRow]
+	orderRows draft[string, orderRow, orderRow]
 }
 
 // unit starts a unit of work of the given scope; a hold names its wallet.
 func (b *batch) unit(scope application.Scope) *unit {
 	u := &unit{b: b, lockable: map[walletKey]bool{}, claimable: map[application.IdempotencyKey]bool{},
-		drafts: make([]committer, 0, len(b.tables))}
+		orders: map[string]bool{}, drafts: make([]committer, 0, len(b.tables))}
 	draftOf(u, &u.wallets, b.wallets)
 	draftOf(u, &u.lots, b.lots)
 	draftOf(u, &u.txs, b.txs)
 	draftOf(u, &u.postings, b.postings)
 	draftOf(u, &u.holds, b.holds)
 	draftOf(u, &u.records, b.records)
+	draftOf(u, &u.orderRows, b.orders)
 	for _, w := range scope.Wallets {
 		u.lockable[keyOf(w.Tenant, w.Account)] = true
 	}
@@ -49,6 +52,9 @@ func (b *batch) unit(scope application.Scope) *unit {
 	}
 	for _, k := range scope.Keys {
 		u.claimable[k] = true
+	}
+	for _, o := range scope.Orders {
+		u.orders[o.String()] = true
 	}
 	return u
 }
@@ -61,7 +67,8 @@ func (u *unit) commit() {
 }
 
 func (u *unit) repos() application.Repos {
-	return application.Repos{Wallets: unitWallets{u}, Ledger: unitLedger{u}, Holds: unitHolds{u}, Idempotency: unitIdempotency{u}}
+	return application.Repos{Wallets: unitWallets{u}, Ledger: unitLedger{u}, Holds: unitHolds{u}, Idempotency: unitIdempotency{u},
+		Orders: unitOrders{u}}
 }
 
 var (

@@ -72,7 +72,7 @@ func NewUnitOfWork(db *bun.DB, cfg Config, clock application.Clock) *UnitOfWork 
 
 // scopeKeys are what a unit of work needs to itself within the process.
 func scopeKeys(s application.Scope) []any {
-	keys := make([]any, 0, len(s.Wallets)+len(s.Holds)+len(s.Keys))
+	keys := make([]any, 0, len(s.Wallets)+len(s.Holds)+len(s.Keys)+len(s.Orders))
 	for _, w := range s.Wallets {
 		keys = append(keys, keyOf(w.Tenant, w.Account))
 	}
@@ -81,6 +81,9 @@ func scopeKeys(s application.Scope) []any {
 	}
 	for _, k := range s.Keys {
 		keys = append(keys, k)
+	}
+	for _, o := range s.Orders {
+		keys = append(keys, o)
 	}
 	return keys
 }

@@ -28,6 +28,7 @@ func TestWrittenColumnsMatchRowStructs(t *testing.T) {
 		"postings":            reflect.TypeFor[postingRow](),
 		"holds":               reflect.TypeFor[holdRow](),
 		"idempotency_records": reflect.TypeFor[idempotencyRow](),
+		"orders":              reflect.TypeFor[orderRow](),
 	}
 	written := WrittenColumns()
 	if len(written) != len(rowOf) {

@@ -1,0 +1,258 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/creditd/creditd/application"
+	"github.com/creditd/creditd/domain"
+)
+
+// orderHandlers sell credit packs: create, read, list and complete orders.
+type orderHandlers struct {
+	orders *application.Orders
+	log    *slog.Logger
+}
+
+type createOrderRequest struct {
+	AccountID string `json:"accountId"`
+	ProductID string `json:"productId"`
+}
+
+func (r createOrderRequest) toCommand(tenant domain.TenantID) (application.CreateOrderCommand, error) {
+	var fe fieldErrors
+	cmd := application.CreateOrderCommand{Tenant: tenant}
+	if r.AccountID == "" {
+		fe.addf("accountId", "is required")
+	} else if a, err := domain.ParseAccountID(r.AccountID); err != nil {
+		fe.add("accountId", err)
+	} else {
+		cmd.Account = a
+	}
+	if r.ProductID == "" {
+		fe.addf("productId", "is required")
+	} else if p, err := domain.ParseProductID(r.ProductID); err != nil {
+		fe.add("productId", err)
+	} else {
+		cmd.Product = p
+	}
+	return cmd, fe.err()
+}
+
+// orderResponse carries, beside the order, everything the browser SDK's
+// requestPayment takes: storeId, channelKey, paymentId, orderName,
+// totalAmount (a JSON integer in the currency's minor unit, as the SDK
+// takes it), currency and customData.
+type orderResponse struct {
+	PaymentID          string                  `json:"paymentId"`
+	AccountID          string                  `json:"accountId"`
+	ProductID          string                  `json:"productId"`
+	Status             string                  `json:"status"`
+	StoreID            string                  `json:"storeId"`
+	ChannelKey         string                  `json:"channelKey"`
+	OrderName          string                  `json:"orderName"`
+	TotalAmount        int64                   `json:"totalAmount"`
+	Currency           string                  `json:"currency"`
+	CustomData         json.RawMessage         `json:"customData"`
+	Credits            string                  `json:"credits"`
+	BonusCredits       string                  `json:"bonusCredits"`
+	CreditValidityDays *int                    `json:"creditValidityDays"`
+	RefundedAmount     string                  `json:"refundedAmount"`
+	VirtualAccount     *virtualAccountResponse `json:"virtualAccount"`
+	Rejection          *string                 `json:"rejection"`
+	PaidAt             *string                 `json:"paidAt"`
+	CreatedAt          string                  `json:"createdAt"`
+	UpdatedAt          string                  `json:"updatedAt"`
+}
+
+type virtualAccountResponse struct {
+	Bank          string  `json:"bank"`
+	AccountNumber string  `json:"accountNumber"`
+	Holder        string  `json:"holder"`
+	DueAt         *string `json:"dueAt"`
+}
+
+func toOrderResponse(o *domain.Order, checkout application.Checkout) orderResponse {
+	spec := o.Spec()
+	r := orderResponse{PaymentID: o.PaymentID().String(), AccountID: o.Account().String(), ProductID: o.Product().String(),
+		Status: o.Status().String(), StoreID: checkout.StoreID, ChannelKey: checkout.ChannelKey, OrderName: spec.Name,
+		TotalAmount: spec.Price.Amount(), Currency: spec.Price.Currency().String(), CustomData: json.RawMessage(o.CustomData()),
+		Credits: spec.Credits.String(), BonusCredits: spec.BonusCredits.String(), CreditValidityDays: spec.CreditValidityDays,
+		RefundedAmount: strconv.FormatInt(o.Cancelled(), 10), PaidAt: optionalTime(o.PaidAt()),
+		CreatedAt: formatTime(o.CreatedAt()), UpdatedAt: formatTime(o.UpdatedAt())}
+	if va := o.VirtualAccount(); va != nil {
+		r.VirtualAccount = &virtualAccountResponse{Bank: va.Bank, AccountNumber: va.AccountNumber, Holder: va.Holder, DueAt: optionalTime(va.DueAt)}
+	}
+	if reason := o.Rejection(); reason != "" {
+		s := string(reason)
+		r.Rejection = &s
+	}
+	return r
+}
+
+func optionalTime(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := formatTime(*t)
+	return &s
+}
+
+func (h *orderHandlers) render(o *domain.Order) any { return toOrderResponse(o, h.orders.Checkout()) }
+
+func (h *orderHandlers) create(c *gin.Context) {
+	idempotentPost(c, http.StatusCreated, func(r createOrderRequest) (application.CreateOrderCommand, error) {
+		return r.toCommand(principal(c).Tenant)
+	}, h.orders.Create, h.render)
+}
+
+func parsePaymentParam(c *gin.Context) (domain.PaymentID, error) {
+	id, err := domain.ParsePaymentID(c.Param("paymentId"))
+	if err != nil {
+		var fe fieldErrors
+		fe.add("paymentId", err)
+		return id, fe.err()
+	}
+	return id, nil
+}
+
+func (h *orderHandlers) get(c *gin.Context) {
+	id, err := parsePaymentParam(c)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	o, err := h.orders.Get(c.Request.Context(), principal(c).Tenant, id)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	writeJSON(c, http.StatusOK, h.render(o))
+}
+
+// complete converges the order with the gateway and answers with it. It
+// needs no Idempotency-Key: it is idempotent by nature, and its answer is
+// the order's state now, which a stored receipt could only make stale.
+func (h *orderHandlers) complete(c *gin.Context) {
+	id, err := parsePaymentParam(c)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	o, err := h.orders.Complete(c.Request.Context(), principal(c).Tenant, id)
+	if errors.Is(err, application.ErrCancelFailed) && o != nil {
+		// The order is rejected and stays so; the refund of the payment is
+		// retried by the next sync. The client's answer is the order.
+		h.log.Warn("cancel a rejected payment", "paymentId", id.String(), "error", err.Error())
+		err = nil
+	}
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	writeJSON(c, http.StatusOK, h.render(o))
+}
+
+type orderListResponse struct {
+	Items      []orderResponse `json:"items"`
+	NextCursor *string         `json:"nextCursor"`
+}
+
+func (h *orderHandlers) list(c *gin.Context) {
+	f, limit, err := parseOrderQuery(principal(c).Tenant, c)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	page, err := h.orders.List(c.Request.Context(), f, limit)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	out := orderListResponse{Items: make([]orderResponse, len(page.Items))}
+	for i, o := range page.Items {
+		out.Items[i] = toOrderResponse(o, h.orders.Checkout())
+	}
+	if page.Next != nil {
+		s := encodeOrderCursor(*page.Next)
+		out.NextCursor = &s
+	}
+	writeJSON(c, http.StatusOK, out)
+}
+
+func parseOrderQuery(tenant domain.TenantID, c *gin.Context) (application.OrderFilter, int, error) {
+	var fe fieldErrors
+	f, limit := application.OrderFilter{Tenant: tenant}, defaultPageSize
+	if s, ok := c.GetQuery("accountId"); ok {
+		if a, err := domain.ParseAccountID(s); err != nil {
+			fe.add("accountId", err)
+		} else {
+			f.Account = &a
+		}
+	}
+	if s, ok := c.GetQuery("status"); ok {
+		if st, err := domain.OrderStatusFromString(s); err != nil {
+			fe.add("status", err)
+		} else {
+			f.Status = &st
+		}
+	}
+	if s, ok := c.GetQuery("updatedSince"); ok {
+		if t, err := time.Parse(time.RFC3339, s); err != nil {
+			fe.addf("updatedSince", "must be an RFC 3339 date-time such as 2030-01-02T15:04:05Z")
+		} else {
+			t = t.UTC()
+			f.UpdatedSince = &t
+		}
+	}
+	if s, ok := c.GetQuery("limit"); ok {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > application.MaxPageSize {
+			fe.addf("limit", "must be an integer between 1 and %d", application.MaxPageSize)
+		} else {
+			limit = n
+		}
+	}
+	if s, ok := c.GetQuery("cursor"); ok {
+		if cur, err := decodeOrderCursor(s); err != nil {
+			fe.addf("cursor", "is not a cursor this API returned")
+		} else {
+			f.After = &cur
+		}
+	}
+	return f, limit, fe.err()
+}
+
+// Order cursors are the base64url of "<updatedAt>|<paymentId>": opaque to
+// clients, and enough to resume a listing ordered by both.
+func encodeOrderCursor(c application.OrderCursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.UpdatedAt.UTC().Format(time.RFC3339Nano) + "|" + c.Payment.String()))
+}
+
+func decodeOrderCursor(s string) (application.OrderCursor, error) {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return application.OrderCursor{}, err
+	}
+	at, id, ok := strings.Cut(string(b), "|")
+	if !ok {
+		return application.OrderCursor{}, errors.New("bad cursor")
+	}
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if err != nil {
+		return application.OrderCursor{}, err
+	}
+	p, err := domain.ParsePaymentID(id)
+	if err != nil {
+		return application.OrderCursor{}, err
+	}
+	return application.OrderCursor{UpdatedAt: t.UTC(), Payment: p}, nil
+}

@@ -1,0 +1,265 @@
+package application
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/creditd/creditd/domain"
+)
+
+// Checkout is what a browser needs, beside the order, to pay through the
+// gateway: the store and the channel (PortOne's storeId and channelKey).
+type Checkout struct {
+	StoreID    string
+	ChannelKey string
+}
+
+// OrdersConfig tunes purchases.
+type OrdersConfig struct {
+	Checkout Checkout
+	// CancelRejected cancels, at the gateway, a payment found not to match its
+	// order, so the buyer gets the money back at once.
+	CancelRejected bool
+}
+
+// Orders sells credit packs: it creates orders, and converges each with
+// what the payment gateway says about its payment (Sync), granting a paid
+// order's credits exactly once.
+type Orders struct {
+	uow      UnitOfWork
+	queries  Queries
+	products ProductStore
+	gateway  PaymentGateway
+	clock    Clock
+	ids      IDGenerator
+	cfg      OrdersConfig
+}
+
+// NewOrders builds the order use cases.
+func NewOrders(uow UnitOfWork, queries Queries, products ProductStore, gateway PaymentGateway, clock Clock, ids IDGenerator, cfg OrdersConfig) *Orders {
+	return &Orders{uow: uow, queries: queries, products: products, gateway: gateway, clock: clock, ids: ids, cfg: cfg}
+}
+
+// Checkout is the store and channel browsers pay through.
+func (o *Orders) Checkout() Checkout { return o.cfg.Checkout }
+
+// CreateOrderCommand buys a product for an account.
+type CreateOrderCommand struct {
+	Tenant  domain.TenantID
+	Account domain.AccountID
+	Product domain.ProductID
+}
+
+// Create makes a PENDING order at the product's current price, after
+// telling the gateway the amount its payment must have (pre-registration),
+// so the gateway itself refuses a tampered amount. The gateway is called
+// before anything is stored and outside any transaction: when it fails,
+// nothing is stored and a retry with the same idempotency key starts afresh
+// (a pre-registered payment id nobody pays for costs nothing).
+func (o *Orders) Create(ctx context.Context, cmd CreateOrderCommand, idem *Idempotency[*domain.Order]) (*domain.Order, *Receipt, error) {
+	if idem != nil { // a replay needs no new payment id, nor a call to the gateway
+		if rec, err := o.queries.Idempotency.Get(ctx, cmd.Tenant, idem.Key); err == nil {
+			if !bytes.Equal(rec.Fingerprint, idem.Fingerprint) {
+				return nil, nil, ErrIdempotencyKeyReused
+			}
+			rec.Receipt.Replayed = true
+			return nil, &rec.Receipt, nil
+		} else if !errors.Is(err, domain.ErrNotFound) {
+			return nil, nil, err
+		}
+	}
+	order, err := o.newOrder(ctx, cmd)
+	if err != nil {
+		if idem != nil && domain.IsRejection(err) {
+			// Recorded like any rejection, so a retry gets the same answer.
+			return runOnce(ctx, o.uow, o.queries, o.clock, cmd.Tenant, idem, Scope{}, func(context.Context, Repos) (*domain.Order, error) {
+				return nil, err
+			})
+		}
+		return nil, nil, err
+	}
+	if err := o.gateway.PreRegister(ctx, order.PaymentID(), order.Price()); err != nil {
+		return nil, nil, fmt.Errorf("pre-register payment %s: %w", order.PaymentID(), err)
+	}
+	scope := Scope{Orders: []domain.PaymentID{order.PaymentID()}}
+	return runOnce(ctx, o.uow, o.queries, o.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (*domain.Order, error) {
+		return order, r.Orders.Save(ctx, order)
+	})
+}
+
+func (o *Orders) newOrder(ctx context.Context, cmd CreateOrderCommand) (*domain.Order, error) {
+	p, err := o.products.Get(ctx, cmd.Tenant, cmd.Product)
+	if errors.Is(err, domain.ErrNotFound) {
+		return nil, fmt.Errorf("%w: product %s does not exist", domain.ErrProductUnavailable, cmd.Product)
+	} else if err != nil {
+		return nil, err
+	}
+	id, err := domain.ParsePaymentID(newPaymentID(o.ids))
+	if err != nil {
+		return nil, err
+	}
+	return domain.NewOrder(cmd.Tenant, id, cmd.Account, p, o.clock.Now())
+}
+
+// newPaymentID is "ord-" and a UUIDv7: unique, sortable, safe in any URL.
+func newPaymentID(ids IDGenerator) string {
+	b := ids.NewID()
+	return fmt.Sprintf("ord-%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// Get reads one of the tenant's orders.
+func (o *Orders) Get(ctx context.Context, tenant domain.TenantID, id domain.PaymentID) (*domain.Order, error) {
+	order, err := o.queries.Orders.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if order.Tenant() != tenant { // another tenant's order does not exist for this one
+		return nil, fmt.Errorf("order %s: %w", id, domain.ErrNotFound)
+	}
+	return order, nil
+}
+
+// OrderPage is one page of orders.
+type OrderPage struct {
+	Items []*domain.Order
+	Next  *OrderCursor // nil on the last page
+}
+
+// List pages through the tenant's orders, least recently updated first, so
+// a backend polling with updatedSince sees every change.
+func (o *Orders) List(ctx context.Context, f OrderFilter, limit int) (OrderPage, error) {
+	if limit < 1 || limit > MaxPageSize {
+		return OrderPage{}, fmt.Errorf("%w: limit must be between 1 and %d", domain.ErrInvalidInput, MaxPageSize)
+	}
+	items, err := o.queries.Orders.List(ctx, f, limit+1)
+	if err != nil {
+		return OrderPage{}, err
+	}
+	page := OrderPage{Items: items}
+	if len(items) > limit {
+		page.Items = items[:limit]
+		last := items[limit-1]
+		page.Next = &OrderCursor{UpdatedAt: last.UpdatedAt(), Payment: last.PaymentID()}
+	}
+	return page, nil
+}
+
+// Complete is the buyer's backend saying a payment is done: the order is
+// converged with the gateway (the browser's word is never taken) and returned.
+func (o *Orders) Complete(ctx context.Context, tenant domain.TenantID, id domain.PaymentID) (*domain.Order, error) {
+	if _, err := o.Get(ctx, tenant, id); err != nil {
+		return nil, err
+	}
+	return o.SyncOrder(ctx, id)
+}
+
+// Sync converges the order of a payment (see SyncOrder).
+func (o *Orders) Sync(ctx context.Context, id domain.PaymentID) error {
+	_, err := o.SyncOrder(ctx, id)
+	return err
+}
+
+// ErrCancelFailed means a rejected order's payment could not be cancelled
+// at the gateway yet; the next sync tries again.
+var ErrCancelFailed = errors.New("cancelling the rejected payment at the gateway failed")
+
+// SyncOrder is the one path by which an order changes after it is created:
+// the complete call, webhooks and reconciliation all come here. It reads
+// the payment from the gateway (outside any transaction), then, in one unit
+// of work that locks the order and its wallet, converges the order and
+// writes what that implies: a paid order's grant goes into the same
+// transaction as its change to PAID, and the database's unique index on an
+// order's lots makes a second grant fail rather than happen. Concurrent
+// syncs of one order queue on its lock; the second finds the work done.
+//
+// A rejected order's payment is cancelled at the gateway after the commit;
+// if that fails, the order is returned with ErrCancelFailed, and a later
+// sync cancels it (the cancel carries one idempotency key per order).
+func (o *Orders) SyncOrder(ctx context.Context, id domain.PaymentID) (*domain.Order, error) {
+	known, err := o.queries.Orders.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if known.Status() == domain.OrderRefunded {
+		return known, nil // final: nothing the gateway says can change it
+	}
+	payment, err := o.gateway.GetPayment(ctx, id)
+	if errors.Is(err, ErrPaymentNotFound) {
+		return known, nil // nobody has paid yet
+	} else if err != nil {
+		return nil, fmt.Errorf("read payment %s: %w", id, err)
+	}
+
+	var order *domain.Order
+	var conv domain.Convergence
+	scope := Scope{Orders: []domain.PaymentID{id}, Wallets: []WalletRef{{Tenant: known.Tenant(), Account: known.Account()}}}
+	err = o.uow.WithinTx(ctx, scope, func(ctx context.Context, r Repos) error {
+		var err error
+		if order, err = r.Orders.Get(ctx, id); err != nil {
+			return err
+		}
+		now := o.clock.Now()
+		if conv = order.Converge(payment, o.cfg.Checkout.StoreID, now); !conv.Changed {
+			return nil
+		}
+		if err := o.applyToLedger(ctx, r, order, conv, now); err != nil {
+			return err
+		}
+		return r.Orders.Save(ctx, order)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if conv.CancelAtGateway && o.cfg.CancelRejected {
+		if err := o.cancelRejected(ctx, order, payment); err != nil {
+			return order, fmt.Errorf("%w: %w", ErrCancelFailed, err)
+		}
+	}
+	return order, nil
+}
+
+// applyToLedger writes the credits a convergence moves, in the order's unit of work.
+func (o *Orders) applyToLedger(ctx context.Context, r Repos, order *domain.Order, conv domain.Convergence, now time.Time) error {
+	if !conv.Grant && conv.Clawback.IsZero() {
+		return nil
+	}
+	fresh := domain.NewWallet(domain.WalletID(o.ids.NewID()), order.Tenant(), order.Account(), now)
+	w, err := r.Wallets.LockOrCreate(ctx, fresh)
+	if err != nil {
+		return err
+	}
+	settled, err := settle(ctx, r, w, o.ids, now)
+	if err != nil {
+		return err
+	}
+	var txs []domain.Transaction
+	if conv.Grant {
+		for _, g := range order.Grants(now, o.ids.NewID) {
+			t, err := w.Grant(g, now)
+			if err != nil {
+				return err
+			}
+			txs = append(txs, t)
+		}
+	}
+	if conv.Clawback.IsPositive() {
+		return fmt.Errorf("clawback of %s credits for order %s: not supported yet", conv.Clawback, order.PaymentID())
+	}
+	return settled.store(ctx, r, w, nil, txs...)
+}
+
+func (o *Orders) cancelRejected(ctx context.Context, order *domain.Order, p domain.Payment) error {
+	_, err := o.gateway.Cancel(ctx, CancelRequest{
+		Payment:           order.PaymentID(),
+		CancellableBefore: p.Total - p.Cancelled,
+		Reason:            fmt.Sprintf("creditd: the payment does not match its order (%s)", order.Rejection()),
+		IdempotencyKey:    "creditd-reject-" + order.PaymentID().String(),
+	})
+	if IsGatewayError(err, GatewayErrAlreadyCancelled) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,324 @@
+package application_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/creditd/creditd/application"
+	"github.com/creditd/creditd/domain"
+)
+
+// fakeGateway is a payment gateway in memory: payments as a test sets them.
+type fakeGateway struct {
+	mu          sync.Mutex
+	payments    map[domain.PaymentID]domain.Payment
+	preRegister map[domain.PaymentID]domain.Money
+	cancels     []application.CancelRequest
+	fail        error // returned by every call while set
+}
+
+func newFakeGateway() *fakeGateway {
+	return &fakeGateway{payments: map[domain.PaymentID]domain.Payment{}, preRegister: map[domain.PaymentID]domain.Money{}}
+}
+
+func (g *fakeGateway) GetPayment(_ context.Context, id domain.PaymentID) (domain.Payment, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.fail != nil {
+		return domain.Payment{}, g.fail
+	}
+	p, ok := g.payments[id]
+	if !ok {
+		return domain.Payment{}, application.ErrPaymentNotFound
+	}
+	return p, nil
+}
+
+func (g *fakeGateway) PreRegister(_ context.Context, id domain.PaymentID, total domain.Money) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.fail != nil {
+		return g.fail
+	}
+	g.preRegister[id] = total
+	return nil
+}
+
+func (g *fakeGateway) Cancel(_ context.Context, c application.CancelRequest) (domain.PaymentCancellation, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.fail != nil {
+		return domain.PaymentCancellation{}, g.fail
+	}
+	g.cancels = append(g.cancels, c)
+	return domain.PaymentCancellation{Status: domain.CancellationSucceeded}, nil
+}
+
+func (g *fakeGateway) ListPayments(context.Context, application.PaymentListQuery) (application.PaymentPage, error) {
+	return application.PaymentPage{}, errors.New("not used")
+}
+
+func (g *fakeGateway) set(p domain.Payment) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.payments[p.ID] = p
+}
+
+// fakeProducts is a product store in memory.
+type fakeProducts struct {
+	products map[domain.ProductID]*domain.Product
+}
+
+func (s fakeProducts) Create(context.Context, *domain.Product) error { return errors.New("not used") }
+func (s fakeProducts) Change(context.Context, domain.TenantID, domain.ProductID, func(*domain.Product) error) (*domain.Product, error) {
+	return nil, errors.New("not used")
+}
+func (s fakeProducts) List(context.Context, domain.TenantID, bool) ([]*domain.Product, error) {
+	return nil, errors.New("not used")
+}
+func (s fakeProducts) Get(_ context.Context, tenant domain.TenantID, id domain.ProductID) (*domain.Product, error) {
+	p, ok := s.products[id]
+	if !ok || p.Tenant() != tenant {
+		return nil, domain.ErrNotFound
+	}
+	return p, nil
+}
+
+const testStore = "store-test"
+
+type shop struct {
+	*env
+	gateway *fakeGateway
+	orders  *application.Orders
+	pack    *domain.Product
+}
+
+func newShop(t *testing.T) *shop {
+	e := newEnv(t)
+	days := 30
+	price, _ := domain.NewMoney(10000, domain.KRW)
+	pid, _ := domain.ParseProductID("pack-100")
+	pack, err := domain.NewProduct(e.tenant, pid, domain.ProductSpec{Name: "100 credits", Price: price,
+		Credits: cr("100"), BonusCredits: cr("10"), CreditValidityDays: &days}, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newFakeGateway()
+	orders := application.NewOrders(e.store.UnitOfWork(), e.store.Queries(), fakeProducts{map[domain.ProductID]*domain.Product{pid: pack}},
+		g, e.clock, e.ids, application.OrdersConfig{Checkout: application.Checkout{StoreID: testStore, ChannelKey: "channel"}, CancelRejected: true})
+	return &shop{env: e, gateway: g, orders: orders, pack: pack}
+}
+
+func (s *shop) order(account string) *domain.Order {
+	s.t.Helper()
+	o, _, err := s.orders.Create(s.ctx, application.CreateOrderCommand{Tenant: s.tenant, Account: acct(account), Product: s.pack.ID()}, nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return o
+}
+
+// paid is what an honest gateway reports once the buyer paid for o.
+func paid(o *domain.Order) domain.Payment {
+	return domain.Payment{ID: o.PaymentID(), Status: domain.PaymentPaid, StoreID: testStore, OrderName: o.OrderName(),
+		Currency: o.Price().Currency().String(), Total: o.Price().Amount(), Paid: o.Price().Amount(), CustomData: o.CustomData()}
+}
+
+func (s *shop) sync(o *domain.Order) *domain.Order {
+	s.t.Helper()
+	got, err := s.orders.SyncOrder(s.ctx, o.PaymentID())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return got
+}
+
+func (s *shop) balance(account string) string {
+	s.t.Helper()
+	v, err := s.accounts.GetAccount(s.ctx, s.tenant, acct(account))
+	if errors.Is(err, domain.ErrNotFound) {
+		return "none"
+	} else if err != nil {
+		s.t.Fatal(err)
+	}
+	return v.Balance.String()
+}
+
+func TestCreateOrderPreRegistersThePrice(t *testing.T) {
+	s := newShop(t)
+	o := s.order("u1")
+	if o.Status() != domain.OrderPending || o.Price().Amount() != 10000 {
+		t.Fatalf("order %s %s", o.Status(), o.Price())
+	}
+	if got := s.gateway.preRegister[o.PaymentID()]; got != o.Price() {
+		t.Fatalf("pre-registered %v, want %v", got, o.Price())
+	}
+	if b := s.balance("u1"); b != "none" {
+		t.Fatalf("an unpaid order granted: balance %s", b)
+	}
+}
+
+func TestCreateOrderWhileTheGatewayIsDownStoresNothing(t *testing.T) {
+	s := newShop(t)
+	s.gateway.fail = fmt.Errorf("%w: connection refused", application.ErrUnavailable)
+	_, _, err := s.orders.Create(s.ctx, application.CreateOrderCommand{Tenant: s.tenant, Account: acct("u1"), Product: s.pack.ID()}, nil)
+	if !errors.Is(err, application.ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrUnavailable", err)
+	}
+	page, err := s.orders.List(s.ctx, application.OrderFilter{Tenant: s.tenant}, 10)
+	if err != nil || len(page.Items) != 0 {
+		t.Fatalf("orders after a failed create: %d (%v)", len(page.Items), err)
+	}
+}
+
+func TestPaidOrderGrantsItsPackOnce(t *testing.T) {
+	s := newShop(t)
+	o := s.order("u1")
+	s.gateway.set(paid(o))
+	for range 3 {
+		got := s.sync(o)
+		if got.Status() != domain.OrderPaid {
+			t.Fatalf("status %s, want PAID", got.Status())
+		}
+	}
+	if b := s.balance("u1"); b != "110" {
+		t.Fatalf("balance %s, want 110 (100 paid + 10 bonus, once)", b)
+	}
+	v, _ := s.accounts.GetAccount(s.ctx, s.tenant, acct("u1"))
+	for _, l := range v.Lots {
+		if l.Funding() != o.Funding() || l.ExpiresAt() == nil {
+			t.Fatalf("lot %s: funding %v expires %v", l.ID(), l.Funding(), l.ExpiresAt())
+		}
+	}
+}
+
+func TestMismatchedPaymentIsRejectedAndCancelled(t *testing.T) {
+	for name, tamper := range map[string]func(p *domain.Payment){
+		"amount":      func(p *domain.Payment) { p.Total, p.Paid = 100, 100 },
+		"currency":    func(p *domain.Payment) { p.Currency = "USD" },
+		"order_name":  func(p *domain.Payment) { p.OrderName = "1000 credits" },
+		"store":       func(p *domain.Payment) { p.StoreID = "store-other" },
+		"custom_data": func(p *domain.Payment) { p.CustomData = `{"creditdOrder":"ord-someone-else"}` },
+		"no_custom":   func(p *domain.Payment) { p.CustomData = "" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newShop(t)
+			o := s.order("u1")
+			p := paid(o)
+			tamper(&p)
+			s.gateway.set(p)
+			got := s.sync(o)
+			if got.Status() != domain.OrderRejected || got.Rejection() == "" {
+				t.Fatalf("status %s (%s), want REJECTED", got.Status(), got.Rejection())
+			}
+			if b := s.balance("u1"); b != "none" {
+				t.Fatalf("a rejected payment granted: balance %s", b)
+			}
+			if len(s.gateway.cancels) != 1 || s.gateway.cancels[0].Payment != o.PaymentID() {
+				t.Fatalf("cancels %+v, want one of %s", s.gateway.cancels, o.PaymentID())
+			}
+			// Later, honest-looking reads never un-reject it.
+			s.gateway.set(paid(o))
+			if got := s.sync(o); got.Status() != domain.OrderRejected {
+				t.Fatalf("status %s after a later read, want REJECTED", got.Status())
+			}
+			if b := s.balance("u1"); b != "none" {
+				t.Fatalf("balance %s", b)
+			}
+		})
+	}
+}
+
+func TestVirtualAccountGrantsOnlyOnDeposit(t *testing.T) {
+	s := newShop(t)
+	o := s.order("u1")
+	va := &domain.VirtualAccount{Bank: "SHINHAN", AccountNumber: "56211105948400", Holder: "creditd"}
+	issued := paid(o)
+	issued.Status, issued.Paid, issued.VirtualAccount = domain.PaymentVirtualAccountIssued, 0, va
+	s.gateway.set(issued)
+	got := s.sync(o)
+	if got.Status() != domain.OrderAwaitingDeposit || got.VirtualAccount() == nil || got.VirtualAccount().AccountNumber != va.AccountNumber {
+		t.Fatalf("status %s account %+v", got.Status(), got.VirtualAccount())
+	}
+	if b := s.balance("u1"); b != "none" {
+		t.Fatalf("credits before the deposit: %s", b)
+	}
+	s.gateway.set(paid(o))
+	if got := s.sync(o); got.Status() != domain.OrderPaid {
+		t.Fatalf("status %s after the deposit", got.Status())
+	}
+	if b := s.balance("u1"); b != "110" {
+		t.Fatalf("balance %s after the deposit, want 110", b)
+	}
+}
+
+func TestStatesNeverMoveBackwards(t *testing.T) {
+	s := newShop(t)
+	o := s.order("u1")
+	s.gateway.set(paid(o))
+	s.sync(o)
+	for _, st := range []domain.PaymentStatus{domain.PaymentReady, domain.PaymentVirtualAccountIssued, domain.PaymentFailed, "SOMETHING_NEW"} {
+		p := paid(o)
+		p.Status = st
+		s.gateway.set(p)
+		if got := s.sync(o); got.Status() != domain.OrderPaid {
+			t.Fatalf("a %s read moved a paid order to %s", st, got.Status())
+		}
+	}
+	if b := s.balance("u1"); b != "110" {
+		t.Fatalf("balance %s", b)
+	}
+}
+
+func TestFailedAttemptThenPaid(t *testing.T) {
+	s := newShop(t)
+	o := s.order("u1")
+	failed := paid(o)
+	failed.Status = domain.PaymentFailed
+	s.gateway.set(failed)
+	if got := s.sync(o); got.Status() != domain.OrderFailed {
+		t.Fatalf("status %s, want FAILED", got.Status())
+	}
+	s.gateway.set(paid(o))
+	if got := s.sync(o); got.Status() != domain.OrderPaid {
+		t.Fatalf("status %s after a successful retry, want PAID", got.Status())
+	}
+}
+
+func TestUnpaidPaymentLeavesTheOrderPending(t *testing.T) {
+	s := newShop(t)
+	o := s.order("u1")
+	if got := s.sync(o); got.Status() != domain.OrderPending { // the gateway has no payment yet
+		t.Fatalf("status %s", got.Status())
+	}
+}
+
+func TestConcurrentSyncsGrantOnce(t *testing.T) {
+	s := newShop(t)
+	o := s.order("u1")
+	s.gateway.set(paid(o))
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			if _, err := s.orders.SyncOrder(s.ctx, o.PaymentID()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if b := s.balance("u1"); b != "110" {
+		t.Fatalf("balance %s, want 110", b)
+	}
+}
+
+func TestCompleteRefusesAnotherTenantsOrder(t *testing.T) {
+	s := newShop(t)
+	o := s.order("u1")
+	other := domain.TenantID(s.ids.NewID())
+	if _, err := s.orders.Complete(s.ctx, other, o.PaymentID()); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("err = %v, want not found", err)
+	}
+}
