@@ -312,7 +312,9 @@ func TestTimeoutIsUnavailable(t *testing.T) {
 	var outcomes []string
 	c := newClient(t, fp, func(c *portone.Config) {
 		c.Timeout, c.Retries = 50*time.Millisecond, 1
-		c.Observer = func(op portone.Operation, outcome string, took time.Duration) { outcomes = append(outcomes, string(op)+":"+outcome) }
+		c.Observer = func(op portone.Operation, outcome string, took time.Duration) {
+			outcomes = append(outcomes, string(op)+":"+outcome)
+		}
 	})
 	_, err := c.GetPayment(context.Background(), pid(t, "ord-t"))
 	var g *application.GatewayError
