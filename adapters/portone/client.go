@@ -20,7 +20,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -282,7 +281,7 @@ func (c *Client) roundTrip(ctx context.Context, r request, payload []byte, out a
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if r.idempotencyKey != "" {
-		req.Header.Set("Idempotency-Key", strconv.Quote(r.idempotencyKey))
+		req.Header.Set("Idempotency-Key", sfString(r.idempotencyKey))
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -337,6 +336,25 @@ func snippet(b []byte) string {
 		s = s[:200] + "…"
 	}
 	return s
+}
+
+// checkIdempotencyKey holds a key to PortOne's rules: 16 to 256 printable
+// ASCII characters (an RFC 8941 string can carry no others).
+func checkIdempotencyKey(k string) error {
+	if len(k) < 16 || len(k) > 256 {
+		return fmt.Errorf("idempotency key of %d characters; PortOne takes 16 to 256", len(k))
+	}
+	for i := range len(k) {
+		if k[i] < 0x20 || k[i] > 0x7e {
+			return errors.New("idempotency key with a character outside printable ASCII")
+		}
+	}
+	return nil
+}
+
+// sfString writes a checked key as an RFC 8941 string.
+func sfString(k string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(k) + `"`
 }
 
 // pathID escapes an id for a path segment, as PortOne asks.

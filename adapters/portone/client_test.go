@@ -515,3 +515,25 @@ func TestNewChecksConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestIdempotencyKeyIsAnRFC8941String(t *testing.T) {
+	fp := startFake(t)
+	fp.Pay("ord-q", fakeportone.PaidWith{Total: 500})
+	c := newClient(t, fp, nil)
+	req := application.CancelRequest{Payment: pid(t, "ord-q"), CancellableBefore: 500, Reason: "r", IdempotencyKey: `odd"key\with-escapes`}
+	if _, err := c.Cancel(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if got := fp.CancelRequests()[0].IdempotencyKey; got != `"odd\"key\\with-escapes"` {
+		t.Errorf("Idempotency-Key: %s", got)
+	}
+	for _, key := range []string{"short", "ключ-не-ascii-0000000", strings.Repeat("k", 257)} {
+		req.IdempotencyKey = key
+		if _, err := c.Cancel(context.Background(), req); err == nil {
+			t.Errorf("key %q accepted", key)
+		}
+	}
+	if n := len(fp.CancelRequests()); n != 1 {
+		t.Errorf("%d requests; a bad key must not be sent", n)
+	}
+}

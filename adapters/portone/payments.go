@@ -49,6 +49,11 @@ func (c *Client) PreRegister(ctx context.Context, id domain.PaymentID, total dom
 // retried: PortOne answers a repeat with the first outcome. Without one it
 // is tried once, since a lost answer may hide a cancel that happened.
 func (c *Client) Cancel(ctx context.Context, r application.CancelRequest) (domain.PaymentCancellation, error) {
+	if r.IdempotencyKey != "" {
+		if err := checkIdempotencyKey(r.IdempotencyKey); err != nil {
+			return domain.PaymentCancellation{}, fmt.Errorf("Cancel(%s): %w", r.Payment, err)
+		}
+	}
 	body := cancelBody{StoreID: c.storeID, Amount: r.Amount, Reason: r.Reason, CurrentCancellableAmount: r.CancellableBefore}
 	var w struct {
 		Cancellation *wireCancellation `json:"cancellation"`

@@ -1,11 +1,15 @@
 package portone_test
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -14,6 +18,7 @@ import (
 
 	"github.com/creditd/creditd/adapters/portone"
 	"github.com/creditd/creditd/application"
+	"github.com/creditd/creditd/test/fakeportone"
 )
 
 // testdata/webhook-vectors.json was made for creditd: each case was checked
@@ -216,5 +221,37 @@ func assertRejected(t *testing.T, err error, want application.WebhookRejection) 
 	}
 	if iw.Reason != want {
 		t.Errorf("rejected for %s, want %s", iw.Reason, want)
+	}
+}
+
+// The fake's webhooks, as the lead's integration tests will send them, pass.
+func TestWebhookFromTheFake(t *testing.T) {
+	fp := fakeportone.Start(t, fakeportone.Options{})
+	fp.Pay("ord-w", fakeportone.PaidWith{Total: 1000})
+	v, err := portone.NewWebhookVerifier([]string{secretB, secretA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := make(chan application.WebhookEvent, 1)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		ev, err := v.Verify(application.WebhookDelivery{ID: r.Header.Get("webhook-id"), Timestamp: r.Header.Get("webhook-timestamp"),
+			Signature: r.Header.Get("webhook-signature"), Body: body}, time.Now())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		events <- ev
+	}))
+	defer app.Close()
+	status, err := fp.SendWebhookWithID(context.Background(), app.URL, secretA, "msg_w1", "Transaction.PartialCancelled", "ord-w", "c-1")
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("SendWebhook: %d %v", status, err)
+	}
+	ev := <-events
+	p, _ := fp.Payment("ord-w")
+	if ev.ID != "msg_w1" || ev.Type != "Transaction.PartialCancelled" || ev.Payment.String() != "ord-w" || ev.StoreID != p.StoreID ||
+		ev.CancellationID != "c-1" || time.Since(ev.OccurredAt) > time.Minute {
+		t.Errorf("event %+v", ev)
 	}
 }
