@@ -215,7 +215,13 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 	)
 	for attempt := 0; ; attempt++ {
 		err := c.attempt(ctx, r, payload, out)
-		if err == nil || !r.retry || attempt >= c.retries || !retryable(err) {
+		if err == nil || !r.retry || !retryable(err) {
+			return err
+		}
+		if attempt >= c.retries {
+			if attempt > 0 {
+				err = fmt.Errorf("%w (after %d attempts)", err, attempt+1)
+			}
 			return err
 		}
 		t := time.NewTimer(wait.NextBackOff())

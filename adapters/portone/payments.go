@@ -22,7 +22,7 @@ func (c *Client) GetPayment(ctx context.Context, id domain.PaymentID) (domain.Pa
 	var w wirePayment
 	err := c.do(ctx, request{op: OpGetPayment, method: http.MethodGet, path: "/payments/" + pathID(id.String()), query: q, retry: true}, &w)
 	if err != nil {
-		return domain.Payment{}, notFound(fmt.Errorf("GetPayment(%s): %w", id, err))
+		return domain.Payment{}, fmt.Errorf("GetPayment(%s): %w", id, notFound(err))
 	}
 	p, err := w.toDomain()
 	if err != nil {
@@ -40,7 +40,7 @@ func (c *Client) PreRegister(ctx context.Context, id domain.PaymentID, total dom
 	body := preRegisterBody{StoreID: c.storeID, TotalAmount: total.Amount(), Currency: total.Currency().String()}
 	err := c.do(ctx, request{op: OpPreRegister, method: http.MethodPost, path: "/payments/" + pathID(id.String()) + "/pre-register", body: body, retry: true}, nil)
 	if err != nil {
-		return notFound(fmt.Errorf("PreRegister(%s): %w", id, err))
+		return fmt.Errorf("PreRegister(%s): %w", id, notFound(err))
 	}
 	return nil
 }
@@ -63,7 +63,7 @@ func (c *Client) Cancel(ctx context.Context, r application.CancelRequest) (domai
 		idempotencyKey: r.IdempotencyKey, retry: r.IdempotencyKey != "",
 	}, &w)
 	if err != nil {
-		return domain.PaymentCancellation{}, notFound(fmt.Errorf("Cancel(%s): %w", r.Payment, err))
+		return domain.PaymentCancellation{}, fmt.Errorf("Cancel(%s): %w", r.Payment, notFound(err))
 	}
 	if w.Cancellation == nil {
 		return domain.PaymentCancellation{}, fmt.Errorf("Cancel(%s): PortOne's answer has no cancellation", r.Payment)
