@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"github.com/agnivade/levenshtein"
 	"github.com/caarlos0/env/v11"
 	"github.com/creditd/creditd/adapters/httpapi"
+	"github.com/creditd/creditd/adapters/portone"
 	"github.com/creditd/creditd/adapters/postgres"
 	"github.com/jackc/pgx/v5"
 )
@@ -43,6 +45,25 @@ type Config struct {
 	HTTPIdleTimeout      time.Duration `env:"CREDITD_HTTP_IDLE_TIMEOUT"`
 	HTTPRequestTimeout   time.Duration `env:"CREDITD_HTTP_REQUEST_TIMEOUT"`
 	PprofAddr            string        `env:"CREDITD_PPROF_ADDR"`
+
+	// Selling credits through PortOne: all of the secret, store, channel and
+	// webhook secrets, or none (then creditd serves the ledger only).
+	PortOneAPIURL         string `env:"PORTONE_API_URL"`
+	PortOneAPISecret      string `env:"PORTONE_API_SECRET"`
+	PortOneStoreID        string `env:"PORTONE_STORE_ID"`
+	PortOneChannelKey     string `env:"PORTONE_CHANNEL_KEY"`
+	PortOneWebhookSecrets string `env:"PORTONE_WEBHOOK_SECRETS"` // space-separated, two while rotating
+	// CancelRejectedPayments cancels at PortOne a payment that does not match its order.
+	CancelRejectedPayments bool `env:"CREDITD_CANCEL_REJECTED_PAYMENTS" envDefault:"true"`
+}
+
+// SellsCredits reports whether PortOne is configured, so orders and webhooks are served.
+func (c Config) SellsCredits() bool { return c.PortOneAPISecret != "" }
+
+// portOneVariables are the settings selling credits needs, all or none.
+func (c Config) portOneVariables() map[string]string {
+	return map[string]string{"PORTONE_API_SECRET": c.PortOneAPISecret, "PORTONE_STORE_ID": c.PortOneStoreID,
+		"PORTONE_CHANNEL_KEY": c.PortOneChannelKey, "PORTONE_WEBHOOK_SECRETS": c.PortOneWebhookSecrets}
 }
 
 // defaults are the settings whose defaults the adapters define; the
@@ -57,6 +78,7 @@ func defaults() Config {
 		HTTPWriteTimeout:   httpapi.DefaultWriteTimeout,
 		HTTPIdleTimeout:    httpapi.DefaultIdleTimeout,
 		HTTPRequestTimeout: httpapi.DefaultRequestTimeout,
+		PortOneAPIURL:      portone.DefaultBaseURL,
 	}
 }
 
@@ -128,11 +150,46 @@ func LoadConfig(environment map[string]string) (Config, error) {
 		errs = append(errs, fmt.Errorf("CREDITD_HTTP_WRITE_TIMEOUT %s must be longer than CREDITD_HTTP_REQUEST_TIMEOUT %s",
 			cfg.HTTPWriteTimeout, cfg.HTTPRequestTimeout))
 	}
+	errs = append(errs, checkPortOne(cfg)...)
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %w", errors.Join(errs...))
 	}
 	return cfg, nil
 }
+
+// checkPortOne wants every PortOne setting or none, and never echoes a secret.
+func checkPortOne(cfg Config) []error {
+	var set, missing []string
+	for name, v := range cfg.portOneVariables() {
+		if v == "" {
+			missing = append(missing, name)
+		} else {
+			set = append(set, name)
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	var errs []error
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		errs = append(errs, fmt.Errorf("selling credits needs every PortOne setting: %s missing", strings.Join(missing, ", ")))
+	}
+	if u, err := url.Parse(cfg.PortOneAPIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("PORTONE_API_URL %q is not an http(s) URL", cfg.PortOneAPIURL))
+	}
+	if secrets := cfg.WebhookSecrets(); len(secrets) > 2 {
+		errs = append(errs, errors.New("PORTONE_WEBHOOK_SECRETS holds more than two secrets (one, or two while rotating)"))
+	} else if len(secrets) > 0 {
+		if _, err := portone.NewWebhookVerifier(secrets); err != nil {
+			errs = append(errs, fmt.Errorf("PORTONE_WEBHOOK_SECRETS: %w", err))
+		}
+	}
+	return errs
+}
+
+// WebhookSecrets splits PORTONE_WEBHOOK_SECRETS.
+func (c Config) WebhookSecrets() []string { return strings.Fields(c.PortOneWebhookSecrets) }
 
 // parseErrors restates the env library's errors, which name Go fields, in
 // terms of the variables a user sets.
