@@ -39,6 +39,7 @@ type harness struct {
 	apiKeys  *application.APIKeys
 	accounts *application.Accounts
 	holds    *application.Holds
+	catalog  *application.Catalog
 	router   *gin.Engine
 	logs     *syncBuffer
 	ready    atomic.Pointer[error]
@@ -72,13 +73,14 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		apiKeys:  application.NewAPIKeys(store.APIKeys(), clock, ids),
 		accounts: application.NewAccounts(store.UnitOfWork(), store.Queries(), clock, ids),
 		holds:    application.NewHolds(store.UnitOfWork(), store.Queries(), clock, ids),
+		catalog:  application.NewCatalog(store.Products(), clock),
 	}
 	h.keyA = h.issueKey("alpha")
 	h.keyB = h.issueKey("beta")
 	h.readOnlyA = h.issueKey("alpha", domain.ScopeRead)
 	h.writeOnlyA = h.issueKey("alpha", domain.ScopeWrite)
 
-	deps := httpapi.Deps{Accounts: h.accounts, Holds: h.holds, APIKeys: h.apiKeys, Clock: clock,
+	deps := httpapi.Deps{Accounts: h.accounts, Holds: h.holds, Catalog: h.catalog, APIKeys: h.apiKeys, Clock: clock,
 		Logger:     slog.New(slog.NewJSONHandler(h.logs, nil)),
 		Registerer: prometheus.NewRegistry(),
 		Readiness: func(context.Context) error {
