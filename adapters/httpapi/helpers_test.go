@@ -147,7 +147,7 @@ func (stalledReader) Read([]byte) (int, error) {
 }
 
 // do sends a request as tenant alpha; POSTs get a JSON content type and a
-// fresh Idempotency-Key unless options say otherwise.
+// fresh Idempotency-Key, PATCHes a JSON content type, unless options say otherwise.
 func (h *harness) do(method, path, body string, opts ...reqOption) *httptest.ResponseRecorder {
 	h.t.Helper()
 	var rd io.Reader
@@ -159,6 +159,9 @@ func (h *harness) do(method, path, body string, opts ...reqOption) *httptest.Res
 	if method == http.MethodPost {
 		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("Idempotency-Key", fmt.Sprintf("key-%d", h.idemCounter.Add(1)))
+	}
+	if method == http.MethodPatch {
+		r.Header.Set("Content-Type", "application/json")
 	}
 	for _, o := range opts {
 		o(r)
