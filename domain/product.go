@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -41,22 +42,39 @@ type ProductSpec struct {
 
 func (s ProductSpec) validate() error {
 	if err := validateText(s.Name, 1, MaxProductNameLength); err != nil {
-		return fmt.Errorf("%w: name %w", ErrInvalidInput, err)
+		return &InvalidFieldError{Field: "name", Reason: err.Error()}
+	}
+	if strings.TrimSpace(s.Name) != s.Name {
+		// " " passes validateText, and PortOne shows the name as the order name.
+		return &InvalidFieldError{Field: "name", Reason: "must not start or end with white space"}
 	}
 	if s.Price.Currency().IsZero() || s.Price.Amount() <= 0 {
-		return fmt.Errorf("%w: price must be greater than zero", ErrInvalidInput)
+		return &InvalidFieldError{Field: "price", Reason: "must be greater than zero"}
 	}
 	if !s.Credits.IsPositive() {
-		return fmt.Errorf("%w: credits must be greater than zero", ErrInvalidInput)
+		return &InvalidFieldError{Field: "credits", Reason: "must be greater than zero"}
 	}
 	if s.BonusCredits.IsNegative() {
-		return fmt.Errorf("%w: bonusCredits must not be negative", ErrInvalidInput)
+		return &InvalidFieldError{Field: "bonusCredits", Reason: "must not be negative"}
 	}
 	if d := s.CreditValidityDays; d != nil && (*d < 1 || *d > MaxCreditValidityDays) {
-		return fmt.Errorf("%w: creditValidityDays must be between 1 and %d", ErrInvalidInput, MaxCreditValidityDays)
+		return &InvalidFieldError{Field: "creditValidityDays", Reason: fmt.Sprintf("must be between 1 and %d", MaxCreditValidityDays)}
 	}
 	return nil
 }
+
+// InvalidFieldError is an ErrInvalidInput that names the field at fault
+// ("price"), for callers that report errors per field.
+type InvalidFieldError struct {
+	Field  string
+	Reason string // "must be greater than zero"
+}
+
+func (e *InvalidFieldError) Error() string {
+	return fmt.Sprintf("%s: %s %s", ErrInvalidInput, e.Field, e.Reason)
+}
+
+func (e *InvalidFieldError) Is(target error) bool { return target == ErrInvalidInput }
 
 // Product is a credit pack a tenant sells. Packs are archived (inactive),
 // never deleted: orders keep what they were sold as.
@@ -74,12 +92,22 @@ func NewProduct(tenant TenantID, id ProductID, spec ProductSpec, now time.Time) 
 	if err := spec.validate(); err != nil {
 		return nil, err
 	}
-	return &Product{tenant: tenant, id: id, spec: spec, active: true, createdAt: now, updatedAt: now}, nil
+	return &Product{tenant: tenant, id: id, spec: spec.clone(), active: true, createdAt: now, updatedAt: now}, nil
 }
 
 // RehydrateProduct rebuilds a stored product; adapters only.
 func RehydrateProduct(tenant TenantID, id ProductID, spec ProductSpec, active bool, createdAt, updatedAt time.Time) *Product {
-	return &Product{tenant: tenant, id: id, spec: spec, active: active, createdAt: createdAt, updatedAt: updatedAt}
+	return &Product{tenant: tenant, id: id, spec: spec.clone(), active: active, createdAt: createdAt, updatedAt: updatedAt}
+}
+
+// clone copies the spec's one pointer, so that a product never shares its
+// validity with the caller that built it or read it.
+func (s ProductSpec) clone() ProductSpec {
+	if s.CreditValidityDays != nil {
+		d := *s.CreditValidityDays
+		s.CreditValidityDays = &d
+	}
+	return s
 }
 
 // ProductChange is a partial update: nil fields stay as they are.
@@ -129,7 +157,7 @@ func (p *Product) Change(c ProductChange, now time.Time) error {
 
 func (p *Product) Tenant() TenantID     { return p.tenant }
 func (p *Product) ID() ProductID        { return p.id }
-func (p *Product) Spec() ProductSpec    { return p.spec }
+func (p *Product) Spec() ProductSpec    { return p.spec.clone() }
 func (p *Product) Active() bool         { return p.active }
 func (p *Product) CreatedAt() time.Time { return p.createdAt }
 func (p *Product) UpdatedAt() time.Time { return p.updatedAt }

@@ -72,6 +72,7 @@ func withFaults(f *dbFaults) harnessOption {
 		d.Accounts = application.NewAccounts(uow, queries, h.clock, h.ids)
 		d.Holds = application.NewHolds(uow, queries, h.clock, h.ids)
 		d.APIKeys = application.NewAPIKeys(faultyKeys{h.store.APIKeys(), f}, h.clock, h.ids)
+		d.Catalog = application.NewCatalog(faultyProducts{h.store.Products(), f}, h.clock)
 		h.t.Cleanup(f.thaw)
 	}
 }

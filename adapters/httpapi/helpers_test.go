@@ -39,6 +39,7 @@ type harness struct {
 	apiKeys  *application.APIKeys
 	accounts *application.Accounts
 	holds    *application.Holds
+	catalog  *application.Catalog
 	router   *gin.Engine
 	logs     *syncBuffer
 	ready    atomic.Pointer[error]
@@ -72,13 +73,14 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		apiKeys:  application.NewAPIKeys(store.APIKeys(), clock, ids),
 		accounts: application.NewAccounts(store.UnitOfWork(), store.Queries(), clock, ids),
 		holds:    application.NewHolds(store.UnitOfWork(), store.Queries(), clock, ids),
+		catalog:  application.NewCatalog(store.Products(), clock),
 	}
 	h.keyA = h.issueKey("alpha")
 	h.keyB = h.issueKey("beta")
 	h.readOnlyA = h.issueKey("alpha", domain.ScopeRead)
 	h.writeOnlyA = h.issueKey("alpha", domain.ScopeWrite)
 
-	deps := httpapi.Deps{Accounts: h.accounts, Holds: h.holds, APIKeys: h.apiKeys, Clock: clock,
+	deps := httpapi.Deps{Accounts: h.accounts, Holds: h.holds, Catalog: h.catalog, APIKeys: h.apiKeys, Clock: clock,
 		Logger:     slog.New(slog.NewJSONHandler(h.logs, nil)),
 		Registerer: prometheus.NewRegistry(),
 		Readiness: func(context.Context) error {
@@ -145,7 +147,7 @@ func (stalledReader) Read([]byte) (int, error) {
 }
 
 // do sends a request as tenant alpha; POSTs get a JSON content type and a
-// fresh Idempotency-Key unless options say otherwise.
+// fresh Idempotency-Key, PATCHes a JSON content type, unless options say otherwise.
 func (h *harness) do(method, path, body string, opts ...reqOption) *httptest.ResponseRecorder {
 	h.t.Helper()
 	var rd io.Reader
@@ -157,6 +159,9 @@ func (h *harness) do(method, path, body string, opts ...reqOption) *httptest.Res
 	if method == http.MethodPost {
 		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("Idempotency-Key", fmt.Sprintf("key-%d", h.idemCounter.Add(1)))
+	}
+	if method == http.MethodPatch {
+		r.Header.Set("Content-Type", "application/json")
 	}
 	for _, o := range opts {
 		o(r)

@@ -11,7 +11,7 @@ import (
 )
 
 // Module provides the router and the server and ties the server to the app's
-// lifecycle. It needs the Credits, Holds and APIKeys use cases and a Clock;
+// lifecycle. It needs the Accounts, Holds, Catalog and APIKeys use cases and a Clock;
 // a *slog.Logger, Config, ServerConfig, Readiness and a Prometheus
 // Registerer/Gatherer are used when provided.
 var Module = fx.Module("httpapi",
@@ -24,6 +24,7 @@ type routerParams struct {
 
 	Accounts   *application.Accounts
 	Holds      *application.Holds
+	Catalog    *application.Catalog
 	APIKeys    *application.APIKeys
 	Clock      application.Clock
 	Logger     *slog.Logger          `optional:"true"`
@@ -34,7 +35,7 @@ type routerParams struct {
 }
 
 func newRouterFx(p routerParams) *gin.Engine {
-	return NewRouter(Deps{Accounts: p.Accounts, Holds: p.Holds, APIKeys: p.APIKeys, Clock: p.Clock, Logger: p.Logger,
+	return NewRouter(Deps{Accounts: p.Accounts, Holds: p.Holds, Catalog: p.Catalog, APIKeys: p.APIKeys, Clock: p.Clock, Logger: p.Logger,
 		Registerer: p.Registerer, Gatherer: p.Gatherer, Config: p.Config, Readiness: p.Readiness})
 }
 

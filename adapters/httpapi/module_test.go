@@ -32,6 +32,7 @@ func appOptions(addr string) []fx.Option {
 			func() *application.Holds {
 				return application.NewHolds(store.UnitOfWork(), store.Queries(), clock, ids)
 			},
+			func() *application.Catalog { return application.NewCatalog(store.Products(), clock) },
 			func() *application.APIKeys { return application.NewAPIKeys(store.APIKeys(), clock, ids) },
 		),
 		httpapi.Module,

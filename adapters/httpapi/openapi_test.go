@@ -51,7 +51,7 @@ func TestOpenAPIDescribesEveryRouteAndNoOther(t *testing.T) {
 	slices.Sort(documented)
 	slices.Sort(served)
 	assert.Equal(t, served, documented)
-	assert.Len(t, served, 12)
+	assert.Len(t, served, 16)
 }
 
 func TestOpenAPIListsEveryProblemType(t *testing.T) {
@@ -128,6 +128,31 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.post("/v1/accounts/user-1/spends", `{"amount":"2"}`, withIdem("dup"))
 	h.post("/v1/accounts/user-1/spends", `{"amount":"3"}`, withIdem("dup"))
 	h.get("/v1/accounts/user-1/transactions?limit=0")
+	// The catalog.
+	h.post("/v1/products", `{"id":"pack-100","name":"100 credits","price":"10000","currency":"KRW","credits":"100","bonusCredits":"10","creditValidityDays":365}`,
+		withoutHeader("Idempotency-Key"))
+	h.post("/v1/products", `{"id":"pack-usd","name":"Starter","price":"600","currency":"USD","credits":"0.5"}`)
+	h.post("/v1/products", `{"id":"pack-100","name":"again","price":"1","currency":"KRW","credits":"1"}`)
+	h.post("/v1/products", `{"id":"pack-x","name":"x","price":"1.5","currency":"KRW","credits":"1"}`)
+	h.post("/v1/products", `{"id":"pack-x","name":"x","price":"1","currency":"KRW","credits":"1"}`, withKey(h.readOnlyA))
+	h.post("/v1/products", `{}`, withHeader("Content-Type", "text/plain"))
+	h.post("/v1/products", `{"name":"`+strings.Repeat("n", 70<<10)+`"}`)
+	h.post("/v1/products", "", withStalledBody)
+	h.get("/v1/products")
+	h.get("/v1/products?active=true")
+	h.get("/v1/products?active=maybe")
+	h.get("/v1/products/pack-100")
+	h.get("/v1/products/nope")
+	h.get("/v1/products/" + strings.Repeat("p", 65))
+	h.do("PATCH", "/v1/products/pack-100", `{"name":"renamed","price":"9000","currency":"KRW","credits":"120","bonusCredits":"0","creditValidityDays":null,"active":false}`)
+	h.do("PATCH", "/v1/products/pack-100", `{}`)
+	h.do("PATCH", "/v1/products/pack-100", `{"price":"1"}`)
+	h.do("PATCH", "/v1/products/nope", `{"active":true}`)
+	h.do("PATCH", "/v1/products/pack-100", `{"active":true}`, withKey(h.readOnlyA))
+	h.do("PATCH", "/v1/products/pack-100", `{}`, withHeader("Content-Type", "text/plain"))
+	h.do("PATCH", "/v1/products/pack-100", `{"name":"`+strings.Repeat("n", 70<<10)+`"}`)
+	h.do("PATCH", "/v1/products/pack-100", "", withStalledBody)
+	h.get("/v1/products", withoutHeader("Authorization"))
 	// Bodies that stall past the server's read timeout.
 	stalled := h.placeHold("user-1", "1")
 	for _, path := range []string{"/v1/accounts/user-1/grants", "/v1/accounts/user-1/spends", "/v1/accounts/user-1/holds",
@@ -148,6 +173,10 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.post("/v1/accounts/user-1/holds", `{"amount":"1","expiresInSeconds":60}`)
 	h.post("/v1/holds/"+hold+"/capture", `{"amount":"1"}`)
 	h.post("/v1/holds/"+hold+"/release", `{}`)
+	h.get("/v1/products")
+	h.get("/v1/products/pack-100")
+	h.post("/v1/products", `{"id":"pack-y","name":"y","price":"1","currency":"KRW","credits":"1"}`)
+	h.do("PATCH", "/v1/products/pack-100", `{"active":true}`)
 	faults.down.Store(false)
 
 	for _, want := range []string{
@@ -185,6 +214,30 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		"POST /v1/accounts/{accountId}/holds Service Unavailable",
 		"POST /v1/holds/{holdId}/capture Service Unavailable",
 		"POST /v1/holds/{holdId}/release Service Unavailable",
+		"GET /v1/products OK",
+		"GET /v1/products Bad Request",
+		"GET /v1/products Unauthorized",
+		"GET /v1/products Service Unavailable",
+		"POST /v1/products Created",
+		"POST /v1/products Conflict",
+		"POST /v1/products Bad Request",
+		"POST /v1/products Forbidden",
+		"POST /v1/products Unsupported Media Type",
+		"POST /v1/products Request Entity Too Large",
+		"POST /v1/products Request Timeout",
+		"POST /v1/products Service Unavailable",
+		"GET /v1/products/{productId} OK",
+		"GET /v1/products/{productId} Not Found",
+		"GET /v1/products/{productId} Bad Request",
+		"GET /v1/products/{productId} Service Unavailable",
+		"PATCH /v1/products/{productId} OK",
+		"PATCH /v1/products/{productId} Bad Request",
+		"PATCH /v1/products/{productId} Not Found",
+		"PATCH /v1/products/{productId} Forbidden",
+		"PATCH /v1/products/{productId} Unsupported Media Type",
+		"PATCH /v1/products/{productId} Request Entity Too Large",
+		"PATCH /v1/products/{productId} Request Timeout",
+		"PATCH /v1/products/{productId} Service Unavailable",
 	} {
 		assert.True(t, validated[want], "not validated: %s", want)
 	}

@@ -72,7 +72,7 @@ var errorTable = []struct {
 	{application.ErrUnauthenticated, problemKind{http.StatusUnauthorized, "unauthorized", "Unauthorized", ""}},
 	{errForbidden, problemKind{http.StatusForbidden, "forbidden", "Forbidden", ""}},
 	{domain.ErrNotFound, problemKind{http.StatusNotFound, "not-found", "Not found",
-		"The account or hold does not exist."}},
+		"The account, hold or product does not exist."}},
 	{errRouteNotFound, problemKind{http.StatusNotFound, "not-found", "Not found", ""}},
 	{errMethodNotAllowed, problemKind{http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed", ""}},
 	{domain.ErrInsufficientCredits, problemKind{http.StatusConflict, "insufficient-credits", "Insufficient credits", ""}},
@@ -163,8 +163,12 @@ func problemFor(err error, instance string) (p problem, known bool) {
 		p.Detail = err.Error()
 	}
 	var verr *validationError
-	if errors.As(err, &verr) {
+	var ferr *domain.InvalidFieldError
+	switch {
+	case errors.As(err, &verr):
 		p.Errors = verr.fields
+	case errors.As(err, &ferr): // a rule of the domain, about a field the request named
+		p.Errors = []fieldError{{Field: ferr.Field, Message: ferr.Reason}}
 	}
 	var ierr *domain.InsufficientCreditsError
 	if errors.As(err, &ierr) {

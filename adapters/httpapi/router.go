@@ -46,12 +46,14 @@ const DefaultRequestTimeout = 10 * time.Second
 // reachable and its migrations are applied. A nil Readiness means always ready.
 type Readiness func(ctx context.Context) error
 
-// Deps is what the router needs. Credits, Holds, APIKeys and Clock are
-// required; the rest have defaults.
+// Deps is what the router needs. Accounts, Holds, Catalog, APIKeys and
+// Clock are required; the rest have defaults.
 type Deps struct {
 	Accounts *application.Accounts
 	Holds    *application.Holds
-	// Orders is optional: without it, the order routes answer 404.
+	Catalog  *application.Catalog
+	// Orders is optional: without it (PortOne not configured), the order
+	// routes answer 404.
 	Orders  *application.Orders
 	APIKeys *application.APIKeys
 	Clock   application.Clock
@@ -69,8 +71,8 @@ type Deps struct {
 // NewRouter builds the API. It panics on a missing required dependency or a
 // metrics name clash, both programming errors found at startup.
 func NewRouter(deps Deps) *gin.Engine {
-	if deps.Accounts == nil || deps.Holds == nil || deps.APIKeys == nil || deps.Clock == nil {
-		panic("httpapi: Deps.Accounts, Holds, APIKeys and Clock are required")
+	if deps.Accounts == nil || deps.Holds == nil || deps.Catalog == nil || deps.APIKeys == nil || deps.Clock == nil {
+		panic("httpapi: Deps.Accounts, Holds, Catalog, APIKeys and Clock are required")
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -138,6 +140,15 @@ func NewRouter(deps Deps) *gin.Engine {
 	read.GET("/holds/:holdId", h.getHold)
 	write.POST("/holds/:holdId/capture", h.captureHold)
 	write.POST("/holds/:holdId/release", h.releaseHold)
+
+	// Any key of the tenant reads the catalog: a backend that only sells
+	// (orders:write) must see what it sells.
+	catalog := &catalogHandlers{catalog: deps.Catalog}
+	catalogWrite := v1.Group("", requireScope(domain.ScopeCatalogWrite))
+	v1.GET("/products", catalog.list)
+	v1.GET("/products/:productId", catalog.get)
+	catalogWrite.POST("/products", catalog.create)
+	catalogWrite.PATCH("/products/:productId", catalog.change)
 
 	if deps.Orders != nil {
 		o := &orderHandlers{orders: deps.Orders, log: log}

@@ -23,11 +23,13 @@ type Store struct {
 	mu      sync.RWMutex // guards committed against readers while a commit merges into it
 	data    db           // the committed state
 	keys    *apiKeyStore
+	catalog *productStore
 }
 
 // NewStore returns an empty store.
 func NewStore() *Store {
-	return &Store{data: newDB(), keys: newAPIKeyStore()}
+	keys := newAPIKeyStore()
+	return &Store{data: newDB(), keys: keys, catalog: newProductStore(keys)}
 }
 
 var (
@@ -64,6 +66,9 @@ func (s *Store) IdempotencyCleaner() application.IdempotencyCleaner {
 
 // APIKeys stores tenants and API keys.
 func (s *Store) APIKeys() application.APIKeyStore { return s.keys }
+
+// Products stores tenants' credit packs.
+func (s *Store) Products() application.ProductStore { return s.catalog }
 
 // Auditor recomputes every cache from the postings and open holds.
 func (s *Store) Auditor() application.Auditor { return auditor{s} }

@@ -26,6 +26,7 @@ var uniqueViolations = map[string]error{
 	// Another transaction created the same wallet first: run again, and
 	// find it.
 	"wallets_tenant_account_key": errRetryable,
+	"products_pkey":              domain.ErrAlreadyExists,
 }
 
 // translate turns driver errors into application and domain errors, so

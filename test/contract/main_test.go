@@ -38,11 +38,12 @@ var start = time.Date(2026, 3, 1, 9, 0, 0, 123456000, time.UTC)
 
 // ports is one implementation of every port the application needs.
 type ports struct {
-	uow     application.UnitOfWork
-	queries application.Queries
-	cleaner application.IdempotencyCleaner
-	keys    application.APIKeyStore
-	auditor application.Auditor
+	uow      application.UnitOfWork
+	queries  application.Queries
+	cleaner  application.IdempotencyCleaner
+	keys     application.APIKeyStore
+	auditor  application.Auditor
+	products application.ProductStore
 }
 
 // factory names an implementation and builds a fresh, empty instance of it.
@@ -58,7 +59,8 @@ var factories = []factory{
 
 func newMemoryPorts(*testing.T, application.Clock) ports {
 	s := memory.NewStore()
-	return ports{uow: s.UnitOfWork(), queries: s.Queries(), cleaner: s.IdempotencyCleaner(), keys: s.APIKeys(), auditor: s.Auditor()}
+	return ports{uow: s.UnitOfWork(), queries: s.Queries(), cleaner: s.IdempotencyCleaner(), keys: s.APIKeys(), auditor: s.Auditor(),
+		products: s.Products()}
 }
 
 // newPostgresPorts wires the adapter to a database of the test's own.
@@ -66,7 +68,8 @@ func newPostgresPorts(t *testing.T, clock application.Clock) ports {
 	t.Helper()
 	db := openDB(t)
 	return ports{uow: postgres.NewUnitOfWork(db, postgres.Config{WriteLanes: 2}, clock), queries: postgres.NewQueries(db, postgres.Config{}),
-		cleaner: postgres.NewIdempotencyCleaner(db), keys: postgres.NewAPIKeyStore(db), auditor: postgres.NewAuditor(db)}
+		cleaner: postgres.NewIdempotencyCleaner(db), keys: postgres.NewAPIKeyStore(db), auditor: postgres.NewAuditor(db),
+		products: postgres.NewProductStore(db)}
 }
 
 func openDB(t *testing.T) *bun.DB {

@@ -50,6 +50,7 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 			},
 			application.NewAccounts,
 			application.NewHolds,
+			application.NewCatalog,
 			application.NewExpiry,
 			application.NewAPIKeys,
 			func(records application.IdempotencyCleaner, clock application.Clock) *application.IdempotencyJanitor {

@@ -1,0 +1,2 @@
+DROP TABLE products;
+DROP FUNCTION products_refuse_delete();
