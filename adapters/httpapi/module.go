@@ -25,6 +25,7 @@ type routerParams struct {
 	Accounts   *application.Accounts
 	Holds      *application.Holds
 	Catalog    *application.Catalog
+	Orders     *application.Orders `optional:"true"`
 	APIKeys    *application.APIKeys
 	Clock      application.Clock
 	Logger     *slog.Logger          `optional:"true"`
@@ -35,7 +36,7 @@ type routerParams struct {
 }
 
 func newRouterFx(p routerParams) *gin.Engine {
-	return NewRouter(Deps{Accounts: p.Accounts, Holds: p.Holds, Catalog: p.Catalog, APIKeys: p.APIKeys, Clock: p.Clock, Logger: p.Logger,
+	return NewRouter(Deps{Accounts: p.Accounts, Holds: p.Holds, Catalog: p.Catalog, Orders: p.Orders, APIKeys: p.APIKeys, Clock: p.Clock, Logger: p.Logger,
 		Registerer: p.Registerer, Gatherer: p.Gatherer, Config: p.Config, Readiness: p.Readiness})
 }
 

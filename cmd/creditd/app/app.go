@@ -12,6 +12,7 @@ import (
 
 	"github.com/creditd/creditd/adapters/httpapi"
 	"github.com/creditd/creditd/adapters/metrics"
+	"github.com/creditd/creditd/adapters/portone"
 	"github.com/creditd/creditd/adapters/postgres"
 	"github.com/creditd/creditd/adapters/system"
 	"github.com/creditd/creditd/adapters/worker"
@@ -66,5 +67,28 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 		postgres.Module,
 		httpapi.Module,
 		worker.Module,
+		sellingCredits(cfg),
+	)
+}
+
+// sellingCredits is the purchase side, when PortOne is configured: the
+// gateway, webhook verification, and the orders that converge with it.
+func sellingCredits(cfg Config) fx.Option {
+	if !cfg.SellsCredits() {
+		return fx.Options()
+	}
+	return fx.Options(
+		fx.Supply(
+			portone.Settings{
+				Client:         portone.Config{BaseURL: cfg.PortOneAPIURL, APISecret: cfg.PortOneAPISecret, StoreID: cfg.PortOneStoreID},
+				WebhookSecrets: cfg.WebhookSecrets(),
+			},
+			application.OrdersConfig{
+				Checkout:       application.Checkout{StoreID: cfg.PortOneStoreID, ChannelKey: cfg.PortOneChannelKey},
+				CancelRejected: cfg.CancelRejectedPayments,
+			},
+		),
+		fx.Provide(application.NewOrders),
+		portone.Module,
 	)
 }

@@ -92,3 +92,45 @@ func TestHTTPTimeoutSettings(t *testing.T) {
 		}
 	}
 }
+
+// portOneEnv is a complete PortOne configuration (the secret is the SDK's test secret).
+var portOneEnv = map[string]string{
+	"DATABASE_URL": "postgres://u:p@localhost:5432/db", "PORTONE_API_SECRET": "api-s3cret", "PORTONE_STORE_ID": "store-1",
+	"PORTONE_CHANNEL_KEY": "channel-key-1", "PORTONE_WEBHOOK_SECRETS": "whsec_pzQGE83cSIRKM4/WH5QY+g==",
+}
+
+func TestServiceGraphSellingCreditsIsComplete(t *testing.T) {
+	cfg, err := app.LoadConfig(portOneEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.SellsCredits() {
+		t.Fatal("a complete PortOne configuration does not sell credits")
+	}
+	if err := fx.ValidateApp(app.Options(cfg, slog.New(slog.DiscardHandler))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPortOneSettingsAreAllOrNone: a partial configuration names what is
+// missing, a bad webhook secret is refused, and no secret is echoed.
+func TestPortOneSettingsAreAllOrNone(t *testing.T) {
+	partial := map[string]string{"DATABASE_URL": portOneEnv["DATABASE_URL"], "PORTONE_API_SECRET": "api-s3cret"}
+	_, err := app.LoadConfig(partial)
+	if err == nil || !strings.Contains(err.Error(), "PORTONE_CHANNEL_KEY, PORTONE_STORE_ID, PORTONE_WEBHOOK_SECRETS missing") {
+		t.Fatalf("partial PortOne settings: %v", err)
+	}
+	bad := map[string]string{}
+	for k, v := range portOneEnv {
+		bad[k] = v
+	}
+	bad["PORTONE_WEBHOOK_SECRETS"] = "whsec_not*base64 whsec_s3cret"
+	bad["PORTONE_API_URL"] = "ftp://portone"
+	_, err = app.LoadConfig(bad)
+	if err == nil || !strings.Contains(err.Error(), "PORTONE_WEBHOOK_SECRETS") || !strings.Contains(err.Error(), "PORTONE_API_URL") {
+		t.Fatalf("bad PortOne settings: %v", err)
+	}
+	if strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("the error echoes a secret: %v", err)
+	}
+}
