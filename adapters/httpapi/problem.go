@@ -51,7 +51,7 @@ var kindInternal = problemKind{http.StatusInternalServerError, "internal", "Inte
 	"The server could not complete the request. Quote the X-Request-ID response header when reporting it."}
 
 var kindUnavailable = problemKind{http.StatusServiceUnavailable, "unavailable", "Service unavailable",
-	"The database is unavailable or did not answer in time, so whether the request took effect is unknown. Retry after Retry-After seconds with the same Idempotency-Key: it then runs once, or its outcome is replayed."}
+	"A dependency (the database, or PortOne) is unavailable or did not answer in time, so whether the request took effect is unknown. Retry after Retry-After seconds with the same Idempotency-Key: it then runs once, or its outcome is replayed."}
 
 // errorTable is the one mapping from errors to HTTP problems, matched in
 // order with errors.Is. Anything it does not match is kindInternal.

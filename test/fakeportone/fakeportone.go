@@ -384,6 +384,13 @@ func (s *Server) failNext(n, status int, body []byte) {
 	}
 }
 
+// Heal drops the failures and delays still queued: PortOne has recovered.
+func (s *Server) Heal() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures, s.delayNext, s.delay = nil, nil, 0
+}
+
 // Delay holds every answer d after doing the work; 0 stops it.
 func (s *Server) Delay(d time.Duration) {
 	s.mu.Lock()
