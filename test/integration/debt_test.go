@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -180,4 +181,45 @@ func TestConcurrentClawbacksSpendsAndGrants(t *testing.T) {
 			t.Errorf("%s: postings sum to %s, the movements to %s", account, got[account], want)
 		}
 	}
+}
+
+// TestDebtConstraints: the database refuses caches no model state has: a
+// negative balance without debt, negative debt, more held than the lots
+// have; and a system posting naming a wallet or lot.
+func TestDebtConstraints(t *testing.T) {
+	t.Parallel()
+	l := newLedger(t, system.Clock{})
+	seed(t, l, "user-1", "10")
+	ctx := context.Background()
+	for _, c := range []struct{ stmt, constraint string }{ // in order: each starts from a sound wallet of 10
+		{"UPDATE wallets SET balance = -1", "wallets_balance_not_negative"},
+		{"UPDATE wallets SET debt = -1", "wallets_debt_not_negative"},
+		{"UPDATE wallets SET held = 11", "wallets_held_within_balance"},
+		{"UPDATE wallets SET balance = -1, debt = 1, held = 1", "wallets_held_within_balance"},
+		{"UPDATE wallets SET balance = -1, debt = 11, held = 10", ""}, // in debt with everything held: a state the model has
+		{"UPDATE wallets SET balance = 10, debt = 0, held = 0", ""},
+	} {
+		stmt, constraint := c.stmt, c.constraint
+		_, err := l.db.ExecContext(ctx, stmt)
+		switch {
+		case constraint == "" && err != nil:
+			t.Errorf("%s: %v", stmt, err)
+		case constraint != "" && (err == nil || !strings.Contains(err.Error(), constraint)):
+			t.Errorf("%s: %v, want %s refused", stmt, err, constraint)
+		}
+	}
+	var wallet string
+	if err := l.db.NewRaw("SELECT id FROM wallets").Scan(ctx, &wallet); err != nil {
+		t.Fatal(err)
+	}
+	_, err := l.db.ExecContext(ctx, `
+		WITH t AS (INSERT INTO transactions (id, tenant_id, wallet_id, account_id, type, amount, balance_after, reason, metadata, created_at)
+		           SELECT '00000000-0000-7000-8000-000000000002', tenant_id, id, account_id, 'CLAWBACK', 1, 10, '', '{}', now() FROM wallets RETURNING id, tenant_id)
+		INSERT INTO postings (transaction_id, seq, tenant_id, wallet_id, lot_id, system_account, amount)
+		SELECT t.id, 0, t.tenant_id, ?::uuid, NULL::uuid, 'refunds', 1 FROM t
+		UNION ALL SELECT t.id, 1, t.tenant_id, NULL::uuid, NULL::uuid, 'refund_losses', -1 FROM t`, wallet)
+	if err == nil || !strings.Contains(err.Error(), "postings_one_side") {
+		t.Errorf("a system posting on a wallet: %v, want postings_one_side refused", err)
+	}
+	l.requireSound(t)
 }
