@@ -72,6 +72,44 @@ func (c *Accounts) Spend(ctx context.Context, cmd SpendCommand, idem *Idempotenc
 	})
 }
 
+// ClawbackCommand takes back the credits a payment (or another funding) paid for.
+type ClawbackCommand struct {
+	Tenant  domain.TenantID
+	Account domain.AccountID
+	Funding domain.Funding
+	Amount  domain.Credits
+	Policy  domain.ShortfallPolicy
+	Memo    domain.Memo
+}
+
+// ClawbackOutcome is a clawback's transaction and where its credits came from.
+type ClawbackOutcome struct {
+	Transaction domain.Transaction
+	Result      domain.ClawbackResult
+}
+
+// Clawback takes credits back from the account's wallet (see
+// domain.Wallet.Clawback), after settling it: lots already expired are swept
+// to breakage first, so their credits are no longer the payment's to take.
+// domain.ErrNotFound when the account has no wallet.
+func (c *Accounts) Clawback(ctx context.Context, cmd ClawbackCommand, idem *Idempotency[ClawbackOutcome]) (ClawbackOutcome, *Receipt, error) {
+	scope := WalletScope(cmd.Tenant, cmd.Account)
+	return runOnce(ctx, c.uow, c.queries, c.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (ClawbackOutcome, error) {
+		now := c.clock.Now()
+		w, err := r.Wallets.Lock(ctx, cmd.Tenant, cmd.Account)
+		if err != nil {
+			return ClawbackOutcome{}, err
+		}
+		var res domain.ClawbackResult
+		t, err := c.change(ctx, r, w, now, func() (t domain.Transaction, err error) {
+			t, res, err = w.Clawback(domain.Clawback{Transaction: domain.TransactionID(c.ids.NewID()), Funding: cmd.Funding,
+				Amount: cmd.Amount, Policy: cmd.Policy, Memo: cmd.Memo}, now)
+			return t, err
+		})
+		return ClawbackOutcome{Transaction: t, Result: res}, err
+	})
+}
+
 // change applies one movement to a locked wallet after settling it, so a
 // movement never sees credits that have expired or an expired hold still
 // reserves, then stores everything.
@@ -151,9 +189,10 @@ func (s settlement) store(ctx context.Context, r Repos, w *domain.Wallet, change
 // AccountView is a wallet as a client sees it at one instant.
 type AccountView struct {
 	Account   domain.AccountID
-	Balance   domain.Credits
+	Balance   domain.Credits // net of Debt: negative only while in debt
 	Held      domain.Credits
-	Available domain.Credits
+	Available domain.Credits // Balance − Held: negative when in debt
+	Debt      domain.Credits
 	Lots      []*domain.Lot // open lots in consumption order
 }
 
@@ -180,7 +219,7 @@ func (c *Accounts) GetAccount(ctx context.Context, tenant domain.TenantID, accou
 		return AccountView{}, err
 	}
 	w.ForgetChanges()
-	return AccountView{Account: w.AccountID(), Balance: w.Balance(), Held: w.Held(), Available: w.Available(), Lots: w.Lots()}, nil
+	return AccountView{Account: w.AccountID(), Balance: w.Balance(), Held: w.Held(), Available: w.Available(), Debt: w.Debt(), Lots: w.Lots()}, nil
 }
 
 // MaxPageSize bounds one page of history.

@@ -16,9 +16,11 @@ var (
 	TransactionSpend      = TransactionType{"SPEND"}
 	TransactionCapture    = TransactionType{"CAPTURE"}
 	TransactionExpiration = TransactionType{"EXPIRATION"}
+	// TransactionClawback takes back the credits a cancelled payment funded.
+	TransactionClawback = TransactionType{"CLAWBACK"}
 )
 
-var transactionTypes = []TransactionType{TransactionGrant, TransactionSpend, TransactionCapture, TransactionExpiration}
+var transactionTypes = []TransactionType{TransactionGrant, TransactionSpend, TransactionCapture, TransactionExpiration, TransactionClawback}
 
 // TransactionTypeFromString parses a stored transaction type.
 func TransactionTypeFromString(s string) (TransactionType, error) {
@@ -42,9 +44,14 @@ var (
 	SystemPurchases   = SystemAccount{"purchases"}   // source of paid grants
 	SystemConsumption = SystemAccount{"consumption"} // sink of spends and captures
 	SystemBreakage    = SystemAccount{"breakage"}    // sink of expired credits
+	SystemRefunds     = SystemAccount{"refunds"}     // sink of clawed-back credits
+	// SystemRefundLosses records the credits a clawback could not take back
+	// under the absorb policy: already consumed, they are reclassified from
+	// consumption to a loss.
+	SystemRefundLosses = SystemAccount{"refund_losses"}
 )
 
-var systemAccounts = []SystemAccount{SystemPromotions, SystemPurchases, SystemConsumption, SystemBreakage}
+var systemAccounts = []SystemAccount{SystemPromotions, SystemPurchases, SystemConsumption, SystemBreakage, SystemRefunds, SystemRefundLosses}
 
 // SystemAccountFromString parses a stored system account name.
 func SystemAccountFromString(s string) (SystemAccount, error) {
@@ -60,11 +67,14 @@ func (a SystemAccount) String() string { return a.slug }
 func (a SystemAccount) IsZero() bool   { return a.slug == "" }
 
 // Posting is one leg of a transaction: credits into (positive) or out of
-// (negative) either a wallet's lot or a system account.
+// (negative) either a wallet's lot, a wallet's debt, or a system account.
 type Posting struct {
-	// Exactly one of Wallet and System is set. A wallet posting always names
-	// its lot, and says what the lot's credits are: paid or bonus, and what
+	// Exactly one of Wallet and System is set. A wallet posting names its
+	// lot, and says what the lot's credits are: paid or bonus, and what
 	// funded them, so which payment a spend drew on needs no second read.
+	// A wallet posting without a lot (Lot zero) is on the wallet's debt: a
+	// clawback's shortfall owed (negative), or debt a grant paid (positive);
+	// the wallet's debt is minus the sum of these.
 	Wallet     WalletID
 	AccountID  AccountID
 	Lot        LotID
@@ -76,6 +86,9 @@ type Posting struct {
 
 // IsSystem reports whether the posting is on a system account.
 func (p Posting) IsSystem() bool { return !p.System.IsZero() }
+
+// IsDebt reports whether the posting is on a wallet's debt rather than one of its lots.
+func (p Posting) IsDebt() bool { return !p.IsSystem() && p.Lot == LotID{} }
 
 // Metadata is free-form client data kept with a transaction or hold.
 type Metadata map[string]string
@@ -150,7 +163,7 @@ type Transaction struct {
 	typ          TransactionType
 	wallet       WalletID
 	account      AccountID
-	amount       Credits // magnitude moved into or out of the wallet
+	amount       Credits // magnitude moved into or out of the wallet; for a clawback, the amount asked (see Wallet.Clawback)
 	balanceAfter Credits
 	hold         *HoldID
 	memo         Memo
@@ -204,7 +217,7 @@ func (t Transaction) Funding() Funding {
 		return Funding{}
 	}
 	for _, p := range t.postings {
-		if !p.IsSystem() {
+		if !p.IsSystem() && !p.IsDebt() {
 			return p.LotFunding
 		}
 	}

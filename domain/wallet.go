@@ -8,14 +8,21 @@ import (
 )
 
 // Wallet is a user's credits: a cached balance and held amount over the open
-// lots that make them up. Every change to a wallet, its lots or its holds goes
-// through a Wallet method, so the caches and the postings cannot disagree.
+// lots that make them up, less what the user owes. Every change to a wallet,
+// its lots or its holds goes through a Wallet method, so the caches and the
+// postings cannot disagree.
+//
+// Debt is credits a clawback took back that the wallet no longer had (under
+// the debt shortfall policy). While the wallet is in debt, its net balance may
+// be negative, spends and new holds may take only what its free credits
+// exceed the debt by, and every grant pays the debt first.
 type Wallet struct {
 	id        WalletID
 	tenant    TenantID
 	account   AccountID
-	balance   Credits // sum of open lots' remaining
+	balance   Credits // net: sum of open lots' remaining, less debt
 	held      Credits // sum of open holds' remaining
+	debt      Credits // owed, never negative
 	createdAt time.Time
 	lots      []*Lot // open lots (remaining > 0), in consumption order
 	// holdsDueAt is no later than the expiry of any open hold (nil: none open),
@@ -31,8 +38,9 @@ func NewWallet(id WalletID, tenant TenantID, account AccountID, now time.Time) *
 }
 
 // RehydrateWallet rebuilds a stored wallet with its open lots; adapters only.
-func RehydrateWallet(id WalletID, tenant TenantID, account AccountID, balance, held Credits, createdAt time.Time, lots []*Lot, holdsDueAt *time.Time) *Wallet {
-	w := &Wallet{id: id, tenant: tenant, account: account, balance: balance, held: held, createdAt: createdAt, lots: lots, holdsDueAt: holdsDueAt}
+// balance is the net balance (see Balance).
+func RehydrateWallet(id WalletID, tenant TenantID, account AccountID, balance, held, debt Credits, createdAt time.Time, lots []*Lot, holdsDueAt *time.Time) *Wallet {
+	w := &Wallet{id: id, tenant: tenant, account: account, balance: balance, held: held, debt: debt, createdAt: createdAt, lots: lots, holdsDueAt: holdsDueAt}
 	w.sortLots()
 	return w
 }
@@ -40,10 +48,23 @@ func RehydrateWallet(id WalletID, tenant TenantID, account AccountID, balance, h
 func (w *Wallet) ID() WalletID         { return w.id }
 func (w *Wallet) Tenant() TenantID     { return w.tenant }
 func (w *Wallet) AccountID() AccountID { return w.account }
-func (w *Wallet) Balance() Credits     { return w.balance }
-func (w *Wallet) Held() Credits        { return w.held }
-func (w *Wallet) Available() Credits   { return w.balance.Sub(w.held) }
 func (w *Wallet) CreatedAt() time.Time { return w.createdAt }
+
+// Balance is the net balance: the open lots' remaining credits (held and
+// expired-but-not-swept ones included) less the debt. It is negative only
+// while the wallet is in debt.
+func (w *Wallet) Balance() Credits { return w.balance }
+
+// Held is what open holds reserve.
+func (w *Wallet) Held() Credits { return w.held }
+
+// Debt is what the wallet owes: credits clawed back that it no longer had.
+func (w *Wallet) Debt() Credits { return w.debt }
+
+// Available is Balance less Held. In debt it may be negative, and even when
+// positive it is not what a spend may take: credits are spendable only
+// beyond the debt (see Spend).
+func (w *Wallet) Available() Credits { return w.balance.Sub(w.held) }
 
 // HoldsDueAt is a time no later than the expiry of any open hold; nil when none is open.
 func (w *Wallet) HoldsDueAt() *time.Time { return w.holdsDueAt }
@@ -109,7 +130,12 @@ type Grant struct {
 	Funding     Funding // what paid for the credits; zero when not known
 }
 
-// Grant adds a lot and records where its credits came from.
+// Grant adds a lot and records where its credits came from. A wallet in debt
+// pays it first from the new lot: the transaction then also moves
+// p = min(amount, debt) from the lot to the debt, so the lot keeps amount − p
+// (a lot the debt takes whole is still created, empty, so the ledger shows
+// it). Postings: source −amount, lot +amount, and when p > 0, lot −p and
+// debt +p. The transaction's amount is the amount granted.
 func (w *Wallet) Grant(g Grant, now time.Time) (Transaction, error) {
 	if !g.Amount.IsPositive() {
 		return Transaction{}, fmt.Errorf("%w: amount must be greater than zero", ErrInvalidInput)
@@ -136,15 +162,22 @@ func (w *Wallet) Grant(g Grant, now time.Time) (Transaction, error) {
 	w.lots = append(w.lots, lot)
 	w.sortLots()
 	w.touch(lot.id)
-	w.balance = w.balance.Add(g.Amount)
-	return newTransaction(g.Transaction, TransactionGrant, w, g.Amount, g.Memo, now, []Posting{
+	w.balance = w.balance.Add(g.Amount) // net: the lot's amount, whether it keeps it or pays debt with it
+	postings := []Posting{
 		{System: g.Source.fundedBy(), Amount: g.Amount.Neg()},
 		w.posting(lot, g.Amount),
-	})
+	}
+	if p := MinCredits(g.Amount, w.debt); p.IsPositive() {
+		lot.remaining = lot.remaining.Sub(p)
+		w.debt = w.debt.Sub(p)
+		postings = append(postings, w.posting(lot, p.Neg()), w.debtPosting(p))
+	}
+	return newTransaction(g.Transaction, TransactionGrant, w, g.Amount, g.Memo, now, postings)
 }
 
 // Spend moves credits from the wallet's free lots to consumption. Expired
-// lots and held credits are never spent.
+// lots and held credits are never spent, nor the free credits a debt
+// outweighs: a spend never overdraws.
 func (w *Wallet) Spend(id TransactionID, amount Credits, memo Memo, now time.Time) (Transaction, error) {
 	if !amount.IsPositive() {
 		return Transaction{}, fmt.Errorf("%w: amount must be greater than zero", ErrInvalidInput)
@@ -162,10 +195,16 @@ func (w *Wallet) Spend(id TransactionID, amount Credits, memo Memo, now time.Tim
 	return newTransaction(id, TransactionSpend, w, amount, memo, now, postings)
 }
 
+// spendable is what a spend or a new hold may take: the free credits of the
+// unexpired lots beyond the debt, so credits freed while the wallet is in
+// debt (by a released hold, say) cannot be spent until grants pay it.
 func (w *Wallet) spendable(now time.Time) Credits {
 	sum := ZeroCredits
 	for _, l := range w.lots {
 		sum = sum.Add(l.free(now))
+	}
+	if sum = sum.Sub(w.debt); sum.IsNegative() {
+		return ZeroCredits
 	}
 	return sum
 }
@@ -346,6 +385,11 @@ func (w *Wallet) posting(l *Lot, amount Credits) Posting {
 	return Posting{Wallet: w.id, AccountID: w.account, Lot: l.id, LotSource: l.source, LotFunding: l.funding, Amount: amount}
 }
 
+// debtPosting is a posting on the wallet's debt: negative adds to it.
+func (w *Wallet) debtPosting(amount Credits) Posting {
+	return Posting{Wallet: w.id, AccountID: w.account, Amount: amount}
+}
+
 func (w *Wallet) lot(id LotID) *Lot {
 	for _, l := range w.lots {
 		if l.id == id {
@@ -374,13 +418,13 @@ func (w *Wallet) sortLots() {
 }
 
 // CheckInvariants verifies the wallet's caches against its lots and holds:
-// balance = Σ lot remaining, held = Σ open hold remaining = Σ lot held,
-// and no lot or total is negative or over-held.
+// balance = Σ lot remaining − debt, held = Σ open hold remaining = Σ lot
+// held <= Σ lot remaining, debt >= 0, and no lot is negative or over-held.
 func (w *Wallet) CheckInvariants(openHolds []*Hold) error {
 	var errs []error
-	balance, lotHeld := ZeroCredits, ZeroCredits
+	remaining, lotHeld := ZeroCredits, ZeroCredits
 	for _, l := range w.lots {
-		balance = balance.Add(l.remaining)
+		remaining = remaining.Add(l.remaining)
 		lotHeld = lotHeld.Add(l.held)
 		if l.remaining.IsNegative() || l.held.IsNegative() || l.held.Cmp(l.remaining) > 0 || l.remaining.Cmp(l.amount) > 0 {
 			errs = append(errs, fmt.Errorf("lot %s: amount %s remaining %s held %s", l.id, l.amount, l.remaining, l.held))
@@ -393,14 +437,17 @@ func (w *Wallet) CheckInvariants(openHolds []*Hold) error {
 			errs = append(errs, fmt.Errorf("hold %s expires at %s, before the wallet's next hold expiry %v", h.id, h.expiresAt, w.holdsDueAt))
 		}
 	}
-	if !balance.Equal(w.balance) {
-		errs = append(errs, fmt.Errorf("balance %s, lots remaining sum to %s", w.balance, balance))
+	if w.debt.IsNegative() {
+		errs = append(errs, fmt.Errorf("debt %s is negative", w.debt))
+	}
+	if net := remaining.Sub(w.debt); !net.Equal(w.balance) {
+		errs = append(errs, fmt.Errorf("balance %s, lots remaining %s less debt %s is %s", w.balance, remaining, w.debt, net))
 	}
 	if !lotHeld.Equal(w.held) || !holdHeld.Equal(w.held) {
 		errs = append(errs, fmt.Errorf("held %s, lots hold %s, open holds reserve %s", w.held, lotHeld, holdHeld))
 	}
-	if w.held.IsNegative() || w.held.Cmp(w.balance) > 0 {
-		errs = append(errs, fmt.Errorf("held %s outside [0, balance %s]", w.held, w.balance))
+	if w.held.IsNegative() || w.held.Cmp(remaining) > 0 {
+		errs = append(errs, fmt.Errorf("held %s outside [0, lots remaining %s]", w.held, remaining))
 	}
 	return errors.Join(errs...)
 }

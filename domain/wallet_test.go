@@ -39,6 +39,7 @@ type lotSpec struct {
 	createdAt time.Time
 	remaining string
 	held      string
+	funding   domain.Funding
 }
 
 func (s lotSpec) lot() *domain.Lot {
@@ -48,7 +49,7 @@ func (s lotSpec) lot() *domain.Lot {
 	}
 	rem := domain.MustCredits(s.remaining)
 	return domain.RehydrateLot(domain.LotID(newID(int(s.name))), domain.LotPaid, rem, rem, domain.MustCredits(held),
-		s.priority, s.expiresAt, s.createdAt, domain.Funding{})
+		s.priority, s.expiresAt, s.createdAt, s.funding)
 }
 
 // wallet rehydrates a wallet whose caches agree with its lots.
@@ -60,7 +61,7 @@ func wallet(specs ...lotSpec) *domain.Wallet {
 		lots = append(lots, l)
 		balance, held = balance.Add(l.Remaining()), held.Add(l.Held())
 	}
-	return domain.RehydrateWallet(walletID, tenantID, account, balance, held, base.Add(-time.Hour), lots, nil)
+	return domain.RehydrateWallet(walletID, tenantID, account, balance, held, domain.ZeroCredits, base.Add(-time.Hour), lots, nil)
 }
 
 func lotName(id domain.LotID) byte { return id[15] }
@@ -365,7 +366,7 @@ func TestCheckInvariants(t *testing.T) {
 			if due == nil {
 				due = ptr(base.Add(time.Hour))
 			}
-			w := domain.RehydrateWallet(walletID, tenantID, account, domain.MustCredits(tt.balance), domain.MustCredits(tt.held), base, []*domain.Lot{tt.lot}, due)
+			w := domain.RehydrateWallet(walletID, tenantID, account, domain.MustCredits(tt.balance), domain.MustCredits(tt.held), domain.ZeroCredits, base, []*domain.Lot{tt.lot}, due)
 			if err := w.CheckInvariants(tt.holds); tt.ok != (err == nil) {
 				t.Fatalf("CheckInvariants = %v, want ok=%v", err, tt.ok)
 			}

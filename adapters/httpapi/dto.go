@@ -231,9 +231,10 @@ func parseMemo(fe *fieldErrors, reason string, metadata map[string]string) domai
 
 type accountResponse struct {
 	ID        string        `json:"id"`
-	Balance   string        `json:"balance"`
+	Balance   string        `json:"balance"` // net of debt: negative only while in debt
 	Held      string        `json:"held"`
 	Available string        `json:"available"`
+	Debt      string        `json:"debt"` // "0" when none
 	Lots      []lotResponse `json:"lots"`
 }
 
@@ -261,7 +262,7 @@ func toFundingResponse(f domain.Funding) *fundingResponse {
 
 func toAccountResponse(v application.AccountView) accountResponse {
 	out := accountResponse{ID: v.Account.String(), Balance: v.Balance.String(), Held: v.Held.String(),
-		Available: v.Available.String(), Lots: make([]lotResponse, 0, len(v.Lots))}
+		Available: v.Available.String(), Debt: v.Debt.String(), Lots: make([]lotResponse, 0, len(v.Lots))}
 	for _, l := range v.Lots {
 		lot := lotResponse{ID: l.ID().String(), Source: l.Source().String(), Remaining: l.Remaining().String(), Priority: l.Priority(),
 			Funding: toFundingResponse(l.Funding())}
@@ -288,7 +289,8 @@ type transactionResponse struct {
 }
 
 // postingResponse is one leg. A wallet posting names its lot and says what
-// the lot's credits are (paid or bonus, and what funded them).
+// the lot's credits are (paid or bonus, and what funded them); a wallet
+// posting without a lot is on the wallet's debt.
 type postingResponse struct {
 	Account     string           `json:"account"`
 	AccountType string           `json:"accountType"`
@@ -309,6 +311,10 @@ func toTransactionResponse(t domain.Transaction) transactionResponse {
 	for _, p := range t.Postings() {
 		if p.IsSystem() {
 			out.Postings = append(out.Postings, postingResponse{Account: p.System.String(), AccountType: "system", Amount: p.Amount.String()})
+			continue
+		}
+		if p.IsDebt() {
+			out.Postings = append(out.Postings, postingResponse{Account: p.AccountID.String(), AccountType: "wallet", Amount: p.Amount.String()})
 			continue
 		}
 		out.Postings = append(out.Postings, postingResponse{Account: p.AccountID.String(), AccountType: "wallet",

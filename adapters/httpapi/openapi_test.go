@@ -117,6 +117,12 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.post("/v1/holds/"+hold+"/release", `{}`)
 	h.get("/v1/accounts/user-1/transactions?limit=2")
 	h.get("/v1/accounts/user-1/transactions")
+	// An account a clawback left in debt: a negative balance, a debt posting without a lot.
+	h.post("/v1/accounts/user-2/grants", `{"amount":"10","source":"paid","fundingReference":"inv-1"}`)
+	h.post("/v1/accounts/user-2/spends", `{"amount":"4"}`)
+	h.clawback("user-2", "inv-1", "10")
+	h.get("/v1/accounts/user-2")
+	h.get("/v1/accounts/user-2/transactions")
 
 	h.get("/v1/accounts/nobody")
 	h.get("/v1/accounts/user-1", withoutHeader("Authorization"))

@@ -35,6 +35,7 @@ func audit(d db) application.AuditReport {
 
 	// What the postings say each wallet and lot holds.
 	walletPosted := map[domain.WalletID]domain.Credits{}
+	debtPosted := map[domain.WalletID]domain.Credits{} // minus the debt
 	lotPosted := map[domain.LotID]domain.Credits{}
 	for id, t := range d.ledger.all {
 		report.Transactions++
@@ -45,6 +46,10 @@ func audit(d db) application.AuditReport {
 				continue
 			}
 			walletPosted[p.Wallet] = walletPosted[p.Wallet].Add(p.Amount)
+			if p.IsDebt() {
+				debtPosted[p.Wallet] = debtPosted[p.Wallet].Add(p.Amount)
+				continue
+			}
 			lotPosted[p.Lot] = lotPosted[p.Lot].Add(p.Amount)
 			if owner, ok := lotOwner[p.Lot]; !ok || owner != p.Wallet {
 				drift("transaction %s: posting on lot %s, which wallet %s does not have", id, p.Lot, p.Wallet)
@@ -94,8 +99,11 @@ func audit(d db) application.AuditReport {
 		if reserved := walletReserved[w.id]; !w.held.Equal(reserved) {
 			drift("%s: held %s, open holds reserve %s", name, w.held, reserved)
 		}
-		if w.balance.IsNegative() || w.held.IsNegative() || w.held.Cmp(w.balance) > 0 {
-			drift("%s: balance %s, held %s: negative or over-held", name, w.balance, w.held)
+		if posted := debtPosted[w.id]; !w.debt.Equal(posted.Neg()) {
+			drift("%s: debt %s, debt postings sum to %s", name, w.debt, posted)
+		}
+		if w.debt.IsNegative() || w.held.IsNegative() || w.held.Cmp(w.balance.Add(w.debt)) > 0 || (w.balance.IsNegative() && !w.debt.IsPositive()) {
+			drift("%s: balance %s, held %s, debt %s: negative or over-held", name, w.balance, w.held, w.debt)
 		}
 		lotsRemaining := domain.ZeroCredits
 		for _, l := range w.lots {
@@ -110,8 +118,8 @@ func audit(d db) application.AuditReport {
 				drift("%s: lot %s: amount %s, remaining %s, held %s: out of range", name, l.id, l.amount, l.remaining, l.held)
 			}
 		}
-		if !lotsRemaining.Equal(w.balance) {
-			drift("%s: balance %s, lots hold %s", name, w.balance, lotsRemaining)
+		if !lotsRemaining.Sub(w.debt).Equal(w.balance) {
+			drift("%s: balance %s, lots hold %s, debt %s", name, w.balance, lotsRemaining, w.debt)
 		}
 	}
 	slices.Sort(report.Drifts) // maps iterate in random order; reports should not

@@ -22,8 +22,9 @@ type walletRecord struct {
 	id        domain.WalletID
 	tenant    domain.TenantID
 	account   domain.AccountID
-	balance   domain.Credits
+	balance   domain.Credits // net: lots' remaining less debt
 	held      domain.Credits
+	debt      domain.Credits
 	createdAt time.Time
 	lots      []lotRecord // every lot ever granted, emptied ones included
 	holdsDue  *time.Time
@@ -50,7 +51,7 @@ func newWalletRecord(w *domain.Wallet) walletRecord {
 // with returns a copy of rec holding w's caches and the given lots, added or
 // replaced by id.
 func (rec walletRecord) with(w *domain.Wallet, changed []*domain.Lot) walletRecord {
-	rec.balance, rec.held = w.Balance(), w.Held()
+	rec.balance, rec.held, rec.debt = w.Balance(), w.Held(), w.Debt()
 	if at := w.HoldsDueAt(); at != nil {
 		due := *at // a copy: the record must not share the wallet's time
 		rec.holdsDue = &due
@@ -93,7 +94,7 @@ func (rec walletRecord) toDomain() *domain.Wallet {
 		due := *rec.holdsDue
 		holdsDue = &due
 	}
-	return domain.RehydrateWallet(rec.id, rec.tenant, rec.account, rec.balance, rec.held, rec.createdAt, open, holdsDue)
+	return domain.RehydrateWallet(rec.id, rec.tenant, rec.account, rec.balance, rec.held, rec.debt, rec.createdAt, open, holdsDue)
 }
 
 func (l lotRecord) toDomain() *domain.Lot {

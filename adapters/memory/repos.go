@@ -68,8 +68,9 @@ func (r walletRepo) Save(ctx context.Context, w *domain.Wallet) error {
 
 // check enforces what the database's CHECK constraints would.
 func (rec walletRecord) check() error {
-	if rec.balance.IsNegative() || rec.held.IsNegative() || rec.held.Cmp(rec.balance) > 0 {
-		return fmt.Errorf("%w: balance %s, held %s", errConstraint, rec.balance, rec.held)
+	if rec.debt.IsNegative() || rec.held.IsNegative() || rec.held.Cmp(rec.balance.Add(rec.debt)) > 0 ||
+		(rec.balance.IsNegative() && !rec.debt.IsPositive()) {
+		return fmt.Errorf("%w: balance %s, held %s, debt %s", errConstraint, rec.balance, rec.held, rec.debt)
 	}
 	for _, l := range rec.lots {
 		if l.held.IsNegative() || l.held.Cmp(l.remaining) > 0 || l.remaining.Cmp(l.amount) > 0 {

@@ -307,7 +307,7 @@ func TestWallets(t *testing.T) {
 	if err := f.tx(func(r application.Repos) error { return r.Wallets.Save(f.ctx, neverCreated) }); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("Save of a wallet never created: %v, want ErrNotFound", err)
 	}
-	broken := domain.RehydrateWallet(w.ID(), f.tenant, account("alice"), cr("3"), cr("4"), now, w.Lots(), w.HoldsDueAt())
+	broken := domain.RehydrateWallet(w.ID(), f.tenant, account("alice"), cr("3"), cr("4"), domain.ZeroCredits, now, w.Lots(), w.HoldsDueAt())
 	if err := f.tx(func(r application.Repos) error { return r.Wallets.Save(f.ctx, broken) }); err == nil || domain.IsRejection(err) {
 		t.Fatalf("Save of held over balance: %v, want a constraint failure", err)
 	}
@@ -520,7 +520,7 @@ func TestAuditorReportsDrift(t *testing.T) {
 	}{
 		{"balance without postings", func(f *fixture, r application.Repos, w *domain.Wallet, lot *domain.Lot) {
 			// Save stores the caches, and no lot: a rehydrated wallet has changed none.
-			f.mustSave(r, domain.RehydrateWallet(w.ID(), w.Tenant(), w.AccountID(), cr("11"), domain.ZeroCredits, now, w.Lots(), w.HoldsDueAt()))
+			f.mustSave(r, domain.RehydrateWallet(w.ID(), w.Tenant(), w.AccountID(), cr("11"), domain.ZeroCredits, domain.ZeroCredits, now, w.Lots(), w.HoldsDueAt()))
 		}, "balance 11, postings sum to 10"},
 		{"unbalanced transaction", func(f *fixture, r application.Repos, w *domain.Wallet, lot *domain.Lot) {
 			tx, _ := domain.RehydrateTransaction(domain.TransactionID(f.ids.NewID()), w.Tenant(), domain.TransactionSpend, w.ID(), w.AccountID(),
@@ -533,7 +533,7 @@ func TestAuditorReportsDrift(t *testing.T) {
 			}
 		}, "postings sum to 1, not zero"},
 		{"held without a hold", func(f *fixture, r application.Repos, w *domain.Wallet, lot *domain.Lot) {
-			f.mustSave(r, domain.RehydrateWallet(w.ID(), w.Tenant(), w.AccountID(), w.Balance(), cr("2"), now, w.Lots(), w.HoldsDueAt()))
+			f.mustSave(r, domain.RehydrateWallet(w.ID(), w.Tenant(), w.AccountID(), w.Balance(), cr("2"), w.Debt(), now, w.Lots(), w.HoldsDueAt()))
 		}, "held 2, open holds reserve 0"},
 		{"hold the wallet does not count", func(f *fixture, r application.Repos, w *domain.Wallet, lot *domain.Lot) {
 			h := domain.RehydrateHold(domain.HoldID(f.ids.NewID()), w.Tenant(), w.ID(), w.AccountID(), cr("3"), domain.ZeroCredits,

@@ -31,16 +31,21 @@ var auditChecks = []struct{ name, query string }{
 		FROM wallets w LEFT JOIN (SELECT wallet_id, sum(amount) AS total FROM postings WHERE wallet_id IS NOT NULL GROUP BY wallet_id) p
 		  ON p.wallet_id = w.id
 		WHERE w.balance <> coalesce(p.total, 0)`},
+	{"wallet debt", `
+		SELECT format('wallet %s (%s): debt %s, debt postings sum to %s', w.id, w.account_id, w.debt, coalesce(p.total, 0))
+		FROM wallets w LEFT JOIN (SELECT wallet_id, sum(amount) AS total FROM postings WHERE wallet_id IS NOT NULL AND lot_id IS NULL GROUP BY wallet_id) p
+		  ON p.wallet_id = w.id
+		WHERE w.debt <> -coalesce(p.total, 0)`},
 	{"lot remaining", `
 		SELECT format('lot %s: remaining %s, postings sum to %s', l.id, l.remaining, coalesce(p.total, 0))
 		FROM lots l LEFT JOIN (SELECT lot_id, sum(amount) AS total FROM postings WHERE lot_id IS NOT NULL GROUP BY lot_id) p
 		  ON p.lot_id = l.id
 		WHERE l.remaining <> coalesce(p.total, 0)`},
 	{"wallet lots", `
-		SELECT format('wallet %s: balance %s held %s, lots remaining %s held %s', w.id, w.balance, w.held, coalesce(l.remaining, 0), coalesce(l.held, 0))
+		SELECT format('wallet %s: balance %s debt %s held %s, lots remaining %s held %s', w.id, w.balance, w.debt, w.held, coalesce(l.remaining, 0), coalesce(l.held, 0))
 		FROM wallets w LEFT JOIN (SELECT wallet_id, sum(remaining) AS remaining, sum(held) AS held FROM lots GROUP BY wallet_id) l
 		  ON l.wallet_id = w.id
-		WHERE w.balance <> coalesce(l.remaining, 0) OR w.held <> coalesce(l.held, 0)`},
+		WHERE w.balance + w.debt <> coalesce(l.remaining, 0) OR w.held <> coalesce(l.held, 0)`},
 	{"wallet held", `
 		SELECT format('wallet %s: held %s, open holds reserve %s', w.id, w.held, coalesce(h.total, 0))
 		FROM wallets w LEFT JOIN (SELECT wallet_id, sum(amount - captured) AS total FROM holds

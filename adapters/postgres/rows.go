@@ -18,8 +18,9 @@ type walletRow struct {
 	ID         uuid.UUID       `bun:"id,pk,type:uuid"`
 	TenantID   uuid.UUID       `bun:"tenant_id,type:uuid"`
 	AccountID  string          `bun:"account_id"`
-	Balance    decimal.Decimal `bun:"balance,type:numeric"`
+	Balance    decimal.Decimal `bun:"balance,type:numeric"` // net: lots' remaining less debt
 	Held       decimal.Decimal `bun:"held,type:numeric"`
+	Debt       decimal.Decimal `bun:"debt,type:numeric"`
 	HoldsDueAt *time.Time      `bun:"holds_due_at"`
 	CreatedAt  time.Time       `bun:"created_at"`
 	UpdatedAt  time.Time       `bun:"updated_at"`
@@ -131,7 +132,7 @@ func credits(d decimal.Decimal, field string) (domain.Credits, error) {
 
 func toWalletRow(w *domain.Wallet, now time.Time) walletRow {
 	return walletRow{ID: uuid.UUID(w.ID()), TenantID: uuid.UUID(w.Tenant()), AccountID: w.AccountID().String(),
-		Balance: w.Balance().Decimal(), Held: w.Held().Decimal(), HoldsDueAt: w.HoldsDueAt(), CreatedAt: w.CreatedAt(), UpdatedAt: now}
+		Balance: w.Balance().Decimal(), Held: w.Held().Decimal(), Debt: w.Debt().Decimal(), HoldsDueAt: w.HoldsDueAt(), CreatedAt: w.CreatedAt(), UpdatedAt: now}
 }
 
 func toLotRow(w domain.WalletID, l *domain.Lot) lotRow {
@@ -199,7 +200,11 @@ func (r walletRow) toDomain(lots []*domain.Lot) (*domain.Wallet, error) {
 	if err != nil {
 		return nil, err
 	}
-	return domain.RehydrateWallet(domain.WalletID(r.ID), domain.TenantID(r.TenantID), account, balance, held, r.CreatedAt.UTC(), lots, utcPtr(r.HoldsDueAt)), nil
+	debt, err := credits(r.Debt, "wallet debt")
+	if err != nil {
+		return nil, err
+	}
+	return domain.RehydrateWallet(domain.WalletID(r.ID), domain.TenantID(r.TenantID), account, balance, held, debt, r.CreatedAt.UTC(), lots, utcPtr(r.HoldsDueAt)), nil
 }
 
 func toHoldRow(h *domain.Hold, now time.Time) holdRow {
@@ -305,8 +310,12 @@ func toLedgerRows(txs []domain.Transaction) ([]transactionRow, []postingRow) {
 				s := p.System.String()
 				row.SystemAccount = &s
 			} else {
-				w, l := uuid.UUID(p.Wallet), uuid.UUID(p.Lot)
-				row.WalletID, row.LotID = &w, &l
+				w := uuid.UUID(p.Wallet)
+				row.WalletID = &w
+				if !p.IsDebt() { // the debt leg has no lot
+					l := uuid.UUID(p.Lot)
+					row.LotID = &l
+				}
 			}
 			postingRows = append(postingRows, row)
 		}
@@ -351,6 +360,8 @@ func (r transactionRow) toDomain(postings []postingWithLot) (domain.Transaction,
 			if posting.System, err = domain.SystemAccountFromString(*p.SystemAccount); err != nil {
 				return domain.Transaction{}, err
 			}
+		} else if p.LotID == nil { // the debt leg
+			posting.Wallet, posting.AccountID = domain.WalletID(*p.WalletID), account
 		} else {
 			posting.Wallet, posting.AccountID, posting.Lot = domain.WalletID(*p.WalletID), account, domain.LotID(*p.LotID)
 			if p.LotSource == nil {

@@ -181,6 +181,7 @@ var walletsTable = table[walletRow]{
 		fixed("account_id", "text", func(r walletRow) string { return r.AccountID }),
 		updated("balance", "numeric", func(r walletRow) string { return r.Balance.String() }),
 		updated("held", "numeric", func(r walletRow) string { return r.Held.String() }),
+		updated("debt", "numeric", func(r walletRow) string { return r.Debt.String() }),
 		updated("holds_due_at", "timestamptz", func(r walletRow) *time.Time { return r.HoldsDueAt }),
 		fixed("created_at", "timestamptz", func(r walletRow) time.Time { return r.CreatedAt }),
 		updated("updated_at", "timestamptz", func(r walletRow) time.Time { return r.UpdatedAt }),

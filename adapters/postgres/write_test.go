@@ -88,7 +88,7 @@ func TestWriteStatementNumbersEveryParameter(t *testing.T) {
 		}
 	}
 	for _, part := range []string{"WITH w0 AS (INSERT INTO transactions", "), w1 AS (INSERT INTO wallets",
-		"ON CONFLICT (id) DO UPDATE SET balance = EXCLUDED.balance, held = EXCLUDED.held, holds_due_at = EXCLUDED.holds_due_at, updated_at = EXCLUDED.updated_at)",
+		"ON CONFLICT (id) DO UPDATE SET balance = EXCLUDED.balance, held = EXCLUDED.held, debt = EXCLUDED.debt, holds_due_at = EXCLUDED.holds_due_at, updated_at = EXCLUDED.updated_at)",
 		"::text[]::numeric[]", "::text[]::jsonb[]", " SELECT 1"} {
 		if !strings.Contains(query, part) {
 			t.Errorf("statement lacks %q: %s", part, query)

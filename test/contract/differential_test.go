@@ -228,6 +228,9 @@ func (r *run) fail(what string, outs [2]string) {
 }
 
 func (r *run) next() op {
+	if r.rng.IntN(20) == 0 {
+		return r.clawback()
+	}
 	switch n := r.rng.IntN(100); {
 	case n < 14:
 		return r.grant(false)
@@ -547,6 +550,30 @@ func (r *run) spend(idempotent bool) op {
 	return op{desc: withIdem(desc, spec), do: func(s *side) string {
 		tx, receipt, err := s.accounts.Spend(r.ctx, cmd, idem(spec, renderTx))
 		return result(err, renderTx(tx), renderReceipt(receipt))
+	}}
+}
+
+// clawback takes credits back, under either policy, for the funding of one
+// of the account's lots (or for one no lot names), around what that lot has.
+func (r *run) clawback() op {
+	a := r.pickAccount(true)
+	funding, _ := domain.NewFunding(domain.FundedByOrder, fmt.Sprintf("pay_%d", r.rng.IntN(1000)))
+	var left int64
+	if v, err := r.peek.GetAccount(r.ctx, a.tenant, a.id); err == nil && len(v.Lots) > 0 && r.rng.IntN(5) > 0 {
+		l := v.Lots[r.rng.IntN(len(v.Lots))]
+		if !l.Funding().IsZero() {
+			funding = l.Funding()
+		}
+		left = micro(l.Remaining())
+	}
+	cmd := application.ClawbackCommand{Tenant: a.tenant, Account: a.id, Funding: funding, Amount: credits(r.around(left)),
+		Policy: []domain.ShortfallPolicy{domain.ShortfallDebt, domain.ShortfallAbsorb}[r.rng.IntN(2)], Memo: r.memo()}
+	desc := fmt.Sprintf("clawback %s of %s from %s under %s memo %s", cmd.Amount, renderFunding(cmd.Funding), a, cmd.Policy, renderMemo(cmd.Memo))
+	return op{desc: desc, do: func(s *side) string {
+		out, receipt, err := s.accounts.Clawback(r.ctx, cmd, nil)
+		res := out.Result
+		return result(err, renderTx(out.Transaction), fmt.Sprintf("funded %s other %s debt %s absorbed %s", res.FromFunded, res.FromOther, res.Debt, res.Absorbed),
+			renderReceipt(receipt))
 	}}
 }
 

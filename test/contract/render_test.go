@@ -45,6 +45,8 @@ func renderTx(t domain.Transaction) string {
 	for _, p := range t.Postings() {
 		if p.IsSystem() {
 			ps = append(ps, fmt.Sprintf("%s %s", p.System, p.Amount))
+		} else if p.IsDebt() {
+			ps = append(ps, fmt.Sprintf("debt of %s (%q) %s", p.Wallet, p.AccountID, p.Amount))
 		} else {
 			ps = append(ps, fmt.Sprintf("lot %s (%s, %s) of %s (%q) %s", p.Lot, p.LotSource, renderFunding(p.LotFunding), p.Wallet, p.AccountID, p.Amount))
 		}
@@ -93,8 +95,8 @@ func renderView(v application.AccountView) string {
 	for _, l := range v.Lots {
 		lots = append(lots, "\n    "+renderLot(l))
 	}
-	return fmt.Sprintf("account %q balance %s held %s available %s, lots in consumption order:%s",
-		v.Account, v.Balance, v.Held, v.Available, strings.Join(lots, ""))
+	return fmt.Sprintf("account %q balance %s held %s available %s debt %s, lots in consumption order:%s",
+		v.Account, v.Balance, v.Held, v.Available, v.Debt, strings.Join(lots, ""))
 }
 
 func renderWallet(w *domain.Wallet) string {
@@ -102,8 +104,8 @@ func renderWallet(w *domain.Wallet) string {
 	for _, l := range w.Lots() {
 		lots = append(lots, "\n    "+renderLot(l))
 	}
-	return fmt.Sprintf("wallet %s tenant %s account %q balance %s held %s created %s, lots:%s",
-		w.ID(), w.Tenant(), w.AccountID(), w.Balance(), w.Held(), renderTime(w.CreatedAt()), strings.Join(lots, ""))
+	return fmt.Sprintf("wallet %s tenant %s account %q balance %s held %s debt %s created %s, lots:%s",
+		w.ID(), w.Tenant(), w.AccountID(), w.Balance(), w.Held(), w.Debt(), renderTime(w.CreatedAt()), strings.Join(lots, ""))
 }
 
 func renderReceipt(r *application.Receipt) string {
