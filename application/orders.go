@@ -23,6 +23,9 @@ type OrdersConfig struct {
 	// CancelRejected cancels, at the gateway, a payment found not to match its
 	// order, so the buyer gets the money back at once.
 	CancelRejected bool
+	// Shortfall decides what a cancellation takes when the user has already
+	// spent what the order granted: debt, or a loss the tenant absorbs.
+	Shortfall domain.ShortfallPolicy
 }
 
 // Orders sells credit packs: it creates orders, and converges each with
@@ -246,7 +249,12 @@ func (o *Orders) applyToLedger(ctx context.Context, r Repos, order *domain.Order
 		}
 	}
 	if conv.Clawback.IsPositive() {
-		return fmt.Errorf("clawback of %s credits for order %s: not supported yet", conv.Clawback, order.PaymentID())
+		t, _, err := w.Clawback(domain.Clawback{Transaction: domain.TransactionID(o.ids.NewID()), Funding: order.Funding(),
+			Amount: conv.Clawback, Policy: o.cfg.Shortfall, Memo: order.ClawbackMemo()}, now)
+		if err != nil {
+			return err
+		}
+		txs = append(txs, t)
 	}
 	return settled.store(ctx, r, w, nil, txs...)
 }

@@ -96,7 +96,9 @@ type shop struct {
 	pack    *domain.Product
 }
 
-func newShop(t *testing.T) *shop {
+func newShop(t *testing.T) *shop { return newShopWith(t, domain.ShortfallDebt) }
+
+func newShopWith(t *testing.T, shortfall domain.ShortfallPolicy) *shop {
 	e := newEnv(t)
 	days := 30
 	price, _ := domain.NewMoney(10000, domain.KRW)
@@ -108,7 +110,7 @@ func newShop(t *testing.T) *shop {
 	}
 	g := newFakeGateway()
 	orders := application.NewOrders(e.store.UnitOfWork(), e.store.Queries(), fakeProducts{map[domain.ProductID]*domain.Product{pid: pack}},
-		g, e.clock, e.ids, application.OrdersConfig{Checkout: application.Checkout{StoreID: testStore, ChannelKey: "channel"}, CancelRejected: true})
+		g, e.clock, e.ids, application.OrdersConfig{Checkout: application.Checkout{StoreID: testStore, ChannelKey: "channel"}, CancelRejected: true, Shortfall: shortfall})
 	return &shop{env: e, gateway: g, orders: orders, pack: pack}
 }
 
@@ -320,5 +322,80 @@ func TestCompleteRefusesAnotherTenantsOrder(t *testing.T) {
 	other := domain.TenantID(s.ids.NewID())
 	if _, err := s.orders.Complete(s.ctx, other, o.PaymentID()); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("err = %v, want not found", err)
+	}
+}
+
+// cancelled is what the gateway reports after amount of o's payment was cancelled.
+func cancelled(o *domain.Order, amount int64) domain.Payment {
+	p := paid(o)
+	p.Cancelled, p.Status = amount, domain.PaymentPartialCancelled
+	if amount == p.Total {
+		p.Status = domain.PaymentCancelled
+	}
+	p.Cancellations = []domain.PaymentCancellation{{ID: "c1", Status: domain.CancellationSucceeded, Amount: amount, Trigger: "CONSOLE"}}
+	return p
+}
+
+func TestConsoleCancellationTakesTheCreditsBack(t *testing.T) {
+	s := newShop(t)
+	o := s.order("u1")
+	s.gateway.set(paid(o))
+	s.sync(o)
+	s.gateway.set(cancelled(o, 5000))
+	if got := s.sync(o); got.Status() != domain.OrderPartiallyRefunded || got.Cancelled() != 5000 {
+		t.Fatalf("status %s cancelled %d", got.Status(), got.Cancelled())
+	}
+	if b := s.balance("u1"); b != "55" {
+		t.Fatalf("balance %s after half the payment was cancelled, want 55", b)
+	}
+	s.gateway.set(cancelled(o, 10000))
+	s.sync(o)
+	if got := s.sync(o); got.Status() != domain.OrderRefunded {
+		t.Fatalf("status %s", got.Status())
+	}
+	if b := s.balance("u1"); b != "0" {
+		t.Fatalf("balance %s after the whole payment was cancelled, want 0", b)
+	}
+}
+
+func TestCancellationBeforeThePaymentWasSeenGrantsAndTakesBack(t *testing.T) {
+	s := newShop(t)
+	o := s.order("u1")
+	s.gateway.set(cancelled(o, 10000)) // Cancelled arrives before Paid was processed
+	if got := s.sync(o); got.Status() != domain.OrderRefunded {
+		t.Fatalf("status %s, want REFUNDED", got.Status())
+	}
+	if b := s.balance("u1"); b != "0" {
+		t.Fatalf("balance %s, want 0", b)
+	}
+	s.gateway.set(paid(o)) // a stale read of the payment
+	if got := s.sync(o); got.Status() != domain.OrderRefunded {
+		t.Fatalf("a stale read moved the order to %s", got.Status())
+	}
+}
+
+func TestCancellationOfSpentCreditsFollowsThePolicy(t *testing.T) {
+	for _, c := range []struct {
+		policy        domain.ShortfallPolicy
+		balance, debt string
+	}{{domain.ShortfallDebt, "-50", "50"}, {domain.ShortfallAbsorb, "0", "0"}} {
+		t.Run(c.policy.String(), func(t *testing.T) {
+			s := newShopWith(t, c.policy)
+			o := s.order("u1")
+			s.gateway.set(paid(o))
+			s.sync(o)
+			if _, _, err := s.accounts.Spend(s.ctx, application.SpendCommand{Tenant: s.tenant, Account: acct("u1"), Amount: cr("50")}, nil); err != nil {
+				t.Fatal(err)
+			}
+			s.gateway.set(cancelled(o, 10000))
+			s.sync(o)
+			v, err := s.accounts.GetAccount(s.ctx, s.tenant, acct("u1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Balance.String() != c.balance || v.Debt.String() != c.debt {
+				t.Fatalf("balance %s debt %s, want %s and %s", v.Balance, v.Debt, c.balance, c.debt)
+			}
+		})
 	}
 }

@@ -239,6 +239,11 @@ func (o *Order) creditsFor(money int64) Credits {
 	return Credits{d: share.Truncate(CreditScale)}
 }
 
+// ClawbackMemo says why a cancellation took credits back.
+func (o *Order) ClawbackMemo() Memo {
+	return Memo{Reason: "payment cancelled " + o.payment.String(), Metadata: Metadata{"paymentId": o.payment.String()}}
+}
+
 // Grants are the lots a paid order creates: the pack's credits, and its
 // bonus if it has one, funded by the order and expiring after the pack's
 // validity if it has one.

@@ -86,6 +86,7 @@ func sellingCredits(cfg Config) fx.Option {
 			application.OrdersConfig{
 				Checkout:       application.Checkout{StoreID: cfg.PortOneStoreID, ChannelKey: cfg.PortOneChannelKey},
 				CancelRejected: cfg.CancelRejectedPayments,
+				Shortfall:      cfg.Shortfall(),
 			},
 		),
 		fx.Provide(application.NewOrders),

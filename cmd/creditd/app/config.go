@@ -19,6 +19,7 @@ import (
 	"github.com/creditd/creditd/adapters/httpapi"
 	"github.com/creditd/creditd/adapters/portone"
 	"github.com/creditd/creditd/adapters/postgres"
+	"github.com/creditd/creditd/domain"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -55,6 +56,14 @@ type Config struct {
 	PortOneWebhookSecrets string `env:"PORTONE_WEBHOOK_SECRETS"` // space-separated, two while rotating
 	// CancelRejectedPayments cancels at PortOne a payment that does not match its order.
 	CancelRejectedPayments bool `env:"CREDITD_CANCEL_REJECTED_PAYMENTS" envDefault:"true"`
+	// RefundShortfallPolicy is what a cancellation does to credits already spent: debt or absorb.
+	RefundShortfallPolicy string `env:"CREDITD_REFUND_SHORTFALL_POLICY" envDefault:"debt"`
+}
+
+// Shortfall is RefundShortfallPolicy, parsed (LoadConfig has checked it).
+func (c Config) Shortfall() domain.ShortfallPolicy {
+	p, _ := domain.ShortfallPolicyFromString(c.RefundShortfallPolicy)
+	return p
 }
 
 // SellsCredits reports whether PortOne is configured, so orders and webhooks are served.
@@ -149,6 +158,9 @@ func LoadConfig(environment map[string]string) (Config, error) {
 	if cfg.HTTPWriteTimeout <= cfg.HTTPRequestTimeout {
 		errs = append(errs, fmt.Errorf("CREDITD_HTTP_WRITE_TIMEOUT %s must be longer than CREDITD_HTTP_REQUEST_TIMEOUT %s",
 			cfg.HTTPWriteTimeout, cfg.HTTPRequestTimeout))
+	}
+	if _, err := domain.ShortfallPolicyFromString(cfg.RefundShortfallPolicy); err != nil {
+		errs = append(errs, fmt.Errorf("CREDITD_REFUND_SHORTFALL_POLICY %q must be \"debt\" or \"absorb\"", cfg.RefundShortfallPolicy))
 	}
 	errs = append(errs, checkPortOne(cfg)...)
 	if len(errs) > 0 {
