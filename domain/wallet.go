@@ -249,18 +249,55 @@ type NewHold struct {
 
 // PlaceHold reserves credits from free lots in consumption order.
 func (w *Wallet) PlaceHold(r NewHold, now time.Time) (*Hold, error) {
-	if !r.Amount.IsPositive() {
-		return nil, fmt.Errorf("%w: amount must be greater than zero", ErrInvalidInput)
-	}
-	if d := r.ExpiresAt.Sub(now); d < MinHoldDuration || d > MaxHoldDuration {
-		return nil, fmt.Errorf("%w: a hold must expire between %s and %s from now", ErrInvalidInput, MinHoldDuration, MaxHoldDuration)
+	if err := r.check(now); err != nil {
+		return nil, err
 	}
 	if avail := w.spendable(now); avail.Cmp(r.Amount) < 0 {
 		return nil, &InsufficientCreditsError{Requested: r.Amount, Available: avail}
 	}
+	return w.placeHold(r, now, nil), nil
+}
+
+func (r NewHold) check(now time.Time) error {
+	if !r.Amount.IsPositive() {
+		return fmt.Errorf("%w: amount must be greater than zero", ErrInvalidInput)
+	}
+	if d := r.ExpiresAt.Sub(now); d < MinHoldDuration || d > MaxHoldDuration {
+		return fmt.Errorf("%w: a hold must expire between %s and %s from now", ErrInvalidInput, MinHoldDuration, MaxHoldDuration)
+	}
+	return nil
+}
+
+// ReserveFunded reserves credits only from the free, unexpired credits of
+// the lots funding paid for, as a refund of that funding does while the
+// payment gateway is asked to give the money back.
+func (w *Wallet) ReserveFunded(r NewHold, funding Funding, now time.Time) (*Hold, error) {
+	if err := r.check(now); err != nil {
+		return nil, err
+	}
+	if avail := w.FundedFree(funding, now); avail.Cmp(r.Amount) < 0 {
+		return nil, &InsufficientCreditsError{Requested: r.Amount, Available: avail}
+	}
+	return w.placeHold(r, now, func(l *Lot) bool { return l.funding == funding }), nil
+}
+
+// FundedFree is what may still be spent of the credits funding paid for.
+func (w *Wallet) FundedFree(funding Funding, now time.Time) Credits {
+	sum := ZeroCredits
+	for _, l := range w.lots {
+		if l.funding == funding {
+			sum = sum.Add(l.free(now))
+		}
+	}
+	return sum
+}
+
+// placeHold reserves credits from the free lots (those of only, when set),
+// the caller having checked the request and that enough are free.
+func (w *Wallet) placeHold(r NewHold, now time.Time, only func(*Lot) bool) *Hold {
 	h := &Hold{id: r.Hold, tenant: w.tenant, wallet: w.id, account: w.account, amount: r.Amount,
 		captured: ZeroCredits, status: HoldActive, memo: r.Memo, expiresAt: r.ExpiresAt.Truncate(TimePrecision), createdAt: now}
-	w.takeFree(r.Amount, now, func(l *Lot, take Credits) {
+	w.takeFreeOf(r.Amount, now, only, func(l *Lot, take Credits) {
 		l.held = l.held.Add(take)
 		h.allocations = append(h.allocations, HoldAllocation{Lot: l.id, Amount: take})
 	})
@@ -268,7 +305,7 @@ func (w *Wallet) PlaceHold(r NewHold, now time.Time) (*Hold, error) {
 	if w.holdsDueAt == nil || h.expiresAt.Before(*w.holdsDueAt) {
 		w.holdsDueAt = &h.expiresAt
 	}
-	return h, nil
+	return h
 }
 
 // CaptureHold moves amount of the hold's reserved credits to consumption.
@@ -367,8 +404,16 @@ func (w *Wallet) owns(h *Hold) error {
 // takeFree hands amount out of the free credits of the lots, in consumption
 // order, to take; the caller has checked that enough is free.
 func (w *Wallet) takeFree(amount Credits, now time.Time, take func(l *Lot, n Credits)) {
+	w.takeFreeOf(amount, now, nil, take)
+}
+
+// takeFreeOf is takeFree from the lots only accepts (all when nil).
+func (w *Wallet) takeFreeOf(amount Credits, now time.Time, only func(*Lot) bool, take func(l *Lot, n Credits)) {
 	left := amount
 	for _, l := range w.lots {
+		if only != nil && !only(l) {
+			continue
+		}
 		n := MinCredits(l.free(now), left)
 		if !n.IsPositive() {
 			continue
