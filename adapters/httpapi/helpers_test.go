@@ -41,6 +41,8 @@ type harness struct {
 	holds    *application.Holds
 	router   *gin.Engine
 	logs     *syncBuffer
+	// inbox keeps the webhooks the router receives, verified with webhookSecrets.
+	inbox *memory.WebhookInbox
 	ready    atomic.Pointer[error]
 
 	keyA, keyB  string // read+write keys of tenants "alpha" and "beta"
@@ -78,7 +80,9 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	h.readOnlyA = h.issueKey("alpha", domain.ScopeRead)
 	h.writeOnlyA = h.issueKey("alpha", domain.ScopeWrite)
 
+	h.inbox = memory.NewWebhookInbox()
 	deps := httpapi.Deps{Accounts: h.accounts, Holds: h.holds, APIKeys: h.apiKeys, Clock: clock,
+		Webhooks: application.NewWebhooks(&hmacVerifier{secrets: webhookSecrets}, h.inbox, noSyncer{}, clock, application.WebhookConfig{}),
 		Logger:     slog.New(slog.NewJSONHandler(h.logs, nil)),
 		Registerer: prometheus.NewRegistry(),
 		Readiness: func(context.Context) error {
