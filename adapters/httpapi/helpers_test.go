@@ -43,7 +43,7 @@ type harness struct {
 	logs     *syncBuffer
 	// inbox keeps the webhooks the router receives, verified with webhookSecrets.
 	inbox *memory.WebhookInbox
-	ready    atomic.Pointer[error]
+	ready atomic.Pointer[error]
 
 	keyA, keyB  string // read+write keys of tenants "alpha" and "beta"
 	readOnlyA   string
@@ -82,7 +82,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 
 	h.inbox = memory.NewWebhookInbox()
 	deps := httpapi.Deps{Accounts: h.accounts, Holds: h.holds, APIKeys: h.apiKeys, Clock: clock,
-		Webhooks: application.NewWebhooks(&hmacVerifier{secrets: webhookSecrets}, h.inbox, noSyncer{}, clock, application.WebhookConfig{}),
+		Webhooks:   application.NewWebhooks(&hmacVerifier{secrets: webhookSecrets}, h.inbox, noSyncer{}, clock, application.WebhookConfig{}),
 		Logger:     slog.New(slog.NewJSONHandler(h.logs, nil)),
 		Registerer: prometheus.NewRegistry(),
 		Readiness: func(context.Context) error {
