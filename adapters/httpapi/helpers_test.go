@@ -41,9 +41,7 @@ type harness struct {
 	holds    *application.Holds
 	router   *gin.Engine
 	logs     *syncBuffer
-	// inbox keeps the webhooks the router receives, verified with webhookSecrets.
-	inbox *memory.WebhookInbox
-	ready atomic.Pointer[error]
+	ready    atomic.Pointer[error]
 
 	keyA, keyB  string // read+write keys of tenants "alpha" and "beta"
 	readOnlyA   string
@@ -52,6 +50,8 @@ type harness struct {
 	// onExchange, when set, sees every request sent through do with its
 	// body and response, to check them against the OpenAPI document.
 	onExchange func(r *http.Request, body string, w *httptest.ResponseRecorder)
+	// inbox keeps the webhooks the router receives, verified with webhookSecrets.
+	inbox *memory.WebhookInbox
 }
 
 type harnessOption func(*httpapi.Deps, *harness)
