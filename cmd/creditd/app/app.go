@@ -40,6 +40,10 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 			httpapi.ServerConfig{Addr: cfg.Addr, ReadTimeout: cfg.HTTPReadTimeout, WriteTimeout: cfg.HTTPWriteTimeout,
 				IdleTimeout: cfg.HTTPIdleTimeout},
 			worker.Config{Interval: cfg.SweepInterval, Batch: cfg.SweepBatch},
+			// The webhook inbox: the route and its worker run once
+			// *application.Webhooks is provided (see application.NewWebhooks).
+			worker.InboxConfig{PollInterval: cfg.WebhookPollInterval},
+			application.WebhookConfig{},
 		),
 		fx.Provide(
 			fx.Annotate(func() system.Clock { return system.Clock{} }, fx.As(new(application.Clock))),

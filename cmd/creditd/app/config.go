@@ -1,6 +1,8 @@
 package app
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +45,9 @@ type Config struct {
 	HTTPIdleTimeout      time.Duration `env:"CREDITD_HTTP_IDLE_TIMEOUT"`
 	HTTPRequestTimeout   time.Duration `env:"CREDITD_HTTP_REQUEST_TIMEOUT"`
 	PprofAddr            string        `env:"CREDITD_PPROF_ADDR"`
+	// Webhooks from PortOne.
+	WebhookPollInterval   time.Duration  `env:"CREDITD_WEBHOOK_POLL_INTERVAL" envDefault:"1s"`
+	PortOneWebhookSecrets WebhookSecrets `env:"PORTONE_WEBHOOK_SECRETS"`
 }
 
 // defaults are the settings whose defaults the adapters define; the
@@ -102,6 +107,12 @@ func LoadConfig(environment map[string]string) (Config, error) {
 	if cfg.SweepBatch < 1 || cfg.SweepBatch > 10000 {
 		errs = append(errs, fmt.Errorf("CREDITD_SWEEP_BATCH %d must be between 1 and 10000", cfg.SweepBatch))
 	}
+	if cfg.WebhookPollInterval < 0 || cfg.WebhookPollInterval > time.Hour {
+		errs = append(errs, fmt.Errorf("CREDITD_WEBHOOK_POLL_INTERVAL %s must be between 0 (off) and 1h", cfg.WebhookPollInterval))
+	}
+	if err := cfg.PortOneWebhookSecrets.check(); err != nil {
+		errs = append(errs, fmt.Errorf("PORTONE_WEBHOOK_SECRETS: %w", err))
+	}
 	if cfg.IdempotencyRetention < minIdempotencyRetention {
 		errs = append(errs, fmt.Errorf("CREDITD_IDEMPOTENCY_RETENTION %s must be at least %s (30 days)", cfg.IdempotencyRetention, minIdempotencyRetention))
 	}
@@ -133,6 +144,39 @@ func LoadConfig(environment map[string]string) (Config, error) {
 	}
 	return cfg, nil
 }
+
+// WebhookSecrets are PortOne's webhook secrets, as the console shows them
+// (base64, with or without a "whsec_" prefix): one, or two while rotating.
+// They print redacted, so a logged Config never shows them.
+type WebhookSecrets []string
+
+// UnmarshalText splits the space-separated secrets. Its errors never quote them.
+func (s *WebhookSecrets) UnmarshalText(text []byte) error {
+	*s = strings.Fields(string(text))
+	return nil
+}
+
+// check accepts up to two secrets (PortOne keeps at most two active), each
+// decoding to some bytes.
+func (s WebhookSecrets) check() error {
+	if len(s) > 2 {
+		return fmt.Errorf("%d secrets given; PortOne has at most 2 active at once (separate them with a space)", len(s))
+	}
+	for i, secret := range s {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+		if err != nil || len(key) == 0 {
+			return fmt.Errorf("secret %d of %d is not base64 (with or without the whsec_ prefix) of a non-empty key", i+1, len(s))
+		}
+	}
+	return nil
+}
+
+func (s WebhookSecrets) String() string   { return fmt.Sprintf("[%d redacted]", len(s)) }
+func (s WebhookSecrets) GoString() string { return s.String() }
+
+// LogValue and MarshalJSON keep the secrets out of structured logs too.
+func (s WebhookSecrets) LogValue() slog.Value         { return slog.StringValue(s.String()) }
+func (s WebhookSecrets) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
 // parseErrors restates the env library's errors, which name Go fields, in
 // terms of the variables a user sets.
