@@ -1,8 +1,11 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -57,28 +60,40 @@ func (b *WebhookInbox) Add(ctx context.Context, e application.WebhookEvent, rece
 	return n == 1, nil
 }
 
-// claimSQL leases due events in one statement. The subquery locks them,
-// skipping rows another claim holds locked; one that another claim has
+// claimSQL leases due events in one statement. The CTE locks them,
+// skipping rows another claim holds locked; a row that another claim
 // leased meanwhile is re-checked against its new due_at and left out. The
 // lease is the new due_at: a claimer that dies leaves the event to be
-// claimed again once it passes.
-const claimSQL = `UPDATE webhook_inbox SET due_at = ?, attempts = attempts + 1
-WHERE webhook_id IN (
-	SELECT webhook_id FROM webhook_inbox
+// claimed again once it passes. RETURNING has no order, so the rows come
+// with the due_at they were claimed at, to be sorted.
+const claimSQL = `WITH due AS MATERIALIZED (
+	SELECT webhook_id, due_at FROM webhook_inbox
 	WHERE done_at IS NULL AND due_at <= ?
 	ORDER BY due_at
 	LIMIT ?
 	FOR UPDATE SKIP LOCKED)
-RETURNING webhook_id, type, payment_id, store_id, cancellation_id, occurred_at, received_at, attempts`
+UPDATE webhook_inbox AS w SET due_at = ?, attempts = w.attempts + 1
+FROM due WHERE w.webhook_id = due.webhook_id
+RETURNING w.webhook_id, w.type, w.payment_id, w.store_id, w.cancellation_id, w.occurred_at, w.received_at, w.attempts,
+	due.due_at AS was_due`
+
+// claimedRow is a claimed event with the due_at it was claimed at.
+type claimedRow struct {
+	inboxRow `bun:",extend"`
+	WasDue   time.Time `bun:"was_due"`
+}
 
 func (b *WebhookInbox) Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]application.InboxItem, error) {
 	if limit <= 0 {
 		return []application.InboxItem{}, nil
 	}
-	var rows []inboxRow
-	if err := b.db.NewRaw(claimSQL, now.Add(lease), now, limit).Scan(ctx, &rows); err != nil {
+	var rows []claimedRow
+	if err := b.db.NewRaw(claimSQL, now, limit, now.Add(lease)).Scan(ctx, &rows); err != nil {
 		return nil, translate(err, "claim webhook events")
 	}
+	slices.SortFunc(rows, func(a, b claimedRow) int {
+		return cmp.Or(a.WasDue.Compare(b.WasDue), strings.Compare(a.WebhookID, b.WebhookID))
+	})
 	items := make([]application.InboxItem, 0, len(rows))
 	for _, r := range rows {
 		payment, err := domain.ParsePaymentID(r.PaymentID)
