@@ -57,9 +57,13 @@ func (h *webhookHandler) receivePortOne(c *gin.Context) {
 			return
 		}
 	}
-	var invalid *application.InvalidWebhookError
-	if errors.As(err, &invalid) {
-		h.metrics.rejected(invalid.Reason)
+	if errors.Is(err, application.ErrInvalidWebhook) {
+		var invalid *application.InvalidWebhookError
+		var reason application.WebhookRejection // OTHER unless the error names one
+		if errors.As(err, &invalid) {
+			reason = invalid.Reason
+		}
+		h.metrics.rejected(reason)
 	}
 	_ = c.Error(err)
 }
@@ -106,7 +110,7 @@ type webhookMetrics struct {
 	known      map[application.WebhookRejection]bool
 }
 
-// otherRejection labels a rejection reason outside the known set (none today).
+// otherRejection labels a rejection whose reason is not in the known set.
 const otherRejection = "OTHER"
 
 func newWebhookMetrics(reg prometheus.Registerer) (*webhookMetrics, error) {
