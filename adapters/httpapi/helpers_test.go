@@ -51,6 +51,8 @@ type harness struct {
 	// onExchange, when set, sees every request sent through do with its
 	// body and response, to check them against the OpenAPI document.
 	onExchange func(r *http.Request, body string, w *httptest.ResponseRecorder)
+	// inbox keeps the webhooks the router receives, verified with webhookSecrets.
+	inbox *memory.WebhookInbox
 }
 
 type harnessOption func(*httpapi.Deps, *harness)
@@ -80,7 +82,9 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	h.readOnlyA = h.issueKey("alpha", domain.ScopeRead)
 	h.writeOnlyA = h.issueKey("alpha", domain.ScopeWrite)
 
+	h.inbox = memory.NewWebhookInbox()
 	deps := httpapi.Deps{Accounts: h.accounts, Holds: h.holds, Catalog: h.catalog, APIKeys: h.apiKeys, Clock: clock,
+		Webhooks:   application.NewWebhooks(&hmacVerifier{secrets: webhookSecrets}, h.inbox, noSyncer{}, clock, application.WebhookConfig{}),
 		Logger:     slog.New(slog.NewJSONHandler(h.logs, nil)),
 		Registerer: prometheus.NewRegistry(),
 		Readiness: func(context.Context) error {

@@ -12,8 +12,8 @@ import (
 
 // Module provides the router and the server and ties the server to the app's
 // lifecycle. It needs the Accounts, Holds, Catalog and APIKeys use cases and a Clock;
-// a *slog.Logger, Config, ServerConfig, Readiness and a Prometheus
-// Registerer/Gatherer are used when provided.
+// a *slog.Logger, Config, ServerConfig, Readiness, a Prometheus
+// Registerer/Gatherer, and the Orders and Webhooks use cases are used when provided.
 var Module = fx.Module("httpapi",
 	fx.Provide(newRouterFx, newServerFx),
 	fx.Invoke(registerServerHooks),
@@ -33,11 +33,13 @@ type routerParams struct {
 	Gatherer   prometheus.Gatherer   `optional:"true"`
 	Config     Config                `optional:"true"`
 	Readiness  Readiness             `optional:"true"`
+	// Webhooks is provided once a verifier and a payment syncer are wired.
+	Webhooks *application.Webhooks `optional:"true"`
 }
 
 func newRouterFx(p routerParams) *gin.Engine {
 	return NewRouter(Deps{Accounts: p.Accounts, Holds: p.Holds, Catalog: p.Catalog, Orders: p.Orders, APIKeys: p.APIKeys, Clock: p.Clock, Logger: p.Logger,
-		Registerer: p.Registerer, Gatherer: p.Gatherer, Config: p.Config, Readiness: p.Readiness})
+		Registerer: p.Registerer, Gatherer: p.Gatherer, Config: p.Config, Readiness: p.Readiness, Webhooks: p.Webhooks})
 }
 
 type serverParams struct {

@@ -51,7 +51,7 @@ func TestOpenAPIDescribesEveryRouteAndNoOther(t *testing.T) {
 	slices.Sort(documented)
 	slices.Sort(served)
 	assert.Equal(t, served, documented)
-	assert.Len(t, served, 16)
+	assert.Len(t, served, 17)
 }
 
 func TestOpenAPIListsEveryProblemType(t *testing.T) {
@@ -103,6 +103,10 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.get("/readyz", withoutHeader("Authorization"))
 	h.get("/metrics", withoutHeader("Authorization"))
 	h.get("/openapi.yaml", withoutHeader("Authorization"))
+	webhook := paidBody("pay-1")
+	h.post("/webhooks/portone", webhook, h.signed("wh-1", webhook))
+	h.post("/webhooks/portone", webhook, h.signed("wh-1", webhook+" "))
+	h.post("/webhooks/portone", webhook+strings.Repeat(" ", 70<<10), h.signed("wh-2", webhook))
 
 	h.post("/v1/accounts/user-1/grants", `{"amount":"100","source":"paid","expiresAt":"2030-01-01T00:00:00Z","priority":0,"reason":"r","metadata":{"a":"b"}}`)
 	h.post("/v1/accounts/user-1/grants", `{"amount":"1","source":"bonus"}`)
@@ -211,6 +215,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		"GET /v1/accounts/{accountId}/transactions OK",
 		"GET /v1/accounts/{accountId}/transactions Bad Request",
 		"GET /healthz OK", "GET /readyz OK", "GET /metrics OK", "GET /openapi.yaml OK",
+		"POST /webhooks/portone OK", "POST /webhooks/portone Bad Request", "POST /webhooks/portone Request Entity Too Large",
 		"GET /readyz Service Unavailable",
 		"GET /v1/accounts/{accountId} Service Unavailable",
 		"GET /v1/accounts/{accountId}/transactions Service Unavailable",

@@ -66,6 +66,8 @@ type Deps struct {
 	Gatherer   prometheus.Gatherer
 	Config     Config
 	Readiness  Readiness
+	// Webhooks, when set, receives PortOne's webhooks at POST /webhooks/portone.
+	Webhooks *application.Webhooks
 }
 
 // NewRouter builds the API. It panics on a missing required dependency or a
@@ -126,6 +128,14 @@ func NewRouter(deps Deps) *gin.Engine {
 	e.GET("/readyz", readyz(deps.Readiness, log))
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
 	e.GET("/openapi.yaml", serveOpenAPI)
+	if deps.Webhooks != nil {
+		wm, err := newWebhookMetrics(reg)
+		if err != nil {
+			panic(fmt.Sprintf("httpapi: register webhook metrics: %v", err))
+		}
+		wh := &webhookHandler{webhooks: deps.Webhooks, metrics: wm}
+		e.POST("/webhooks/portone", withDeadline(deps.Config.RequestTimeout), wh.receivePortOne)
+	}
 
 	h := &handlers{accounts: deps.Accounts, holds: deps.Holds, clock: deps.Clock}
 	v1 := e.Group("/v1", withDeadline(deps.Config.RequestTimeout), authenticate(deps.APIKeys))

@@ -2,18 +2,49 @@ package worker
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
+
+	"github.com/creditd/creditd/application"
 )
 
 // Module starts and stops the worker with the application, and registers its
-// metrics when a prometheus.Registerer is provided.
+// metrics when a prometheus.Registerer is provided. When the Webhooks use
+// case is provided, it also processes the webhook inbox (InboxConfig).
 var Module = fx.Module("worker",
 	fx.Provide(New),
 	fx.Invoke(func(lc fx.Lifecycle, w *Worker) { lc.Append(fx.StartStopHook(w.Start, w.Stop)) }),
 	fx.Invoke(registerMetrics),
+	fx.Invoke(startInbox),
 )
+
+type inboxParams struct {
+	fx.In
+	Lifecycle  fx.Lifecycle
+	Config     InboxConfig           `optional:"true"`
+	Webhooks   *application.Webhooks `optional:"true"`
+	Clock      application.Clock
+	Log        *slog.Logger
+	Registerer prometheus.Registerer `optional:"true"`
+}
+
+func startInbox(p inboxParams) error {
+	if p.Webhooks == nil {
+		return nil
+	}
+	w := NewInbox(p.Config, p.Webhooks, p.Clock, p.Log)
+	if p.Registerer != nil {
+		for _, c := range w.Collectors() {
+			if err := p.Registerer.Register(c); err != nil {
+				return fmt.Errorf("register the webhook inbox metrics: %w", err)
+			}
+		}
+	}
+	p.Lifecycle.Append(fx.StartStopHook(w.Start, w.Stop))
+	return nil
+}
 
 type metricsParams struct {
 	fx.In

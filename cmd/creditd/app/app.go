@@ -80,16 +80,24 @@ func sellingCredits(cfg Config) fx.Option {
 	return fx.Options(
 		fx.Supply(
 			portone.Settings{
-				Client:         portone.Config{BaseURL: cfg.PortOneAPIURL, APISecret: cfg.PortOneAPISecret, StoreID: cfg.PortOneStoreID},
-				WebhookSecrets: cfg.WebhookSecrets(),
+				Client: portone.Config{BaseURL: cfg.PortOneAPIURL, APISecret: string(cfg.PortOneAPISecret),
+					StoreID: cfg.PortOneStoreID},
+				WebhookSecrets: cfg.PortOneWebhookSecrets,
 			},
 			application.OrdersConfig{
 				Checkout:       application.Checkout{StoreID: cfg.PortOneStoreID, ChannelKey: cfg.PortOneChannelKey},
 				CancelRejected: cfg.CancelRejectedPayments,
 				Shortfall:      cfg.Shortfall(),
 			},
+			// The webhook inbox: /webhooks/portone stores events, the worker syncs their payments.
+			worker.InboxConfig{PollInterval: cfg.WebhookPollInterval},
+			application.WebhookConfig{},
 		),
-		fx.Provide(application.NewOrders),
+		fx.Provide(
+			application.NewOrders,
+			fx.Annotate(func(o *application.Orders) *application.Orders { return o }, fx.As(new(application.PaymentSyncer))),
+			application.NewWebhooks,
+		),
 		portone.Module,
 	)
 }

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,15 +51,17 @@ type Config struct {
 
 	// Selling credits through PortOne: all of the secret, store, channel and
 	// webhook secrets, or none (then creditd serves the ledger only).
-	PortOneAPIURL         string `env:"PORTONE_API_URL"`
-	PortOneAPISecret      string `env:"PORTONE_API_SECRET"`
-	PortOneStoreID        string `env:"PORTONE_STORE_ID"`
-	PortOneChannelKey     string `env:"PORTONE_CHANNEL_KEY"`
-	PortOneWebhookSecrets string `env:"PORTONE_WEBHOOK_SECRETS"` // space-separated, two while rotating
+	PortOneAPIURL         string         `env:"PORTONE_API_URL"`
+	PortOneAPISecret      Secret         `env:"PORTONE_API_SECRET"`
+	PortOneStoreID        string         `env:"PORTONE_STORE_ID"`
+	PortOneChannelKey     string         `env:"PORTONE_CHANNEL_KEY"`
+	PortOneWebhookSecrets WebhookSecrets `env:"PORTONE_WEBHOOK_SECRETS"` // space-separated, two while rotating
 	// CancelRejectedPayments cancels at PortOne a payment that does not match its order.
 	CancelRejectedPayments bool `env:"CREDITD_CANCEL_REJECTED_PAYMENTS" envDefault:"true"`
 	// RefundShortfallPolicy is what a cancellation does to credits already spent: debt or absorb.
 	RefundShortfallPolicy string `env:"CREDITD_REFUND_SHORTFALL_POLICY" envDefault:"debt"`
+	// WebhookPollInterval is how often an idle worker looks at the webhook inbox.
+	WebhookPollInterval time.Duration `env:"CREDITD_WEBHOOK_POLL_INTERVAL" envDefault:"1s"`
 }
 
 // Shortfall is RefundShortfallPolicy, parsed (LoadConfig has checked it).
@@ -71,8 +75,8 @@ func (c Config) SellsCredits() bool { return c.PortOneAPISecret != "" }
 
 // portOneVariables are the settings selling credits needs, all or none.
 func (c Config) portOneVariables() map[string]string {
-	return map[string]string{"PORTONE_API_SECRET": c.PortOneAPISecret, "PORTONE_STORE_ID": c.PortOneStoreID,
-		"PORTONE_CHANNEL_KEY": c.PortOneChannelKey, "PORTONE_WEBHOOK_SECRETS": c.PortOneWebhookSecrets}
+	return map[string]string{"PORTONE_API_SECRET": string(c.PortOneAPISecret), "PORTONE_STORE_ID": c.PortOneStoreID,
+		"PORTONE_CHANNEL_KEY": c.PortOneChannelKey, "PORTONE_WEBHOOK_SECRETS": strings.Join(c.PortOneWebhookSecrets, " ")}
 }
 
 // defaults are the settings whose defaults the adapters define; the
@@ -133,6 +137,12 @@ func LoadConfig(environment map[string]string) (Config, error) {
 	if cfg.SweepBatch < 1 || cfg.SweepBatch > 10000 {
 		errs = append(errs, fmt.Errorf("CREDITD_SWEEP_BATCH %d must be between 1 and 10000", cfg.SweepBatch))
 	}
+	if cfg.WebhookPollInterval < 0 || cfg.WebhookPollInterval > time.Hour {
+		errs = append(errs, fmt.Errorf("CREDITD_WEBHOOK_POLL_INTERVAL %s must be between 0 (off) and 1h", cfg.WebhookPollInterval))
+	}
+	if err := cfg.PortOneWebhookSecrets.check(); err != nil {
+		errs = append(errs, fmt.Errorf("PORTONE_WEBHOOK_SECRETS: %w", err))
+	}
 	if cfg.IdempotencyRetention < minIdempotencyRetention {
 		errs = append(errs, fmt.Errorf("CREDITD_IDEMPOTENCY_RETENTION %s must be at least %s (30 days)", cfg.IdempotencyRetention, minIdempotencyRetention))
 	}
@@ -190,18 +200,49 @@ func checkPortOne(cfg Config) []error {
 	if u, err := url.Parse(cfg.PortOneAPIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("PORTONE_API_URL %q is not an http(s) URL", cfg.PortOneAPIURL))
 	}
-	if secrets := cfg.WebhookSecrets(); len(secrets) > 2 {
-		errs = append(errs, errors.New("PORTONE_WEBHOOK_SECRETS holds more than two secrets (one, or two while rotating)"))
-	} else if len(secrets) > 0 {
-		if _, err := portone.NewWebhookVerifier(secrets); err != nil {
-			errs = append(errs, fmt.Errorf("PORTONE_WEBHOOK_SECRETS: %w", err))
-		}
-	}
 	return errs
 }
 
-// WebhookSecrets splits PORTONE_WEBHOOK_SECRETS.
-func (c Config) WebhookSecrets() []string { return strings.Fields(c.PortOneWebhookSecrets) }
+// WebhookSecrets are PortOne's webhook secrets, as the console shows them
+// (base64, with or without a "whsec_" prefix): one, or two while rotating.
+// They print redacted, so a logged Config never shows them.
+type WebhookSecrets []string
+
+// UnmarshalText splits the space-separated secrets. Its errors never quote them.
+func (s *WebhookSecrets) UnmarshalText(text []byte) error {
+	*s = strings.Fields(string(text))
+	return nil
+}
+
+// check accepts up to two secrets (PortOne keeps at most two active), each
+// decoding to some bytes.
+func (s WebhookSecrets) check() error {
+	if len(s) > 2 {
+		return fmt.Errorf("%d secrets given; PortOne has at most 2 active at once (separate them with a space)", len(s))
+	}
+	for i, secret := range s {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+		if err != nil || len(key) == 0 {
+			return fmt.Errorf("secret %d of %d is not base64 (with or without the whsec_ prefix) of a non-empty key", i+1, len(s))
+		}
+	}
+	return nil
+}
+
+func (s WebhookSecrets) String() string   { return fmt.Sprintf("[%d redacted]", len(s)) }
+func (s WebhookSecrets) GoString() string { return s.String() }
+
+// LogValue and MarshalJSON keep the secrets out of structured logs too.
+func (s WebhookSecrets) LogValue() slog.Value         { return slog.StringValue(s.String()) }
+func (s WebhookSecrets) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// Secret is a setting that must never be printed: it prints redacted.
+type Secret string
+
+func (s Secret) String() string               { return "[redacted]" }
+func (s Secret) GoString() string             { return s.String() }
+func (s Secret) LogValue() slog.Value         { return slog.StringValue(s.String()) }
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
 // parseErrors restates the env library's errors, which name Go fields, in
 // terms of the variables a user sets.
