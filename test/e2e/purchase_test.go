@@ -3,11 +3,14 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/creditd/creditd/test/fakeportone"
 )
@@ -25,7 +28,7 @@ func startShop(t *testing.T, env ...string) *shop {
 	t.Helper()
 	fp := fakeportone.Start(t, fakeportone.Options{})
 	vars := map[string]string{"PORTONE_API_URL": fp.URL, "PORTONE_API_SECRET": fp.APISecret, "PORTONE_STORE_ID": fp.StoreID,
-		"PORTONE_CHANNEL_KEY": "channel-key-test", "PORTONE_WEBHOOK_SECRETS": webhookSecret}
+		"PORTONE_CHANNEL_KEY": "channel-key-test", "PORTONE_WEBHOOK_SECRETS": webhookSecret, "CREDITD_WEBHOOK_POLL_INTERVAL": "50ms"}
 	for i := 0; i+1 < len(env); i += 2 {
 		vars[env[i]] = env[i+1]
 	}
@@ -164,4 +167,211 @@ func mustJSON(v any) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// webhook delivers a signed webhook as PortOne would, with the given id
+// (the same for every retry of one event), and returns creditd's status.
+func (s *shop) webhook(id, eventType, paymentID string) int {
+	s.t.Helper()
+	status, err := s.portone.SendWebhookWithID(context.Background(), s.base+"/webhooks/portone", webhookSecret, id, eventType, paymentID, "")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return status
+}
+
+// eventually waits for the order to reach status (the inbox worker runs in
+// the background), failing after 15 s.
+func (s *shop) eventually(paymentID, status string) response {
+	s.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r := s.do(http.MethodGet, "/v1/orders/"+paymentID, "").expect(s.t, http.StatusOK)
+		if r.JSON["status"] == status {
+			return r
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("order %s is %s, still not %s", paymentID, r.JSON["status"], status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// inboxPending is how many stored webhook events are not processed yet.
+func (s *shop) inboxPending() int {
+	s.t.Helper()
+	var n int
+	if err := s.db.NewRaw("SELECT count(*) FROM webhook_inbox WHERE done_at IS NULL").Scan(context.Background(), &n); err != nil {
+		s.t.Fatal(err)
+	}
+	return n
+}
+
+func TestDuplicateWebhooksAndConcurrentCompletesGrantOnce(t *testing.T) {
+	s := startShop(t)
+	o := s.order("buyer-1")
+	id := o.JSON["paymentId"].(string)
+	s.portone.Pay(id, payHonestly(o))
+	var wg sync.WaitGroup
+	for range 10 { // one event, delivered ten times (PortOne's retries)
+		wg.Go(func() {
+			if st := s.webhook("msg-paid-1", "Transaction.Paid", id); st != http.StatusOK {
+				t.Errorf("webhook answered %d", st)
+			}
+		})
+	}
+	for range 5 {
+		wg.Go(func() {
+			if r := s.complete(id); r.Status != http.StatusOK {
+				t.Errorf("complete: %d %s", r.Status, r.Raw)
+			}
+		})
+	}
+	wg.Wait()
+	s.eventually(id, "PAID")
+	var stored int
+	if err := s.db.NewRaw("SELECT count(*) FROM webhook_inbox").Scan(context.Background(), &stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 1 {
+		t.Fatalf("%d inbox rows for one webhook-id, want 1", stored)
+	}
+	for s.inboxPending() > 0 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := s.balance("buyer-1"); got != "110" {
+		t.Fatalf("balance %s, want 110 (one grant)", got)
+	}
+	s.requireSound()
+}
+
+func TestVirtualAccountCreditsArriveWithTheDeposit(t *testing.T) {
+	s := startShop(t)
+	o := s.order("buyer-1")
+	id := o.JSON["paymentId"].(string)
+	s.portone.IssueVirtualAccount(id, payHonestly(o))
+	if st := s.webhook("msg-va-1", "Transaction.VirtualAccountIssued", id); st != http.StatusOK {
+		t.Fatalf("webhook answered %d", st)
+	}
+	r := s.eventually(id, "AWAITING_DEPOSIT")
+	if va, _ := r.JSON["virtualAccount"].(map[string]any); va == nil || va["accountNumber"] == "" {
+		t.Fatalf("no virtual account on the order: %s", r.Raw)
+	}
+	if got := s.balance("buyer-1"); got != "none" {
+		t.Fatalf("credits before the deposit: %s", got)
+	}
+	s.portone.Deposit(id)
+	if st := s.webhook("msg-va-2", "Transaction.Paid", id); st != http.StatusOK {
+		t.Fatalf("webhook answered %d", st)
+	}
+	s.eventually(id, "PAID")
+	if got := s.balance("buyer-1"); got != "110" {
+		t.Fatalf("balance %s after the deposit", got)
+	}
+	s.requireSound()
+}
+
+func TestWebhookIsAcknowledgedWhilePortOneIsDownAndGrantsOnRecovery(t *testing.T) {
+	s := startShop(t)
+	o := s.order("buyer-1")
+	id := o.JSON["paymentId"].(string)
+	s.portone.Pay(id, payHonestly(o))
+	s.portone.FailNext(1000, http.StatusInternalServerError)
+	if st := s.webhook("msg-paid-down", "Transaction.Paid", id); st != http.StatusOK {
+		t.Fatalf("webhook answered %d while PortOne is down, want 200 once stored", st)
+	}
+	time.Sleep(500 * time.Millisecond) // the worker tries, and fails
+	if got := s.balance("buyer-1"); got != "none" {
+		t.Fatalf("balance %s while PortOne is down", got)
+	}
+	if s.inboxPending() != 1 {
+		t.Fatalf("the event is not waiting in the inbox")
+	}
+	s.portone.Heal()
+	// The retry comes after the worker's backoff (5 s at first, with jitter).
+	s.eventually(id, "PAID")
+	if got := s.balance("buyer-1"); got != "110" {
+		t.Fatalf("balance %s after PortOne recovered", got)
+	}
+	s.requireSound()
+}
+
+func TestForgedReplayedAndTamperedWebhooksAreRefused(t *testing.T) {
+	s := startShop(t)
+	o := s.order("buyer-1")
+	id := o.JSON["paymentId"].(string)
+	s.portone.Pay(id, payHonestly(o))
+	body := []byte(fmt.Sprintf(`{"type":"Transaction.Paid","timestamp":"2026-12-01T00:00:00Z","data":{"paymentId":%q,"storeId":%q,"transactionId":"t"}}`,
+		id, s.portone.StoreID))
+	send := func(h http.Header, b []byte) int {
+		req, _ := http.NewRequest(http.MethodPost, s.base+"/webhooks/portone", bytes.NewReader(b))
+		req.Header = h
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	forged := fakeportone.SignedWebhook("whsec_"+"c29tZW9uZSBlbHNl", "msg-forged", time.Now(), body) // another secret
+	replayed := fakeportone.SignedWebhook(webhookSecret, "msg-old", time.Now().Add(-6*time.Minute), body)
+	tampered := fakeportone.SignedWebhook(webhookSecret, "msg-tampered", time.Now(), body)
+	unsigned := http.Header{"Content-Type": {"application/json"}}
+	for name, c := range map[string]struct {
+		h http.Header
+		b []byte
+	}{"forged": {forged, body}, "replayed": {replayed, body}, "unsigned": {unsigned, body},
+		"tampered": {tampered, bytes.Replace(body, []byte("Transaction.Paid"), []byte("Transaction.Paid "), 1)}} {
+		if st := send(c.h, c.b); st != http.StatusBadRequest {
+			t.Errorf("%s webhook answered %d, want 400", name, st)
+		}
+	}
+	var stored int
+	if err := s.db.NewRaw("SELECT count(*) FROM webhook_inbox").Scan(context.Background(), &stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 0 {
+		t.Fatalf("%d refused webhooks stored", stored)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if r := s.do(http.MethodGet, "/v1/orders/"+id, "").expect(t, http.StatusOK); r.JSON["status"] != "PENDING" {
+		t.Fatalf("a refused webhook moved the order to %s", r.JSON["status"])
+	}
+	if got := s.balance("buyer-1"); got != "none" {
+		t.Fatalf("a refused webhook granted: %s", got)
+	}
+}
+
+func TestEventsOutOfOrderEndAsPortOneSays(t *testing.T) {
+	s := startShop(t)
+	// Paid before Ready: the late Ready changes nothing.
+	o := s.order("buyer-1")
+	id := o.JSON["paymentId"].(string)
+	s.portone.Pay(id, payHonestly(o))
+	s.webhook("msg-1-paid", "Transaction.Paid", id)
+	s.eventually(id, "PAID")
+	s.webhook("msg-1-ready", "Transaction.Ready", id)
+	for s.inboxPending() > 0 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.eventually(id, "PAID")
+
+	// Cancelled (in PortOne's console) delivered before Paid was processed.
+	o2 := s.order("buyer-2")
+	id2 := o2.JSON["paymentId"].(string)
+	s.portone.Pay(id2, payHonestly(o2))
+	s.portone.CancelFromConsole(id2, 10000)
+	s.webhook("msg-2-cancelled", "Transaction.Cancelled", id2)
+	s.webhook("msg-2-paid", "Transaction.Paid", id2)
+	s.eventually(id2, "REFUNDED")
+	for s.inboxPending() > 0 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := s.balance("buyer-1"); got != "110" {
+		t.Fatalf("buyer-1 balance %s", got)
+	}
+	if got := s.balance("buyer-2"); got != "0" {
+		t.Fatalf("buyer-2 balance %s after a full cancellation", got)
+	}
+	s.requireSound()
 }
