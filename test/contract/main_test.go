@@ -43,6 +43,7 @@ type ports struct {
 	cleaner application.IdempotencyCleaner
 	keys    application.APIKeyStore
 	auditor application.Auditor
+	reports application.ReconciliationReports
 }
 
 // factory names an implementation and builds a fresh, empty instance of it.
@@ -58,7 +59,8 @@ var factories = []factory{
 
 func newMemoryPorts(*testing.T, application.Clock) ports {
 	s := memory.NewStore()
-	return ports{uow: s.UnitOfWork(), queries: s.Queries(), cleaner: s.IdempotencyCleaner(), keys: s.APIKeys(), auditor: s.Auditor()}
+	return ports{uow: s.UnitOfWork(), queries: s.Queries(), cleaner: s.IdempotencyCleaner(), keys: s.APIKeys(), auditor: s.Auditor(),
+		reports: memory.NewReconciliationReports()}
 }
 
 // newPostgresPorts wires the adapter to a database of the test's own.
@@ -66,7 +68,8 @@ func newPostgresPorts(t *testing.T, clock application.Clock) ports {
 	t.Helper()
 	db := openDB(t)
 	return ports{uow: postgres.NewUnitOfWork(db, postgres.Config{WriteLanes: 2}, clock), queries: postgres.NewQueries(db, postgres.Config{}),
-		cleaner: postgres.NewIdempotencyCleaner(db), keys: postgres.NewAPIKeyStore(db), auditor: postgres.NewAuditor(db)}
+		cleaner: postgres.NewIdempotencyCleaner(db), keys: postgres.NewAPIKeyStore(db), auditor: postgres.NewAuditor(db),
+		reports: postgres.NewReconciliationStore(db)}
 }
 
 func openDB(t *testing.T) *bun.DB {
