@@ -136,6 +136,22 @@ func (r *Reconciler) Run(ctx context.Context, since time.Duration) (Reconciliati
 	return rep, runErr
 }
 
+// RunIfDue runs as Run does unless a run (of any replica) started less than
+// every ago, and says whether it ran: scheduled runs in several replicas then
+// add up to about one per every, though two that check at the same moment
+// may both run (which costs only gateway reads).
+func (r *Reconciler) RunIfDue(ctx context.Context, since, every time.Duration) (ReconciliationReport, bool, error) {
+	latest, err := r.reports.List(ctx, domain.TenantID{}, 1, nil) // no tenant: the runs without findings
+	if err != nil {
+		return ReconciliationReport{}, false, fmt.Errorf("read the latest reconciliation run: %w", err)
+	}
+	if len(latest) > 0 && r.clock.Now().Sub(latest[0].StartedAt) < every {
+		return ReconciliationReport{}, false, nil
+	}
+	rep, err := r.Run(ctx, since)
+	return rep, true, err
+}
+
 // scan pages through the window's payments, checking each once.
 func (r *Reconciler) scan(ctx context.Context, rep *ReconciliationReport) error {
 	q := PaymentListQuery{From: rep.WindowStart, Until: rep.WindowEnd, Size: reconciliationPageSize}

@@ -270,3 +270,19 @@ func mustPaymentID(s string) domain.PaymentID {
 	}
 	return id
 }
+
+// TestReconcileIfDue: a scheduled run is skipped while another (of any
+// replica) started less than an interval ago.
+func TestReconcileIfDue(t *testing.T) {
+	s := newReconShop(t)
+	for i, step := range []struct {
+		advance time.Duration
+		ran     bool
+	}{{0, true}, {5 * time.Minute, false}, {5 * time.Minute, true}, {time.Minute, false}} {
+		s.clock.Advance(step.advance)
+		_, ran, err := s.reconciler.RunIfDue(s.ctx, time.Hour, 10*time.Minute)
+		if err != nil || ran != step.ran {
+			t.Fatalf("step %d: ran %v (%v), want %v", i, ran, err, step.ran)
+		}
+	}
+}

@@ -153,3 +153,24 @@ func TestReconciliationOnPostgres(t *testing.T) {
 		}
 	}
 }
+
+// TestReconcileLockIsHeldByOneSessionAtATime: a second replica's try fails
+// while the first holds the lock, and succeeds once it is released.
+func TestReconcileLockIsHeldByOneSessionAtATime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := newLedger(t, system.Clock{})
+	release, ok, err := postgres.TryAdvisoryLock(ctx, l.db, postgres.ReconcileLockKey)
+	if err != nil || !ok {
+		t.Fatalf("first try: %v %v", ok, err)
+	}
+	if _, ok, err := postgres.TryAdvisoryLock(ctx, l.db, postgres.ReconcileLockKey); err != nil || ok {
+		t.Fatalf("second try while held: %v %v, want not acquired", ok, err)
+	}
+	release()
+	release2, ok, err := postgres.TryAdvisoryLock(ctx, l.db, postgres.ReconcileLockKey)
+	if err != nil || !ok {
+		t.Fatalf("try after release: %v %v", ok, err)
+	}
+	release2()
+}
