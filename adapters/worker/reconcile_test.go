@@ -28,7 +28,9 @@ func (g listingGateway) GetPayment(_ context.Context, id domain.PaymentID) (doma
 	}
 	return domain.Payment{}, application.ErrPaymentNotFound
 }
-func (listingGateway) PreRegister(context.Context, domain.PaymentID, domain.Money) error { return errors.New("not used") }
+func (listingGateway) PreRegister(context.Context, domain.PaymentID, domain.Money) error {
+	return errors.New("not used")
+}
 func (listingGateway) Cancel(context.Context, application.CancelRequest) (domain.PaymentCancellation, error) {
 	return domain.PaymentCancellation{}, errors.New("not used")
 }
