@@ -25,6 +25,7 @@ var Module = fx.Module("postgres",
 		NewIdempotencyCleaner,
 		fx.Annotate(NewAPIKeyStore, fx.As(new(application.APIKeyStore))),
 		fx.Annotate(NewAuditor, fx.As(new(application.Auditor))),
+		fx.Annotate(NewReconciliationStore, fx.As(new(application.ReconciliationReports))),
 	),
 	fx.Invoke(registerMetrics),
 )

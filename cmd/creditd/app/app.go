@@ -55,6 +55,15 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 			func(records application.IdempotencyCleaner, clock application.Clock) *application.IdempotencyJanitor {
 				return application.NewIdempotencyJanitor(records, clock, cfg.IdempotencyRetention)
 			},
+			application.NewReconciliationLog,
+			// Scheduled reconciliation runs take turns across replicas under
+			// a PostgreSQL advisory lock.
+			func(db *bun.DB) worker.ReconcileConfig {
+				return worker.ReconcileConfig{Interval: cfg.ReconcileInterval, Window: cfg.ReconcileWindow,
+					Lock: func(ctx context.Context) (func(), bool, error) {
+						return postgres.TryAdvisoryLock(ctx, db, postgres.ReconcileLockKey)
+					}}
+			},
 			func(db *bun.DB) httpapi.Readiness {
 				return func(ctx context.Context) error { return postgres.Ready(ctx, db) }
 			},
