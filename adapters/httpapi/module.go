@@ -31,11 +31,14 @@ type routerParams struct {
 	Gatherer   prometheus.Gatherer   `optional:"true"`
 	Config     Config                `optional:"true"`
 	Readiness  Readiness             `optional:"true"`
+
+	// Reconciliations serves /v1/reconciliation/reports when provided.
+	Reconciliations *application.ReconciliationLog `optional:"true"`
 }
 
 func newRouterFx(p routerParams) *gin.Engine {
 	return NewRouter(Deps{Accounts: p.Accounts, Holds: p.Holds, APIKeys: p.APIKeys, Clock: p.Clock, Logger: p.Logger,
-		Registerer: p.Registerer, Gatherer: p.Gatherer, Config: p.Config, Readiness: p.Readiness})
+		Registerer: p.Registerer, Gatherer: p.Gatherer, Config: p.Config, Readiness: p.Readiness, Reconciliations: p.Reconciliations})
 }
 
 type serverParams struct {

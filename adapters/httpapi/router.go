@@ -64,6 +64,9 @@ type Deps struct {
 	Gatherer   prometheus.Gatherer
 	Config     Config
 	Readiness  Readiness
+
+	// Reconciliations is optional: without it, /v1/reconciliation/reports answers 404.
+	Reconciliations *application.ReconciliationLog
 }
 
 // NewRouter builds the API. It panics on a missing required dependency or a
@@ -147,6 +150,10 @@ func NewRouter(deps Deps) *gin.Engine {
 		readOrders.GET("/orders", o.list)
 		readOrders.GET("/orders/:paymentId", o.get)
 		writeOrders.POST("/orders/:paymentId/complete", o.complete)
+	}
+	if deps.Reconciliations != nil {
+		r := &reconciliationHandlers{log: deps.Reconciliations}
+		v1.GET("/reconciliation/reports", requireScope(domain.ScopeOrdersRead), r.list)
 	}
 	return e
 }
