@@ -93,7 +93,7 @@ func (s *ReconciliationStore) List(ctx context.Context, tenant domain.TenantID, 
 		for i, r := range runs {
 			ids[i] = r.ID
 		}
-		return tx.NewSelect().Model(&findings).Where("run_id IN (?) AND tenant_id = ?", bun.In(ids), uuid.UUID(tenant)).
+		return tx.NewSelect().Model(&findings).Where("run_id IN (?) AND tenant_id = ?", bun.List(ids), uuid.UUID(tenant)).
 			OrderExpr("found_at, payment_id").Scan(ctx)
 	})
 	if err != nil {
