@@ -1,9 +1,14 @@
 package application_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -17,7 +22,10 @@ type fakeGateway struct {
 	payments    map[domain.PaymentID]domain.Payment
 	preRegister map[domain.PaymentID]domain.Money
 	cancels     []application.CancelRequest
-	fail        error // returned by every call while set
+	fail        error                      // returned by every call while set
+	failGet     map[domain.PaymentID]error // returned by GetPayment for these payments
+	pageSize    int                        // ListPayments' page size when set, else what it is asked for
+	lists       []application.PaymentListQuery
 }
 
 func newFakeGateway() *fakeGateway {
@@ -29,6 +37,9 @@ func (g *fakeGateway) GetPayment(_ context.Context, id domain.PaymentID) (domain
 	defer g.mu.Unlock()
 	if g.fail != nil {
 		return domain.Payment{}, g.fail
+	}
+	if err := g.failGet[id]; err != nil {
+		return domain.Payment{}, err
 	}
 	p, ok := g.payments[id]
 	if !ok {
@@ -57,8 +68,32 @@ func (g *fakeGateway) Cancel(_ context.Context, c application.CancelRequest) (do
 	return domain.PaymentCancellation{Status: domain.CancellationSucceeded}, nil
 }
 
-func (g *fakeGateway) ListPayments(context.Context, application.PaymentListQuery) (application.PaymentPage, error) {
-	return application.PaymentPage{}, errors.New("not used")
+// ListPayments pages through every payment in id order (the window is the
+// test's business: see lists); the cursor is the index of the next one.
+func (g *fakeGateway) ListPayments(_ context.Context, q application.PaymentListQuery) (application.PaymentPage, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.lists = append(g.lists, q)
+	if g.fail != nil {
+		return application.PaymentPage{}, g.fail
+	}
+	ids := slices.SortedFunc(maps.Keys(g.payments), func(a, b domain.PaymentID) int { return strings.Compare(a.String(), b.String()) })
+	from := 0
+	if q.Cursor != "" {
+		var err error
+		if from, err = strconv.Atoi(q.Cursor); err != nil || from > len(ids) {
+			return application.PaymentPage{}, fmt.Errorf("bad cursor %q", q.Cursor)
+		}
+	}
+	size := cmp.Or(g.pageSize, q.Size)
+	var page application.PaymentPage
+	for _, id := range ids[from:min(from+size, len(ids))] {
+		page.Items = append(page.Items, g.payments[id])
+	}
+	if from+size < len(ids) {
+		page.Next = strconv.Itoa(from + size)
+	}
+	return page, nil
 }
 
 func (g *fakeGateway) set(p domain.Payment) {

@@ -18,6 +18,8 @@ type (
 	HoldID        uuid.UUID
 	TransactionID uuid.UUID
 	APIKeyID      uuid.UUID
+	// ReconciliationID names one reconciliation run (UUIDv7: runs sort by it).
+	ReconciliationID uuid.UUID
 )
 
 func (id TenantID) String() string      { return uuid.UUID(id).String() }
@@ -26,6 +28,17 @@ func (id LotID) String() string         { return uuid.UUID(id).String() }
 func (id HoldID) String() string        { return uuid.UUID(id).String() }
 func (id TransactionID) String() string { return uuid.UUID(id).String() }
 func (id APIKeyID) String() string      { return uuid.UUID(id).String() }
+
+func (id ReconciliationID) String() string { return uuid.UUID(id).String() }
+
+// ParseReconciliationID parses the canonical text form of a reconciliation run's id.
+func ParseReconciliationID(s string) (ReconciliationID, error) {
+	u, err := uuid.Parse(s)
+	if err != nil {
+		return ReconciliationID{}, fmt.Errorf("%w: reconciliation id %q is not a UUID", ErrInvalidInput, s)
+	}
+	return ReconciliationID(u), nil
+}
 
 // ParseHoldID parses the canonical text form of a hold id.
 func ParseHoldID(s string) (HoldID, error) {

@@ -73,6 +73,7 @@ func withFaults(f *dbFaults) harnessOption {
 		d.Holds = application.NewHolds(uow, queries, h.clock, h.ids)
 		d.APIKeys = application.NewAPIKeys(faultyKeys{h.store.APIKeys(), f}, h.clock, h.ids)
 		d.Catalog = application.NewCatalog(faultyProducts{h.store.Products(), f}, h.clock)
+		d.Reconciliations = application.NewReconciliationLog(faultyReports{h.reports, f})
 		h.t.Cleanup(f.thaw)
 	}
 }
@@ -170,4 +171,16 @@ func (k faultyKeys) FindActive(ctx context.Context, hash []byte) (application.St
 		return application.StoredAPIKey{}, err
 	}
 	return k.APIKeyStore.FindActive(ctx, hash)
+}
+
+type faultyReports struct {
+	application.ReconciliationReports
+	f *dbFaults
+}
+
+func (r faultyReports) List(ctx context.Context, tenant domain.TenantID, limit int, before *domain.ReconciliationID) ([]application.ReconciliationReport, error) {
+	if err := r.f.call(ctx); err != nil {
+		return nil, err
+	}
+	return r.ReconciliationReports.List(ctx, tenant, limit, before)
 }

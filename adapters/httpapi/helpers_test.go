@@ -42,6 +42,7 @@ type harness struct {
 	catalog  *application.Catalog
 	router   *gin.Engine
 	logs     *syncBuffer
+	reports  *memory.ReconciliationReports
 	ready    atomic.Pointer[error]
 
 	keyA, keyB  string // read+write keys of tenants "alpha" and "beta"
@@ -71,7 +72,7 @@ func withMaxBody(n int64) harnessOption {
 func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	t.Helper()
 	store, clock, ids := memory.NewStore(), memory.NewFixedClock(start), &memory.SequentialIDs{}
-	h := &harness{t: t, store: store, clock: clock, ids: ids, logs: &syncBuffer{},
+	h := &harness{t: t, store: store, clock: clock, ids: ids, logs: &syncBuffer{}, reports: memory.NewReconciliationReports(),
 		apiKeys:  application.NewAPIKeys(store.APIKeys(), clock, ids),
 		accounts: application.NewAccounts(store.UnitOfWork(), store.Queries(), clock, ids),
 		holds:    application.NewHolds(store.UnitOfWork(), store.Queries(), clock, ids),
@@ -93,6 +94,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 			}
 			return nil
 		},
+		Reconciliations: application.NewReconciliationLog(h.reports),
 	}
 	for _, o := range opts {
 		o(&deps, h)

@@ -35,11 +35,14 @@ type routerParams struct {
 	Readiness  Readiness             `optional:"true"`
 	// Webhooks is provided once a verifier and a payment syncer are wired.
 	Webhooks *application.Webhooks `optional:"true"`
+	// Reconciliations serves /v1/reconciliation/reports when provided.
+	Reconciliations *application.ReconciliationLog `optional:"true"`
 }
 
 func newRouterFx(p routerParams) *gin.Engine {
 	return NewRouter(Deps{Accounts: p.Accounts, Holds: p.Holds, Catalog: p.Catalog, Orders: p.Orders, APIKeys: p.APIKeys, Clock: p.Clock, Logger: p.Logger,
-		Registerer: p.Registerer, Gatherer: p.Gatherer, Config: p.Config, Readiness: p.Readiness, Webhooks: p.Webhooks})
+		Registerer: p.Registerer, Gatherer: p.Gatherer, Config: p.Config, Readiness: p.Readiness, Webhooks: p.Webhooks,
+		Reconciliations: p.Reconciliations})
 }
 
 type serverParams struct {

@@ -51,7 +51,7 @@ func TestOpenAPIDescribesEveryRouteAndNoOther(t *testing.T) {
 	slices.Sort(documented)
 	slices.Sort(served)
 	assert.Equal(t, served, documented)
-	assert.Len(t, served, 17)
+	assert.Len(t, served, 18)
 }
 
 func TestOpenAPIListsEveryProblemType(t *testing.T) {
@@ -163,6 +163,11 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.do("PATCH", "/v1/products/pack-100", `{"name":"`+strings.Repeat("n", 70<<10)+`"}`)
 	h.do("PATCH", "/v1/products/pack-100", "", withStalledBody)
 	h.get("/v1/products", withoutHeader("Authorization"))
+	h.seedReconciliation()
+	h.get("/v1/reconciliation/reports?limit=1")
+	h.get("/v1/reconciliation/reports")
+	h.get("/v1/reconciliation/reports?cursor=nope")
+	h.get("/v1/reconciliation/reports", withKey(h.readOnlyA))
 	// Bodies that stall past the server's read timeout.
 	stalled := h.placeHold("user-1", "1")
 	for _, path := range []string{"/v1/accounts/user-1/grants", "/v1/accounts/user-1/spends", "/v1/accounts/user-1/holds",
@@ -178,6 +183,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.get("/v1/accounts/user-1")
 	h.get("/v1/accounts/user-1/transactions")
 	h.get("/v1/holds/" + hold)
+	h.get("/v1/reconciliation/reports")
 	h.post("/v1/accounts/user-1/grants", `{"amount":"1","source":"bonus"}`)
 	h.post("/v1/accounts/user-1/spends", `{"amount":"1"}`)
 	h.post("/v1/accounts/user-1/holds", `{"amount":"1","expiresInSeconds":60}`)
@@ -214,6 +220,10 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		"POST /v1/holds/{holdId}/release Conflict",
 		"GET /v1/accounts/{accountId}/transactions OK",
 		"GET /v1/accounts/{accountId}/transactions Bad Request",
+		"GET /v1/reconciliation/reports OK",
+		"GET /v1/reconciliation/reports Bad Request",
+		"GET /v1/reconciliation/reports Forbidden",
+		"GET /v1/reconciliation/reports Service Unavailable",
 		"GET /healthz OK", "GET /readyz OK", "GET /metrics OK", "GET /openapi.yaml OK",
 		"POST /webhooks/portone OK", "POST /webhooks/portone Bad Request", "POST /webhooks/portone Request Entity Too Large",
 		"GET /readyz Service Unavailable",

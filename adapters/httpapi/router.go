@@ -68,6 +68,9 @@ type Deps struct {
 	Readiness  Readiness
 	// Webhooks, when set, receives PortOne's webhooks at POST /webhooks/portone.
 	Webhooks *application.Webhooks
+
+	// Reconciliations is optional: without it, /v1/reconciliation/reports answers 404.
+	Reconciliations *application.ReconciliationLog
 }
 
 // NewRouter builds the API. It panics on a missing required dependency or a
@@ -168,6 +171,10 @@ func NewRouter(deps Deps) *gin.Engine {
 		readOrders.GET("/orders", o.list)
 		readOrders.GET("/orders/:paymentId", o.get)
 		writeOrders.POST("/orders/:paymentId/complete", o.complete)
+	}
+	if deps.Reconciliations != nil {
+		r := &reconciliationHandlers{log: deps.Reconciliations}
+		v1.GET("/reconciliation/reports", requireScope(domain.ScopeOrdersRead), r.list)
 	}
 	return e
 }

@@ -27,6 +27,7 @@ var Module = fx.Module("postgres",
 		fx.Annotate(NewProductStore, fx.As(new(application.ProductStore))),
 		fx.Annotate(NewWebhookInbox, fx.As(new(application.WebhookInbox))),
 		fx.Annotate(NewAuditor, fx.As(new(application.Auditor))),
+		fx.Annotate(NewReconciliationStore, fx.As(new(application.ReconciliationReports))),
 	),
 	fx.Invoke(registerMetrics),
 )

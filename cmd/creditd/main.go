@@ -30,6 +30,8 @@ type cli struct {
 	Migrate migrateCmd       `cmd:"" help:"Apply pending database migrations and exit."`
 	APIKey  apiKeyCmd        `cmd:"" name:"apikey" help:"Create, list, check or revoke tenants' API keys."`
 	Verify  verifyCmd        `cmd:"" help:"Recompute every balance from the postings; exit 1 on any drift."`
+
+	Reconcile reconcileCmd `cmd:"" help:"Re-read PortOne's payments of a recent window and sync every order that disagrees; exit 1 if any sync failed."`
 }
 
 // Exit codes, as for most Unix tools: 1 when the command ran and failed

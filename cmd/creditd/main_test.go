@@ -142,6 +142,9 @@ func TestExitCodes(t *testing.T) {
 		{"bad configuration", map[string]string{"DATABASE_URL": db["DATABASE_URL"], "CREDITD_ADDR": ":99999"}, []string{"migrate"}, exitUsage, "CREDITD_ADDR"},
 		{"missing configuration", nil, []string{"migrate"}, exitUsage, "DATABASE_URL is required"},
 		{"runtime failure", db, []string{"migrate"}, exitFailure, "connection refused"},
+		{"reconcile window out of range", db, []string{"reconcile", "--since", "0s"}, exitUsage, "--since 0s must be positive"},
+		{"reconcile window not a duration", db, []string{"reconcile", "--since", "yesterday"}, exitUsage, "--since"},
+		{"reconcile without a database", db, []string{"reconcile"}, exitFailure, "connection refused"},
 		{"help", nil, []string{"--help"}, 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

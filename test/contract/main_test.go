@@ -44,6 +44,7 @@ type ports struct {
 	keys     application.APIKeyStore
 	auditor  application.Auditor
 	products application.ProductStore
+	reports  application.ReconciliationReports
 }
 
 // factory names an implementation and builds a fresh, empty instance of it.
@@ -60,7 +61,7 @@ var factories = []factory{
 func newMemoryPorts(*testing.T, application.Clock) ports {
 	s := memory.NewStore()
 	return ports{uow: s.UnitOfWork(), queries: s.Queries(), cleaner: s.IdempotencyCleaner(), keys: s.APIKeys(), auditor: s.Auditor(),
-		products: s.Products()}
+		products: s.Products(), reports: memory.NewReconciliationReports()}
 }
 
 // newPostgresPorts wires the adapter to a database of the test's own.
@@ -69,7 +70,7 @@ func newPostgresPorts(t *testing.T, clock application.Clock) ports {
 	db := openDB(t)
 	return ports{uow: postgres.NewUnitOfWork(db, postgres.Config{WriteLanes: 2}, clock), queries: postgres.NewQueries(db, postgres.Config{}),
 		cleaner: postgres.NewIdempotencyCleaner(db), keys: postgres.NewAPIKeyStore(db), auditor: postgres.NewAuditor(db),
-		products: postgres.NewProductStore(db)}
+		products: postgres.NewProductStore(db), reports: postgres.NewReconciliationStore(db)}
 }
 
 func openDB(t *testing.T) *bun.DB {

@@ -57,6 +57,15 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 			func(records application.IdempotencyCleaner, clock application.Clock) *application.IdempotencyJanitor {
 				return application.NewIdempotencyJanitor(records, clock, cfg.IdempotencyRetention)
 			},
+			application.NewReconciliationLog,
+			// Scheduled reconciliation runs take turns across replicas under
+			// a PostgreSQL advisory lock.
+			func(db *bun.DB) worker.ReconcileConfig {
+				return worker.ReconcileConfig{Interval: cfg.ReconcileInterval, Window: cfg.ReconcileWindow,
+					Lock: func(ctx context.Context) (func(), bool, error) {
+						return postgres.TryAdvisoryLock(ctx, db, postgres.ReconcileLockKey)
+					}}
+			},
 			func(db *bun.DB) httpapi.Readiness {
 				return func(ctx context.Context) error { return postgres.Ready(ctx, db) }
 			},
@@ -79,16 +88,8 @@ func sellingCredits(cfg Config) fx.Option {
 	}
 	return fx.Options(
 		fx.Supply(
-			portone.Settings{
-				Client: portone.Config{BaseURL: cfg.PortOneAPIURL, APISecret: string(cfg.PortOneAPISecret),
-					StoreID: cfg.PortOneStoreID},
-				WebhookSecrets: cfg.PortOneWebhookSecrets,
-			},
-			application.OrdersConfig{
-				Checkout:       application.Checkout{StoreID: cfg.PortOneStoreID, ChannelKey: cfg.PortOneChannelKey},
-				CancelRejected: cfg.CancelRejectedPayments,
-				Shortfall:      cfg.Shortfall(),
-			},
+			PortOneSettings(cfg),
+			OrdersSettings(cfg),
 			// The webhook inbox: /webhooks/portone stores events, the worker syncs their payments.
 			worker.InboxConfig{PollInterval: cfg.WebhookPollInterval},
 			application.WebhookConfig{},
@@ -97,7 +98,27 @@ func sellingCredits(cfg Config) fx.Option {
 			application.NewOrders,
 			fx.Annotate(func(o *application.Orders) *application.Orders { return o }, fx.As(new(application.PaymentSyncer))),
 			application.NewWebhooks,
+			application.NewReconciler,
 		),
 		portone.Module,
+		worker.ReconcileModule,
 	)
+}
+
+// PortOneSettings are the PortOne client's and the webhook verifier's
+// settings, for the service and for admin commands alike.
+func PortOneSettings(cfg Config) portone.Settings {
+	return portone.Settings{
+		Client:         portone.Config{BaseURL: cfg.PortOneAPIURL, APISecret: string(cfg.PortOneAPISecret), StoreID: cfg.PortOneStoreID},
+		WebhookSecrets: cfg.PortOneWebhookSecrets,
+	}
+}
+
+// OrdersSettings are the purchase use cases' settings.
+func OrdersSettings(cfg Config) application.OrdersConfig {
+	return application.OrdersConfig{
+		Checkout:       application.Checkout{StoreID: cfg.PortOneStoreID, ChannelKey: cfg.PortOneChannelKey},
+		CancelRejected: cfg.CancelRejectedPayments,
+		Shortfall:      cfg.Shortfall(),
+	}
 }

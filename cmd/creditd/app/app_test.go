@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"log/slog"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -132,5 +133,37 @@ func TestPortOneSettingsAreAllOrNone(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("the error echoes a secret: %v", err)
+	}
+}
+
+func TestReconcileSettings(t *testing.T) {
+	base := map[string]string{"DATABASE_URL": "postgres://u:p@localhost:5432/db"}
+	cfg, err := app.LoadConfig(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ReconcileInterval != 10*time.Minute || cfg.ReconcileWindow != 24*time.Hour {
+		t.Fatalf("reconcile defaults: every %s over %s", cfg.ReconcileInterval, cfg.ReconcileWindow)
+	}
+	for env, want := range map[string]string{
+		"CREDITD_RECONCILE_INTERVAL=30s":                             "CREDITD_RECONCILE_INTERVAL",
+		"CREDITD_RECONCILE_INTERVAL=later":                           "CREDITD_RECONCILE_INTERVAL",
+		"CREDITD_RECONCILE_WINDOW=48h":                               "CREDITD_RECONCILE_WINDOW",
+		"CREDITD_RECONCILE_WINDOW=0s":                                "CREDITD_RECONCILE_WINDOW",
+		"CREDITD_RECONCILE_WINDOW=5m CREDITD_RECONCILE_INTERVAL=10m": "must be longer than CREDITD_RECONCILE_INTERVAL",
+	} {
+		e := maps.Clone(base)
+		for kv := range strings.FieldsSeq(env) {
+			k, v, _ := strings.Cut(kv, "=")
+			e[k] = v
+		}
+		if _, err := app.LoadConfig(e); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want it to name %s", env, err, want)
+		}
+	}
+	e := maps.Clone(base)
+	e["CREDITD_RECONCILE_INTERVAL"] = "0"
+	if cfg, err := app.LoadConfig(e); err != nil || cfg.ReconcileInterval != 0 {
+		t.Fatalf("interval 0 (disabled): %v", err)
 	}
 }

@@ -42,6 +42,8 @@ type Config struct {
 	SweepInterval        time.Duration `env:"CREDITD_SWEEP_INTERVAL" envDefault:"5s"`
 	SweepBatch           int           `env:"CREDITD_SWEEP_BATCH" envDefault:"500"`
 	IdempotencyRetention time.Duration `env:"CREDITD_IDEMPOTENCY_RETENTION" envDefault:"720h"`
+	ReconcileInterval    time.Duration `env:"CREDITD_RECONCILE_INTERVAL" envDefault:"10m"`
+	ReconcileWindow      time.Duration `env:"CREDITD_RECONCILE_WINDOW" envDefault:"24h"`
 	ShutdownTimeout      time.Duration `env:"CREDITD_SHUTDOWN_TIMEOUT" envDefault:"15s"`
 	HTTPReadTimeout      time.Duration `env:"CREDITD_HTTP_READ_TIMEOUT"`
 	HTTPWriteTimeout     time.Duration `env:"CREDITD_HTTP_WRITE_TIMEOUT"`
@@ -95,6 +97,12 @@ func defaults() Config {
 	}
 }
 
+// maxReconcileWindow bounds a scheduled run's lookback: every run lists
+// every payment of its window from PortOne, so a longer one costs PortOne
+// reads (and its rate limit) every interval; creditd reconcile --since
+// reaches further back once, after an outage.
+const maxReconcileWindow = 24 * time.Hour
+
 // minIdempotencyRetention is the 30 days clients are promised.
 const minIdempotencyRetention = 30 * 24 * time.Hour
 
@@ -142,6 +150,15 @@ func LoadConfig(environment map[string]string) (Config, error) {
 	}
 	if err := cfg.PortOneWebhookSecrets.check(); err != nil {
 		errs = append(errs, fmt.Errorf("PORTONE_WEBHOOK_SECRETS: %w", err))
+	}
+	if cfg.ReconcileInterval != 0 && (cfg.ReconcileInterval < time.Minute || cfg.ReconcileInterval > 24*time.Hour) {
+		errs = append(errs, fmt.Errorf("CREDITD_RECONCILE_INTERVAL %s must be between 1m and 24h (0 disables reconciliation)", cfg.ReconcileInterval))
+	}
+	if cfg.ReconcileWindow < time.Minute || cfg.ReconcileWindow > maxReconcileWindow {
+		errs = append(errs, fmt.Errorf("CREDITD_RECONCILE_WINDOW %s must be between 1m and %s", cfg.ReconcileWindow, maxReconcileWindow))
+	} else if cfg.ReconcileWindow <= cfg.ReconcileInterval {
+		errs = append(errs, fmt.Errorf("CREDITD_RECONCILE_WINDOW %s must be longer than CREDITD_RECONCILE_INTERVAL %s, so runs overlap",
+			cfg.ReconcileWindow, cfg.ReconcileInterval))
 	}
 	if cfg.IdempotencyRetention < minIdempotencyRetention {
 		errs = append(errs, fmt.Errorf("CREDITD_IDEMPOTENCY_RETENTION %s must be at least %s (30 days)", cfg.IdempotencyRetention, minIdempotencyRetention))
