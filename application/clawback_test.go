@@ -12,12 +12,12 @@ import (
 func funded(ref string) func(*application.GrantCommand) {
 	return func(c *application.GrantCommand) {
 		c.Source = domain.LotPaid
-		c.Funding, _ = domain.NewFunding(domain.FundedByOrder, ref)
+		c.Funding, _ = domain.NewFunding(domain.FundedExternally, ref)
 	}
 }
 
 func (e *env) clawback(account, ref, amount string, policy domain.ShortfallPolicy) (application.ClawbackOutcome, error) {
-	f, _ := domain.NewFunding(domain.FundedByOrder, ref)
+	f, _ := domain.NewFunding(domain.FundedExternally, ref)
 	out, _, err := e.accounts.Clawback(e.ctx, application.ClawbackCommand{Tenant: e.tenant, Account: acct(account), Funding: f,
 		Amount: cr(amount), Policy: policy}, nil)
 	return out, err

@@ -64,7 +64,7 @@ func (f *clawbackFixture) newest(account string) domain.Transaction {
 
 func mustFunding(t *testing.T, ref string) domain.Funding {
 	t.Helper()
-	funding, err := domain.NewFunding(domain.FundedByOrder, ref)
+	funding, err := domain.NewFunding(domain.FundedExternally, ref)
 	if err != nil {
 		t.Fatal(err)
 	}

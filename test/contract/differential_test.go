@@ -518,7 +518,7 @@ func (r *run) grant(idempotent bool) op {
 	}
 	switch r.rng.IntN(3) {
 	case 0:
-		cmd.Funding, _ = domain.NewFunding(domain.FundedByOrder, fmt.Sprintf("pay_%d", r.rng.IntN(1000)))
+		cmd.Funding, _ = domain.NewFunding(domain.FundedExternally, fmt.Sprintf("pay_%d", r.rng.IntN(1000)))
 	case 1:
 		cmd.Funding, _ = domain.NewFunding(domain.FundedExternally, fmt.Sprintf("인보이스 %d", r.rng.IntN(1000)))
 	}
@@ -557,7 +557,7 @@ func (r *run) spend(idempotent bool) op {
 // of the account's lots (or for one no lot names), around what that lot has.
 func (r *run) clawback() op {
 	a := r.pickAccount(true)
-	funding, _ := domain.NewFunding(domain.FundedByOrder, fmt.Sprintf("pay_%d", r.rng.IntN(1000)))
+	funding, _ := domain.NewFunding(domain.FundedExternally, fmt.Sprintf("pay_%d", r.rng.IntN(1000)))
 	var left int64
 	if v, err := r.peek.GetAccount(r.ctx, a.tenant, a.id); err == nil && len(v.Lots) > 0 && r.rng.IntN(5) > 0 {
 		l := v.Lots[r.rng.IntN(len(v.Lots))]

@@ -113,7 +113,7 @@ func (f *fixture) grant(r application.Repos, tenant domain.TenantID, account, am
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	funding, err := domain.NewFunding(domain.FundedByOrder, "pay_"+account)
+	funding, err := domain.NewFunding(domain.FundedExternally, "pay_"+account)
 	if err != nil {
 		f.t.Fatal(err)
 	}

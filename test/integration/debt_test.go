@@ -43,7 +43,7 @@ func TestConcurrentClawbacksSpendsAndGrants(t *testing.T) {
 
 	const payments = 8
 	funding := func(i int) domain.Funding {
-		f, err := domain.NewFunding(domain.FundedByOrder, fmt.Sprintf("pay_%d", i))
+		f, err := domain.NewFunding(domain.FundedExternally, fmt.Sprintf("pay_%d", i))
 		if err != nil {
 			t.Fatal(err)
 		}
