@@ -226,7 +226,7 @@ func (o *Orders) SyncOrder(ctx context.Context, id domain.PaymentID) (*domain.Or
 
 // applyToLedger writes the credits a convergence moves, in the order's unit of work.
 func (o *Orders) applyToLedger(ctx context.Context, r Repos, order *domain.Order, conv domain.Convergence, now time.Time) error {
-	if !conv.Grant && conv.Clawback.IsZero() {
+	if !conv.Grant && conv.Clawback.IsZero() && conv.ReleaseHold == nil {
 		return nil
 	}
 	fresh := domain.NewWallet(domain.WalletID(o.ids.NewID()), order.Tenant(), order.Account(), now)
@@ -239,6 +239,14 @@ func (o *Orders) applyToLedger(ctx context.Context, r Repos, order *domain.Order
 		return err
 	}
 	var txs []domain.Transaction
+	var released []*domain.Hold
+	if conv.ReleaseHold != nil {
+		h, err := releaseRefundHold(ctx, r, w, order, *conv.ReleaseHold, now)
+		if err != nil {
+			return err
+		}
+		released = append(released, h...)
+	}
 	if conv.Grant {
 		for _, g := range order.Grants(now, o.ids.NewID) {
 			t, err := w.Grant(g, now)
@@ -256,7 +264,25 @@ func (o *Orders) applyToLedger(ctx context.Context, r Repos, order *domain.Order
 		}
 		txs = append(txs, t)
 	}
-	return settled.store(ctx, r, w, nil, txs...)
+	return settled.store(ctx, r, w, released, txs...)
+}
+
+// releaseRefundHold frees a refund's reservation if it still holds credits
+// (it may have expired, and been settled, meanwhile).
+func releaseRefundHold(ctx context.Context, r Repos, w *domain.Wallet, order *domain.Order, id domain.HoldID, now time.Time) ([]*domain.Hold, error) {
+	h, err := r.Holds.Get(ctx, order.Tenant(), id)
+	if errors.Is(err, domain.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if h.StatusAt(now) != domain.HoldActive && h.StatusAt(now) != domain.HoldPartiallyCaptured {
+		return nil, nil
+	}
+	if err := w.ReleaseHold(h, now); err != nil {
+		return nil, err
+	}
+	return []*domain.Hold{h}, nil
 }
 
 func (o *Orders) cancelRejected(ctx context.Context, order *domain.Order, p domain.Payment) error {

@@ -22,9 +22,10 @@ type fakeGateway struct {
 	payments    map[domain.PaymentID]domain.Payment
 	preRegister map[domain.PaymentID]domain.Money
 	cancels     []application.CancelRequest
-	fail        error                      // returned by every call while set
-	failGet     map[domain.PaymentID]error // returned by GetPayment for these payments
-	pageSize    int                        // ListPayments' page size when set, else what it is asked for
+	cancelled   map[string]domain.PaymentCancellation // by idempotency key
+	fail        error                                 // returned by every call while set
+	failGet     map[domain.PaymentID]error            // returned by GetPayment for these payments
+	pageSize    int                                   // ListPayments' page size when set, else what it is asked for
 	lists       []application.PaymentListQuery
 }
 
@@ -65,7 +66,39 @@ func (g *fakeGateway) Cancel(_ context.Context, c application.CancelRequest) (do
 		return domain.PaymentCancellation{}, g.fail
 	}
 	g.cancels = append(g.cancels, c)
-	return domain.PaymentCancellation{Status: domain.CancellationSucceeded}, nil
+	if g.cancelled == nil {
+		g.cancelled = map[string]domain.PaymentCancellation{}
+	}
+	if done, ok := g.cancelled[c.IdempotencyKey]; ok { // a retry gets the first answer
+		return done, nil
+	}
+	p, ok := g.payments[c.Payment]
+	if !ok {
+		return domain.PaymentCancellation{}, &application.GatewayError{Status: 404, Type: "PAYMENT_NOT_FOUND"}
+	}
+	left := p.Total - p.Cancelled
+	amount := left
+	if c.Amount != nil {
+		amount = *c.Amount
+	}
+	switch {
+	case p.Status != domain.PaymentPaid && p.Status != domain.PaymentPartialCancelled:
+		return domain.PaymentCancellation{}, &application.GatewayError{Status: 409, Type: application.GatewayErrNotPaid}
+	case c.CancellableBefore != left:
+		return domain.PaymentCancellation{}, &application.GatewayError{Status: 409, Type: application.GatewayErrCancellableAmountMismatch}
+	case amount > left:
+		return domain.PaymentCancellation{}, &application.GatewayError{Status: 409, Type: "CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT"}
+	}
+	p.Cancelled += amount
+	p.Status = domain.PaymentPartialCancelled
+	if p.Cancelled == p.Total {
+		p.Status = domain.PaymentCancelled
+	}
+	done := domain.PaymentCancellation{ID: fmt.Sprintf("c%d", len(g.cancelled)+1), Status: domain.CancellationSucceeded, Amount: amount, Trigger: "API"}
+	p.Cancellations = append(p.Cancellations, done)
+	g.payments[c.Payment] = p
+	g.cancelled[c.IdempotencyKey] = done
+	return done, nil
 }
 
 // ListPayments pages through every payment in id order (the window is the

@@ -25,6 +25,11 @@ var (
 	ErrBalanceLimit        = rejection("balance limit exceeded")
 	ErrAlreadyExists       = rejection("already exists")
 	ErrProductUnavailable  = rejection("product unavailable")
+	// Refunds.
+	ErrOrderNotRefundable      = rejection("order is not refundable")
+	ErrRefundInProgress        = rejection("a refund of the order is in progress")
+	ErrRefundExceedsRefundable = rejection("refund exceeds the refundable amount")
+	ErrRefundRefused           = rejection("the payment gateway refused the refund")
 )
 
 var rejections []error

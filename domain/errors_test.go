@@ -17,9 +17,13 @@ func TestEveryDomainErrorIsARejection(t *testing.T) {
 		"ErrInvalidInput": domain.ErrInvalidInput, "ErrNotFound": domain.ErrNotFound,
 		"ErrInsufficientCredits": domain.ErrInsufficientCredits, "ErrHoldNotCapturable": domain.ErrHoldNotCapturable,
 		"ErrHoldNotReleasable": domain.ErrHoldNotReleasable, "ErrCaptureExceedsHold": domain.ErrCaptureExceedsHold,
-		"ErrBalanceLimit":       domain.ErrBalanceLimit,
-		"ErrAlreadyExists":      domain.ErrAlreadyExists,
-		"ErrProductUnavailable": domain.ErrProductUnavailable,
+		"ErrBalanceLimit":            domain.ErrBalanceLimit,
+		"ErrAlreadyExists":           domain.ErrAlreadyExists,
+		"ErrProductUnavailable":      domain.ErrProductUnavailable,
+		"ErrOrderNotRefundable":      domain.ErrOrderNotRefundable,
+		"ErrRefundInProgress":        domain.ErrRefundInProgress,
+		"ErrRefundExceedsRefundable": domain.ErrRefundExceedsRefundable,
+		"ErrRefundRefused":           domain.ErrRefundRefused,
 	}
 	if len(domain.Rejections()) != len(byName) {
 		t.Fatalf("Rejections lists %d, this test knows %d: add the new one here", len(domain.Rejections()), len(byName))

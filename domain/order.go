@@ -76,6 +76,8 @@ type Order struct {
 	virtualAccount *VirtualAccount
 	cancelled      int64 // money the ledger has taken credits back for, in minor units
 	rejection      RejectionReason
+	refund         *PendingRefund
+	lastRefundKey  string
 	paidAt         *time.Time
 	createdAt      time.Time
 	updatedAt      time.Time
@@ -113,9 +115,11 @@ func namesOrder(customData string, id PaymentID) bool {
 
 // RehydrateOrder rebuilds a stored order; adapters only.
 func RehydrateOrder(tenant TenantID, id PaymentID, account AccountID, product ProductID, spec ProductSpec, customData string,
-	status OrderStatus, va *VirtualAccount, cancelled int64, rejection RejectionReason, paidAt *time.Time, createdAt, updatedAt time.Time) *Order {
+	status OrderStatus, va *VirtualAccount, cancelled int64, rejection RejectionReason, refund *PendingRefund, lastRefundKey string,
+	paidAt *time.Time, createdAt, updatedAt time.Time) *Order {
 	return &Order{tenant: tenant, payment: id, account: account, product: product, spec: spec, customData: customData,
-		status: status, virtualAccount: va, cancelled: cancelled, rejection: rejection, paidAt: paidAt, createdAt: createdAt, updatedAt: updatedAt}
+		status: status, virtualAccount: va, cancelled: cancelled, rejection: rejection, refund: refund, lastRefundKey: lastRefundKey,
+		paidAt: paidAt, createdAt: createdAt, updatedAt: updatedAt}
 }
 
 func (o *Order) Tenant() TenantID                { return o.tenant }
@@ -149,6 +153,9 @@ type Convergence struct {
 	Clawback Credits
 	// CancelAtGateway: a rejected order's payment still holds money there.
 	CancelAtGateway bool
+	// ReleaseHold is the reservation of a refund that has ended: release it
+	// before the clawback, which then takes what it reserved.
+	ReleaseHold *HoldID
 }
 
 // Converge moves the order as far as the payment, read from the gateway
@@ -187,6 +194,10 @@ func (o *Order) Converge(p Payment, store string, now time.Time) Convergence {
 			c.Changed, c.Grant = true, true
 		}
 		if p.Cancelled > o.cancelled {
+			if o.refund != nil { // done, whoever's cancellation this is: ours then fails its check
+				c.ReleaseHold = &o.refund.Hold
+				o.lastRefundKey, o.refund = o.refund.Key, nil
+			}
 			c.Clawback = o.creditsFor(min(p.Cancelled, o.spec.Price.amount)).Sub(o.creditsFor(o.cancelled))
 			o.cancelled = min(p.Cancelled, o.spec.Price.amount)
 			next := OrderPartiallyRefunded
@@ -197,6 +208,11 @@ func (o *Order) Converge(p Payment, store string, now time.Time) Convergence {
 			o.updatedAt = now
 			c.Changed = true
 		}
+	}
+	if o.refund != nil && !now.Before(o.refund.RequestedAt.Add(RefundHoldDuration)) {
+		// The reservation has lapsed (it expires by itself): the refund is
+		// forgotten, and a cancellation seen later is taken back all the same.
+		o.refund, o.updatedAt, c.Changed = nil, now, true
 	}
 	return c
 }

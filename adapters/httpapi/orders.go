@@ -256,3 +256,66 @@ func decodeOrderCursor(s string) (application.OrderCursor, error) {
 	}
 	return application.OrderCursor{UpdatedAt: t.UTC(), Payment: p}, nil
 }
+
+type refundRequest struct {
+	// Amount is in the currency's minor unit, as a decimal string; absent
+	// refunds everything refundable.
+	Amount *string `json:"amount,omitempty"`
+	Reason string  `json:"reason"`
+}
+
+func (r refundRequest) toCommand(tenant domain.TenantID, paymentParam string) (application.RefundCommand, error) {
+	var fe fieldErrors
+	cmd := application.RefundCommand{Tenant: tenant, Reason: r.Reason}
+	if id, err := domain.ParsePaymentID(paymentParam); err != nil {
+		fe.add("paymentId", err)
+	} else {
+		cmd.Payment = id
+	}
+	if r.Amount != nil {
+		// Any currency: the order's currency is checked by the quote.
+		if m, err := domain.ParseMoney(*r.Amount, domain.KRW); err != nil || m.IsZero() {
+			fe.addf("amount", "must be a positive whole number of the currency's minor unit, as a string such as \"5000\"")
+		} else {
+			n := m.Amount()
+			cmd.Amount = &n
+		}
+	}
+	if r.Reason == "" {
+		fe.addf("reason", "is required")
+	} else if err := domain.ValidateReason(r.Reason); err != nil {
+		fe.add("reason", err)
+	}
+	return cmd, fe.err()
+}
+
+func (h *orderHandlers) refund(c *gin.Context) {
+	idempotentPost(c, http.StatusCreated, func(r refundRequest) (application.RefundCommand, error) {
+		return r.toCommand(principal(c).Tenant, c.Param("paymentId"))
+	}, h.orders.Refund, h.render)
+}
+
+type refundQuoteResponse struct {
+	PaymentID         string `json:"paymentId"`
+	Currency          string `json:"currency"`
+	RefundableAmount  string `json:"refundableAmount"`
+	RefundableCredits string `json:"refundableCredits"`
+	RefundedAmount    string `json:"refundedAmount"`
+	RefundInProgress  bool   `json:"refundInProgress"`
+}
+
+func (h *orderHandlers) refundQuote(c *gin.Context) {
+	id, err := parsePaymentParam(c)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	o, q, err := h.orders.RefundQuote(c.Request.Context(), principal(c).Tenant, id)
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	writeJSON(c, http.StatusOK, refundQuoteResponse{PaymentID: o.PaymentID().String(), Currency: o.Price().Currency().String(),
+		RefundableAmount: strconv.FormatInt(q.Amount, 10), RefundableCredits: q.Credits.String(),
+		RefundedAmount: strconv.FormatInt(o.Cancelled(), 10), RefundInProgress: q.InProgress})
+}

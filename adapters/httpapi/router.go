@@ -171,6 +171,8 @@ func NewRouter(deps Deps) *gin.Engine {
 		readOrders.GET("/orders", o.list)
 		readOrders.GET("/orders/:paymentId", o.get)
 		writeOrders.POST("/orders/:paymentId/complete", o.complete)
+		readOrders.GET("/orders/:paymentId/refund-quote", o.refundQuote)
+		writeOrders.POST("/orders/:paymentId/refunds", requireIdempotencyKey, o.refund)
 	}
 	if deps.Reconciliations != nil {
 		r := &reconciliationHandlers{log: deps.Reconciliations}

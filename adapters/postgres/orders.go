@@ -35,9 +35,20 @@ type orderRow struct {
 	VirtualAccount     *virtualAccountJSON `bun:"virtual_account,type:jsonb"`
 	CancelledAmount    int64               `bun:"cancelled_amount"`
 	Rejection          *string             `bun:"rejection"`
+	PendingRefund      *pendingRefundJSON  `bun:"pending_refund,type:jsonb"`
+	LastRefundKey      *string             `bun:"last_refund_key"`
 	PaidAt             *time.Time          `bun:"paid_at"`
 	CreatedAt          time.Time           `bun:"created_at"`
 	UpdatedAt          time.Time           `bun:"updated_at"`
+}
+
+type pendingRefundJSON struct {
+	Key               string    `json:"key"`
+	Amount            int64     `json:"amount"`
+	CancellableBefore int64     `json:"cancellableBefore"`
+	Hold              uuid.UUID `json:"hold"`
+	Reason            string    `json:"reason"`
+	RequestedAt       time.Time `json:"requestedAt"`
 }
 
 type virtualAccountJSON struct {
@@ -63,15 +74,11 @@ var ordersTable = table[orderRow]{
 		fixed("credit_validity_days", "int", func(r orderRow) *int { return r.CreditValidityDays }),
 		fixed("custom_data", "text", func(r orderRow) string { return r.CustomData }),
 		updated("status", "text", func(r orderRow) string { return r.Status }),
-		updated("virtual_account", "jsonb", func(r orderRow) *string {
-			if r.VirtualAccount == nil {
-				return nil
-			}
-			s := jsonText(r.VirtualAccount)
-			return &s
-		}),
+		updated("virtual_account", "jsonb", func(r orderRow) *string { return optionalJSON(r.VirtualAccount) }),
 		updated("cancelled_amount", "int8", func(r orderRow) int64 { return r.CancelledAmount }),
 		updated("rejection", "text", func(r orderRow) *string { return r.Rejection }),
+		updated("pending_refund", "jsonb", func(r orderRow) *string { return optionalJSON(r.PendingRefund) }),
+		updated("last_refund_key", "text", func(r orderRow) *string { return r.LastRefundKey }),
 		updated("paid_at", "timestamptz", func(r orderRow) *time.Time { return r.PaidAt }),
 		fixed("created_at", "timestamptz", func(r orderRow) time.Time { return r.CreatedAt }),
 		updated("updated_at", "timestamptz", func(r orderRow) time.Time { return r.UpdatedAt }),
@@ -79,6 +86,15 @@ var ordersTable = table[orderRow]{
 	// Concurrent batches never write one order (its id is in their scopes),
 	// but new orders are inserted in one order anyway, like every table.
 	order: func(a, b orderRow) int { return cmp.Compare(a.PaymentID, b.PaymentID) },
+}
+
+// optionalJSON is a nullable jsonb column's value.
+func optionalJSON[T any](v *T) *string {
+	if v == nil {
+		return nil
+	}
+	s := jsonText(v)
+	return &s
 }
 
 func toOrderRow(o *domain.Order) orderRow {
@@ -94,6 +110,13 @@ func toOrderRow(o *domain.Order) orderRow {
 	if r := o.Rejection(); r != "" {
 		s := string(r)
 		row.Rejection = &s
+	}
+	if p := o.PendingRefund(); p != nil {
+		row.PendingRefund = &pendingRefundJSON{Key: p.Key, Amount: p.Amount, CancellableBefore: p.CancellableBefore,
+			Hold: uuid.UUID(p.Hold), Reason: p.Reason, RequestedAt: p.RequestedAt.UTC()}
+	}
+	if k := o.LastRefundKey(); k != "" {
+		row.LastRefundKey = &k
 	}
 	return row
 }
@@ -139,9 +162,18 @@ func (r orderRow) toDomain() (*domain.Order, error) {
 	if r.Rejection != nil {
 		rejection = domain.RejectionReason(*r.Rejection)
 	}
+	var refund *domain.PendingRefund
+	if p := r.PendingRefund; p != nil {
+		refund = &domain.PendingRefund{Key: p.Key, Amount: p.Amount, CancellableBefore: p.CancellableBefore,
+			Hold: domain.HoldID(p.Hold), Reason: p.Reason, RequestedAt: p.RequestedAt.UTC()}
+	}
+	var lastRefundKey string
+	if r.LastRefundKey != nil {
+		lastRefundKey = *r.LastRefundKey
+	}
 	spec := domain.ProductSpec{Name: r.OrderName, Price: price, Credits: amount, BonusCredits: bonus, CreditValidityDays: r.CreditValidityDays}
 	return domain.RehydrateOrder(domain.TenantID(r.TenantID), id, account, product, spec, r.CustomData, status, va, r.CancelledAmount,
-		rejection, utcPtr(r.PaidAt), r.CreatedAt.UTC(), r.UpdatedAt.UTC()), nil
+		rejection, refund, lastRefundKey, utcPtr(r.PaidAt), r.CreatedAt.UTC(), r.UpdatedAt.UTC()), nil
 }
 
 // lockOrders locks orders in payment id order (after the batch's wallets:

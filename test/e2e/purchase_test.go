@@ -375,3 +375,103 @@ func TestEventsOutOfOrderEndAsPortOneSays(t *testing.T) {
 	}
 	s.requireSound()
 }
+
+// paid is an order paid and completed.
+func (s *shop) paid(account string) string {
+	s.t.Helper()
+	o := s.order(account)
+	id := o.JSON["paymentId"].(string)
+	s.portone.Pay(id, payHonestly(o))
+	s.complete(id).expect(s.t, http.StatusOK)
+	return id
+}
+
+func (s *shop) spend(account, amount string) {
+	s.t.Helper()
+	s.do(http.MethodPost, "/v1/accounts/"+account+"/spends", fmt.Sprintf(`{"amount":%q}`, amount)).expect(s.t, http.StatusCreated)
+}
+
+func (s *shop) account(account string) map[string]any {
+	s.t.Helper()
+	return s.do(http.MethodGet, "/v1/accounts/"+account, "").expect(s.t, http.StatusOK).JSON
+}
+
+func TestPartialRefundAfterAPartialSpend(t *testing.T) {
+	s := startShop(t)
+	id := s.paid("buyer-1")
+	s.spend("buyer-1", "33") // 77 of 110 left, worth 7000 of 10000
+	q := s.do(http.MethodGet, "/v1/orders/"+id+"/refund-quote", "").expect(t, http.StatusOK)
+	if q.JSON["refundableAmount"] != "7000" || q.JSON["refundableCredits"] != "77" {
+		t.Fatalf("quote %s", q.Raw)
+	}
+	s.do(http.MethodPost, "/v1/orders/"+id+"/refunds", `{"amount":"7001","reason":"too much"}`).
+		expect(t, http.StatusUnprocessableEntity, "refund-exceeds-refundable")
+	r := s.do(http.MethodPost, "/v1/orders/"+id+"/refunds", `{"amount":"3500","reason":"customer asked"}`).expect(t, http.StatusCreated)
+	if r.JSON["status"] != "PARTIALLY_REFUNDED" || r.JSON["refundedAmount"] != "3500" {
+		t.Fatalf("order after the refund: %s", r.Raw)
+	}
+	if p, _ := s.portone.Payment(id); p.Cancelled != 3500 || p.Status != "PARTIAL_CANCELLED" {
+		t.Fatalf("payment at PortOne: %s cancelled %d", p.Status, p.Cancelled)
+	}
+	if got := s.balance("buyer-1"); got != "38.5" {
+		t.Fatalf("balance %s, want 38.5", got)
+	}
+	s.requireSound()
+}
+
+func TestConsoleCancellationOfSpentCreditsFollowsThePolicy(t *testing.T) {
+	for _, c := range []struct{ policy, balance, debt string }{{"debt", "-50", "50"}, {"absorb", "0", "0"}} {
+		t.Run(c.policy, func(t *testing.T) {
+			s := startShop(t, "CREDITD_REFUND_SHORTFALL_POLICY", c.policy)
+			id := s.paid("buyer-1")
+			s.spend("buyer-1", "50")
+			cancel := s.portone.CancelFromConsole(id, 10000)
+			status, err := s.portone.SendWebhook(context.Background(), s.base+"/webhooks/portone", webhookSecret, "Transaction.Cancelled", id, cancel.ID)
+			if err != nil || status != http.StatusOK {
+				t.Fatalf("webhook: %d %v", status, err)
+			}
+			s.eventually(id, "REFUNDED")
+			a := s.account("buyer-1")
+			if a["balance"] != c.balance || a["debt"] != c.debt {
+				t.Fatalf("balance %v debt %v, want %s and %s", a["balance"], a["debt"], c.balance, c.debt)
+			}
+			s.requireSound()
+		})
+	}
+}
+
+// TestRefundInterruptedAfterPortOneCancelledIsRecoveredOnce: PortOne
+// cancels, but its answer never reaches creditd (the request's deadline
+// passes): the refund is pending, its credits reserved. The webhook's sync
+// takes the credits back; the client's retry finds it done; PortOne
+// cancelled once.
+func TestRefundInterruptedAfterPortOneCancelledIsRecoveredOnce(t *testing.T) {
+	s := startShop(t, "CREDITD_HTTP_REQUEST_TIMEOUT", "1s")
+	id := s.paid("buyer-1")
+	s.portone.DelayNext(1, 3*time.Second) // the cancel is done, its answer lost
+	s.do(http.MethodPost, "/v1/orders/"+id+"/refunds", `{"amount":"5000","reason":"r"}`, "Idempotency-Key", "refund-1").
+		expect(t, http.StatusServiceUnavailable, "unavailable")
+	if p, _ := s.portone.Payment(id); p.Cancelled != 5000 {
+		t.Fatalf("PortOne cancelled %d", p.Cancelled)
+	}
+	if a := s.account("buyer-1"); a["balance"] != "110" || a["held"] != "55" {
+		t.Fatalf("while pending: balance %v held %v, want 110 with 55 reserved", a["balance"], a["held"])
+	}
+	s.do(http.MethodPost, "/v1/orders/"+id+"/refunds", `{"amount":"1000","reason":"another"}`).expect(t, http.StatusConflict, "refund-in-progress")
+	s.webhook("msg-cancel-1", "Transaction.PartialCancelled", id)
+	s.eventually(id, "PARTIALLY_REFUNDED")
+	r := s.do(http.MethodPost, "/v1/orders/"+id+"/refunds", `{"amount":"5000","reason":"r"}`, "Idempotency-Key", "refund-1").expect(t, http.StatusCreated)
+	if r.JSON["refundedAmount"] != "5000" {
+		t.Fatalf("the retry: %s", r.Raw)
+	}
+	if n := len(s.portone.CancelRequests()); n < 1 {
+		t.Fatal("no cancel reached PortOne")
+	}
+	if p, _ := s.portone.Payment(id); p.Cancelled != 5000 || len(p.Cancellations) != 1 {
+		t.Fatalf("PortOne cancelled %d in %d cancellations, want 5000 once", p.Cancelled, len(p.Cancellations))
+	}
+	if a := s.account("buyer-1"); a["balance"] != "55" || a["held"] != "0" {
+		t.Fatalf("balance %v held %v, want 55 and 0", a["balance"], a["held"])
+	}
+	s.requireSound()
+}
