@@ -36,6 +36,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, postgres.MigrateURL)) }
 type service struct {
 	t       *testing.T
 	base    string
+	dsn     string // its database
 	db      *bun.DB
 	apiKeys *application.APIKeys
 	key     string
@@ -54,7 +55,7 @@ func start(t *testing.T, env map[string]string) *service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &service{t: t, keys: new(atomic.Int64), client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128}}}
+	s := &service{t: t, dsn: vars["DATABASE_URL"], keys: new(atomic.Int64), client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128}}}
 	var srv *httpapi.Server
 	fxApp := fxtest.New(t, app.Options(cfg, slog.New(slog.DiscardHandler)), fx.Populate(&srv, &s.db, &s.apiKeys, &s.worker))
 	fxApp.RequireStart()

@@ -475,3 +475,62 @@ func TestRefundInterruptedAfterPortOneCancelledIsRecoveredOnce(t *testing.T) {
 	}
 	s.requireSound()
 }
+
+// TestTwoProcessesShareTheInbox: two creditd services on one database take
+// webhooks and process the one inbox; every event is handled once (one
+// claim, one read of its payment at PortOne) and every order is paid.
+func TestTwoProcessesShareTheInbox(t *testing.T) {
+	one := startShop(t)
+	two := &shop{service: start(t, map[string]string{"DATABASE_URL": one.dsn, "PORTONE_API_URL": one.portone.URL,
+		"PORTONE_API_SECRET": one.portone.APISecret, "PORTONE_STORE_ID": one.portone.StoreID, "PORTONE_CHANNEL_KEY": "channel-key-test",
+		"PORTONE_WEBHOOK_SECRETS": webhookSecret, "CREDITD_WEBHOOK_POLL_INTERVAL": "50ms"}), portone: one.portone}
+	const orders = 40
+	ids := make([]string, orders)
+	for i := range ids {
+		o := one.order(fmt.Sprintf("buyer-%d", i))
+		ids[i] = o.JSON["paymentId"].(string)
+		one.portone.Pay(ids[i], payHonestly(o))
+	}
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		to := []*shop{one, two}[i%2]
+		wg.Go(func() {
+			if st := to.webhook("msg-"+id, "Transaction.Paid", id); st != http.StatusOK {
+				t.Errorf("webhook answered %d", st)
+			}
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		one.eventually(id, "PAID")
+	}
+	for one.inboxPending() > 0 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	var attempts []int
+	if err := one.db.NewRaw("SELECT attempts FROM webhook_inbox").Scan(context.Background(), &attempts); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range attempts {
+		if a != 1 {
+			t.Fatalf("an event was claimed %d times", a)
+		}
+	}
+	reads := map[string]int{}
+	for _, r := range one.portone.Requests() {
+		if r.Method == http.MethodGet {
+			reads[r.Path]++
+		}
+	}
+	for _, id := range ids {
+		if n := reads["/payments/"+id]; n != 1 {
+			t.Fatalf("payment %s read %d times, want once", id, n)
+		}
+	}
+	for i := range ids {
+		if got := one.balance(fmt.Sprintf("buyer-%d", i)); got != "110" {
+			t.Fatalf("buyer-%d balance %s", i, got)
+		}
+	}
+	one.requireSound()
+}
