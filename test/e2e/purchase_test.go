@@ -8,6 +8,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -533,4 +537,40 @@ func TestTwoProcessesShareTheInbox(t *testing.T) {
 		}
 	}
 	one.requireSound()
+}
+
+// TestReconcileGrantsAPaymentNobodyAnnounced: a payment whose webhook and
+// complete call were both lost is granted by `creditd reconcile`, which
+// reads PortOne's payments through the real adapter.
+func TestReconcileGrantsAPaymentNobodyAnnounced(t *testing.T) {
+	s := startShop(t)
+	o := s.order("buyer-1")
+	id := o.JSON["paymentId"].(string)
+	s.portone.Pay(id, payHonestly(o)) // no webhook, no complete
+	bin := filepath.Join(t.TempDir(), "creditd")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/creditd").CombinedOutput(); err != nil {
+		t.Fatalf("build creditd: %v\n%s", err, out)
+	}
+	cmd := exec.CommandContext(t.Context(), bin, "reconcile", "--since", "1h")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + s.dsn, "PORTONE_API_URL=" + s.portone.URL,
+		"PORTONE_API_SECRET=" + s.portone.APISecret, "PORTONE_STORE_ID=" + s.portone.StoreID, "PORTONE_CHANNEL_KEY=channel-key-test",
+		"PORTONE_WEBHOOK_SECRETS=" + webhookSecret}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("creditd reconcile: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), id) {
+		t.Fatalf("the report does not name the payment it synced:\n%s", out)
+	}
+	if r := s.do(http.MethodGet, "/v1/orders/"+id, "").expect(t, http.StatusOK); r.JSON["status"] != "PAID" {
+		t.Fatalf("order %s after reconcile", r.JSON["status"])
+	}
+	if got := s.balance("buyer-1"); got != "110" {
+		t.Fatalf("balance %s", got)
+	}
+	reports := s.do(http.MethodGet, "/v1/reconciliation/reports", "").expect(t, http.StatusOK)
+	if !strings.Contains(string(reports.Raw), id) {
+		t.Fatalf("the reports do not show the finding: %s", reports.Raw)
+	}
+	s.requireSound()
 }
