@@ -574,3 +574,31 @@ func TestReconcileGrantsAPaymentNobodyAnnounced(t *testing.T) {
 	}
 	s.requireSound()
 }
+
+// TestMismatchedPaymentsAreRejected: each field creditd checks, tampered
+// with at PortOne (as if pre-registration were off), rejects the order.
+func TestMismatchedPaymentsAreRejected(t *testing.T) {
+	s := startShop(t)
+	for reason, tamper := range map[string]func(p *fakeportone.Payment){
+		"currency":    func(p *fakeportone.Payment) { p.Currency = "USD" },
+		"order_name":  func(p *fakeportone.Payment) { p.OrderName = "1000 credits" },
+		"store":       func(p *fakeportone.Payment) { p.StoreID = "store-someone-else" },
+		"custom_data": func(p *fakeportone.Payment) { p.CustomData = `{"creditdOrder":"ord-another"}` },
+	} {
+		account := "buyer-" + reason
+		o := s.order(account)
+		id := o.JSON["paymentId"].(string)
+		honest := payHonestly(o)
+		p := fakeportone.Payment{ID: id, Status: "PAID", OrderName: honest.OrderName, CustomData: honest.CustomData, Total: honest.Total}
+		tamper(&p)
+		s.portone.SetPayment(p)
+		r := s.complete(id).expect(t, http.StatusOK)
+		if r.JSON["status"] != "REJECTED" || r.JSON["rejection"] != reason {
+			t.Errorf("%s: order %v (%v), want REJECTED for %s", reason, r.JSON["status"], r.JSON["rejection"], reason)
+		}
+		if got := s.balance(account); got != "none" {
+			t.Errorf("%s: a mismatched payment granted %s", reason, got)
+		}
+	}
+	s.requireSound()
+}
