@@ -40,6 +40,8 @@ type harness struct {
 	accounts *application.Accounts
 	holds    *application.Holds
 	catalog  *application.Catalog
+	orders   *application.Orders
+	gateway  *fakeGateway // the payment gateway the orders pay through
 	router   *gin.Engine
 	logs     *syncBuffer
 	ready    atomic.Pointer[error]
@@ -52,6 +54,11 @@ type harness struct {
 	// body and response, to check them against the OpenAPI document.
 	onExchange func(r *http.Request, body string, w *httptest.ResponseRecorder)
 }
+
+// ordersConfig is how the harness sells: through the fake gateway's store
+// and channel, cancelling rejected payments, clawing back into debt.
+var ordersConfig = application.OrdersConfig{Checkout: application.Checkout{StoreID: testStoreID, ChannelKey: testChannelKey},
+	CancelRejected: true, Shortfall: domain.ShortfallDebt}
 
 type harnessOption func(*httpapi.Deps, *harness)
 
@@ -74,13 +81,15 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		accounts: application.NewAccounts(store.UnitOfWork(), store.Queries(), clock, ids),
 		holds:    application.NewHolds(store.UnitOfWork(), store.Queries(), clock, ids),
 		catalog:  application.NewCatalog(store.Products(), clock),
+		gateway:  newFakeGateway(),
 	}
+	h.orders = application.NewOrders(store.UnitOfWork(), store.Queries(), store.Products(), h.gateway, clock, ids, ordersConfig)
 	h.keyA = h.issueKey("alpha")
 	h.keyB = h.issueKey("beta")
 	h.readOnlyA = h.issueKey("alpha", domain.ScopeRead)
 	h.writeOnlyA = h.issueKey("alpha", domain.ScopeWrite)
 
-	deps := httpapi.Deps{Accounts: h.accounts, Holds: h.holds, Catalog: h.catalog, APIKeys: h.apiKeys, Clock: clock,
+	deps := httpapi.Deps{Accounts: h.accounts, Holds: h.holds, Catalog: h.catalog, Orders: h.orders, APIKeys: h.apiKeys, Clock: clock,
 		Logger:     slog.New(slog.NewJSONHandler(h.logs, nil)),
 		Registerer: prometheus.NewRegistry(),
 		Readiness: func(context.Context) error {
