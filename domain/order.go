@@ -255,6 +255,12 @@ func (o *Order) creditsFor(money int64) Credits {
 	return Credits{d: share.Truncate(CreditScale)}
 }
 
+// CreditsTakenBack is what the cancellations recorded so far take back in
+// all: the share of the order's credits the cancelled money paid for
+// (creditsFor). The CLAWBACK transactions of a sound ledger add up to it,
+// which is how verify checks them.
+func (o *Order) CreditsTakenBack() Credits { return o.creditsFor(o.cancelled) }
+
 // ClawbackMemo says why a cancellation took credits back.
 func (o *Order) ClawbackMemo() Memo {
 	return Memo{Reason: "payment cancelled " + o.payment.String(), Metadata: Metadata{"paymentId": o.payment.String()}}

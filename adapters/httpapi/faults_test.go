@@ -74,6 +74,7 @@ func withFaults(f *dbFaults) harnessOption {
 		d.APIKeys = application.NewAPIKeys(faultyKeys{h.store.APIKeys(), f}, h.clock, h.ids)
 		d.Catalog = application.NewCatalog(faultyProducts{h.store.Products(), f}, h.clock)
 		d.Reconciliations = application.NewReconciliationLog(faultyReports{h.reports, f})
+		d.Orders = application.NewOrders(uow, queries, faultyProducts{h.store.Products(), f}, h.gateway, h.clock, h.ids, ordersConfig)
 		h.t.Cleanup(f.thaw)
 	}
 }
@@ -103,7 +104,26 @@ func (u faultyUoW) WithinTx(ctx context.Context, scope application.Scope, fn fun
 
 func faultyQueries(q application.Queries, f *dbFaults) application.Queries {
 	return application.Queries{Wallets: faultyWallets{q.Wallets, f}, Ledger: faultyLedger{q.Ledger, f},
-		Holds: faultyHolds{q.Holds, f}, Idempotency: faultyIdempotency{q.Idempotency, f}}
+		Holds: faultyHolds{q.Holds, f}, Idempotency: faultyIdempotency{q.Idempotency, f}, Orders: faultyOrders{q.Orders, f}}
+}
+
+type faultyOrders struct {
+	application.OrderQueries
+	f *dbFaults
+}
+
+func (o faultyOrders) Get(ctx context.Context, id domain.PaymentID) (*domain.Order, error) {
+	if err := o.f.call(ctx); err != nil {
+		return nil, err
+	}
+	return o.OrderQueries.Get(ctx, id)
+}
+
+func (o faultyOrders) List(ctx context.Context, f application.OrderFilter, limit int) ([]*domain.Order, error) {
+	if err := o.f.call(ctx); err != nil {
+		return nil, err
+	}
+	return o.OrderQueries.List(ctx, f, limit)
 }
 
 type faultyWallets struct {

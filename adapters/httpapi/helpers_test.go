@@ -40,6 +40,8 @@ type harness struct {
 	accounts *application.Accounts
 	holds    *application.Holds
 	catalog  *application.Catalog
+	orders   *application.Orders
+	gateway  *fakeGateway // the payment gateway the orders pay through
 	router   *gin.Engine
 	logs     *syncBuffer
 	reports  *memory.ReconciliationReports
@@ -55,6 +57,11 @@ type harness struct {
 	// inbox keeps the webhooks the router receives, verified with webhookSecrets.
 	inbox *memory.WebhookInbox
 }
+
+// ordersConfig is how the harness sells: through the fake gateway's store
+// and channel, cancelling rejected payments, clawing back into debt.
+var ordersConfig = application.OrdersConfig{Checkout: application.Checkout{StoreID: testStoreID, ChannelKey: testChannelKey},
+	CancelRejected: true, Shortfall: domain.ShortfallDebt}
 
 type harnessOption func(*httpapi.Deps, *harness)
 
@@ -77,14 +84,16 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		accounts: application.NewAccounts(store.UnitOfWork(), store.Queries(), clock, ids),
 		holds:    application.NewHolds(store.UnitOfWork(), store.Queries(), clock, ids),
 		catalog:  application.NewCatalog(store.Products(), clock),
+		gateway:  newFakeGateway(),
 	}
+	h.orders = application.NewOrders(store.UnitOfWork(), store.Queries(), store.Products(), h.gateway, clock, ids, ordersConfig)
 	h.keyA = h.issueKey("alpha")
 	h.keyB = h.issueKey("beta")
 	h.readOnlyA = h.issueKey("alpha", domain.ScopeRead)
 	h.writeOnlyA = h.issueKey("alpha", domain.ScopeWrite)
 
 	h.inbox = memory.NewWebhookInbox()
-	deps := httpapi.Deps{Accounts: h.accounts, Holds: h.holds, Catalog: h.catalog, APIKeys: h.apiKeys, Clock: clock,
+	deps := httpapi.Deps{Accounts: h.accounts, Holds: h.holds, Catalog: h.catalog, Orders: h.orders, APIKeys: h.apiKeys, Clock: clock,
 		Webhooks:   application.NewWebhooks(&hmacVerifier{secrets: webhookSecrets}, h.inbox, noSyncer{}, clock, application.WebhookConfig{}),
 		Logger:     slog.New(slog.NewJSONHandler(h.logs, nil)),
 		Registerer: prometheus.NewRegistry(),

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -19,6 +21,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/creditd/creditd/adapters/httpapi"
+	"github.com/creditd/creditd/application"
+	"github.com/creditd/creditd/domain"
 )
 
 // loadDocument parses and validates the document the service serves.
@@ -51,7 +55,7 @@ func TestOpenAPIDescribesEveryRouteAndNoOther(t *testing.T) {
 	slices.Sort(documented)
 	slices.Sort(served)
 	assert.Equal(t, served, documented)
-	assert.Len(t, served, 18)
+	assert.Len(t, served, 24)
 }
 
 func TestOpenAPIListsEveryProblemType(t *testing.T) {
@@ -168,6 +172,82 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.get("/v1/reconciliation/reports")
 	h.get("/v1/reconciliation/reports?cursor=nope")
 	h.get("/v1/reconciliation/reports", withKey(h.readOnlyA))
+	// Orders: pack-100 is archived by now, pack-usd is on sale.
+	h.post("/v1/orders", `{"accountId":"buyer-1","productId":"pack-usd"}`, withIdem("order-1"))
+	h.post("/v1/orders", `{"accountId":"buyer-1","productId":"pack-usd"}`, withIdem("order-1"))
+	h.post("/v1/orders", `{"accountId":"buyer-2","productId":"pack-usd"}`, withIdem("order-1"))
+	h.post("/v1/orders", `{"accountId":"buyer-1","productId":"pack-100"}`)
+	h.post("/v1/orders", `{"accountId":1,"productId":"pack-usd"}`)
+	h.post("/v1/orders", `{"accountId":"buyer-1","productId":"pack-usd"}`, withoutHeader("Idempotency-Key"))
+	h.post("/v1/orders", `{"accountId":"buyer-1","productId":"pack-usd"}`, withoutHeader("Authorization"))
+	h.post("/v1/orders", `{"accountId":"buyer-1","productId":"pack-usd"}`, withKey(h.writeOnlyA))
+	h.post("/v1/orders", `{"accountId":"buyer-1","productId":"pack-usd"}`, withHeader("Content-Type", "text/plain"))
+	h.post("/v1/orders", `{"accountId":"`+strings.Repeat("a", 70<<10)+`"}`)
+	h.post("/v1/orders", "", withStalledBody)
+	var orders []map[string]any
+	for _, account := range []string{"buyer-1", "buyer-2", "buyer-3", "buyer-4"} {
+		orders = append(orders, h.must(h.post("/v1/orders", `{"accountId":"`+account+`","productId":"pack-usd"}`), http.StatusCreated))
+	}
+	paid, deposit, tampered, failed := orders[0]["paymentId"].(string), orders[1]["paymentId"].(string), orders[2]["paymentId"].(string), orders[3]["paymentId"].(string)
+	h.post("/v1/orders/"+paid+"/complete", "") // not paid yet: PENDING
+	h.gateway.pay(orders[0])
+	h.post("/v1/orders/"+paid+"/complete", "")
+	due := start.Add(72 * time.Hour)
+	h.gateway.pay(orders[1], func(p *domain.Payment) {
+		p.Status, p.Paid = domain.PaymentVirtualAccountIssued, 0
+		p.VirtualAccount = &domain.VirtualAccount{Bank: "KOOKMIN", AccountNumber: "123-456", Holder: "creditd", DueAt: &due}
+	})
+	h.post("/v1/orders/"+deposit+"/complete", "")
+	h.gateway.pay(orders[2], func(p *domain.Payment) { p.Total, p.Paid = 1, 1 })
+	h.post("/v1/orders/"+tampered+"/complete", "")
+	h.gateway.pay(orders[3], func(p *domain.Payment) { p.Status, p.Paid = domain.PaymentFailed, 0 })
+	h.post("/v1/orders/"+failed+"/complete", "")
+	h.gateway.cancel(paid, 100)
+	h.post("/v1/orders/"+paid+"/complete", "")
+	h.get("/v1/orders/" + paid)
+	h.get("/v1/orders/" + deposit)
+	h.get("/v1/orders/ord-nope")
+	h.get("/v1/orders/" + strings.Repeat("p", 65))
+	h.get("/v1/orders/"+paid, withoutHeader("Authorization"))
+	h.get("/v1/orders/"+paid, withKey(h.readOnlyA))
+	h.get("/v1/orders")
+	h.get("/v1/orders?limit=2")
+	h.get("/v1/orders?accountId=buyer-1&status=PARTIALLY_REFUNDED&updatedSince=2026-01-01T00:00:00Z&limit=200")
+	h.get("/v1/orders?limit=0&status=paid")
+	h.get("/v1/orders", withoutHeader("Authorization"))
+	h.get("/v1/orders", withKey(h.readOnlyA))
+	h.post("/v1/orders/ord-nope/complete", "")
+	h.post("/v1/orders/"+strings.Repeat("p", 65)+"/complete", "")
+	h.post("/v1/orders/"+paid+"/complete", "", withoutHeader("Authorization"))
+	h.post("/v1/orders/"+paid+"/complete", "", withKey(h.writeOnlyA))
+	// Refunds.
+	h.get("/v1/orders/" + paid + "/refund-quote")
+	h.get("/v1/orders/ord-nope/refund-quote")
+	h.get("/v1/orders/" + strings.Repeat("p", 65) + "/refund-quote")
+	h.get("/v1/orders/"+paid+"/refund-quote", withoutHeader("Authorization"))
+	h.get("/v1/orders/"+paid+"/refund-quote", withKey(h.writeOnlyA))
+	h.post("/v1/orders/"+paid+"/refunds", `{"amount":"50","reason":"customer asked"}`)
+	h.post("/v1/orders/"+paid+"/refunds", `{"amount":"999999","reason":"too much"}`)
+	h.post("/v1/orders/"+tampered+"/refunds", `{"reason":"rejected"}`)
+	h.post("/v1/orders/ord-nope/refunds", `{"reason":"nope"}`)
+	h.post("/v1/orders/"+paid+"/refunds", `{"amount":50,"reason":"x"}`)
+	h.post("/v1/orders/"+paid+"/refunds", `{"reason":"x"}`, withoutHeader("Idempotency-Key"))
+	h.post("/v1/orders/"+paid+"/refunds", `{"reason":"x"}`, withoutHeader("Authorization"))
+	h.post("/v1/orders/"+paid+"/refunds", `{"reason":"x"}`, withKey(h.readOnlyA))
+	h.post("/v1/orders/"+paid+"/refunds", `{"reason":"x"}`, withHeader("Content-Type", "text/plain"))
+	h.post("/v1/orders/"+paid+"/refunds", `{"reason":"`+strings.Repeat("r", 70<<10)+`"}`)
+	h.post("/v1/orders/"+paid+"/refunds", "", withStalledBody)
+	// PortOne unreachable, then refusing creditd's secret.
+	h.gateway.failWith(fmt.Errorf("read payment: %w", application.ErrUnavailable))
+	h.post("/v1/orders", `{"accountId":"buyer-1","productId":"pack-usd"}`)
+	h.post("/v1/orders/"+deposit+"/complete", "")
+	h.post("/v1/orders/"+paid+"/refunds", `{"amount":"10","reason":"while PortOne is down"}`)
+	h.gateway.failWith(&application.GatewayError{Status: http.StatusUnauthorized, Type: "UNAUTHORIZED", Message: "invalid secret"})
+	h.post("/v1/orders", `{"accountId":"buyer-1","productId":"pack-usd"}`)
+	h.post("/v1/orders/"+deposit+"/complete", "")
+	h.gateway.failWith(nil)
+	h.post("/v1/orders/"+paid+"/refunds", `{"amount":"10","reason":"another, while one is pending"}`)
+
 	// Bodies that stall past the server's read timeout.
 	stalled := h.placeHold("user-1", "1")
 	for _, path := range []string{"/v1/accounts/user-1/grants", "/v1/accounts/user-1/spends", "/v1/accounts/user-1/holds",
@@ -193,6 +273,10 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.get("/v1/products/pack-100")
 	h.post("/v1/products", `{"id":"pack-y","name":"y","price":"1","currency":"KRW","credits":"1"}`)
 	h.do("PATCH", "/v1/products/pack-100", `{"active":true}`)
+	h.post("/v1/orders", `{"accountId":"buyer-1","productId":"pack-usd"}`)
+	h.get("/v1/orders")
+	h.get("/v1/orders/" + paid)
+	h.post("/v1/orders/"+paid+"/complete", "")
 	faults.down.Store(false)
 
 	for _, want := range []string{
@@ -259,6 +343,50 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		"PATCH /v1/products/{productId} Request Entity Too Large",
 		"PATCH /v1/products/{productId} Request Timeout",
 		"PATCH /v1/products/{productId} Service Unavailable",
+		"POST /v1/orders Created",
+		"POST /v1/orders Bad Request",
+		"POST /v1/orders Unauthorized",
+		"POST /v1/orders Forbidden",
+		"POST /v1/orders Request Timeout",
+		"POST /v1/orders Request Entity Too Large",
+		"POST /v1/orders Unsupported Media Type",
+		"POST /v1/orders Unprocessable Entity",
+		"POST /v1/orders Bad Gateway",
+		"POST /v1/orders Service Unavailable",
+		"GET /v1/orders OK",
+		"GET /v1/orders Bad Request",
+		"GET /v1/orders Unauthorized",
+		"GET /v1/orders Forbidden",
+		"GET /v1/orders Service Unavailable",
+		"GET /v1/orders/{paymentId} OK",
+		"GET /v1/orders/{paymentId} Bad Request",
+		"GET /v1/orders/{paymentId} Unauthorized",
+		"GET /v1/orders/{paymentId} Forbidden",
+		"GET /v1/orders/{paymentId} Not Found",
+		"GET /v1/orders/{paymentId} Service Unavailable",
+		"POST /v1/orders/{paymentId}/complete OK",
+		"POST /v1/orders/{paymentId}/complete Bad Request",
+		"POST /v1/orders/{paymentId}/complete Unauthorized",
+		"POST /v1/orders/{paymentId}/complete Forbidden",
+		"POST /v1/orders/{paymentId}/complete Not Found",
+		"POST /v1/orders/{paymentId}/complete Bad Gateway",
+		"POST /v1/orders/{paymentId}/complete Service Unavailable",
+		"GET /v1/orders/{paymentId}/refund-quote OK",
+		"GET /v1/orders/{paymentId}/refund-quote Bad Request",
+		"GET /v1/orders/{paymentId}/refund-quote Unauthorized",
+		"GET /v1/orders/{paymentId}/refund-quote Forbidden",
+		"GET /v1/orders/{paymentId}/refund-quote Not Found",
+		"POST /v1/orders/{paymentId}/refunds Created",
+		"POST /v1/orders/{paymentId}/refunds Bad Request",
+		"POST /v1/orders/{paymentId}/refunds Unauthorized",
+		"POST /v1/orders/{paymentId}/refunds Forbidden",
+		"POST /v1/orders/{paymentId}/refunds Not Found",
+		"POST /v1/orders/{paymentId}/refunds Conflict",
+		"POST /v1/orders/{paymentId}/refunds Unprocessable Entity",
+		"POST /v1/orders/{paymentId}/refunds Unsupported Media Type",
+		"POST /v1/orders/{paymentId}/refunds Request Entity Too Large",
+		"POST /v1/orders/{paymentId}/refunds Request Timeout",
+		"POST /v1/orders/{paymentId}/refunds Service Unavailable",
 	} {
 		assert.True(t, validated[want], "not validated: %s", want)
 	}

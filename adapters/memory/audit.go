@@ -1,9 +1,11 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
@@ -122,6 +124,60 @@ func audit(d db) application.AuditReport {
 			drift("%s: balance %s, lots hold %s, debt %s", name, w.balance, lotsRemaining, w.debt)
 		}
 	}
+	auditOrders(d, drift)
 	slices.Sort(report.Drifts) // maps iterate in random order; reports should not
 	return report
+}
+
+// auditOrders checks what each order did to the ledger: a paid order (PAID,
+// PARTIALLY_REFUNDED, REFUNDED) funds exactly one paid lot of its credits
+// and, with a bonus, one bonus lot of its bonus credits, an order in any
+// other status funds none; and the CLAWBACK transactions naming an order's
+// payment take back, in all, what its cancellations take back.
+func auditOrders(d db, drift func(format string, args ...any)) {
+	funded := map[string][]lotRecord{} // by payment id
+	for _, w := range d.wallets.all {
+		for _, l := range w.lots {
+			if l.funding.Kind() == domain.FundedByOrder {
+				funded[l.funding.Reference()] = append(funded[l.funding.Reference()], l)
+			}
+		}
+	}
+	clawedBack := map[string]domain.Credits{} // by payment id
+	for _, t := range d.ledger.all {
+		if t.typ == domain.TransactionClawback {
+			id := t.memo.Metadata["paymentId"]
+			clawedBack[id] = clawedBack[id].Add(t.amount)
+		}
+	}
+	for id, o := range d.orders.all {
+		var want []string
+		if o.Status().IsPaid() {
+			want = append(want, "paid "+o.Spec().Credits.String())
+			if o.Spec().BonusCredits.IsPositive() {
+				want = append(want, "bonus "+o.Spec().BonusCredits.String())
+			}
+		}
+		lots := funded[id.String()]
+		slices.SortFunc(lots, func(a, b lotRecord) int { // as the SQL check: paid first, then by amount
+			return cmp.Or(-cmp.Compare(a.source.String(), b.source.String()), a.amount.Cmp(b.amount))
+		})
+		found := make([]string, len(lots))
+		for i, l := range lots {
+			found[i] = l.source.String() + " " + l.amount.String()
+		}
+		if !slices.Equal(found, want) {
+			drift("order %s (%s): lots funded by it: %s; want %s", id, o.Status(), listOrNone(found), listOrNone(want))
+		}
+		if got, want := clawedBack[id.String()], o.CreditsTakenBack(); !got.Equal(want) {
+			drift("order %s (%s): clawbacks take back %s, but %d of %d cancelled takes back %s", id, o.Status(), got, o.Cancelled(), o.Price().Amount(), want)
+		}
+	}
+}
+
+func listOrNone(items []string) string {
+	if len(items) == 0 {
+		return "none"
+	}
+	return strings.Join(items, " + ")
 }

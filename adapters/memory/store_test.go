@@ -706,3 +706,64 @@ func TestIDGenerators(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditorReportsOrderDrift: orders whose lots or clawbacks disagree
+// with their status and cancelled amount are reported.
+func TestAuditorReportsOrderDrift(t *testing.T) {
+	price, _ := domain.NewMoney(10000, domain.KRW)
+	pid, _ := domain.ParseProductID("pack-100")
+	spec := domain.ProductSpec{Name: "100 credits", Price: price, Credits: cr("100"), BonusCredits: cr("10")}
+	order := func(f *fixture, status domain.OrderStatus, cancelled int64) *domain.Order {
+		id, _ := domain.ParsePaymentID("ord-1")
+		return domain.RehydrateOrder(f.tenant, id, account("alice"), pid, spec, `{"creditdOrder":"ord-1"}`, status, nil, cancelled, "", nil, "", nil, now, now)
+	}
+	funded, _ := domain.NewFunding(domain.FundedByOrder, "ord-1")
+	tests := []struct {
+		name   string
+		status domain.OrderStatus
+		lots   bool // grant the order's lots, as a paid order does
+		cancel int64
+		want   string
+	}{
+		{"paid without lots", domain.OrderPaid, false, 0, "order ord-1 (PAID): lots funded by it: none; want paid 100 + bonus 10"},
+		{"pending with lots", domain.OrderPending, true, 0, "order ord-1 (PENDING): lots funded by it: paid 100 + bonus 10; want none"},
+		{"cancelled without clawback", domain.OrderPartiallyRefunded, true, 5000, "order ord-1 (PARTIALLY_REFUNDED): clawbacks take back 0, but 5000 of 10000 cancelled takes back 55"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			o := order(f, tt.status, tt.cancel)
+			scope := application.Scope{Orders: []domain.PaymentID{o.PaymentID()},
+				Wallets: []application.WalletRef{{Tenant: f.tenant, Account: account("alice")}}}
+			err := f.txIn(scope, func(r application.Repos) error {
+				if tt.lots {
+					w, err := r.Wallets.LockOrCreate(f.ctx, domain.NewWallet(domain.WalletID(f.ids.NewID()), f.tenant, account("alice"), now))
+					if err != nil {
+						return err
+					}
+					var txs []domain.Transaction
+					for _, g := range []domain.Grant{{Amount: cr("100"), Source: domain.LotPaid}, {Amount: cr("10"), Source: domain.LotBonus}} {
+						g.Transaction, g.Lot, g.Priority, g.Funding = domain.TransactionID(f.ids.NewID()), domain.LotID(f.ids.NewID()), 50, funded
+						tx, err := w.Grant(g, now)
+						if err != nil {
+							return err
+						}
+						txs = append(txs, tx)
+					}
+					f.save(r, w, txs...)
+				}
+				return r.Orders.Save(f.ctx, o)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			report, err := f.store.Auditor().Audit(f.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(report.Drifts, tt.want) {
+				t.Fatalf("drifts %q, want %q", report.Drifts, tt.want)
+			}
+		})
+	}
+}

@@ -67,6 +67,30 @@ var auditChecks = []struct{ name, query string }{
 		                       WHERE h.status IN ('ACTIVE', 'PARTIALLY_CAPTURED') GROUP BY 1) a
 		  ON a.lot_id = l.id
 		WHERE l.held <> coalesce(a.total, 0)`},
+	// A paid order (PAID, PARTIALLY_REFUNDED, REFUNDED) funds exactly one
+	// paid lot of its credits and, when it has a bonus, one bonus lot of its
+	// bonus credits; an order in any other status funds no lot. Amounts are
+	// compared as trim_scale text, as the memory audit prints credits.
+	{"order lots", `
+		SELECT format('order %s (%s): lots funded by it: %s; want %s', o.payment_id, o.status, coalesce(l.found, 'none'), coalesce(w.want, 'none'))
+		FROM orders o
+		LEFT JOIN LATERAL (SELECT string_agg(l.source || ' ' || trim_scale(l.amount), ' + ' ORDER BY l.source DESC, l.amount) AS found
+		                   FROM lots l WHERE l.funding_kind = 'order' AND l.funding_ref = o.payment_id) l ON true
+		CROSS JOIN LATERAL (SELECT CASE WHEN o.status IN ('PAID', 'PARTIALLY_REFUNDED', 'REFUNDED')
+		                           THEN 'paid ' || trim_scale(o.credits) || CASE WHEN o.bonus_credits > 0 THEN ' + bonus ' || trim_scale(o.bonus_credits) ELSE '' END
+		                           END AS want) w
+		WHERE l.found IS DISTINCT FROM w.want`},
+	// An order's CLAWBACK transactions take back, in all, the share of its
+	// credits (and bonus) the cancelled money paid for, truncated to the
+	// ledger's scale: domain.Order.CreditsTakenBack.
+	{"order clawbacks", `
+		SELECT format('order %s (%s): clawbacks take back %s, but %s of %s cancelled takes back %s', o.payment_id, o.status,
+		              trim_scale(coalesce(c.total, 0)), o.cancelled_amount, o.price_amount, trim_scale(w.want))
+		FROM orders o
+		LEFT JOIN (SELECT metadata->>'paymentId' AS payment_id, sum(amount) AS total FROM transactions
+		           WHERE type = 'CLAWBACK' GROUP BY 1) c ON c.payment_id = o.payment_id
+		CROSS JOIN LATERAL (SELECT trunc((o.credits + o.bonus_credits) * o.cancelled_amount / o.price_amount, 6) AS want) w
+		WHERE coalesce(c.total, 0) <> w.want`},
 }
 
 // Audit runs every check in one REPEATABLE READ snapshot, so concurrent

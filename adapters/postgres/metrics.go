@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/uptrace/bun"
+
+	"github.com/creditd/creditd/domain"
 )
 
 // uowMetrics describe the group commit. Their durations are measured with
@@ -53,11 +55,12 @@ func newUoWMetrics() *uowMetrics {
 }
 
 // Collectors are the adapter's metrics for db: the group commit's, the
-// connection pool's, and the open holds, read from the database at each scrape.
+// connection pool's, and the open holds and the orders, read from the
+// database at each scrape.
 func Collectors(db *bun.DB, u *UnitOfWork) []prometheus.Collector {
 	m := u.metrics
 	return []prometheus.Collector{m.units, m.wait, m.duration, m.batches,
-		collectors.NewDBStatsCollector(db.DB, "creditd"), newHoldsCollector(db)}
+		collectors.NewDBStatsCollector(db.DB, "creditd"), newHoldsCollector(db), newOrdersCollector(db)}
 }
 
 // holdsCollector reports the open holds and what they reserve, counted by
@@ -89,4 +92,52 @@ func (c *holdsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(open))
 	ch <- prometheus.MustNewConstMetric(c.held, prometheus.GaugeValue, held)
+}
+
+// ordersCollector reports the orders by status, and the rejected ones by
+// reason, counted by the database. Both label sets are closed
+// (domain.OrderStatuses, domain.RejectionReasons) and every value is always
+// reported, zero included, so a rate or an alert never sees a series appear.
+type ordersCollector struct {
+	db                 *bun.DB
+	byStatus, rejected *prometheus.Desc
+	scrapeLimit        time.Duration
+}
+
+func newOrdersCollector(db *bun.DB) *ordersCollector {
+	return &ordersCollector{db: db, scrapeLimit: 2 * time.Second,
+		byStatus: prometheus.NewDesc("creditd_orders", "Purchase orders by status, in the whole database.", []string{"status"}, nil),
+		rejected: prometheus.NewDesc("creditd_orders_rejected",
+			"Rejected orders (a payment that did not match its order) by what did not match, in the whole database.", []string{"reason"}, nil)}
+}
+
+func (c *ordersCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.byStatus; ch <- c.rejected }
+
+// Collect leaves the gauges out when the database does not answer in time,
+// as the holds' do.
+func (c *ordersCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.scrapeLimit)
+	defer cancel()
+	var rows []struct {
+		Status    string `bun:"status"`
+		Rejection string `bun:"rejection"`
+		N         int64  `bun:"n"`
+	}
+	err := c.db.NewRaw("SELECT status, coalesce(rejection, '') AS rejection, count(*) AS n FROM orders GROUP BY 1, 2").Scan(ctx, &rows)
+	if err != nil {
+		return
+	}
+	byStatus, byReason := map[string]int64{}, map[string]int64{}
+	for _, r := range rows {
+		byStatus[r.Status] += r.N
+		if r.Status == domain.OrderRejected.String() {
+			byReason[r.Rejection] += r.N
+		}
+	}
+	for _, st := range domain.OrderStatuses { // a status outside the set cannot be stored (orders_status_known)
+		ch <- prometheus.MustNewConstMetric(c.byStatus, prometheus.GaugeValue, float64(byStatus[st.String()]), st.String())
+	}
+	for _, reason := range domain.RejectionReasons {
+		ch <- prometheus.MustNewConstMetric(c.rejected, prometheus.GaugeValue, float64(byReason[string(reason)]), string(reason))
+	}
 }
