@@ -26,6 +26,14 @@ type OrdersConfig struct {
 	// Shortfall decides what a cancellation takes when the user has already
 	// spent what the order granted: debt, or a loss the tenant absorbs.
 	Shortfall domain.ShortfallPolicy
+	// Observer, if set, hears of every change a sync commits to an order.
+	Observer OrderObserver
+}
+
+// OrderObserver hears of every change a sync commits to an order, to log
+// and count them (a rejection above all: someone tampered with a payment).
+type OrderObserver interface {
+	OrderChanged(o *domain.Order, from domain.OrderStatus)
 }
 
 // Orders sells credit packs: it creates orders, and converges each with
@@ -198,6 +206,7 @@ func (o *Orders) SyncOrder(ctx context.Context, id domain.PaymentID) (*domain.Or
 
 	var order *domain.Order
 	var conv domain.Convergence
+	var from domain.OrderStatus
 	scope := Scope{Orders: []domain.PaymentID{id}, Wallets: []WalletRef{{Tenant: known.Tenant(), Account: known.Account()}}}
 	err = o.uow.WithinTx(ctx, scope, func(ctx context.Context, r Repos) error {
 		var err error
@@ -205,6 +214,7 @@ func (o *Orders) SyncOrder(ctx context.Context, id domain.PaymentID) (*domain.Or
 			return err
 		}
 		now := o.clock.Now()
+		from = order.Status()
 		if conv = order.Converge(payment, o.cfg.Checkout.StoreID, now); !conv.Changed {
 			return nil
 		}
@@ -215,6 +225,9 @@ func (o *Orders) SyncOrder(ctx context.Context, id domain.PaymentID) (*domain.Or
 	})
 	if err != nil {
 		return nil, err
+	}
+	if conv.Changed && o.cfg.Observer != nil {
+		o.cfg.Observer.OrderChanged(order, from)
 	}
 	if conv.CancelAtGateway && o.cfg.CancelRejected {
 		if err := o.cancelRejected(ctx, order, payment); err != nil {

@@ -89,12 +89,17 @@ func sellingCredits(cfg Config) fx.Option {
 	return fx.Options(
 		fx.Supply(
 			PortOneSettings(cfg),
-			OrdersSettings(cfg),
 			// The webhook inbox: /webhooks/portone stores events, the worker syncs their payments.
 			worker.InboxConfig{PollInterval: cfg.WebhookPollInterval},
 			application.WebhookConfig{},
 		),
 		fx.Provide(
+			metrics.NewOrderObserver,
+			func(obs *metrics.OrderObserver) application.OrdersConfig {
+				c := OrdersSettings(cfg)
+				c.Observer = obs
+				return c
+			},
 			application.NewOrders,
 			fx.Annotate(func(o *application.Orders) *application.Orders { return o }, fx.As(new(application.PaymentSyncer))),
 			application.NewWebhooks,
