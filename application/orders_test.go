@@ -1,139 +1,16 @@
 package application_test
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 
+	"github.com/creditd/creditd/adapters/memory"
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
 )
-
-// fakeGateway is a payment gateway in memory: payments as a test sets them.
-type fakeGateway struct {
-	mu          sync.Mutex
-	payments    map[domain.PaymentID]domain.Payment
-	preRegister map[domain.PaymentID]domain.Money
-	cancels     []application.CancelRequest
-	cancelled   map[string]domain.PaymentCancellation // by idempotency key
-	fail        error                                 // returned by every call while set
-	failGet     map[domain.PaymentID]error            // returned by GetPayment for these payments
-	pageSize    int                                   // ListPayments' page size when set, else what it is asked for
-	lists       []application.PaymentListQuery
-}
-
-func newFakeGateway() *fakeGateway {
-	return &fakeGateway{payments: map[domain.PaymentID]domain.Payment{}, preRegister: map[domain.PaymentID]domain.Money{}}
-}
-
-func (g *fakeGateway) GetPayment(_ context.Context, id domain.PaymentID) (domain.Payment, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.fail != nil {
-		return domain.Payment{}, g.fail
-	}
-	if err := g.failGet[id]; err != nil {
-		return domain.Payment{}, err
-	}
-	p, ok := g.payments[id]
-	if !ok {
-		return domain.Payment{}, application.ErrPaymentNotFound
-	}
-	return p, nil
-}
-
-func (g *fakeGateway) PreRegister(_ context.Context, id domain.PaymentID, total domain.Money) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.fail != nil {
-		return g.fail
-	}
-	g.preRegister[id] = total
-	return nil
-}
-
-func (g *fakeGateway) Cancel(_ context.Context, c application.CancelRequest) (domain.PaymentCancellation, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.fail != nil {
-		return domain.PaymentCancellation{}, g.fail
-	}
-	g.cancels = append(g.cancels, c)
-	if g.cancelled == nil {
-		g.cancelled = map[string]domain.PaymentCancellation{}
-	}
-	if done, ok := g.cancelled[c.IdempotencyKey]; ok { // a retry gets the first answer
-		return done, nil
-	}
-	p, ok := g.payments[c.Payment]
-	if !ok {
-		return domain.PaymentCancellation{}, &application.GatewayError{Status: 404, Type: "PAYMENT_NOT_FOUND"}
-	}
-	left := p.Total - p.Cancelled
-	amount := left
-	if c.Amount != nil {
-		amount = *c.Amount
-	}
-	switch {
-	case p.Status != domain.PaymentPaid && p.Status != domain.PaymentPartialCancelled:
-		return domain.PaymentCancellation{}, &application.GatewayError{Status: 409, Type: application.GatewayErrNotPaid}
-	case c.CancellableBefore != left:
-		return domain.PaymentCancellation{}, &application.GatewayError{Status: 409, Type: application.GatewayErrCancellableAmountMismatch}
-	case amount > left:
-		return domain.PaymentCancellation{}, &application.GatewayError{Status: 409, Type: "CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT"}
-	}
-	p.Cancelled += amount
-	p.Status = domain.PaymentPartialCancelled
-	if p.Cancelled == p.Total {
-		p.Status = domain.PaymentCancelled
-	}
-	done := domain.PaymentCancellation{ID: fmt.Sprintf("c%d", len(g.cancelled)+1), Status: domain.CancellationSucceeded, Amount: amount, Trigger: "API"}
-	p.Cancellations = append(p.Cancellations, done)
-	g.payments[c.Payment] = p
-	g.cancelled[c.IdempotencyKey] = done
-	return done, nil
-}
-
-// ListPayments pages through every payment in id order (the window is the
-// test's business: see lists); the cursor is the index of the next one.
-func (g *fakeGateway) ListPayments(_ context.Context, q application.PaymentListQuery) (application.PaymentPage, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.lists = append(g.lists, q)
-	if g.fail != nil {
-		return application.PaymentPage{}, g.fail
-	}
-	ids := slices.SortedFunc(maps.Keys(g.payments), func(a, b domain.PaymentID) int { return strings.Compare(a.String(), b.String()) })
-	from := 0
-	if q.Cursor != "" {
-		var err error
-		if from, err = strconv.Atoi(q.Cursor); err != nil || from > len(ids) {
-			return application.PaymentPage{}, fmt.Errorf("bad cursor %q", q.Cursor)
-		}
-	}
-	size := cmp.Or(g.pageSize, q.Size)
-	var page application.PaymentPage
-	for _, id := range ids[from:min(from+size, len(ids))] {
-		page.Items = append(page.Items, g.payments[id])
-	}
-	if from+size < len(ids) {
-		page.Next = strconv.Itoa(from + size)
-	}
-	return page, nil
-}
-
-func (g *fakeGateway) set(p domain.Payment) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.payments[p.ID] = p
-}
 
 // fakeProducts is a product store in memory.
 type fakeProducts struct {
@@ -159,7 +36,7 @@ const testStore = "store-test"
 
 type shop struct {
 	*env
-	gateway *fakeGateway
+	gateway *memory.Gateway
 	orders  *application.Orders
 	pack    *domain.Product
 }
@@ -176,7 +53,7 @@ func newShopWith(t *testing.T, shortfall domain.ShortfallPolicy) *shop {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := newFakeGateway()
+	g := memory.NewGateway()
 	orders := application.NewOrders(e.store.UnitOfWork(), e.store.Queries(), fakeProducts{map[domain.ProductID]*domain.Product{pid: pack}},
 		g, e.clock, e.ids, application.OrdersConfig{Checkout: application.Checkout{StoreID: testStore, ChannelKey: "channel"}, CancelRejected: true, Shortfall: shortfall})
 	return &shop{env: e, gateway: g, orders: orders, pack: pack}
@@ -223,7 +100,7 @@ func TestCreateOrderPreRegistersThePrice(t *testing.T) {
 	if o.Status() != domain.OrderPending || o.Price().Amount() != 10000 {
 		t.Fatalf("order %s %s", o.Status(), o.Price())
 	}
-	if got := s.gateway.preRegister[o.PaymentID()]; got != o.Price() {
+	if got, _ := s.gateway.PreRegistered(o.PaymentID()); got != o.Price() {
 		t.Fatalf("pre-registered %v, want %v", got, o.Price())
 	}
 	if b := s.balance("u1"); b != "none" {
@@ -233,7 +110,7 @@ func TestCreateOrderPreRegistersThePrice(t *testing.T) {
 
 func TestCreateOrderWhileTheGatewayIsDownStoresNothing(t *testing.T) {
 	s := newShop(t)
-	s.gateway.fail = fmt.Errorf("%w: connection refused", application.ErrUnavailable)
+	s.gateway.FailWith(fmt.Errorf("%w: connection refused", application.ErrUnavailable))
 	_, _, err := s.orders.Create(s.ctx, application.CreateOrderCommand{Tenant: s.tenant, Account: acct("u1"), Product: s.pack.ID()}, nil)
 	if !errors.Is(err, application.ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
@@ -247,7 +124,7 @@ func TestCreateOrderWhileTheGatewayIsDownStoresNothing(t *testing.T) {
 func TestPaidOrderGrantsItsPackOnce(t *testing.T) {
 	s := newShop(t)
 	o := s.order("u1")
-	s.gateway.set(paid(o))
+	s.gateway.Set(paid(o))
 	for range 3 {
 		got := s.sync(o)
 		if got.Status() != domain.OrderPaid {
@@ -279,7 +156,7 @@ func TestMismatchedPaymentIsRejectedAndCancelled(t *testing.T) {
 			o := s.order("u1")
 			p := paid(o)
 			tamper(&p)
-			s.gateway.set(p)
+			s.gateway.Set(p)
 			got := s.sync(o)
 			if got.Status() != domain.OrderRejected || got.Rejection() == "" {
 				t.Fatalf("status %s (%s), want REJECTED", got.Status(), got.Rejection())
@@ -287,11 +164,11 @@ func TestMismatchedPaymentIsRejectedAndCancelled(t *testing.T) {
 			if b := s.balance("u1"); b != "none" {
 				t.Fatalf("a rejected payment granted: balance %s", b)
 			}
-			if len(s.gateway.cancels) != 1 || s.gateway.cancels[0].Payment != o.PaymentID() {
-				t.Fatalf("cancels %+v, want one of %s", s.gateway.cancels, o.PaymentID())
+			if cancels := s.gateway.Cancels(); len(cancels) != 1 || cancels[0].Payment != o.PaymentID() {
+				t.Fatalf("cancels %+v, want one of %s", cancels, o.PaymentID())
 			}
 			// Later, honest-looking reads never un-reject it.
-			s.gateway.set(paid(o))
+			s.gateway.Set(paid(o))
 			if got := s.sync(o); got.Status() != domain.OrderRejected {
 				t.Fatalf("status %s after a later read, want REJECTED", got.Status())
 			}
@@ -308,7 +185,7 @@ func TestVirtualAccountGrantsOnlyOnDeposit(t *testing.T) {
 	va := &domain.VirtualAccount{Bank: "SHINHAN", AccountNumber: "56211105948400", Holder: "creditd"}
 	issued := paid(o)
 	issued.Status, issued.Paid, issued.VirtualAccount = domain.PaymentVirtualAccountIssued, 0, va
-	s.gateway.set(issued)
+	s.gateway.Set(issued)
 	got := s.sync(o)
 	if got.Status() != domain.OrderAwaitingDeposit || got.VirtualAccount() == nil || got.VirtualAccount().AccountNumber != va.AccountNumber {
 		t.Fatalf("status %s account %+v", got.Status(), got.VirtualAccount())
@@ -316,7 +193,7 @@ func TestVirtualAccountGrantsOnlyOnDeposit(t *testing.T) {
 	if b := s.balance("u1"); b != "none" {
 		t.Fatalf("credits before the deposit: %s", b)
 	}
-	s.gateway.set(paid(o))
+	s.gateway.Set(paid(o))
 	if got := s.sync(o); got.Status() != domain.OrderPaid {
 		t.Fatalf("status %s after the deposit", got.Status())
 	}
@@ -328,12 +205,12 @@ func TestVirtualAccountGrantsOnlyOnDeposit(t *testing.T) {
 func TestStatesNeverMoveBackwards(t *testing.T) {
 	s := newShop(t)
 	o := s.order("u1")
-	s.gateway.set(paid(o))
+	s.gateway.Set(paid(o))
 	s.sync(o)
 	for _, st := range []domain.PaymentStatus{domain.PaymentReady, domain.PaymentVirtualAccountIssued, domain.PaymentFailed, "SOMETHING_NEW"} {
 		p := paid(o)
 		p.Status = st
-		s.gateway.set(p)
+		s.gateway.Set(p)
 		if got := s.sync(o); got.Status() != domain.OrderPaid {
 			t.Fatalf("a %s read moved a paid order to %s", st, got.Status())
 		}
@@ -348,11 +225,11 @@ func TestFailedAttemptThenPaid(t *testing.T) {
 	o := s.order("u1")
 	failed := paid(o)
 	failed.Status = domain.PaymentFailed
-	s.gateway.set(failed)
+	s.gateway.Set(failed)
 	if got := s.sync(o); got.Status() != domain.OrderFailed {
 		t.Fatalf("status %s, want FAILED", got.Status())
 	}
-	s.gateway.set(paid(o))
+	s.gateway.Set(paid(o))
 	if got := s.sync(o); got.Status() != domain.OrderPaid {
 		t.Fatalf("status %s after a successful retry, want PAID", got.Status())
 	}
@@ -369,7 +246,7 @@ func TestUnpaidPaymentLeavesTheOrderPending(t *testing.T) {
 func TestConcurrentSyncsGrantOnce(t *testing.T) {
 	s := newShop(t)
 	o := s.order("u1")
-	s.gateway.set(paid(o))
+	s.gateway.Set(paid(o))
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Go(func() {
@@ -407,16 +284,16 @@ func cancelled(o *domain.Order, amount int64) domain.Payment {
 func TestConsoleCancellationTakesTheCreditsBack(t *testing.T) {
 	s := newShop(t)
 	o := s.order("u1")
-	s.gateway.set(paid(o))
+	s.gateway.Set(paid(o))
 	s.sync(o)
-	s.gateway.set(cancelled(o, 5000))
+	s.gateway.Set(cancelled(o, 5000))
 	if got := s.sync(o); got.Status() != domain.OrderPartiallyRefunded || got.Cancelled() != 5000 {
 		t.Fatalf("status %s cancelled %d", got.Status(), got.Cancelled())
 	}
 	if b := s.balance("u1"); b != "55" {
 		t.Fatalf("balance %s after half the payment was cancelled, want 55", b)
 	}
-	s.gateway.set(cancelled(o, 10000))
+	s.gateway.Set(cancelled(o, 10000))
 	s.sync(o)
 	if got := s.sync(o); got.Status() != domain.OrderRefunded {
 		t.Fatalf("status %s", got.Status())
@@ -429,14 +306,14 @@ func TestConsoleCancellationTakesTheCreditsBack(t *testing.T) {
 func TestCancellationBeforeThePaymentWasSeenGrantsAndTakesBack(t *testing.T) {
 	s := newShop(t)
 	o := s.order("u1")
-	s.gateway.set(cancelled(o, 10000)) // Cancelled arrives before Paid was processed
+	s.gateway.Set(cancelled(o, 10000)) // Cancelled arrives before Paid was processed
 	if got := s.sync(o); got.Status() != domain.OrderRefunded {
 		t.Fatalf("status %s, want REFUNDED", got.Status())
 	}
 	if b := s.balance("u1"); b != "0" {
 		t.Fatalf("balance %s, want 0", b)
 	}
-	s.gateway.set(paid(o)) // a stale read of the payment
+	s.gateway.Set(paid(o)) // a stale read of the payment
 	if got := s.sync(o); got.Status() != domain.OrderRefunded {
 		t.Fatalf("a stale read moved the order to %s", got.Status())
 	}
@@ -450,12 +327,12 @@ func TestCancellationOfSpentCreditsFollowsThePolicy(t *testing.T) {
 		t.Run(c.policy.String(), func(t *testing.T) {
 			s := newShopWith(t, c.policy)
 			o := s.order("u1")
-			s.gateway.set(paid(o))
+			s.gateway.Set(paid(o))
 			s.sync(o)
 			if _, _, err := s.accounts.Spend(s.ctx, application.SpendCommand{Tenant: s.tenant, Account: acct("u1"), Amount: cr("50")}, nil); err != nil {
 				t.Fatal(err)
 			}
-			s.gateway.set(cancelled(o, 10000))
+			s.gateway.Set(cancelled(o, 10000))
 			s.sync(o)
 			v, err := s.accounts.GetAccount(s.ctx, s.tenant, acct("u1"))
 			if err != nil {

@@ -50,7 +50,7 @@ func (s *reconShop) status(o *domain.Order) domain.OrderStatus {
 func TestReconcileGrantsAPaymentWhoseWebhookAndCompleteWereLost(t *testing.T) {
 	s := newReconShop(t)
 	o := s.order("u1")
-	s.gateway.set(paid(o))
+	s.gateway.Set(paid(o))
 	s.clock.Advance(time.Hour)
 
 	rep := s.run()
@@ -67,7 +67,7 @@ func TestReconcileGrantsAPaymentWhoseWebhookAndCompleteWereLost(t *testing.T) {
 		!rep.WindowStart.Equal(now.Add(-24*time.Hour)) || !rep.WindowEnd.Equal(now) {
 		t.Fatalf("report %+v", rep)
 	}
-	if q := s.gateway.lists[0]; !q.From.Equal(rep.WindowStart) || !q.Until.Equal(rep.WindowEnd) || q.Cursor != "" || q.Size < 1 {
+	if q := s.gateway.Lists()[0]; !q.From.Equal(rep.WindowStart) || !q.Until.Equal(rep.WindowEnd) || q.Cursor != "" || q.Size < 1 {
 		t.Fatalf("listed %+v, want the window [%s, %s)", q, rep.WindowStart, rep.WindowEnd)
 	}
 
@@ -92,15 +92,16 @@ func TestReconcileGrantsAPaymentWhoseWebhookAndCompleteWereLost(t *testing.T) {
 func TestReconcileLeavesConvergedOrdersAlone(t *testing.T) {
 	s := newReconShop(t)
 	synced := s.order("u1")
-	s.gateway.set(paid(synced))
+	s.gateway.Set(paid(synced))
 	s.sync(synced)
 	ready := s.order("u2") // the buyer has opened the payment window, nothing more
 	p := paid(ready)
 	p.Status, p.Paid = domain.PaymentReady, 0
-	s.gateway.set(p)
+	s.gateway.Set(p)
 	s.order("u3") // never reached the gateway: not listed
 	// A sync of either would fail, and be reported as a finding.
-	s.gateway.failGet = map[domain.PaymentID]error{synced.PaymentID(): errors.New("synced again"), ready.PaymentID(): errors.New("synced")}
+	s.gateway.FailGet(synced.PaymentID(), errors.New("synced again"))
+	s.gateway.FailGet(ready.PaymentID(), errors.New("synced"))
 
 	rep := s.run()
 	if len(rep.Findings) != 0 || rep.PaymentsSeen != 2 || rep.UnknownPayments != 0 {
@@ -116,8 +117,9 @@ func TestReconcileLeavesConvergedOrdersAlone(t *testing.T) {
 func TestReconcileCountsUnknownPayments(t *testing.T) {
 	s := newReconShop(t)
 	id, _ := domain.ParsePaymentID("shop-legacy-42")
-	s.gateway.set(domain.Payment{ID: id, Status: domain.PaymentPaid, StoreID: testStore, Total: 500, Paid: 500, Currency: "KRW"})
-	s.gateway.failGet = map[domain.PaymentID]error{id: errors.New("an unknown payment was synced")}
+	s.gateway.Set(domain.Payment{ID: id, Status: domain.PaymentPaid, StoreID: testStore, Total: 500, Paid: 500, Currency: "KRW"})
+	s.gateway.FailGet(id, errors.New("an unknown payment was synced"))
+
 	rep := s.run()
 	if rep.PaymentsSeen != 1 || rep.UnknownPayments != 1 || len(rep.Findings) != 0 {
 		t.Fatalf("report %+v, want one unknown payment", rep)
@@ -128,16 +130,16 @@ func TestReconcileCountsUnknownPayments(t *testing.T) {
 // previous page's cursor, and every lost payment is granted.
 func TestReconcilePagesThroughTheWindow(t *testing.T) {
 	s := newReconShop(t)
-	s.gateway.pageSize = 2
+	s.gateway.SetPageSize(2)
 	for i := range 5 {
-		s.gateway.set(paid(s.order(fmt.Sprintf("u%d", i))))
+		s.gateway.Set(paid(s.order(fmt.Sprintf("u%d", i))))
 	}
 	rep := s.run()
 	if rep.PaymentsSeen != 5 || len(rep.Findings) != 5 {
 		t.Fatalf("report %+v, want 5 payments seen and 5 findings", rep)
 	}
 	var cursors []string
-	for _, q := range s.gateway.lists {
+	for _, q := range s.gateway.Lists() {
 		cursors = append(cursors, q.Cursor)
 	}
 	if fmt.Sprint(cursors) != "[ 2 4]" {
@@ -155,9 +157,9 @@ func TestReconcilePagesThroughTheWindow(t *testing.T) {
 func TestReconcileRecordsAFailedSyncAndGoesOn(t *testing.T) {
 	s := newReconShop(t)
 	first, second := s.order("u1"), s.order("u2")
-	s.gateway.set(paid(first))
-	s.gateway.set(paid(second))
-	s.gateway.failGet = map[domain.PaymentID]error{first.PaymentID(): fmt.Errorf("%w: read timed out", application.ErrUnavailable)}
+	s.gateway.Set(paid(first))
+	s.gateway.Set(paid(second))
+	s.gateway.FailGet(first.PaymentID(), fmt.Errorf("%w: read timed out", application.ErrUnavailable))
 
 	rep := s.run()
 	if len(rep.Findings) != 2 || rep.Error != "" {
@@ -175,7 +177,7 @@ func TestReconcileRecordsAFailedSyncAndGoesOn(t *testing.T) {
 		t.Fatalf("balances %s and %s, want none and 110", b1, b2)
 	}
 	// The next run, with the gateway answering, grants the first.
-	s.gateway.failGet = nil
+	s.gateway.FailGet(first.PaymentID(), nil)
 	if again := s.run(); len(again.Findings) != 1 || again.Findings[0].StatusAfter != domain.OrderPaid {
 		t.Fatalf("next run %+v", again)
 	}
@@ -188,7 +190,7 @@ func TestReconcileRecordsAFailedSyncAndGoesOn(t *testing.T) {
 // cannot list fails the run, whose report is stored with the reason.
 func TestReconcileListFailureStopsTheRunButKeepsItsReport(t *testing.T) {
 	s := newReconShop(t)
-	s.gateway.fail = fmt.Errorf("%w: connection refused", application.ErrUnavailable)
+	s.gateway.FailWith(fmt.Errorf("%w: connection refused", application.ErrUnavailable))
 	rep, err := s.reconciler.Run(s.ctx, time.Hour)
 	if !errors.Is(err, application.ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
@@ -226,8 +228,8 @@ func TestReconciliationLogShowsATenantOnlyItsOwnFindings(t *testing.T) {
 		t.Fatal(err)
 	}
 	mine := s.order("u1")
-	s.gateway.set(paid(mine))
-	s.gateway.set(paid(theirs))
+	s.gateway.Set(paid(mine))
+	s.gateway.Set(paid(theirs))
 	first := s.run()
 	if len(first.Findings) != 2 {
 		t.Fatalf("first run %+v, want a finding for each tenant", first)

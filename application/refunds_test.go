@@ -23,7 +23,7 @@ func refundIdem(key string) *application.Idempotency[*domain.Order] {
 func (s *shop) paidOrder(account string) *domain.Order {
 	s.t.Helper()
 	o := s.order(account)
-	s.gateway.set(paid(o))
+	s.gateway.Set(paid(o))
 	return s.sync(o)
 }
 
@@ -106,7 +106,7 @@ func TestRefundRetriedWithItsKeyRefundsOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := len(s.gateway.cancelled); n != 1 {
+	if n := s.gateway.Cancellations(); n != 1 {
 		t.Fatalf("%d cancellations at the gateway, want 1", n)
 	}
 	if b := s.balance("u1"); b != "55" {
@@ -121,7 +121,7 @@ func TestRefundRetriedWithItsKeyRefundsOnce(t *testing.T) {
 func TestRefundInterruptedAfterTheCancelIsFinishedOnce(t *testing.T) {
 	s := newShop(t)
 	o := s.paidOrder("u1")
-	s.gateway.failGet = map[domain.PaymentID]error{o.PaymentID(): fmt.Errorf("%w: timeout", application.ErrUnavailable)}
+	s.gateway.FailGet(o.PaymentID(), fmt.Errorf("%w: timeout", application.ErrUnavailable))
 	half := int64(5000)
 	if _, _, err := s.refund(o, "r1", &half); !errors.Is(err, application.ErrUnavailable) {
 		t.Fatalf("err = %v, want unavailable", err)
@@ -137,7 +137,7 @@ func TestRefundInterruptedAfterTheCancelIsFinishedOnce(t *testing.T) {
 	if _, receipt, _ := s.refund(o, "r2", &other); receipt == nil || receipt.Status != 409 {
 		t.Fatalf("a second refund while one is pending: %+v", receipt)
 	}
-	s.gateway.failGet = nil
+	s.gateway.FailGet(o.PaymentID(), nil)
 	got, _, err := s.refund(o, "r1", &half)
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +145,7 @@ func TestRefundInterruptedAfterTheCancelIsFinishedOnce(t *testing.T) {
 	if got.Cancelled() != 5000 || got.PendingRefund() != nil {
 		t.Fatalf("cancelled %d pending %+v", got.Cancelled(), got.PendingRefund())
 	}
-	if n := len(s.gateway.cancelled); n != 1 {
+	if n := s.gateway.Cancellations(); n != 1 {
 		t.Fatalf("%d cancellations, want 1", n)
 	}
 	v, _ = s.accounts.GetAccount(s.ctx, s.tenant, acct("u1"))
@@ -159,11 +159,11 @@ func TestRefundInterruptedAfterTheCancelIsFinishedOnce(t *testing.T) {
 func TestRefundFinishedByAWebhookSync(t *testing.T) {
 	s := newShop(t)
 	o := s.paidOrder("u1")
-	s.gateway.failGet = map[domain.PaymentID]error{o.PaymentID(): fmt.Errorf("%w: timeout", application.ErrUnavailable)}
+	s.gateway.FailGet(o.PaymentID(), fmt.Errorf("%w: timeout", application.ErrUnavailable))
 	if _, _, err := s.refund(o, "r1", nil); err == nil {
 		t.Fatal("want the interrupted refund to fail")
 	}
-	s.gateway.failGet = nil
+	s.gateway.FailGet(o.PaymentID(), nil)
 	if got := s.sync(o); got.Status() != domain.OrderRefunded || got.PendingRefund() != nil {
 		t.Fatalf("after the sync: %s %+v", got.Status(), got.PendingRefund())
 	}
@@ -171,7 +171,7 @@ func TestRefundFinishedByAWebhookSync(t *testing.T) {
 	if err != nil || receipt.Status != 201 || got.Status() != domain.OrderRefunded {
 		t.Fatalf("the retry: %v %+v", err, receipt)
 	}
-	if n := len(s.gateway.cancelled); n != 1 {
+	if n := s.gateway.Cancellations(); n != 1 {
 		t.Fatalf("%d cancellations, want 1", n)
 	}
 	if b := s.balance("u1"); b != "0" {
@@ -186,7 +186,7 @@ func TestRefundRefusedByTheGatewayReleasesTheReservation(t *testing.T) {
 	// refund's idea of what is cancellable is stale.
 	p := paid(o)
 	p.Cancelled, p.Status = 1000, domain.PaymentPartialCancelled
-	s.gateway.set(p)
+	s.gateway.Set(p)
 	_, receipt, err := s.refund(o, "r1", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +206,7 @@ func TestUnpaidOrderIsNotRefundable(t *testing.T) {
 	if _, receipt, err := s.refund(o, "r1", nil); err != nil || receipt.Status != 409 {
 		t.Fatalf("refund of an unpaid order: %v %+v", err, receipt)
 	}
-	if n := len(s.gateway.cancels); n != 0 {
+	if n := len(s.gateway.Cancels()); n != 0 {
 		t.Fatalf("%d cancels asked", n)
 	}
 }

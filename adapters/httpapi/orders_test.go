@@ -1,20 +1,18 @@
 package httpapi_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/creditd/creditd/adapters/memory"
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
 )
@@ -24,67 +22,13 @@ const (
 	testChannelKey = "channel-test"
 )
 
-// fakeGateway is a payment gateway in memory: payments as a test sets them.
-type fakeGateway struct {
-	mu       sync.Mutex
-	payments map[domain.PaymentID]domain.Payment
-	fail     error // returned by every call while set
-}
+// fakeGateway is the in-memory gateway with helpers that take orders as
+// the API renders them.
+type fakeGateway struct{ *memory.Gateway }
 
-func newFakeGateway() *fakeGateway {
-	return &fakeGateway{payments: map[domain.PaymentID]domain.Payment{}}
-}
+func newFakeGateway() *fakeGateway { return &fakeGateway{memory.NewGateway()} }
 
-func (g *fakeGateway) GetPayment(_ context.Context, id domain.PaymentID) (domain.Payment, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.fail != nil {
-		return domain.Payment{}, g.fail
-	}
-	p, ok := g.payments[id]
-	if !ok {
-		return domain.Payment{}, application.ErrPaymentNotFound
-	}
-	return p, nil
-}
-
-func (g *fakeGateway) PreRegister(context.Context, domain.PaymentID, domain.Money) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.fail
-}
-
-func (g *fakeGateway) Cancel(_ context.Context, c application.CancelRequest) (domain.PaymentCancellation, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.fail != nil {
-		return domain.PaymentCancellation{}, g.fail
-	}
-	p := g.payments[c.Payment]
-	if c.CancellableBefore != p.Total-p.Cancelled {
-		return domain.PaymentCancellation{}, &application.GatewayError{Status: http.StatusConflict, Type: application.GatewayErrCancellableAmountMismatch}
-	}
-	amount := p.Total - p.Cancelled
-	if c.Amount != nil {
-		amount = *c.Amount
-	}
-	p.Status, p.Cancelled = domain.PaymentPartialCancelled, p.Cancelled+amount
-	if p.Cancelled == p.Total {
-		p.Status = domain.PaymentCancelled
-	}
-	g.payments[c.Payment] = p
-	return domain.PaymentCancellation{Status: domain.CancellationSucceeded, Amount: amount}, nil
-}
-
-func (g *fakeGateway) ListPayments(context.Context, application.PaymentListQuery) (application.PaymentPage, error) {
-	return application.PaymentPage{}, errors.New("not used")
-}
-
-func (g *fakeGateway) failWith(err error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.fail = err
-}
+func (g *fakeGateway) failWith(err error) { g.FailWith(err) }
 
 // pay is the buyer paying the order (a JSON body of the API) as it asks,
 // changed by tamper when given.
@@ -103,22 +47,18 @@ func (g *fakeGateway) pay(order map[string]any, tamper ...func(*domain.Payment))
 	for _, f := range tamper {
 		f(&p)
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.payments[id] = p
+	g.Set(p)
 }
 
 func (g *fakeGateway) cancel(paymentID string, amount int64) {
 	id, _ := domain.ParsePaymentID(paymentID)
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	p := g.payments[id]
+	p, _ := g.Payment(id)
 	p.Cancelled += amount
 	p.Status = domain.PaymentPartialCancelled
 	if p.Cancelled >= p.Total {
 		p.Status = domain.PaymentCancelled
 	}
-	g.payments[id] = p
+	g.Set(p)
 }
 
 // order creates an order of pack-100 (created first if need be) for alpha's

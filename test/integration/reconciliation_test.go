@@ -5,57 +5,15 @@ package integration
 import (
 	"context"
 	"errors"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/creditd/creditd/adapters/memory"
 	"github.com/creditd/creditd/adapters/postgres"
 	"github.com/creditd/creditd/adapters/system"
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
 )
-
-// reconGateway is a payment gateway in memory that lists its payments one
-// per page, so every run pages.
-type reconGateway struct {
-	mu       sync.Mutex
-	payments []domain.Payment
-}
-
-func (g *reconGateway) GetPayment(_ context.Context, id domain.PaymentID) (domain.Payment, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, p := range g.payments {
-		if p.ID == id {
-			return p, nil
-		}
-	}
-	return domain.Payment{}, application.ErrPaymentNotFound
-}
-
-func (g *reconGateway) PreRegister(context.Context, domain.PaymentID, domain.Money) error { return nil }
-
-func (g *reconGateway) Cancel(context.Context, application.CancelRequest) (domain.PaymentCancellation, error) {
-	return domain.PaymentCancellation{}, errors.New("not used")
-}
-
-func (g *reconGateway) ListPayments(_ context.Context, q application.PaymentListQuery) (application.PaymentPage, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	i := 0
-	if q.Cursor != "" {
-		i = slices.IndexFunc(g.payments, func(p domain.Payment) bool { return p.ID.String() == q.Cursor }) + 1
-	}
-	if i >= len(g.payments) {
-		return application.PaymentPage{}, nil
-	}
-	page := application.PaymentPage{Items: g.payments[i : i+1]}
-	if i+1 < len(g.payments) {
-		page.Next = g.payments[i].ID.String()
-	}
-	return page, nil
-}
 
 type oneProduct struct{ *domain.Product }
 
@@ -86,7 +44,8 @@ func TestReconciliationOnPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw := &reconGateway{}
+	gw := memory.NewGateway()
+	gw.SetPageSize(1) // every run pages
 	orders := application.NewOrders(uow, queries, oneProduct{pack}, gw, clock, ids, application.OrdersConfig{Checkout: application.Checkout{StoreID: "store-1"}})
 	reports := postgres.NewReconciliationStore(l.db)
 	reconciler := application.NewReconciler(gw, queries, orders, reports, clock, ids)
@@ -106,11 +65,11 @@ func TestReconciliationOnPostgres(t *testing.T) {
 			t.Fatal(err)
 		}
 		payments[name] = o.PaymentID()
-		gw.payments = append(gw.payments, domain.Payment{ID: o.PaymentID(), Status: domain.PaymentPaid, StoreID: "store-1",
+		gw.Set(domain.Payment{ID: o.PaymentID(), Status: domain.PaymentPaid, StoreID: "store-1",
 			OrderName: o.OrderName(), Currency: "KRW", Total: 10000, Paid: 10000, CustomData: o.CustomData()})
 	}
 	stranger, _ := domain.ParsePaymentID("not-ours-1")
-	gw.payments = append(gw.payments, domain.Payment{ID: stranger, Status: domain.PaymentPaid, StoreID: "store-1", Currency: "KRW", Total: 1, Paid: 1})
+	gw.Set(domain.Payment{ID: stranger, Status: domain.PaymentPaid, StoreID: "store-1", Currency: "KRW", Total: 1, Paid: 1})
 
 	rep, err := reconciler.Run(ctx, time.Hour)
 	if err != nil {
