@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,9 +44,7 @@ type Inbox struct {
 
 	lastStats, lastForget time.Time // when each last ran, by clock
 
-	stop   chan struct{}
-	cancel context.CancelFunc
-	done   sync.WaitGroup
+	loop loop
 }
 
 // NewInbox builds an inbox processor; Start begins polling.
@@ -61,7 +58,7 @@ func NewInbox(cfg InboxConfig, webhooks *application.Webhooks, clock application
 	if cfg.ForgetEvery <= 0 {
 		cfg.ForgetEvery = DefaultInboxForgetEvery
 	}
-	return &Inbox{cfg: cfg, webhooks: webhooks, clock: clock, log: log, metrics: newInboxMetrics(), stop: make(chan struct{})}
+	return &Inbox{cfg: cfg, webhooks: webhooks, clock: clock, log: log, metrics: newInboxMetrics()}
 }
 
 // inboxMetrics say how the inbox goes. Labels come from closed sets.
@@ -103,22 +100,7 @@ func (w *Inbox) Start(context.Context) error {
 	if w.cfg.PollInterval <= 0 {
 		return nil
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	w.cancel = cancel
-	w.done.Add(1)
-	go func() {
-		defer w.done.Done()
-		t := time.NewTicker(w.cfg.PollInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-w.stop:
-				return
-			case <-t.C:
-				w.PollOnce(ctx)
-			}
-		}
-	}()
+	w.loop.start(w.cfg.PollInterval, true, w.PollOnce)
 	return nil
 }
 
@@ -127,11 +109,7 @@ func (w *Inbox) Start(context.Context) error {
 // allows: the events it had not finished are processed again once their
 // leases end.
 func (w *Inbox) Stop(context.Context) error {
-	close(w.stop)
-	if w.cancel != nil {
-		w.cancel()
-	}
-	w.done.Wait()
+	w.loop.halt()
 	return nil
 }
 

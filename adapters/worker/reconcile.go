@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,15 +30,12 @@ type Reconciliation struct {
 	log        *slog.Logger
 	metrics    reconcileMetrics
 
-	ctx    context.Context // ended by Stop, so a long run stops with the service
-	cancel context.CancelFunc
-	done   sync.WaitGroup
+	loop loop
 }
 
 // NewReconciliation builds the reconciliation worker; Start begins its runs.
 func NewReconciliation(cfg ReconcileConfig, reconciler *application.Reconciler, log *slog.Logger) *Reconciliation {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Reconciliation{cfg: cfg, reconciler: reconciler, log: log, metrics: newReconcileMetrics(), ctx: ctx, cancel: cancel}
+	return &Reconciliation{cfg: cfg, reconciler: reconciler, log: log, metrics: newReconcileMetrics()}
 }
 
 // Run outcomes, the closed set of the outcome label.
@@ -95,28 +91,15 @@ func (w *Reconciliation) Start(context.Context) error {
 	if w.cfg.Interval <= 0 {
 		return nil
 	}
-	w.done.Add(1)
-	go func() {
-		defer w.done.Done()
-		t := time.NewTicker(w.cfg.Interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-w.ctx.Done():
-				return
-			case <-t.C:
-				w.RunOnce(w.ctx)
-			}
-		}
-	}()
+	// Interrupted at Stop, so a long run stops with the service.
+	w.loop.start(w.cfg.Interval, true, func(ctx context.Context) { w.RunOnce(ctx) })
 	return nil
 }
 
 // Stop ends the runs; a run under way stops soon after (its report is
 // saved with what it did).
 func (w *Reconciliation) Stop(context.Context) error {
-	w.cancel()
-	w.done.Wait()
+	w.loop.halt()
 	return nil
 }
 

@@ -6,7 +6,6 @@ package worker
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/creditd/creditd/application"
@@ -28,13 +27,12 @@ type Worker struct {
 	log     *slog.Logger
 	metrics metrics
 
-	stop chan struct{}
-	done sync.WaitGroup
+	loop loop
 }
 
 // New builds a worker; Start begins the sweeps.
 func New(cfg Config, expiry *application.Expiry, janitor *application.IdempotencyJanitor, clock application.Clock, log *slog.Logger) *Worker {
-	return &Worker{cfg: cfg, expiry: expiry, janitor: janitor, clock: clock, log: log, metrics: newMetrics(), stop: make(chan struct{})}
+	return &Worker{cfg: cfg, expiry: expiry, janitor: janitor, clock: clock, log: log, metrics: newMetrics()}
 }
 
 // metrics say how the sweeps go. Each sweep is a label value from a closed set.
@@ -72,27 +70,13 @@ func (w *Worker) Start(context.Context) error {
 	if w.cfg.Interval <= 0 {
 		return nil
 	}
-	w.done.Add(1)
-	go func() {
-		defer w.done.Done()
-		t := time.NewTicker(w.cfg.Interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-w.stop:
-				return
-			case <-t.C:
-				w.SweepOnce(context.Background())
-			}
-		}
-	}()
+	w.loop.start(w.cfg.Interval, false, w.SweepOnce)
 	return nil
 }
 
 // Stop ends the sweeps, waiting for a running one to finish.
 func (w *Worker) Stop(context.Context) error {
-	close(w.stop)
-	w.done.Wait()
+	w.loop.halt()
 	return nil
 }
 
