@@ -150,14 +150,7 @@ type historyQuery struct {
 func parseHistoryQuery(accountParam, limit, cursor string) (historyQuery, error) {
 	var fe fieldErrors
 	q := historyQuery{account: parseAccount(&fe, accountParam), limit: defaultPageSize}
-	if limit != "" {
-		n, err := strconv.Atoi(limit)
-		if err != nil || n < 1 || n > application.MaxPageSize {
-			fe.addf("limit", "must be an integer between 1 and %d", application.MaxPageSize)
-		} else {
-			q.limit = n
-		}
-	}
+	q.limit = fe.pageSize(limit, limit != "")
 	if cursor != "" {
 		id, err := decodeCursor(cursor)
 		if err != nil {
@@ -167,6 +160,20 @@ func parseHistoryQuery(accountParam, limit, cursor string) (historyQuery, error)
 		}
 	}
 	return q, fe.err()
+}
+
+// pageSize reads the limit query parameter, 1 to application.MaxPageSize;
+// defaultPageSize when not given.
+func (fe *fieldErrors) pageSize(s string, given bool) int {
+	if !given {
+		return defaultPageSize
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > application.MaxPageSize {
+		fe.addf("limit", "must be an integer between 1 and %d", application.MaxPageSize)
+		return defaultPageSize
+	}
+	return n
 }
 
 // Cursors are the base64url of the last transaction id of a page: opaque to

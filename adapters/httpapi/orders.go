@@ -190,7 +190,7 @@ func (h *orderHandlers) list(c *gin.Context) {
 
 func parseOrderQuery(tenant domain.TenantID, c *gin.Context) (application.OrderFilter, int, error) {
 	var fe fieldErrors
-	f, limit := application.OrderFilter{Tenant: tenant}, defaultPageSize
+	f := application.OrderFilter{Tenant: tenant}
 	if s, ok := c.GetQuery("accountId"); ok {
 		if a, err := domain.ParseAccountID(s); err != nil {
 			fe.add("accountId", err)
@@ -213,14 +213,7 @@ func parseOrderQuery(tenant domain.TenantID, c *gin.Context) (application.OrderF
 			f.UpdatedSince = &t
 		}
 	}
-	if s, ok := c.GetQuery("limit"); ok {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > application.MaxPageSize {
-			fe.addf("limit", "must be an integer between 1 and %d", application.MaxPageSize)
-		} else {
-			limit = n
-		}
-	}
+	limit := fe.pageSize(c.GetQuery("limit"))
 	if s, ok := c.GetQuery("cursor"); ok {
 		if cur, err := decodeOrderCursor(s); err != nil {
 			fe.addf("cursor", "is not a cursor this API returned")

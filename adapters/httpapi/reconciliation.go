@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -62,16 +61,8 @@ func toReconciliationRunResponse(r application.ReconciliationReport) reconciliat
 
 func (h *reconciliationHandlers) list(c *gin.Context) {
 	var fe fieldErrors
-	limit := defaultPageSize
+	limit := fe.pageSize(c.GetQuery("limit"))
 	var before *domain.ReconciliationID
-	if s, ok := c.GetQuery("limit"); ok {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > application.MaxPageSize {
-			fe.addf("limit", "must be an integer between 1 and %d", application.MaxPageSize)
-		} else {
-			limit = n
-		}
-	}
 	if s, ok := c.GetQuery("cursor"); ok {
 		if id, err := domain.ParseReconciliationID(s); err != nil {
 			fe.addf("cursor", "is not a cursor this API returned")
