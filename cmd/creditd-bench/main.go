@@ -3,11 +3,14 @@
 //
 //  1. starts a throw-away PostgreSQL container (fsync on) on 127.0.0.1 and
 //     initialises pgbench's tables in a database of their own,
-//  2. migrates, creates an API key and starts .bin/creditd on that database,
+//  2. migrates, creates an API key and starts .bin/creditd on that database
+//     (for scenario 5 selling credits through a fake PortOne this process
+//     serves, with orders created and paid before the rounds),
 //  3. runs -rounds rounds (see roundPlan): pgbench TPC-B-like and a
 //     single-hot-row script, creditd's closed-loop sweeps over the client
 //     counts, then open-loop steps at half this round's peak rate, sampling
-//     creditd's CPU and RSS,
+//     creditd's CPU and RSS; after each step of scenario 5 (webhooks) it
+//     waits for the inbox to drain,
 //  4. runs `creditd verify` and each scenario's invariant,
 //  5. prints Markdown tables (medians over the rounds, and every round's raw
 //     figures) and writes latest.md, latest.svg and the README section, then

@@ -734,7 +734,7 @@ func (r *report) markdown(chartName string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# creditd benchmark — %s\n\n", r.Date.UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "**Machine:** %s\n\n", r.Machine)
-	fmt.Fprintf(&b, "**Run:** `%s` — %s per step, closed-loop clients %s, %d funded wallets, every request with its own Idempotency-Key over keep-alive HTTP to 127.0.0.1; the load generator runs on the same 2-core machine as creditd and PostgreSQL (its CPU is in the table). Whole run: %s.\n\n",
+	fmt.Fprintf(&b, "**Run:** `%s` — %s per step, closed-loop clients %s, %d funded wallets, every request with its own Idempotency-Key (a webhook delivery: its own webhook-id) over keep-alive HTTP to 127.0.0.1; the load generator runs on the same 2-core machine as creditd and PostgreSQL (its CPU is in the table). Whole run: %s.\n\n",
 		r.Command, r.Duration, joinInts(r.Clients), r.Wallets, r.Elapsed.Round(time.Second))
 	b.WriteString(r.roundsText() + "\n\n")
 	if r.Revision != "" {
