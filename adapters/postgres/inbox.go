@@ -3,6 +3,7 @@ package postgres
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,15 +16,31 @@ import (
 )
 
 // WebhookInbox keeps verified webhook events in webhook_inbox. Like the API
-// key store it works outside the group-commit unit of work: each call is one
-// statement, a transaction of its own, committed with the server's
-// synchronous_commit (on by default), so Add returns once the event is durable.
-type WebhookInbox struct{ db *bun.DB }
+// key store it works outside the unit of work. Add is group-committed on
+// its own queue: the events of deliveries that arrive together are inserted
+// by one prepared statement, one transaction and one commit (a commit per
+// delivery capped intake at what the pool's connections could fsync), and
+// each caller is answered only once that commit is done, so Add still
+// returns once its event is durable. The other calls are one statement
+// each, a transaction of their own.
+type WebhookInbox struct {
+	db   *bun.DB
+	adds *groupQueue[*inboxAdd]
+}
 
 var _ application.WebhookInbox = (*WebhookInbox)(nil)
 
+// The intake queue: up to inboxLanes inserts at once, each of up to
+// maxBatch events; a second starts beside a running one once spillBatch
+// deliveries wait (as for the unit of work: bigger groups cost less per event).
+const inboxLanes = 2
+
 // NewWebhookInbox binds the inbox to db.
-func NewWebhookInbox(db *bun.DB) *WebhookInbox { return &WebhookInbox{db: db} }
+func NewWebhookInbox(db *bun.DB) *WebhookInbox {
+	b := &WebhookInbox{db: db}
+	b.adds = newGroupQueue(maxBatch, inboxLanes, spillBatch, b.addGroup, nil)
+	return b
+}
 
 type inboxRow struct {
 	bun.BaseModel `bun:"table:webhook_inbox"`
@@ -41,23 +58,102 @@ type inboxRow struct {
 	DoneAt         *time.Time `bun:"done_at"`
 }
 
+// inboxAdd is one call of Add, in a group.
+type inboxAdd struct {
+	row    inboxRow
+	stored bool // the event is new
+	err    error
+}
+
+// Add stores the event unless the inbox has its webhook-id already, and
+// says whether it did; either way it returns once the event is durable. A
+// caller whose ctx ends first gets ctx's error, and its event may or may
+// not be stored (the sender's retry then finds it, or stores it).
 func (b *WebhookInbox) Add(ctx context.Context, e application.WebhookEvent, receivedAt time.Time) (bool, error) {
-	row := inboxRow{WebhookID: e.ID, Type: e.Type, PaymentID: e.Payment.String(), StoreID: e.StoreID,
-		CancellationID: e.CancellationID, ReceivedAt: receivedAt, DueAt: receivedAt}
+	a := &inboxAdd{row: inboxRow{WebhookID: e.ID, Type: e.Type, PaymentID: e.Payment.String(), StoreID: e.StoreID,
+		CancellationID: e.CancellationID, ReceivedAt: receivedAt, DueAt: receivedAt}}
 	if !e.OccurredAt.IsZero() {
-		row.OccurredAt = &e.OccurredAt
+		a.row.OccurredAt = &e.OccurredAt
 	}
-	res, err := b.db.NewInsert().Model(&row).
-		Column("webhook_id", "type", "payment_id", "store_id", "cancellation_id", "occurred_at", "received_at", "due_at").
-		On("CONFLICT (webhook_id) DO NOTHING").Exec(ctx)
-	if err != nil {
+	if err := b.adds.do(ctx, a); err != nil {
 		return false, translate(err, "store webhook event")
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, translate(err, "store webhook event")
+	return a.stored, a.err
+}
+
+// addSQL inserts a group's events, one array parameter per column, and
+// returns the webhook-ids it stored: the others were stored before.
+const addSQL = `INSERT INTO webhook_inbox (webhook_id, type, payment_id, store_id, cancellation_id, occurred_at, received_at, due_at)
+SELECT k.webhook_id, k.type, k.payment_id, k.store_id, k.cancellation_id, k.occurred_at, k.received_at, k.received_at
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
+	AS k(webhook_id, type, payment_id, store_id, cancellation_id, occurred_at, received_at)
+ON CONFLICT (webhook_id) DO NOTHING
+RETURNING webhook_id`
+
+// addGroup stores a group of events in one statement. A webhook-id sent
+// twice in one group (a resend racing its first delivery) is inserted once:
+// its first Add is told it stored the event, the others that it was a
+// duplicate. Rows go in in webhook-id order, so two groups inserting the
+// same ids at once (two replicas, or two lanes) wait for each other rather
+// than deadlock; a deadlock or serialization failure all the same is
+// retried. When the statement fails otherwise, each event is tried alone,
+// so that one bad event fails only its own delivery.
+func (b *WebhookInbox) addGroup(group []*inboxAdd) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	first := make(map[string]*inboxAdd, len(group))
+	unique := make([]*inboxAdd, 0, len(group))
+	for _, a := range group {
+		if _, seen := first[a.row.WebhookID]; !seen {
+			first[a.row.WebhookID] = a
+			unique = append(unique, a)
+		}
 	}
-	return n == 1, nil
+	slices.SortFunc(unique, func(x, y *inboxAdd) int { return strings.Compare(x.row.WebhookID, y.row.WebhookID) })
+	err := b.insert(ctx, unique)
+	for attempt := 1; errors.Is(err, errRetryable) && attempt < maxAttempts; attempt++ {
+		err = b.insert(ctx, unique)
+	}
+	if err != nil && len(unique) > 1 && !errors.Is(err, application.ErrUnavailable) {
+		for _, a := range unique {
+			a.err = b.insert(ctx, []*inboxAdd{a})
+		}
+	} else {
+		for _, a := range unique {
+			a.err = err
+		}
+	}
+	for _, a := range group {
+		if f := first[a.row.WebhookID]; f != a {
+			a.err = f.err // a duplicate within the group: stored by its first, or failed with it
+		}
+	}
+}
+
+// insert stores rows in one statement, setting stored on the ones that were new.
+func (b *WebhookInbox) insert(ctx context.Context, rows []*inboxAdd) error {
+	n := len(rows)
+	ids, types, payments, stores, cancellations := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	occurred, received := make([]*time.Time, n), make([]time.Time, n)
+	for i, a := range rows {
+		r := a.row
+		ids[i], types[i], payments[i], stores[i], cancellations[i] = r.WebhookID, r.Type, r.PaymentID, r.StoreID, r.CancellationID
+		occurred[i], received[i] = r.OccurredAt, r.ReceivedAt
+	}
+	var stored []struct {
+		WebhookID string `bun:"webhook_id"`
+	}
+	if err := queryPrepared(ctx, b.db, &stored, addSQL, ids, types, payments, stores, cancellations, occurred, received); err != nil {
+		return translate(err, "store webhook events")
+	}
+	isNew := make(map[string]bool, len(stored))
+	for _, s := range stored {
+		isNew[s.WebhookID] = true
+	}
+	for _, a := range rows {
+		a.stored = isNew[a.row.WebhookID]
+	}
+	return nil
 }
 
 // claimSQL leases due events in one statement. The CTE locks them,

@@ -20,7 +20,7 @@ import (
 // extension (.svg, .png).
 func writeChart(r *report, path string) error {
 	var scenarios []int
-	for _, sc := range []int{scSpend, scHot, scHold, scRead} {
+	for _, sc := range []int{scSpend, scHot, scHold, scRead, scWebhook} {
 		if r.best(sc) != nil {
 			scenarios = append(scenarios, sc)
 		}

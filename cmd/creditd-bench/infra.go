@@ -65,11 +65,25 @@ func stopPostgres(name string) error {
 // creditdEnv is the environment for creditd commands: ours plus the
 // database, listen address and log level, so CREDITD_* tuning variables set by
 // whoever runs the benchmark (e.g. CREDITD_DB_MAX_CONNS) reach creditd.
-func creditdEnv(dsn, addr string) []string {
+func creditdEnv(dsn, addr string, extra ...string) []string {
 	env := os.Environ()
 	env = append(env, "DATABASE_URL="+dsn, "CREDITD_LOG_LEVEL=warn")
 	if addr != "" {
 		env = append(env, "CREDITD_ADDR="+addr)
+	}
+	return append(env, extra...) // the last of a duplicated variable counts
+}
+
+// sellingEnv is what makes creditd sell credits through the fake PortOne at
+// portoneURL. Reconciliation is off: the fake lists no payments, and the
+// other scenarios ran without it before scenario 5 existed. An idle inbox
+// worker looks for events every 250 ms (CREDITD_WEBHOOK_POLL_INTERVAL in
+// the environment overrides it), so a drain is noticed soon.
+func sellingEnv(portoneURL string) []string {
+	env := []string{"PORTONE_API_URL=" + portoneURL, "PORTONE_API_SECRET=" + benchPortOneSecret, "PORTONE_STORE_ID=" + benchStoreID,
+		"PORTONE_CHANNEL_KEY=" + benchChannelKey, "PORTONE_WEBHOOK_SECRETS=" + benchWebhookSecret, "CREDITD_RECONCILE_INTERVAL=0"}
+	if _, ok := os.LookupEnv("CREDITD_WEBHOOK_POLL_INTERVAL"); !ok {
+		env = append(env, "CREDITD_WEBHOOK_POLL_INTERVAL=250ms")
 	}
 	return env
 }
@@ -97,13 +111,13 @@ type creditdProcess struct {
 
 // startCreditd starts `bin serve` in its own process group (so a Ctrl-C in
 // the terminal reaches only us, and we stop it in order), logging to logPath.
-func startCreditd(bin, dsn, addr, logPath string) (*creditdProcess, error) {
+func startCreditd(bin, dsn, addr, logPath string, extraEnv []string) (*creditdProcess, error) {
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = creditdEnv(dsn, addr)
+	cmd.Env = creditdEnv(dsn, addr, extraEnv...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// No Pdeathsig: it fires when the OS thread that started the child exits,
 	// which the Go runtime may do at any time.

@@ -104,6 +104,15 @@ type response struct {
 const requestTimeout = 30 * time.Second
 
 func (c *apiClient) do(ctx context.Context, method, path, idemKey string, body []byte) response {
+	if idemKey != "" {
+		return c.doWith(ctx, method, path, body, "Authorization", c.auth, "Idempotency-Key", idemKey)
+	}
+	return c.doWith(ctx, method, path, body, "Authorization", c.auth)
+}
+
+// doWith sends a request with the given headers (name, value, name,
+// value...) and no others but Content-Type for a body.
+func (c *apiClient) doWith(ctx context.Context, method, path string, body []byte, headers ...string) response {
 	if err := ctx.Err(); err != nil {
 		return response{Err: err}
 	}
@@ -112,13 +121,12 @@ func (c *apiClient) do(ctx context.Context, method, path, idemKey string, body [
 	defer fasthttp.ReleaseResponse(resp)
 	req.Header.SetMethod(method)
 	req.SetRequestURI(c.base + path)
-	req.Header.Set("Authorization", c.auth)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	if body != nil {
 		req.Header.SetContentType("application/json")
 		req.SetBodyRaw(body)
-	}
-	if idemKey != "" {
-		req.Header.Set("Idempotency-Key", idemKey)
 	}
 	deadline := time.Now().Add(requestTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
@@ -222,15 +230,27 @@ func (w *worker) key() string {
 // due, not from when it was sent, so a slow server cannot hide queueing
 // (coordinated omission).
 func (w *worker) call(ctx context.Context, kind, method, path string, body []byte, want int) (response, bool) {
-	t0 := time.Now()
-	if !w.sched.IsZero() {
-		t0, w.sched = w.sched, time.Time{}
-	}
+	t0 := w.begin()
 	idem := ""
 	if method == http.MethodPost {
 		idem = w.key()
 	}
-	r := w.client.do(ctx, method, path, idem, body)
+	return w.record(kind, t0, w.client.do(ctx, method, path, idem, body), want)
+}
+
+// begin is when a request starts, for its latency: now, or in the open
+// loop for the first request of an iteration, when it was due.
+func (w *worker) begin() time.Time {
+	t0 := time.Now()
+	if !w.sched.IsZero() {
+		t0, w.sched = w.sched, time.Time{}
+	}
+	return t0
+}
+
+// record counts a response that began at t0: status want is a success,
+// its latency recorded under kind; anything else is counted by errorKey.
+func (w *worker) record(kind string, t0 time.Time, r response, want int) (response, bool) {
 	d := time.Since(t0)
 	if r.Replayed {
 		// Every key is new, so a replay means keys collided or creditd mixed them up.

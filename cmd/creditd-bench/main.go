@@ -3,11 +3,14 @@
 //
 //  1. starts a throw-away PostgreSQL container (fsync on) on 127.0.0.1 and
 //     initialises pgbench's tables in a database of their own,
-//  2. migrates, creates an API key and starts .bin/creditd on that database,
+//  2. migrates, creates an API key and starts .bin/creditd on that database
+//     (for scenario 5 selling credits through a fake PortOne this process
+//     serves, with orders created and paid before the rounds),
 //  3. runs -rounds rounds (see roundPlan): pgbench TPC-B-like and a
 //     single-hot-row script, creditd's closed-loop sweeps over the client
 //     counts, then open-loop steps at half this round's peak rate, sampling
-//     creditd's CPU and RSS,
+//     creditd's CPU and RSS; after each step of scenario 5 (webhooks) it
+//     waits for the inbox to drain,
 //  4. runs `creditd verify` and each scenario's invariant,
 //  5. prints Markdown tables (medians over the rounds, and every round's raw
 //     figures) and writes latest.md, latest.svg and the README section, then
@@ -61,6 +64,7 @@ type options struct {
 	pgbenchClients int
 	seed           uint64
 	waitIdle       time.Duration
+	webhookOrders  int
 	command        string
 }
 
@@ -82,7 +86,7 @@ func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("creditd-bench", flag.ContinueOnError)
 	clients := fs.String("clients", "8,32,64", "closed-loop client counts, comma-separated")
-	scenarios := fs.String("scenarios", "1,2,3,4", "scenarios to run: 1 spend (Zipf wallets), 2 hot wallet, 3 hold+capture+release, 4 GET balance")
+	scenarios := fs.String("scenarios", "1,2,3,4,5", "scenarios to run: 1 spend (Zipf wallets), 2 hot wallet, 3 hold+capture+release, 4 GET balance, 5 PortOne webhooks")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "duration of each step (and of each pgbench run)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds of pgbench baselines and creditd steps; figures are medians over them, ratios pair each round's two sides")
 	fs.StringVar(&o.url, "url", "", "an already running creditd (e.g. http://127.0.0.1:8080); then it is not started, and needs -key")
@@ -100,6 +104,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.pgArgs, "pg-args", productionSettings, "PostgreSQL server arguments, for pgbench and creditd alike (\"\": stock settings)")
 	fs.StringVar(&o.databaseURL, "database-url", "", "use this PostgreSQL instead of starting a container (creditd, verify and pgbench)")
 	fs.IntVar(&o.wallets, "wallets", 10000, "funded wallets for scenarios 1, 3 and 4")
+	fs.IntVar(&o.webhookOrders, "webhook-orders", 20000, "paid orders scenario 5's webhooks are about, in turn (one account each)")
 	fs.BoolVar(&o.openLoop, "open-loop", true, "at the end of each round, run scenarios 1 and 3 in open loop at half the round's best rate")
 	fs.IntVar(&o.openWorkers, "open-workers", 256, "workers taking open-loop arrivals (enough not to be the limit)")
 	fs.IntVar(&o.pgbenchScale, "pgbench-scale", 10, "pgbench -i scale factor")
@@ -127,6 +132,8 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("-url must point at 127.0.0.1 or localhost")
 	case o.wallets < 2 || o.wallets > 1_000_000:
 		return o, fmt.Errorf("-wallets must be between 2 and 1000000")
+	case o.webhookOrders < 1 || o.webhookOrders > 1_000_000:
+		return o, fmt.Errorf("-webhook-orders must be between 1 and 1000000")
 	case o.openWorkers < 1 || o.openWorkers > 4096:
 		return o, fmt.Errorf("-open-workers must be between 1 and 4096")
 	}
@@ -302,6 +309,7 @@ func run(ctx context.Context, o options) int {
 	// 2. creditd: ours, or the one at -url.
 	base, key, pid := o.url, o.key, o.pid
 	var proc *creditdProcess
+	var portone *fakePortOne // scenario 5's PortOne, served by this process
 	alive := func() bool { return true }
 	if o.url == "" {
 		if _, err := os.Stat(o.bin); err != nil {
@@ -321,8 +329,17 @@ func run(ctx context.Context, o options) int {
 		if err != nil {
 			return fail(err)
 		}
+		var extraEnv []string
+		if slices.Contains(o.scenarios, scWebhook) {
+			if portone, err = startFakePortOne(benchPortOneSecret, benchStoreID); err != nil {
+				return fail(fmt.Errorf("fake PortOne: %w", err))
+			}
+			cleanups = append(cleanups, portone.close)
+			extraEnv = sellingEnv(portone.URL)
+			logf("fake PortOne at %s", portone.URL)
+		}
 		logPath := filepath.Join(o.work, "creditd.log")
-		proc, err = startCreditd(o.bin, dsn, addr, logPath)
+		proc, err = startCreditd(o.bin, dsn, addr, logPath, extraEnv)
 		if err != nil {
 			return fail(err)
 		}
@@ -356,6 +373,7 @@ func run(ctx context.Context, o options) int {
 	}
 
 	// 3. The rounds.
+	b.portone, b.pg = portone, pgCfg
 	baselines, err := runRounds(ctx, b, pb)
 	rep.Baselines, rep.Steps, rep.Checks = baselines, b.steps, b.checks
 	rep.Notes = append(rep.Notes, b.notes...)
@@ -424,8 +442,20 @@ func runRounds(ctx context.Context, b *bench, pb *pgbenchRunner) ([]*pgbenchResu
 			return nil, err
 		}
 	}
+	if has(scWebhook) {
+		switch {
+		case b.portone == nil:
+			b.notes = append(b.notes, "Scenario 5 (webhook intake) skipped: it needs the creditd this driver starts, selling credits through the driver's fake PortOne (not -url).")
+		case b.pg == nil:
+			b.notes = append(b.notes, "Scenario 5 (webhook intake) skipped: no database known to watch the inbox drain.")
+		default:
+			if err := b.setupShop(ctx, b.portone, b.pg); err != nil {
+				return nil, err
+			}
+		}
+	}
 	phases := map[phaseKind]map[int]func(context.Context) error{
-		phaseClosed: {scSpend: b.closedSpend, scHot: b.closedHot, scHold: b.closedHold, scRead: b.closedRead},
+		phaseClosed: {scSpend: b.closedSpend, scHot: b.closedHot, scHold: b.closedHold, scRead: b.closedRead, scWebhook: b.closedWebhook},
 		phaseOpen:   {scSpend: b.openSpend, scHold: b.openHold},
 	}
 	var baselines []*pgbenchResult
@@ -465,7 +495,9 @@ func runRounds(ctx context.Context, b *bench, pb *pgbenchRunner) ([]*pgbenchResu
 		}
 	}
 	b.finishChecks()
-	b.scenarioWebhook(ctx)
+	if err := b.checkShop(ctx); err != nil {
+		return baselines, err
+	}
 	if b.topped > 0 {
 		b.notes = append(b.notes, fmt.Sprintf("%d wallets ran below half their seed and were topped up between rounds.", b.topped))
 	}

@@ -51,7 +51,7 @@ func (p phase) String() string {
 var openScenarios = []int{scSpend, scHold}
 
 // roundPlan is the order of round r (from 1). Odd rounds run the baselines
-// and then scenarios 1, 2, 3, 4; even rounds run the mirror image (4, 3, 2,
+// and then scenarios 1 to 5; even rounds run the mirror image (5, 4, 3, 2,
 // 1, then the hot row and TPC-B). Scenario 1 pairs with TPC-B and scenario 2
 // with the hot row, and in both orders the same steps separate the two sides
 // of each pair, so over two rounds a machine that speeds up or slows down
@@ -61,7 +61,7 @@ var openScenarios = []int{scSpend, scHold}
 // apart.
 func roundPlan(round int, scenarios []int, pgbench, openLoop bool) []phase {
 	var closed []phase
-	for _, sc := range []int{scSpend, scHot, scHold, scRead} {
+	for _, sc := range []int{scSpend, scHot, scHold, scRead, scWebhook} {
 		if slices.Contains(scenarios, sc) {
 			closed = append(closed, phase{Kind: phaseClosed, Scenario: sc})
 		}

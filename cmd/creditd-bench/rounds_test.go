@@ -96,6 +96,9 @@ func TestRoundPlan(t *testing.T) {
 		{2, all, false, false, "closed 4; closed 3; closed 2; closed 1"},
 		{1, []int{2, 4}, true, true, "pgbench TPC-B, hot row; closed 2; closed 4"},
 		{2, []int{3}, true, true, "closed 3; pgbench hot row, TPC-B; open 3"},
+		{1, []int{5, 1, 2, 3, 4}, true, true, "pgbench TPC-B, hot row; closed 1; closed 2; closed 3; closed 4; closed 5; open 1; open 3"},
+		{2, []int{5, 1, 2, 3, 4}, true, true, "closed 5; closed 4; closed 3; closed 2; closed 1; pgbench hot row, TPC-B; open 1; open 3"},
+		{2, []int{5}, true, true, "closed 5; pgbench hot row, TPC-B"},
 	}
 	for _, c := range cases {
 		if got := str(roundPlan(c.round, c.scenarios, c.pgbench, c.openLoop)); got != c.want {

@@ -5,6 +5,7 @@ package contract
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,6 +73,47 @@ func TestWebhookInboxStoresAnEventOnce(t *testing.T) {
 			got.Event.CancellationID != "c-1" || !got.Event.OccurredAt.Equal(e.OccurredAt) || !got.ReceivedAt.Equal(start) ||
 			got.Attempts != 0 {
 			t.Fatalf("claimed %+v, stored %+v", got, e)
+		}
+	})
+}
+
+// TestWebhookInboxConcurrentAddsStoreEachEventOnce: deliveries arriving
+// together (the postgres inbox group-commits them), some of them the same
+// event sent again, each learn whether they stored it: exactly one Add per
+// webhook-id says so, and every event is in the inbox.
+func TestWebhookInboxConcurrentAddsStoreEachEventOnce(t *testing.T) {
+	inboxContract(t, func(t *testing.T, inbox application.WebhookInbox) {
+		ctx := t.Context()
+		const events, copies = 40, 4
+		var mu sync.Mutex
+		storedBy := map[string]int{}
+		var wg sync.WaitGroup
+		for c := range copies {
+			for i := range events {
+				wg.Go(func() {
+					id := fmt.Sprintf("w%02d", (i*7+c)%events)
+					added, err := inbox.Add(ctx, inboxEvent(id, "pay-1"), start)
+					if err != nil {
+						t.Errorf("add %s: %v", id, err)
+						return
+					}
+					if added {
+						mu.Lock()
+						storedBy[id]++
+						mu.Unlock()
+					}
+				})
+			}
+		}
+		wg.Wait()
+		for i := range events {
+			if id := fmt.Sprintf("w%02d", i); storedBy[id] != 1 {
+				t.Errorf("%s: %d adds said they stored it, want 1", id, storedBy[id])
+			}
+		}
+		items, err := inbox.Claim(ctx, start, time.Minute, 2*events)
+		if err != nil || len(items) != events {
+			t.Fatalf("claimed %d events (%v), want %d", len(items), err, events)
 		}
 	})
 }
