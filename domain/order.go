@@ -251,8 +251,10 @@ func (o *Order) Credits() Credits { return o.spec.Credits.Add(o.spec.BonusCredit
 // exactly the order's credits. Refunds compute it from cumulative amounts,
 // so rounding never accumulates.
 func (o *Order) creditsFor(money int64) Credits {
-	share := o.Credits().d.Mul(decimal.NewFromInt(money)).Div(decimal.NewFromInt(o.spec.Price.amount))
-	return Credits{d: share.Truncate(CreditScale)}
+	// QuoRem truncates exactly (Div would round at 16 places first), as
+	// PostgreSQL's trunc does in creditd verify.
+	share, _ := o.Credits().d.Mul(decimal.NewFromInt(money)).QuoRem(decimal.NewFromInt(o.spec.Price.amount), CreditScale)
+	return Credits{d: share}
 }
 
 // CreditsTakenBack is what the cancellations recorded so far take back in

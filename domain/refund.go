@@ -45,7 +45,8 @@ func (o *Order) RefundQuote(w *Wallet, now time.Time) RefundQuote {
 	}
 	free := w.FundedFree(o.Funding(), now)
 	worth := o.spec.Price.Amount()
-	amount := free.d.Mul(decimal.NewFromInt(worth)).Div(o.Credits().d).IntPart()
+	whole, _ := free.d.Mul(decimal.NewFromInt(worth)).QuoRem(o.Credits().d, 0) // rounded down, exactly
+	amount := whole.IntPart()
 	amount = min(amount, worth-o.cancelled)
 	// Credits round down per cumulative amount, so the step may be a hair
 	// more than the quote's share: step down until it fits.

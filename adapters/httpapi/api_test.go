@@ -253,7 +253,7 @@ func TestTenantsAreIsolated(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := assertProblem(t, w, http.StatusNotFound, "not-found")
-			assert.Equal(t, "The account, hold or product does not exist.", p["detail"], "the same 404 as for what does not exist")
+			assert.Equal(t, "No such account, hold, product or order for your tenant.", p["detail"], "the same 404 as for what does not exist")
 		})
 	}
 	assert.Equal(t, before, h.ledgerSnapshot([]string{"shared-user"}, []string{hold}))

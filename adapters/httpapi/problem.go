@@ -72,7 +72,7 @@ var errorTable = []struct {
 	{application.ErrUnauthenticated, problemKind{http.StatusUnauthorized, "unauthorized", "Unauthorized", ""}},
 	{errForbidden, problemKind{http.StatusForbidden, "forbidden", "Forbidden", ""}},
 	{domain.ErrNotFound, problemKind{http.StatusNotFound, "not-found", "Not found",
-		"The account, hold or product does not exist."}},
+		"No such account, hold, product or order for your tenant."}},
 	{errRouteNotFound, problemKind{http.StatusNotFound, "not-found", "Not found", ""}},
 	{errMethodNotAllowed, problemKind{http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed", ""}},
 	{domain.ErrInsufficientCredits, problemKind{http.StatusConflict, "insufficient-credits", "Insufficient credits", ""}},
