@@ -35,12 +35,8 @@ func startInbox(p inboxParams) error {
 		return nil
 	}
 	w := NewInbox(p.Config, p.Webhooks, p.Clock, p.Log)
-	if p.Registerer != nil {
-		for _, c := range w.Collectors() {
-			if err := p.Registerer.Register(c); err != nil {
-				return fmt.Errorf("register the webhook inbox metrics: %w", err)
-			}
-		}
+	if err := register(p.Registerer, "webhook inbox", w.Collectors()); err != nil {
+		return err
 	}
 	p.Lifecycle.Append(fx.StartStopHook(w.Start, w.Stop))
 	return nil
@@ -53,12 +49,17 @@ type metricsParams struct {
 }
 
 func registerMetrics(p metricsParams) error {
-	if p.Registerer == nil {
+	return register(p.Registerer, "sweep", p.Worker.Collectors())
+}
+
+// register registers a job's metrics, when there is a registry.
+func register(reg prometheus.Registerer, job string, collectors []prometheus.Collector) error {
+	if reg == nil {
 		return nil
 	}
-	for _, c := range p.Worker.Collectors() {
-		if err := p.Registerer.Register(c); err != nil {
-			return fmt.Errorf("register the sweep metrics: %w", err)
+	for _, c := range collectors {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register the %s metrics: %w", job, err)
 		}
 	}
 	return nil
@@ -80,13 +81,5 @@ type reconcileMetricsParams struct {
 }
 
 func registerReconcileMetrics(p reconcileMetricsParams) error {
-	if p.Registerer == nil {
-		return nil
-	}
-	for _, c := range p.Reconciliation.Collectors() {
-		if err := p.Registerer.Register(c); err != nil {
-			return fmt.Errorf("register the reconciliation metrics: %w", err)
-		}
-	}
-	return nil
+	return register(p.Registerer, "reconciliation", p.Reconciliation.Collectors())
 }
