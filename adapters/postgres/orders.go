@@ -134,21 +134,9 @@ func (r orderRow) toDomain() (*domain.Order, error) {
 	if err != nil {
 		return nil, err
 	}
-	currency, err := domain.ParseCurrency(r.Currency)
+	spec, err := specOf(r.OrderName, r.PriceAmount, r.Currency, r.Credits, r.BonusCredits, r.CreditValidityDays)
 	if err != nil {
-		return nil, err
-	}
-	price, err := domain.NewMoney(r.PriceAmount, currency)
-	if err != nil {
-		return nil, err
-	}
-	amount, err := credits(r.Credits, "order credits")
-	if err != nil {
-		return nil, err
-	}
-	bonus, err := credits(r.BonusCredits, "order bonus credits")
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("stored order %s: %w", r.PaymentID, err)
 	}
 	status, err := domain.OrderStatusFromString(r.Status)
 	if err != nil {
@@ -171,7 +159,6 @@ func (r orderRow) toDomain() (*domain.Order, error) {
 	if r.LastRefundKey != nil {
 		lastRefundKey = *r.LastRefundKey
 	}
-	spec := domain.ProductSpec{Name: r.OrderName, Price: price, Credits: amount, BonusCredits: bonus, CreditValidityDays: r.CreditValidityDays}
 	return domain.RehydrateOrder(domain.TenantID(r.TenantID), id, account, product, spec, r.CustomData, status, va, r.CancelledAmount,
 		rejection, refund, lastRefundKey, utcPtr(r.PaidAt), r.CreatedAt.UTC(), r.UpdatedAt.UTC()), nil
 }

@@ -50,28 +50,37 @@ func toProductRow(p *domain.Product) productRow {
 		Active: p.Active(), CreatedAt: p.CreatedAt(), UpdatedAt: p.UpdatedAt()}
 }
 
+// specOf rebuilds a pack from the columns products and orders (which keep
+// the pack as sold) both store.
+func specOf(name string, price int64, currency string, amount, bonus decimal.Decimal, validityDays *int) (domain.ProductSpec, error) {
+	c, err := domain.ParseCurrency(currency)
+	if err != nil {
+		return domain.ProductSpec{}, err
+	}
+	m, err := domain.NewMoney(price, c)
+	if err != nil {
+		return domain.ProductSpec{}, err
+	}
+	packCredits, err := credits(amount, "credits")
+	if err != nil {
+		return domain.ProductSpec{}, err
+	}
+	bonusCredits, err := credits(bonus, "bonus credits")
+	if err != nil {
+		return domain.ProductSpec{}, err
+	}
+	return domain.ProductSpec{Name: name, Price: m, Credits: packCredits, BonusCredits: bonusCredits, CreditValidityDays: validityDays}, nil
+}
+
 func (r productRow) toDomain() (*domain.Product, error) {
 	id, err := domain.ParseProductID(r.ID)
 	if err != nil {
 		return nil, fmt.Errorf("stored product %q: %w", r.ID, err)
 	}
-	currency, err := domain.ParseCurrency(r.Currency)
+	spec, err := specOf(r.Name, r.PriceAmount, r.Currency, r.Credits, r.BonusCredits, r.CreditValidityDays)
 	if err != nil {
 		return nil, fmt.Errorf("stored product %s: %w", r.ID, err)
 	}
-	price, err := domain.NewMoney(r.PriceAmount, currency)
-	if err != nil {
-		return nil, fmt.Errorf("stored product %s: %w", r.ID, err)
-	}
-	amount, err := credits(r.Credits, "product credits")
-	if err != nil {
-		return nil, err
-	}
-	bonus, err := credits(r.BonusCredits, "product bonus credits")
-	if err != nil {
-		return nil, err
-	}
-	spec := domain.ProductSpec{Name: r.Name, Price: price, Credits: amount, BonusCredits: bonus, CreditValidityDays: r.CreditValidityDays}
 	return domain.RehydrateProduct(domain.TenantID(r.TenantID), id, spec, r.Active, r.CreatedAt.UTC(), r.UpdatedAt.UTC()), nil
 }
 
