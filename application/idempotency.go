@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -110,15 +111,29 @@ func runOnce[T any](ctx context.Context, uow UnitOfWork, queries Queries, clock 
 
 func replay[T any](ctx context.Context, queries Queries, want IdempotencyRecord) (T, *Receipt, error) {
 	var zero T
-	got, err := queries.Idempotency.Get(ctx, want.Tenant, want.Key)
-	if err != nil {
-		return zero, nil, err
+	r, err := storedReceipt(ctx, queries, want.Tenant, want.Key, want.Fingerprint)
+	if err == nil && r == nil {
+		err = fmt.Errorf("idempotency key %q: %w", want.Key, domain.ErrNotFound)
 	}
-	if !bytes.Equal(got.Fingerprint, want.Fingerprint) {
-		return zero, nil, ErrIdempotencyKeyReused
+	return zero, r, err
+}
+
+// storedReceipt is the receipt an earlier request stored under the key,
+// marked replayed; nil when there is none. A use case that works outside its
+// unit of work (a call to the payment gateway) asks first, so a retry
+// repeats none of that work.
+func storedReceipt(ctx context.Context, queries Queries, tenant domain.TenantID, key string, fingerprint []byte) (*Receipt, error) {
+	got, err := queries.Idempotency.Get(ctx, tenant, key)
+	if errors.Is(err, domain.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(got.Fingerprint, fingerprint) {
+		return nil, ErrIdempotencyKeyReused
 	}
 	got.Receipt.Replayed = true
-	return zero, &got.Receipt, nil
+	return &got.Receipt, nil
 }
 
 // IdempotencyJanitor forgets idempotency records past their retention.

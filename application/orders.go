@@ -1,7 +1,6 @@
 package application
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -72,14 +71,8 @@ type CreateOrderCommand struct {
 // (a pre-registered payment id nobody pays for costs nothing).
 func (o *Orders) Create(ctx context.Context, cmd CreateOrderCommand, idem *Idempotency[*domain.Order]) (*domain.Order, *Receipt, error) {
 	if idem != nil { // a replay needs no new payment id, nor a call to the gateway
-		if rec, err := o.queries.Idempotency.Get(ctx, cmd.Tenant, idem.Key); err == nil {
-			if !bytes.Equal(rec.Fingerprint, idem.Fingerprint) {
-				return nil, nil, ErrIdempotencyKeyReused
-			}
-			rec.Receipt.Replayed = true
-			return nil, &rec.Receipt, nil
-		} else if !errors.Is(err, domain.ErrNotFound) {
-			return nil, nil, err
+		if r, err := storedReceipt(ctx, o.queries, cmd.Tenant, idem.Key, idem.Fingerprint); r != nil || err != nil {
+			return nil, r, err
 		}
 	}
 	order, err := o.newOrder(ctx, cmd)

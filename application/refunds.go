@@ -50,10 +50,8 @@ type RefundCommand struct {
 // records how much of the payment its clawbacks cover. A reservation that
 // is never used lapses after domain.RefundHoldDuration.
 func (o *Orders) Refund(ctx context.Context, cmd RefundCommand, idem *Idempotency[*domain.Order]) (*domain.Order, *Receipt, error) {
-	if rec, err := o.queries.Idempotency.Get(ctx, cmd.Tenant, idem.Key); err == nil {
-		return replay[*domain.Order](ctx, o.queries, IdempotencyRecord{Tenant: cmd.Tenant, Key: idem.Key, Fingerprint: idem.Fingerprint, Receipt: rec.Receipt})
-	} else if !errors.Is(err, domain.ErrNotFound) {
-		return nil, nil, err
+	if r, err := storedReceipt(ctx, o.queries, cmd.Tenant, idem.Key, idem.Fingerprint); r != nil || err != nil {
+		return nil, r, err
 	}
 	known, err := o.Get(ctx, cmd.Tenant, cmd.Payment)
 	if err != nil {
