@@ -154,10 +154,11 @@ func (o *Orders) List(ctx context.Context, f OrderFilter, limit int) (OrderPage,
 // Complete is the buyer's backend saying a payment is done: the order is
 // converged with the gateway (the browser's word is never taken) and returned.
 func (o *Orders) Complete(ctx context.Context, tenant domain.TenantID, id domain.PaymentID) (*domain.Order, error) {
-	if _, err := o.Get(ctx, tenant, id); err != nil {
+	known, err := o.Get(ctx, tenant, id)
+	if err != nil {
 		return nil, err
 	}
-	return o.SyncOrder(ctx, id)
+	return o.converge(ctx, known)
 }
 
 // Sync converges the order of a payment (see SyncOrder).
@@ -187,6 +188,12 @@ func (o *Orders) SyncOrder(ctx context.Context, id domain.PaymentID) (*domain.Or
 	if err != nil {
 		return nil, err
 	}
+	return o.converge(ctx, known)
+}
+
+// converge is SyncOrder given the order as last read, which names its wallet.
+func (o *Orders) converge(ctx context.Context, known *domain.Order) (*domain.Order, error) {
+	id := known.PaymentID()
 	if known.Status() == domain.OrderRefunded {
 		return known, nil // final: nothing the gateway says can change it
 	}

@@ -66,7 +66,7 @@ func (o *Orders) Refund(ctx context.Context, cmd RefundCommand, idem *Idempotenc
 			return o.settleRefund(ctx, cmd, idem, nil, err)
 		}
 	}
-	order, err := o.SyncOrder(ctx, cmd.Payment)
+	order, err := o.converge(ctx, known)
 	if err != nil {
 		return nil, nil, err // the refund is pending: a retry or any later sync finishes it
 	}
