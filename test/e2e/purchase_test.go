@@ -90,9 +90,7 @@ func TestOrderResponseIsWhatRequestPaymentTakes(t *testing.T) {
 
 func TestPaidOrderCompletedConcurrentlyGrantsOnce(t *testing.T) {
 	s := startShop(t)
-	o := s.order("buyer-1")
-	id := o.JSON["paymentId"].(string)
-	s.portone.Pay(id, payHonestly(o))
+	_, id := s.paidAtPortOne("buyer-1")
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
@@ -139,9 +137,7 @@ func TestTamperedAmountIsRejectedAndRefunded(t *testing.T) {
 
 func TestPortOneDownAnswers503AndCompletesLater(t *testing.T) {
 	s := startShop(t)
-	o := s.order("buyer-1")
-	id := o.JSON["paymentId"].(string)
-	s.portone.Pay(id, payHonestly(o))
+	_, id := s.paidAtPortOne("buyer-1")
 	s.portone.FailNext(20, http.StatusInternalServerError)
 	r := s.complete(id).expect(t, http.StatusServiceUnavailable, "unavailable")
 	if r.Header.Get("Retry-After") == "" {
@@ -201,21 +197,46 @@ func (s *shop) eventually(paymentID, status string) response {
 	}
 }
 
-// inboxPending is how many stored webhook events are not processed yet.
-func (s *shop) inboxPending() int {
+// inboxRows counts the stored webhook events matching where ("": all).
+func (s *shop) inboxRows(where string) int {
 	s.t.Helper()
+	q := "SELECT count(*) FROM webhook_inbox"
+	if where != "" {
+		q += " WHERE " + where
+	}
 	var n int
-	if err := s.db.NewRaw("SELECT count(*) FROM webhook_inbox WHERE done_at IS NULL").Scan(context.Background(), &n); err != nil {
+	if err := s.db.NewRaw(q).Scan(context.Background(), &n); err != nil {
 		s.t.Fatal(err)
 	}
 	return n
 }
 
-func TestDuplicateWebhooksAndConcurrentCompletesGrantOnce(t *testing.T) {
-	s := startShop(t)
-	o := s.order("buyer-1")
+// inboxPending is how many stored webhook events are not processed yet.
+func (s *shop) inboxPending() int { return s.inboxRows("done_at IS NULL") }
+
+// drainInbox waits until the worker has processed every stored event.
+func (s *shop) drainInbox() {
+	s.t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); s.inboxPending() > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%d webhook events still unprocessed", s.inboxPending())
+		}
+	}
+}
+
+// paidAtPortOne is an order the buyer paid honestly at PortOne, of which
+// creditd has heard nothing yet.
+func (s *shop) paidAtPortOne(account string) (response, string) {
+	s.t.Helper()
+	o := s.order(account)
 	id := o.JSON["paymentId"].(string)
 	s.portone.Pay(id, payHonestly(o))
+	return o, id
+}
+
+func TestDuplicateWebhooksAndConcurrentCompletesGrantOnce(t *testing.T) {
+	s := startShop(t)
+	_, id := s.paidAtPortOne("buyer-1")
 	var wg sync.WaitGroup
 	for range 10 { // one event, delivered ten times (PortOne's retries)
 		wg.Go(func() {
@@ -233,16 +254,11 @@ func TestDuplicateWebhooksAndConcurrentCompletesGrantOnce(t *testing.T) {
 	}
 	wg.Wait()
 	s.eventually(id, "PAID")
-	var stored int
-	if err := s.db.NewRaw("SELECT count(*) FROM webhook_inbox").Scan(context.Background(), &stored); err != nil {
-		t.Fatal(err)
-	}
+	stored := s.inboxRows("")
 	if stored != 1 {
 		t.Fatalf("%d inbox rows for one webhook-id, want 1", stored)
 	}
-	for s.inboxPending() > 0 {
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.drainInbox()
 	if got := s.balance("buyer-1"); got != "110" {
 		t.Fatalf("balance %s, want 110 (one grant)", got)
 	}
@@ -277,9 +293,7 @@ func TestVirtualAccountCreditsArriveWithTheDeposit(t *testing.T) {
 
 func TestWebhookIsAcknowledgedWhilePortOneIsDownAndGrantsOnRecovery(t *testing.T) {
 	s := startShop(t)
-	o := s.order("buyer-1")
-	id := o.JSON["paymentId"].(string)
-	s.portone.Pay(id, payHonestly(o))
+	_, id := s.paidAtPortOne("buyer-1")
 	s.portone.FailNext(1000, http.StatusInternalServerError)
 	if st := s.webhook("msg-paid-down", "Transaction.Paid", id); st != http.StatusOK {
 		t.Fatalf("webhook answered %d while PortOne is down, want 200 once stored", st)
@@ -302,9 +316,7 @@ func TestWebhookIsAcknowledgedWhilePortOneIsDownAndGrantsOnRecovery(t *testing.T
 
 func TestForgedReplayedAndTamperedWebhooksAreRefused(t *testing.T) {
 	s := startShop(t)
-	o := s.order("buyer-1")
-	id := o.JSON["paymentId"].(string)
-	s.portone.Pay(id, payHonestly(o))
+	_, id := s.paidAtPortOne("buyer-1")
 	body := []byte(fmt.Sprintf(`{"type":"Transaction.Paid","timestamp":"2026-12-01T00:00:00Z","data":{"paymentId":%q,"storeId":%q,"transactionId":"t"}}`,
 		id, s.portone.StoreID))
 	send := func(h http.Header, b []byte) int {
@@ -330,10 +342,7 @@ func TestForgedReplayedAndTamperedWebhooksAreRefused(t *testing.T) {
 			t.Errorf("%s webhook answered %d, want 400", name, st)
 		}
 	}
-	var stored int
-	if err := s.db.NewRaw("SELECT count(*) FROM webhook_inbox").Scan(context.Background(), &stored); err != nil {
-		t.Fatal(err)
-	}
+	stored := s.inboxRows("")
 	if stored != 0 {
 		t.Fatalf("%d refused webhooks stored", stored)
 	}
@@ -349,15 +358,11 @@ func TestForgedReplayedAndTamperedWebhooksAreRefused(t *testing.T) {
 func TestEventsOutOfOrderEndAsPortOneSays(t *testing.T) {
 	s := startShop(t)
 	// Paid before Ready: the late Ready changes nothing.
-	o := s.order("buyer-1")
-	id := o.JSON["paymentId"].(string)
-	s.portone.Pay(id, payHonestly(o))
+	_, id := s.paidAtPortOne("buyer-1")
 	s.webhook("msg-1-paid", "Transaction.Paid", id)
 	s.eventually(id, "PAID")
 	s.webhook("msg-1-ready", "Transaction.Ready", id)
-	for s.inboxPending() > 0 {
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.drainInbox()
 	s.eventually(id, "PAID")
 
 	// Cancelled (in PortOne's console) delivered before Paid was processed.
@@ -368,9 +373,7 @@ func TestEventsOutOfOrderEndAsPortOneSays(t *testing.T) {
 	s.webhook("msg-2-cancelled", "Transaction.Cancelled", id2)
 	s.webhook("msg-2-paid", "Transaction.Paid", id2)
 	s.eventually(id2, "REFUNDED")
-	for s.inboxPending() > 0 {
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.drainInbox()
 	if got := s.balance("buyer-1"); got != "110" {
 		t.Fatalf("buyer-1 balance %s", got)
 	}
@@ -383,9 +386,7 @@ func TestEventsOutOfOrderEndAsPortOneSays(t *testing.T) {
 // paid is an order paid and completed.
 func (s *shop) paid(account string) string {
 	s.t.Helper()
-	o := s.order(account)
-	id := o.JSON["paymentId"].(string)
-	s.portone.Pay(id, payHonestly(o))
+	_, id := s.paidAtPortOne(account)
 	s.complete(id).expect(s.t, http.StatusOK)
 	return id
 }
@@ -508,9 +509,7 @@ func TestTwoProcessesShareTheInbox(t *testing.T) {
 	for _, id := range ids {
 		one.eventually(id, "PAID")
 	}
-	for one.inboxPending() > 0 {
-		time.Sleep(20 * time.Millisecond)
-	}
+	one.drainInbox()
 	var attempts []int
 	if err := one.db.NewRaw("SELECT attempts FROM webhook_inbox").Scan(context.Background(), &attempts); err != nil {
 		t.Fatal(err)
