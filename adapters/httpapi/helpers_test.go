@@ -94,7 +94,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 
 	h.inbox = memory.NewWebhookInbox()
 	deps := httpapi.Deps{Accounts: h.accounts, Holds: h.holds, Catalog: h.catalog, Orders: h.orders, APIKeys: h.apiKeys, Clock: clock,
-		Webhooks:   application.NewWebhooks(&hmacVerifier{secrets: webhookSecrets}, h.inbox, noSyncer{}, clock, application.WebhookConfig{}),
+		Webhooks:   application.NewWebhooks(newWebhookVerifier(), h.inbox, noSyncer{}, clock, application.WebhookConfig{}),
 		Logger:     slog.New(slog.NewJSONHandler(h.logs, nil)),
 		Registerer: prometheus.NewRegistry(),
 		Readiness: func(context.Context) error {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -20,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/creditd/creditd/adapters/httpapi"
+	"github.com/creditd/creditd/adapters/portone"
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
 )
@@ -37,64 +36,18 @@ func mustBase64(s string) []byte {
 	return b
 }
 
-// hmacVerifier implements the port as Standard Webhooks specifies, for
-// these tests; the service's own verifier is in adapters/portone.
-type hmacVerifier struct{ secrets [][]byte }
-
-func (v *hmacVerifier) Verify(d application.WebhookDelivery, now time.Time) (application.WebhookEvent, error) {
-	reject := func(r application.WebhookRejection) (application.WebhookEvent, error) {
-		return application.WebhookEvent{}, &application.InvalidWebhookError{Reason: r}
+// newWebhookVerifier is the service's own verifier (adapters/portone) with
+// the harness's secrets.
+func newWebhookVerifier() application.WebhookVerifier {
+	var encoded []string
+	for _, secret := range webhookSecrets {
+		encoded = append(encoded, "whsec_"+base64.StdEncoding.EncodeToString(secret))
 	}
-	if d.ID == "" || d.Timestamp == "" || d.Signature == "" {
-		return reject(application.WebhookMissingHeaders)
-	}
-	ts, err := strconv.ParseInt(d.Timestamp, 10, 64)
+	v, err := portone.NewWebhookVerifier(encoded)
 	if err != nil {
-		return reject(application.WebhookInvalidSignature)
+		panic(err)
 	}
-	switch {
-	case now.Unix()-ts > 300:
-		return reject(application.WebhookTimestampTooOld)
-	case ts > now.Unix()+300:
-		return reject(application.WebhookTimestampTooNew)
-	}
-	matched := false
-	for _, entry := range strings.Split(d.Signature, " ") {
-		parts := strings.SplitN(entry, ",", 3)
-		if len(parts) < 2 || parts[0] != "v1" {
-			continue
-		}
-		sig, err := base64.StdEncoding.DecodeString(parts[1])
-		if err != nil {
-			continue
-		}
-		for _, secret := range v.secrets {
-			if subtle.ConstantTimeCompare(sig, signature(secret, d.ID, d.Timestamp, d.Body)) == 1 {
-				matched = true
-			}
-		}
-	}
-	if !matched {
-		return reject(application.WebhookNoMatchingSignature)
-	}
-	var body struct {
-		Type      string    `json:"type"`
-		Timestamp time.Time `json:"timestamp"`
-		Data      struct {
-			PaymentID      string `json:"paymentId"`
-			StoreID        string `json:"storeId"`
-			CancellationID string `json:"cancellationId"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(d.Body, &body); err != nil {
-		return reject(application.WebhookMalformedBody)
-	}
-	e := application.WebhookEvent{ID: d.ID, Type: body.Type, StoreID: body.Data.StoreID,
-		CancellationID: body.Data.CancellationID, OccurredAt: body.Timestamp}
-	if p, err := domain.ParsePaymentID(body.Data.PaymentID); err == nil {
-		e.Payment = p // a payment id creditd could not have made is not one of its orders
-	}
-	return e, nil
+	return v
 }
 
 func signature(secret []byte, id, timestamp string, body []byte) []byte {
@@ -113,7 +66,7 @@ func (noSyncer) Sync(context.Context, domain.PaymentID) error {
 // withWebhookInbox wraps the webhook inbox, to inject failures.
 func withWebhookInbox(wrap func(application.WebhookInbox) application.WebhookInbox) harnessOption {
 	return func(d *httpapi.Deps, h *harness) {
-		d.Webhooks = application.NewWebhooks(&hmacVerifier{secrets: webhookSecrets}, wrap(h.inbox), noSyncer{}, h.clock,
+		d.Webhooks = application.NewWebhooks(newWebhookVerifier(), wrap(h.inbox), noSyncer{}, h.clock,
 			application.WebhookConfig{})
 	}
 }
