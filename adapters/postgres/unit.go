@@ -34,7 +34,7 @@ type unit struct {
 // unit starts a unit of work of the given scope; a hold names its wallet.
 func (b *batch) unit(scope application.Scope) *unit {
 	u := &unit{b: b, lockable: map[walletKey]bool{}, claimable: map[application.IdempotencyKey]bool{},
-		orders: map[string]bool{}, drafts: make([]committer, 0, len(b.tables))}
+		drafts: make([]committer, 0, len(b.tables))}
 	draftOf(u, &u.wallets, b.wallets)
 	draftOf(u, &u.lots, b.lots)
 	draftOf(u, &u.txs, b.txs)
@@ -53,8 +53,11 @@ func (b *batch) unit(scope application.Scope) *unit {
 	for _, k := range scope.Keys {
 		u.claimable[k] = true
 	}
-	for _, o := range scope.Orders {
-		u.orders[o.String()] = true
+	if len(scope.Orders) > 0 { // most units touch no order: no map for them
+		u.orders = make(map[string]bool, len(scope.Orders))
+		for _, o := range scope.Orders {
+			u.orders[o.String()] = true
+		}
 	}
 	return u
 }
