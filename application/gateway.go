@@ -91,6 +91,8 @@ const (
 	GatewayErrCancellableAmountMismatch = "CANCELLABLE_AMOUNT_CONSISTENCY_BROKEN"
 	GatewayErrAlreadyCancelled          = "PAYMENT_ALREADY_CANCELLED"
 	GatewayErrNotPaid                   = "PAYMENT_NOT_PAID"
+	// GatewayErrOutstanding: the gateway still works on a request with the same idempotency key.
+	GatewayErrOutstanding = "IDEMPOTENCY_OUTSTANDING_REQUEST"
 )
 
 // IsGatewayError reports whether err is a gateway refusal of the given type.

@@ -124,7 +124,7 @@ func (o *Orders) cancelAtGateway(ctx context.Context, order *domain.Order, p dom
 	_, err := o.gateway.Cancel(ctx, CancelRequest{Payment: order.PaymentID(), Amount: &amount, CancellableBefore: p.CancellableBefore,
 		Reason: p.Reason, IdempotencyKey: "creditd-refund-" + p.Hold.String()})
 	var refused *GatewayError
-	if err == nil || !errors.As(err, &refused) || refused.Status >= 500 || refused.Type == gatewayErrOutstanding {
+	if err == nil || !errors.As(err, &refused) || refused.Status >= 500 || refused.Type == GatewayErrOutstanding {
 		return err // done, or unknown: the refund stays pending and a retry asks again
 	}
 	if abandonErr := o.abandonRefund(ctx, order, p.Key); abandonErr != nil {
@@ -132,9 +132,6 @@ func (o *Orders) cancelAtGateway(ctx context.Context, order *domain.Order, p dom
 	}
 	return fmt.Errorf("%w: %s", domain.ErrRefundRefused, refused.Type)
 }
-
-// gatewayErrOutstanding: PortOne still works on a request with the same key.
-const gatewayErrOutstanding = "IDEMPOTENCY_OUTSTANDING_REQUEST"
 
 // abandonRefund forgets a pending refund the gateway refused and releases
 // its reservation.

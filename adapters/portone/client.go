@@ -239,7 +239,7 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 func retryable(err error) bool {
 	var g *application.GatewayError
 	if errors.As(err, &g) {
-		return g.Status >= 500 || g.Type == "IDEMPOTENCY_OUTSTANDING_REQUEST"
+		return g.Status >= 500 || g.Type == application.GatewayErrOutstanding
 	}
 	var u *unavailableError
 	return errors.As(err, &u) && !u.canceled
