@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"math/rand/v2"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -130,4 +132,47 @@ func TestOversizedHeadersOverTCP(t *testing.T) {
 	assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.StatusCode)
 	assert.False(t, slices.ContainsFunc(h.logLines(), func(l map[string]any) bool { return l["msg"] == "http request" }),
 		"a handler saw it")
+}
+
+// TestWebhookFloodStoresNothing: a flood of forged deliveries (random ids,
+// timestamps, signatures and bodies, some headers twice) at the one route
+// that takes no key is refused, stores nothing, keeps memory flat and adds
+// no metric series.
+func TestWebhookFloodStoresNothing(t *testing.T) {
+	h := newHarness(t, withoutLogs)
+	r := rand.New(rand.NewPCG(5, 6))
+	forge := func(n int) {
+		for range n {
+			body := `{"type":"Transaction.Paid","data":{"paymentId":"` + randomToken(r, 30) + `"}}`
+			req := httptest.NewRequest(http.MethodPost, "/webhooks/portone", strings.NewReader(body))
+			req.Header.Set("webhook-id", randomToken(r, 1+r.IntN(300)))
+			req.Header.Set("webhook-timestamp", strconv.FormatInt(start.Unix()+int64(r.IntN(1000)-500), 10))
+			req.Header.Set("webhook-signature", "v1,"+randomToken(r, 44))
+			if r.IntN(5) == 0 {
+				req.Header.Add("webhook-id", randomToken(r, 10))
+			}
+			w := httptest.NewRecorder()
+			h.router.ServeHTTP(w, req)
+			if w.Code != http.StatusBadRequest {
+				t.Fatalf("a forged delivery answered %d: %s", w.Code, w.Body)
+			}
+		}
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	forge(2000)
+	seriesIn(t, h) // the first scrape adds the series of /metrics itself
+	series := seriesIn(t, h)
+	before := heap()
+	forge(20000)
+	after := heap()
+	assert.Less(t, int64(after)-int64(before), int64(1<<20), "heap grew from %d to %d bytes", before, after)
+	assert.Equal(t, series, seriesIn(t, h), "series grew with the flood")
+	stats, err := h.inbox.Stats(context.Background())
+	require.NoError(t, err)
+	assert.Zero(t, stats.Depth, "forged deliveries were stored")
 }

@@ -330,3 +330,40 @@ func TestPaymentIDsInPaths(t *testing.T) {
 		})
 	}
 }
+
+func TestRefundRefusesBadInput(t *testing.T) {
+	h := newHarness(t)
+	o := h.order("buyer-1")
+	id := o["paymentId"].(string)
+	h.gateway.pay(o)
+	h.must(h.post("/v1/orders/"+id+"/complete", ""), http.StatusOK)
+	path := "/v1/orders/" + id + "/refunds"
+	for _, tt := range []struct {
+		name, body string
+		fields     []string
+	}{
+		{"no reason", `{"amount":"100"}`, []string{"reason"}},
+		{"NUL in reason", `{"reason":"r\u0000"}`, []string{"reason"}},
+		{"long reason", `{"reason":"` + strings.Repeat("r", 501) + `"}`, []string{"reason"}},
+		{"number for amount", `{"amount":100,"reason":"r"}`, []string{"amount"}},
+		{"zero amount", `{"amount":"0","reason":"r"}`, []string{"amount"}},
+		{"negative amount", `{"amount":"-1","reason":"r"}`, []string{"amount"}},
+		{"fraction", `{"amount":"1.5","reason":"r"}`, []string{"amount"}},
+		{"exponent", `{"amount":"1e3","reason":"r"}`, []string{"amount"}},
+		{"leading zero", `{"amount":"0100","reason":"r"}`, []string{"amount"}},
+		{"unknown field", `{"reason":"r","credits":"1"}`, []string{"credits"}},
+		{"duplicate key", `{"amount":"1","reason":"r","amount":"100"}`, []string{"amount"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := assertProblem(t, h.post(path, tt.body), http.StatusBadRequest, "validation-failed")
+			assert.ElementsMatch(t, tt.fields, problemFields(p), "body: %v", p)
+		})
+	}
+	assertProblem(t, h.post(path, `{"reason":"r"}`, withoutHeader("Idempotency-Key")), http.StatusBadRequest, "idempotency-key-missing")
+	assertProblem(t, h.post("/v1/orders/ord%00x/refunds", `{"reason":"r"}`), http.StatusBadRequest, "validation-failed")
+	assertProblem(t, h.do("PUT", path, `{"reason":"r"}`), http.StatusMethodNotAllowed, "method-not-allowed")
+	assert.Empty(t, h.gateway.Cancels(), "a refused refund reached the gateway")
+	q := h.must(h.get("/v1/orders/"+id+"/refund-quote"), http.StatusOK)
+	assert.Equal(t, false, q["refundInProgress"])
+	assert.Equal(t, "0", h.must(h.get("/v1/accounts/buyer-1"), http.StatusOK)["held"], "a refused refund reserved credits")
+}

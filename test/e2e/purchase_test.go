@@ -601,3 +601,50 @@ func TestMismatchedPaymentsAreRejected(t *testing.T) {
 	}
 	s.requireSound()
 }
+
+// TestConcurrentRefundsAndSpends: refunds of one order (each with its own
+// key) race each other and spends of its credits. Each refund either
+// happens whole or is refused; PortOne cancels exactly what creditd took
+// credits back for, and the ledger stays sound.
+func TestConcurrentRefundsAndSpends(t *testing.T) {
+	s := startShop(t)
+	id := s.paid("buyer-1")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	for i := range 6 {
+		wg.Go(func() {
+			r := s.do(http.MethodPost, "/v1/orders/"+id+"/refunds", `{"amount":"2000","reason":"race"}`, "Idempotency-Key", fmt.Sprintf("race-%d", i))
+			mu.Lock()
+			statuses[r.Status]++
+			mu.Unlock()
+		})
+	}
+	for range 4 {
+		wg.Go(func() {
+			r := s.do(http.MethodPost, "/v1/accounts/buyer-1/spends", `{"amount":"5"}`)
+			if r.Status != http.StatusCreated && r.Status != http.StatusConflict {
+				t.Errorf("spend: %d %s", r.Status, r.Raw)
+			}
+		})
+	}
+	wg.Wait()
+	for status := range statuses {
+		if status != http.StatusCreated && status != http.StatusConflict && status != http.StatusUnprocessableEntity {
+			t.Fatalf("refund statuses %v", statuses)
+		}
+	}
+	t.Logf("refund statuses: %v", statuses)
+	if statuses[http.StatusCreated] == 0 {
+		t.Fatalf("no refund succeeded: %v", statuses)
+	}
+	order := s.do(http.MethodGet, "/v1/orders/"+id, "").expect(t, http.StatusOK)
+	p, _ := s.portone.Payment(id)
+	if order.JSON["refundedAmount"] != fmt.Sprint(p.Cancelled) {
+		t.Fatalf("creditd refunded %v, PortOne cancelled %d", order.JSON["refundedAmount"], p.Cancelled)
+	}
+	if a := s.account("buyer-1"); a["held"] != "0" {
+		t.Fatalf("credits still reserved after every refund ended: %v", a["held"])
+	}
+	s.requireSound()
+}
