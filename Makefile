@@ -93,6 +93,16 @@ migrate-new: ## New empty migration pair: make migrate-new NAME=add_accounts
 		f=migrations/$${ts}_$(NAME).tx.$$dir.sql; : >"$$f"; echo "$$f"; \
 	done
 
+.PHONY: run-demo-shop
+# The demo shop's PortOne browser SDK: the local sandbox's unless told otherwise.
+DEMO_SHOP_SDK_URL ?= http://127.0.0.1:8090/v2/browser-sdk.js
+
+run-demo-shop: ## Serve the demo shop (cmd/demo-shop) on 127.0.0.1:8081 against make run's creditd and demo key
+	@test -s "$(DEMO_KEY_FILE)" || { echo "no demo API key in $(DEMO_KEY_FILE): start make run first" >&2; exit 1; }
+	$(GO) build -o $(BIN)/demo-shop ./cmd/demo-shop
+	CREDITD_API_KEY="$$(cat $(DEMO_KEY_FILE))" CREDITD_URL="$${CREDITD_URL:-http://127.0.0.1:$(DEV_PORT)}" \
+		PORTONE_BROWSER_SDK_URL="$${PORTONE_BROWSER_SDK_URL:-$(DEMO_SHOP_SDK_URL)}" exec $(BIN)/demo-shop
+
 build-bench: ## Build .bin/creditd-bench, the benchmark driver
 	$(GO) build -o $(BIN)/creditd-bench ./cmd/creditd-bench
 
