@@ -176,6 +176,8 @@ async function busy(fn) {
   } catch (e) {
     say(e.status === 503 ? `${e.message} (creditd is unavailable)` : e.message, "error");
   } finally {
+    // Whatever happened, show the balance as creditd has it before saying we are done.
+    await loadMe().catch(() => {});
     document.querySelectorAll("button").forEach((b) => (b.disabled = false));
     document.body.dataset.busy = "false";
   }
@@ -215,7 +217,6 @@ function buy(productId) {
     showOrder(done);
     watchIfOpen(done, true);
     say(outcome(done, payError), done.status === "PAID" || done.status === "AWAITING_DEPOSIT" ? "ok" : "error");
-    await loadMe();
   });
 }
 
@@ -227,7 +228,6 @@ function spend() {
         throw e;
       });
     say(`Spent ${credits(tx.amount)}: Dub one minute of video. ${tx.balanceAfter} left`, "ok");
-    await loadMe();
   });
 }
 
@@ -241,7 +241,6 @@ function refund(paymentId) {
     const o = await api("POST", `/api/orders/${id}/refunds`, { reason: "Refund asked for in the demo shop", amount: q.refundableAmount });
     showOrder(o);
     say(`Refunded ${formatPrice(q.refundableAmount, q.currency)}: ${credits(q.refundableCredits)} taken back (order ${o.status})`, "ok");
-    await loadMe();
   });
 }
 
@@ -252,7 +251,7 @@ async function switchUser(event) {
     await api("POST", "/api/user", { user });
     watched.clear();
     say(`Signed in as ${user}`, "ok");
-    await Promise.all([loadMe(), loadOrders()]);
+    await loadOrders(); // busy reloads the balance
   });
 }
 
