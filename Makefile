@@ -7,55 +7,31 @@ BIN := .bin
 # Written by postgres-image: the image tests and the dev database use.
 PG_IMAGE_FILE := $(BIN)/postgres-image
 INTEGRATION_PKGS ?= ./test/...
+# Written by browser: the Chromium the browser tests drive.
+BROWSER_FILE := $(BIN)/chromium
+INTEGRATION_ENV = POSTGRES_IMAGE="$$(cat $(PG_IMAGE_FILE))" CREDITD_BROWSER="$$(cat $(BROWSER_FILE))"
+# Tests save what they want kept (the browser tests' screenshots) here.
+ARTIFACTS = -artifacts -outputdir $(CURDIR)/$(BIN)/test-artifacts
 # The dev PostgreSQL of make run (names as test/postgres/server.sh reads them).
 DEV_PG_CONTAINER := $(or $(CREDITD_PG_NAME),creditd-dev-postgres)
 DEV_PG_VOLUME := $(or $(CREDITD_PG_VOLUME),creditd-dev-postgres-data)
-# make run's full-scope key for the tenant "demo", reused while it still works.
-DEMO_KEY_FILE ?= $(BIN)/demo-api-key
-# make run serves on 127.0.0.1:$(DEV_PORT) unless CREDITD_ADDR says otherwise.
-DEV_PORT ?= 8080
 # What creditd --version and /healthz report; when git cannot tell, creditd
 # falls back to the revision Go recorded in the binary, else "devel".
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null)
 LDFLAGS := -X github.com/creditd/creditd/cmd/creditd/app.version=$(VERSION)
 
-.PHONY: help build run stop test test-unit test-integration lint fmt tidy migrate-new postgres-image clean bench bench-quick build-bench
+.PHONY: help build run stop test browser test-unit test-integration lint fmt tidy migrate-new postgres-image clean bench bench-quick build-bench
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN { FS = ":.*## " } { printf "  %-18s %s\n", $$1, $$2 }'
 
-build: ## Build .bin/creditd
+build: ## Build .bin/creditd, .bin/portone-sandbox and .bin/demo-shop
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/creditd ./cmd/creditd
+	$(GO) build -o $(BIN)/portone-sandbox ./cmd/portone-sandbox
+	$(GO) build -o $(BIN)/demo-shop ./cmd/demo-shop
 
-run: build ## Serve on 127.0.0.1:8080 with a dev PostgreSQL in Docker (or DATABASE_URL); Ctrl-C stops creditd only
-	@set -euo pipefail; \
-	started_pg=; \
-	if [ -z "$${DATABASE_URL:-}" ]; then \
-		$(MAKE) --no-print-directory postgres-image; \
-		DATABASE_URL=$$(bash test/postgres/server.sh "$$(cat $(PG_IMAGE_FILE))"); \
-		started_pg=1; \
-	fi; \
-	export DATABASE_URL CREDITD_ADDR=$${CREDITD_ADDR:-127.0.0.1:$(DEV_PORT)}; \
-	$(BIN)/creditd migrate; \
-	if [ -s "$(DEMO_KEY_FILE)" ] && $(BIN)/creditd apikey check <"$(DEMO_KEY_FILE)" >/dev/null 2>&1; then \
-		key=$$(cat "$(DEMO_KEY_FILE)"); \
-	else \
-		if [ -s "$(DEMO_KEY_FILE)" ]; then echo "the demo API key in $(DEMO_KEY_FILE) no longer works (a new database?); making another"; fi; \
-		key=$$($(BIN)/creditd apikey create --tenant demo); \
-		(umask 077 && echo "$$key" >"$(DEMO_KEY_FILE)"); \
-	fi; \
-	host=$${CREDITD_ADDR%:*}; port=$${CREDITD_ADDR##*:}; \
-	case "$$host" in \
-		''|0.0.0.0|'[::]') url="http://localhost:$$port (listening on every interface)" ;; \
-		*) url="http://$$CREDITD_ADDR" ;; \
-	esac; \
-	printf '\n  creditd API   %s\n  demo API key  %s  (kept in %s)\n  database      %s\n' \
-		"$$url" "$$key" "$(DEMO_KEY_FILE)" "$$DATABASE_URL"; \
-	if [ -n "$$started_pg" ]; then \
-		printf '  Ctrl-C stops creditd; PostgreSQL (container %s) keeps running: make stop\n' "$(DEV_PG_CONTAINER)"; \
-	fi; \
-	echo; \
-	exec $(BIN)/creditd serve
+run: build postgres-image ## The product on this machine: PostgreSQL, creditd, the PortOne sandbox and the demo shop; prints the URL to open; Ctrl-C stops all
+	@bash test/local/run.sh
 
 stop: ## Stop the dev PostgreSQL container of make run (keeps its data volume; make run starts it again)
 	@if [ "$$(docker container inspect -f '{{.State.Running}}' $(DEV_PG_CONTAINER) 2>/dev/null)" = true ]; then \
@@ -64,15 +40,19 @@ stop: ## Stop the dev PostgreSQL container of make run (keeps its data volume; m
 		echo "$(DEV_PG_CONTAINER) is not running"; \
 	fi
 
-test: postgres-image ## Unit tests, then integration tests (needs Docker)
+test: postgres-image browser ## Unit tests, then integration and browser tests (needs Docker); screenshots land in .bin/test-artifacts
 	POSTGRES_IMAGE="$$(cat $(PG_IMAGE_FILE))" $(GO) test -race -count=1 ./...
-	POSTGRES_IMAGE="$$(cat $(PG_IMAGE_FILE))" $(GO) test -race -count=1 -tags integration $(INTEGRATION_PKGS)
+	$(INTEGRATION_ENV) $(GO) test -race -count=1 -tags integration $(ARTIFACTS) $(INTEGRATION_PKGS)
 
 test-unit: ## Unit tests only (no Docker)
 	$(GO) test -race -count=1 ./...
 
-test-integration: postgres-image ## Integration tests only (needs Docker)
-	POSTGRES_IMAGE="$$(cat $(PG_IMAGE_FILE))" $(GO) test -race -count=1 -tags integration $(INTEGRATION_PKGS)
+test-integration: postgres-image browser ## Integration and browser tests only (needs Docker)
+	$(INTEGRATION_ENV) $(GO) test -race -count=1 -tags integration $(ARTIFACTS) $(INTEGRATION_PKGS)
+
+browser: ## Ensure a Chromium for the browser tests (Debian's chromium, installed when missing)
+	@mkdir -p $(BIN)
+	@path=$$(bash test/browser/ensure-chromium.sh) && echo "$$path" >$(BROWSER_FILE) && echo "browser: $$path"
 
 lint: ## go vet (with and without the integration tag) and staticcheck
 	$(GO) vet ./... && $(GO) vet -tags integration ./... && $(GO) tool staticcheck ./...
@@ -92,16 +72,6 @@ migrate-new: ## New empty migration pair: make migrate-new NAME=add_accounts
 	for dir in up down; do \
 		f=migrations/$${ts}_$(NAME).tx.$$dir.sql; : >"$$f"; echo "$$f"; \
 	done
-
-.PHONY: run-demo-shop
-# The demo shop's PortOne browser SDK: the local sandbox's unless told otherwise.
-DEMO_SHOP_SDK_URL ?= http://127.0.0.1:8090/v2/browser-sdk.js
-
-run-demo-shop: ## Serve the demo shop (cmd/demo-shop) on 127.0.0.1:8081 against make run's creditd and demo key
-	@test -s "$(DEMO_KEY_FILE)" || { echo "no demo API key in $(DEMO_KEY_FILE): start make run first" >&2; exit 1; }
-	$(GO) build -o $(BIN)/demo-shop ./cmd/demo-shop
-	CREDITD_API_KEY="$$(cat $(DEMO_KEY_FILE))" CREDITD_URL="$${CREDITD_URL:-http://127.0.0.1:$(DEV_PORT)}" \
-		PORTONE_BROWSER_SDK_URL="$${PORTONE_BROWSER_SDK_URL:-$(DEMO_SHOP_SDK_URL)}" exec $(BIN)/demo-shop
 
 build-bench: ## Build .bin/creditd-bench, the benchmark driver
 	$(GO) build -o $(BIN)/creditd-bench ./cmd/creditd-bench

@@ -5,6 +5,7 @@ package postgres_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,68 +21,142 @@ import (
 )
 
 // TestMakeRun runs `make run` twice on a dev PostgreSQL of its own, as a
-// developer would: creditd listens on 127.0.0.1 only and the banner says so,
-// the second run reuses the first run's demo key, Ctrl-C leaves PostgreSQL
-// running, and `make stop` stops it and keeps its data volume.
+// developer would: creditd, the PortOne sandbox and the demo shop listen on
+// 127.0.0.1 only, a purchase through the shop and the sandbox's payment
+// window is granted by the sandbox's webhook alone (so the two share the
+// webhook secret), Ctrl-C stops everything, PostgreSQL included, and the
+// second run finds the first one's key, catalog, order and payment.
 func TestMakeRun(t *testing.T) {
 	image := requireImage(t)
 	id := os.Getpid()
 	name, volume := fmt.Sprintf("creditd-pgtest-run-%d", id), fmt.Sprintf("creditd-pgtest-run-%d-data", id)
-	port := freePort(t)
+	ports := map[string]int{"creditd": freePort(t), "sandbox": freePort(t), "shop": freePort(t)}
 	keyFile := filepath.Join(t.TempDir(), "demo-api-key")
 	t.Cleanup(func() { _ = exec.Command("docker", "volume", "rm", "-f", volume).Run() }) // after the container
 	removeOnCleanup(t, name)
 
 	env := []string{"POSTGRES_IMAGE=" + image, "CREDITD_PG_NAME=" + name, "CREDITD_PG_VOLUME=" + volume,
-		fmt.Sprintf("CREDITD_DEV_PG_PORT=%d", freePort(t))}
+		fmt.Sprintf("CREDITD_DEV_PG_PORT=%d", freePort(t)), "DEMO_KEY_FILE=" + keyFile, "CREDITD_RUN_DIR=" + t.TempDir(),
+		fmt.Sprintf("CREDITD_ADDR=127.0.0.1:%d", ports["creditd"]), fmt.Sprintf("SANDBOX_ADDR=127.0.0.1:%d", ports["sandbox"]),
+		fmt.Sprintf("DEMO_SHOP_ADDR=127.0.0.1:%d", ports["shop"])}
 	for _, kv := range os.Environ() {
-		// make run's own choices are under test: no database or address from outside.
-		if !strings.HasPrefix(kv, "DATABASE_URL=") && !strings.HasPrefix(kv, "CREDITD_") {
+		// make run's own choices are under test: no database, address or secret from outside.
+		if !strings.HasPrefix(kv, "DATABASE_URL=") && !strings.HasPrefix(kv, "CREDITD_") && !strings.HasPrefix(kv, "SANDBOX_") &&
+			!strings.HasPrefix(kv, "DEMO_") && !strings.HasPrefix(kv, "PORTONE_") {
 			env = append(env, kv)
 		}
 	}
-	makeArgs := []string{"-s", "-C", filepath.Join("..", ".."), fmt.Sprintf("DEV_PORT=%d", port), "DEMO_KEY_FILE=" + keyFile}
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	makeArgs := []string{"-s", "-C", filepath.Join("..", "..")}
+	api := fmt.Sprintf("http://127.0.0.1:%d", ports["creditd"])
+	shopURL := fmt.Sprintf("http://127.0.0.1:%d", ports["shop"])
+	sandboxURL := fmt.Sprintf("http://127.0.0.1:%d", ports["sandbox"])
 
-	first := startMakeRun(t, env, makeArgs, url)
+	first := startMakeRun(t, env, makeArgs)
 	key := first.banner(t, "demo API key")
-	if api := first.banner(t, "creditd API"); api != url {
-		t.Errorf("banner says the API is at %q, want %q", api, url)
+	if got := first.banner(t, "creditd API"); got != api {
+		t.Errorf("banner says the API is at %q, want %q", got, api)
 	}
-	if addrs := listeners(t, port); len(addrs) != 1 || addrs[0] != "0100007F" {
-		t.Errorf("creditd listens on %v (hex, as in /proc/net/tcp*), want 127.0.0.1 (0100007F) only", addrs)
+	if !strings.Contains(first.output(), "Open "+shopURL+" ") {
+		t.Errorf("the banner does not say to open the shop at %s:\n%s", shopURL, first.output())
 	}
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url+"/v1/accounts/nobody", nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("the demo key: %v %v; want 404 (authenticated, no such account)", resp, err)
+	for service, port := range ports {
+		if addrs := listeners(t, port); len(addrs) != 1 || addrs[0] != "0100007F" {
+			t.Errorf("%s listens on %v (hex, as in /proc/net/tcp*), want 127.0.0.1 (0100007F) only", service, addrs)
+		}
 	}
-	first.interrupt(t)
-	if state := containerState(t, name); state != "running" {
-		t.Errorf("after Ctrl-C the dev PostgreSQL is %q; the README says it keeps running", state)
+	creditd := client{t: t, base: api, header: http.Header{"Authorization": {"Bearer " + key}}}
+	if packs := creditd.get("/v1/products?active=true")["items"].([]any); len(packs) != 3 {
+		t.Fatalf("the demo catalog has %d packs, want 3", len(packs))
 	}
 
-	second := startMakeRun(t, env, makeArgs, url)
+	// A purchase as the shop's page makes it: the order from the shop, then
+	// the payment window's card payment at the sandbox. Nobody calls complete:
+	// the sandbox's signed webhook alone must reach creditd and grant.
+	shop := client{t: t, base: shopURL}
+	order := shop.post("/api/orders", `{"productId":"starter"}`)
+	paymentID := order["paymentId"].(string)
+	sandbox := client{t: t, base: sandboxURL}
+	checkout := sandbox.post("/checkout", fmt.Sprintf(`{"storeId":%q,"channelKey":%q,"paymentId":%q,"orderName":%q,"totalAmount":%v,"currency":%q,"payMethod":"CARD","customData":%q}`,
+		order["storeId"], order["channelKey"], paymentID, order["orderName"], order["totalAmount"], order["currency"], order["customData"]))
+	if result := sandbox.post("/checkout/"+checkout["checkoutId"].(string)+"/outcome", `{"outcome":"card"}`); result["code"] != nil {
+		t.Fatalf("paying by card: %v", result)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for creditd.get("/v1/orders/" + paymentID)["status"] != "PAID" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the webhook did not make the order PAID: %v\n%s", creditd.get("/v1/orders/"+paymentID), first.output())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if balance := creditd.get("/v1/accounts/demo-alice")["balance"]; balance != "100" {
+		t.Errorf("demo-alice's balance %v, want 100", balance)
+	}
+
+	first.interrupt(t)
+	for service, port := range ports {
+		if addrs := listeners(t, port); len(addrs) != 0 {
+			t.Errorf("after Ctrl-C %s still listens on %v", service, addrs)
+		}
+	}
+	if state := containerState(t, name); state != "exited" {
+		t.Errorf("after Ctrl-C the dev PostgreSQL is %q, want exited (Ctrl-C stops everything)", state)
+	}
+	if err := exec.Command("docker", "volume", "inspect", volume).Run(); err != nil {
+		t.Errorf("Ctrl-C removed the data volume %s: %v", volume, err)
+	}
+
+	second := startMakeRun(t, env, makeArgs)
 	if again := second.banner(t, "demo API key"); again != key {
 		t.Errorf("second run's key %q, want the first run's %q reused", again, key)
 	}
-	if strings.Contains(second.output(), "created API key") {
-		t.Errorf("second run minted a key:\n%s", second.output())
+	if got := creditd.get("/v1/orders/" + paymentID)["status"]; got != "PAID" {
+		t.Errorf("after a restart the order is %v, want PAID", got)
+	}
+	if got := sandbox.get("/sandbox/payments")["payments"].([]any); len(got) != 1 {
+		t.Errorf("after a restart the sandbox has %d payments, want the first run's 1", len(got))
 	}
 	second.interrupt(t)
 
 	stop := exec.Command("make", append(makeArgs, "stop")...)
 	stop.Env = env
 	out, err := stop.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "stopped "+name) {
-		t.Fatalf("make stop: %v\n%s", err, out)
+	if err != nil || !strings.Contains(string(out), name+" is not running") {
+		t.Fatalf("make stop after Ctrl-C: %v\n%s", err, out)
 	}
-	if state := containerState(t, name); state != "exited" {
-		t.Errorf("after make stop the dev PostgreSQL is %q, want exited", state)
+}
+
+// client calls one of make run's services and decodes its JSON answers.
+type client struct {
+	t      *testing.T
+	base   string
+	header http.Header
+}
+
+func (c client) get(path string) map[string]any { return c.do(http.MethodGet, path, "") }
+
+func (c client) post(path, body string) map[string]any { return c.do(http.MethodPost, path, body) }
+
+func (c client) do(method, path, body string) map[string]any {
+	c.t.Helper()
+	req, err := http.NewRequestWithContext(c.t.Context(), method, c.base+path, strings.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
 	}
-	if err := exec.Command("docker", "volume", "inspect", volume).Run(); err != nil {
-		t.Errorf("make stop removed the data volume %s: %v", volume, err)
+	req.Header = c.header.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
 	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode >= 300 {
+		c.t.Fatalf("%s %s: %d %v %v", method, path, resp.StatusCode, out, err)
+	}
+	return out
 }
 
 type makeRun struct {
@@ -104,8 +179,8 @@ func (r *makeRun) output() string {
 }
 
 // startMakeRun starts make run in a process group of its own, as a terminal
-// would, and waits until creditd answers at url.
-func startMakeRun(t *testing.T, env, makeArgs []string, url string) *makeRun {
+// would, and waits for its banner, printed once every service answers.
+func startMakeRun(t *testing.T, env, makeArgs []string) *makeRun {
 	t.Helper()
 	r := &makeRun{done: make(chan error, 1)}
 	r.cmd = exec.Command("make", append(makeArgs, "run")...)
@@ -124,12 +199,11 @@ func startMakeRun(t *testing.T, env, makeArgs []string, url string) *makeRun {
 			t.Fatalf("make run exited early: %v\n%s", err, r.output())
 		case <-time.After(200 * time.Millisecond):
 		}
-		if resp, err := http.Get(url + "/healthz"); err == nil {
-			resp.Body.Close()
+		if strings.Contains(r.output(), "Ctrl-C stops everything") {
 			return r
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("creditd did not answer at %s:\n%s", url, r.output())
+			t.Fatalf("make run printed no banner:\n%s", r.output())
 		}
 	}
 }

@@ -323,15 +323,15 @@ func validHost(host string) bool {
 	return true
 }
 
-// toolingVariables are CREDITD_ variables read by the Makefile, its scripts,
-// the tests and the demo shop (cmd/demo-shop: CREDITD_URL, CREDITD_API_KEY)
-// rather than by creditd. make run and make bench pass their environment on
+// toolingVariables are CREDITD_ variables read by the Makefile, its scripts
+// (make run's CREDITD_RUN_DIR), the tests (CREDITD_BROWSER) and the demo shop
+// (cmd/demo-shop: CREDITD_URL, CREDITD_API_KEY) rather than by creditd. make run and make bench pass their environment on
 // to creditd, and a shell may run both creditd and the demo shop, so these
 // are no typos there.
 var toolingVariables = []string{
 	"CREDITD_DEV_PG_PORT", "CREDITD_PG_NAME", "CREDITD_PG_VOLUME", "CREDITD_PG_FRESH", "CREDITD_PG_ARGS",
 	"CREDITD_PG_IMAGE", "CREDITD_PG_BUILD_TMP", "CREDITD_SEED", "CREDITD_CONTRACT_OPS", "CREDITD_CONTRACT_SEEDS",
-	"CREDITD_URL", "CREDITD_API_KEY",
+	"CREDITD_URL", "CREDITD_API_KEY", "CREDITD_RUN_DIR", "CREDITD_BROWSER",
 }
 
 // Variables are the environment variables Config reads, from its env tags.

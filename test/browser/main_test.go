@@ -1,0 +1,272 @@
+//go:build integration
+
+// Package browser buys credits the way a person does: real headless Chromium
+// (driven by chromedp) on the demo shop's page, paying in the PortOne
+// sandbox's payment window, with creditd on its own PostgreSQL database
+// behind them. Each test saves screenshots in its artifact directory
+// (`make test` keeps them under .bin/test-artifacts).
+package browser
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/uptrace/bun"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	"github.com/creditd/creditd/adapters/httpapi"
+	"github.com/creditd/creditd/adapters/postgres"
+	"github.com/creditd/creditd/application"
+	"github.com/creditd/creditd/cmd/creditd/app"
+	"github.com/creditd/creditd/cmd/demo-shop/shop"
+	"github.com/creditd/creditd/cmd/portone-sandbox/sandbox"
+	"github.com/creditd/creditd/domain"
+	"github.com/creditd/creditd/test/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, postgres.MigrateURL)) }
+
+// The PortOne settings the sandbox and creditd share, as a real store's would be.
+const (
+	apiSecret  = "browser-test-api-secret"
+	storeID    = "store-browser-test"
+	channelKey = "channel-key-browser-test"
+	// webhookSecret's key is the bytes of "creditd-browser-test-key".
+	webhookSecret = "whsec_Y3JlZGl0ZC1icm93c2VyLXRlc3Qta2V5"
+)
+
+// stack is the product as make run starts it: creditd, the sandbox wired to
+// its webhook endpoint, and the demo shop, all on 127.0.0.1 (one site, as
+// the payment window is an iframe the test reaches into).
+type stack struct {
+	t          *testing.T
+	creditd    string // base URL
+	key        string // the shop's creditd API key
+	db         *bun.DB
+	sandbox    *sandbox.Sandbox
+	sandboxURL string
+	shopURL    string
+	browser    context.Context
+}
+
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	// The sandbox's address is needed before creditd starts (creditd calls
+	// it) and creditd's before the sandbox starts (it sends webhooks there).
+	sbListener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stack{t: t, sandboxURL: "http://" + sbListener.Addr().String()}
+
+	cfg, err := app.LoadConfig(map[string]string{
+		"DATABASE_URL": pgtest.NewDatabase(t), "CREDITD_ADDR": "127.0.0.1:0",
+		"PORTONE_API_URL": s.sandboxURL, "PORTONE_API_SECRET": apiSecret, "PORTONE_STORE_ID": storeID,
+		"PORTONE_CHANNEL_KEY": channelKey, "PORTONE_WEBHOOK_SECRETS": webhookSecret,
+		"CREDITD_WEBHOOK_POLL_INTERVAL": "50ms",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var srv *httpapi.Server
+	var apiKeys *application.APIKeys
+	fxApp := fxtest.New(t, app.Options(cfg, slog.New(slog.DiscardHandler)), fx.Populate(&srv, &s.db, &apiKeys))
+	fxApp.RequireStart()
+	t.Cleanup(fxApp.RequireStop)
+	s.creditd = "http://" + srv.Addr()
+	tenant, _ := domain.ParseTenantName("demo")
+	k, err := apiKeys.Create(context.Background(), tenant, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.key = k.Secret
+
+	s.sandbox, err = sandbox.New(sandbox.Config{
+		APISecret: apiSecret, StoreID: storeID, ChannelKey: channelKey,
+		WebhookSecret: webhookSecret, WebhookURL: s.creditd + "/webhooks/portone",
+		WebhookRetryScale: 0.0005, PublicURL: s.sandboxURL,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sbServer := &httptest.Server{Listener: sbListener, Config: &http.Server{Handler: s.sandbox.Handler()}}
+	sbServer.Start()
+	t.Cleanup(func() { sbServer.Close(); s.sandbox.Close() })
+
+	s.addPack(`{"id":"starter","name":"Starter: 100 credits","price":"9900","currency":"KRW","credits":"100"}`)
+	s.addPack(`{"id":"creator","name":"Creator: 500 + 50 bonus credits","price":"45000","currency":"KRW","credits":"500","bonusCredits":"50"}`)
+
+	demo, err := shop.New(shop.Config{CreditdURL: s.creditd, APIKey: shop.APIKey(s.key), PortOneSDKURL: s.sandboxURL + "/v2/browser-sdk.js"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shopListener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shopServer := &httptest.Server{Listener: shopListener, Config: &http.Server{Handler: demo.Handler()}}
+	shopServer.Start()
+	t.Cleanup(shopServer.Close)
+	s.shopURL = shopServer.URL
+
+	s.browser = newBrowser(t)
+	return s
+}
+
+// newBrowser starts headless Chromium for one test. Without one the test
+// skips, except under CI=true, where a missing browser fails the run.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("CREDITD_BROWSER")
+	if path == "" {
+		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+			if p, err := exec.LookPath(name); err == nil {
+				path = p
+				break
+			}
+		}
+	}
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no Chromium: make browser installs Debian's chromium (CREDITD_BROWSER names another)")
+		}
+		t.Skip("no Chromium (make browser installs it)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.WindowSize(1280, 900), chromedp.Flag("disable-dev-shm-usage", true))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithErrorf(t.Logf))
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	// The pages' own errors and console output, for when a test fails. (The
+	// first call also starts the browser, with no deadline: one would stop it.)
+	err := chromedp.Listen(ctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			t.Logf("browser: uncaught %s", ev.ExceptionDetails.Error())
+		case *runtime.EventConsoleAPICalled:
+			var args []string
+			for _, a := range ev.Args {
+				args = append(args, string(a.Value))
+			}
+			t.Logf("browser console.%s: %s", ev.Type, strings.Join(args, " "))
+		}
+	})
+	if err != nil {
+		t.Fatalf("starting %s: %v", path, err)
+	}
+	return ctx
+}
+
+// run runs browser actions with a deadline, saving a screenshot when they fail.
+func (s *stack) run(what string, actions ...chromedp.Action[chromedp.Void]) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(s.browser, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		s.screenshot("failed-" + what)
+		s.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// screenshot saves the whole page as NAME.png in the test's artifact directory.
+func (s *stack) screenshot(name string) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(s.browser, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		s.t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	path := filepath.Join(s.t.ArtifactDir(), name+".png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Logf("screenshot: %s", path)
+}
+
+// api calls creditd with the shop's key and decodes the JSON answer.
+func (s *stack) api(method, path, body string) (int, map[string]any) {
+	s.t.Helper()
+	return call(s.t, method, s.creditd+path, body, "Authorization", "Bearer "+s.key, "Idempotency-Key", fmt.Sprintf("browser-%d", time.Now().UnixNano()))
+}
+
+// control calls one of the sandbox's test controls.
+func (s *stack) control(method, path, body string) (int, map[string]any) {
+	s.t.Helper()
+	return call(s.t, method, s.sandboxURL+path, body)
+}
+
+func call(t *testing.T, method, url, body string, headers ...string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(raw, &out)
+	return resp.StatusCode, out
+}
+
+func (s *stack) addPack(body string) {
+	s.t.Helper()
+	if status, out := s.api(http.MethodPost, "/v1/products", body); status != http.StatusCreated {
+		s.t.Fatalf("adding a pack: %d %v", status, out)
+	}
+}
+
+// requireSound fails the test when creditd verify finds any drift.
+func (s *stack) requireSound() {
+	s.t.Helper()
+	report, err := application.NewVerifier(postgres.NewAuditor(s.db)).Verify(context.Background())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for _, d := range report.Drifts {
+		s.t.Error("drift:", d)
+	}
+}
+
+// eventually retries check until it passes or 20 s have gone by.
+func eventually(t *testing.T, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+var errNotYet = errors.New("not yet")
