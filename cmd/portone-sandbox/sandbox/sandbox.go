@@ -1,10 +1,11 @@
-// Package fakeportone is PortOne's V2 API, in memory, over real HTTP, for
-// tests: the four endpoints creditd calls, with PortOne's JSON shapes and
-// refusals, plus a signed-webhook sender.
+// Package sandbox is PortOne's V2 API, in memory, served by Handler: the
+// four endpoints creditd calls, with PortOne's JSON shapes and refusals,
+// plus a signed-webhook sender.
 //
-//	fp := fakeportone.Start(t, fakeportone.Options{})
-//	gw, _ := portone.New(portone.Config{BaseURL: fp.URL, APISecret: fp.APISecret, StoreID: fp.StoreID})
-//	fp.Pay("ord-1", fakeportone.PaidWith{Total: 10000, OrderName: "100 credits"})
+//	sb, _ := sandbox.New(sandbox.Config{})
+//	srv := httptest.NewServer(sb.Handler())
+//	gw, _ := portone.New(portone.Config{BaseURL: srv.URL, APISecret: sb.APISecret, StoreID: sb.StoreID})
+//	sb.Pay("ord-1", sandbox.PaidWith{Total: 10000, OrderName: "100 credits"})
 //	status, err := fp.SendWebhook(ctx, appURL+"/webhooks/portone", whSecret, "Transaction.Paid", "ord-1", "")
 //
 // Served (Authorization: PortOne <APISecret>, else 401 UNAUTHORIZED; a
@@ -27,7 +28,7 @@
 // is lost on the way). Requests and CancelRequests show what was received.
 //
 // Every method is safe to call from any goroutine.
-package fakeportone
+package sandbox
 
 import (
 	"bytes"
@@ -36,22 +37,20 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/google/uuid"
 )
 
-// Options configures a Server; the zero value works.
-type Options struct {
-	APISecret string           // default "fake-portone-api-secret"
-	StoreID   string           // the secret's store; default "store-fake"
+// Config configures a Sandbox; the zero value works.
+type Config struct {
+	APISecret string           // default "sandbox-api-secret"
+	StoreID   string           // the secret's store; default "store-sandbox"
 	Now       func() time.Time // payment and webhook times; default time.Now
 }
 
@@ -121,17 +120,16 @@ type Request struct {
 	Status         int    // what the fake answered
 }
 
-// Server is a running fake PortOne.
-type Server struct {
-	URL       string // base URL, for portone.Config.BaseURL
+// Sandbox is a local PortOne: serve Handler over HTTP.
+type Sandbox struct {
 	APISecret string
 	StoreID   string
 
-	t      testing.TB
-	srv    *httptest.Server
-	now    func() time.Time
+	handler http.Handler
+	now     func() time.Time
 	client *http.Client
-	closed chan struct{}
+	closed    chan struct{}
+	closeOnce sync.Once
 
 	mu            sync.Mutex
 	seq           int
@@ -162,23 +160,21 @@ type failure struct {
 	body   []byte
 }
 
-// Start serves a fake PortOne on 127.0.0.1 until the test ends.
-func Start(t testing.TB, opts Options) *Server {
-	t.Helper()
-	if opts.APISecret == "" {
-		opts.APISecret = "fake-portone-api-secret"
+// New makes a Sandbox with no payments.
+func New(cfg Config) (*Sandbox, error) {
+	if cfg.APISecret == "" {
+		cfg.APISecret = "sandbox-api-secret"
 	}
-	if opts.StoreID == "" {
-		opts.StoreID = "store-fake"
+	if cfg.StoreID == "" {
+		cfg.StoreID = "store-sandbox"
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	s := &Server{
-		APISecret:     opts.APISecret,
-		StoreID:       opts.StoreID,
-		t:             t,
-		now:           func() time.Time { return opts.Now().UTC() },
+	s := &Sandbox{
+		APISecret:     cfg.APISecret,
+		StoreID:       cfg.StoreID,
+		now:           func() time.Time { return cfg.Now().UTC() },
 		client:        &http.Client{Timeout: 30 * time.Second}, // PortOne's own webhook timeout
 		closed:        make(chan struct{}),
 		payments:      map[string]*Payment{},
@@ -193,27 +189,30 @@ func Start(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("POST /payments/{id}/cancel", s.api(s.cancel))
 	mux.HandleFunc("GET /payments-by-cursor", s.api(s.list))
 	mux.HandleFunc("/", s.api(func(*http.Request, map[string]any) (int, any) {
-		return apiError(http.StatusNotFound, "NOT_FOUND", "fakeportone serves only the four endpoints creditd calls")
+		return apiError(http.StatusNotFound, "NOT_FOUND", "no such endpoint")
 	}))
-	s.srv = httptest.NewServer(mux)
-	s.URL = s.srv.URL
-	t.Cleanup(func() {
-		close(s.closed) // releases held answers, so Close does not wait for them
-		s.srv.Close()
-	})
-	return s
+	s.handler = mux
+	return s, nil
+}
+
+// Handler serves the sandbox's endpoints.
+func (s *Sandbox) Handler() http.Handler { return s.handler }
+
+// Close releases held answers, so a server's Close does not wait for them.
+func (s *Sandbox) Close() {
+	s.closeOnce.Do(func() { close(s.closed) })
 }
 
 // --- test controls ---------------------------------------------------------
 
 // SetPayment stores p (a copy), replacing any payment with its id.
-func (s *Server) SetPayment(p Payment) {
+func (s *Sandbox) SetPayment(p Payment) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.put(p)
 }
 
-func (s *Server) put(p Payment) Payment {
+func (s *Sandbox) put(p Payment) Payment {
 	if p.TransactionID == "" {
 		p.TransactionID = uuid.NewString()
 	}
@@ -243,14 +242,14 @@ func (s *Server) put(p Payment) Payment {
 
 // SetRawPayment makes GET /payments/{id} answer body exactly (200), to test
 // a client with shapes the fake does not make. Such a payment is not listed.
-func (s *Server) SetRawPayment(id string, body []byte) {
+func (s *Sandbox) SetRawPayment(id string, body []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.raw[id] = slices.Clone(body)
 }
 
 // Payment returns a copy of a payment as the fake holds it now.
-func (s *Server) Payment(id string) (Payment, bool) {
+func (s *Sandbox) Payment(id string) (Payment, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.payments[id]
@@ -263,7 +262,7 @@ func (s *Server) Payment(id string) (Payment, bool) {
 }
 
 // PreRegistered returns what was pre-registered for a payment id.
-func (s *Server) PreRegistered(id string) (total int64, currency string, ok bool) {
+func (s *Sandbox) PreRegistered(id string) (total int64, currency string, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.preRegistered[id]
@@ -271,7 +270,7 @@ func (s *Server) PreRegistered(id string) (total int64, currency string, ok bool
 }
 
 // Ready creates a READY payment: the buyer opened the payment window.
-func (s *Server) Ready(id string, w PaidWith) Payment {
+func (s *Sandbox) Ready(id string, w PaidWith) Payment {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.put(w.payment(id, "READY"))
@@ -280,7 +279,7 @@ func (s *Server) Ready(id string, w PaidWith) Payment {
 // Pay creates (or replaces) a PAID payment, paid by card now. When the id
 // was pre-registered with another amount or currency, the payment is FAILED
 // instead, as PortOne refuses it.
-func (s *Server) Pay(id string, w PaidWith) Payment {
+func (s *Sandbox) Pay(id string, w PaidWith) Payment {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := w.payment(id, "PAID")
@@ -295,7 +294,7 @@ func (s *Server) Pay(id string, w PaidWith) Payment {
 
 // IssueVirtualAccount creates a VIRTUAL_ACCOUNT_ISSUED payment: a SHINHAN
 // account due in three days, waiting for Deposit.
-func (s *Server) IssueVirtualAccount(id string, w PaidWith) Payment {
+func (s *Sandbox) IssueVirtualAccount(id string, w PaidWith) Payment {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -308,21 +307,20 @@ func (s *Server) IssueVirtualAccount(id string, w PaidWith) Payment {
 }
 
 // Deposit pays a VIRTUAL_ACCOUNT_ISSUED payment: it becomes PAID.
-func (s *Server) Deposit(id string) Payment {
+func (s *Sandbox) Deposit(id string) (Payment, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.payments[id]
 	if !ok || p.Status != "VIRTUAL_ACCOUNT_ISSUED" {
-		s.t.Errorf("fakeportone: Deposit(%q): no virtual account waits for a deposit", id)
-		return Payment{}
+		return Payment{}, fmt.Errorf("sandbox: Deposit(%q): no virtual account waits for a deposit", id)
 	}
 	p.Status, p.Paid, p.PaidAt = "PAID", p.Total, s.now()
-	return *p
+	return *p, nil
 }
 
 // Fail makes a payment FAILED for reason, creating it (with the
 // pre-registered amount, if any) when the fake does not have it.
-func (s *Server) Fail(id, reason string) Payment {
+func (s *Sandbox) Fail(id, reason string) Payment {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.payments[id]
@@ -337,28 +335,26 @@ func (s *Server) Fail(id, reason string) Payment {
 
 // CancelFromConsole cancels amount of a paid payment as a person in
 // PortOne's console would (trigger CONSOLE); 0 cancels what is left.
-func (s *Server) CancelFromConsole(id string, amount int64) Cancellation {
+func (s *Sandbox) CancelFromConsole(id string, amount int64) (Cancellation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.payments[id]
 	if !ok || (p.Status != "PAID" && p.Status != "PARTIAL_CANCELLED") {
-		s.t.Errorf("fakeportone: CancelFromConsole(%q): no paid payment", id)
-		return Cancellation{}
+		return Cancellation{}, fmt.Errorf("sandbox: CancelFromConsole(%q): no paid payment", id)
 	}
 	left := p.Total - p.Cancelled
 	if amount == 0 {
 		amount = left
 	}
 	if amount <= 0 || amount > left {
-		s.t.Errorf("fakeportone: CancelFromConsole(%q, %d): %d is cancellable", id, amount, left)
-		return Cancellation{}
+		return Cancellation{}, fmt.Errorf("sandbox: CancelFromConsole(%q, %d): %d is cancellable", id, amount, left)
 	}
-	return s.applyCancel(p, amount, "콘솔에서 취소", "CONSOLE")
+	return s.applyCancel(p, amount, "콘솔에서 취소", "CONSOLE"), nil
 }
 
 // FailNext answers the next n API requests with status and a JSON error
 // (type INTERNAL_SERVER_ERROR for 5xx) before looking at them.
-func (s *Server) FailNext(n, status int) {
+func (s *Sandbox) FailNext(n, status int) {
 	typ := "INTERNAL_SERVER_ERROR"
 	switch {
 	case status == http.StatusUnauthorized:
@@ -374,9 +370,9 @@ func (s *Server) FailNext(n, status int) {
 
 // FailNextRaw answers the next n API requests with status and body as is
 // (say, a proxy's HTML page).
-func (s *Server) FailNextRaw(n, status int, body string) { s.failNext(n, status, []byte(body)) }
+func (s *Sandbox) FailNextRaw(n, status int, body string) { s.failNext(n, status, []byte(body)) }
 
-func (s *Server) failNext(n, status int, body []byte) {
+func (s *Sandbox) failNext(n, status int, body []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for range n {
@@ -385,14 +381,14 @@ func (s *Server) failNext(n, status int, body []byte) {
 }
 
 // Heal drops the failures and delays still queued: PortOne has recovered.
-func (s *Server) Heal() {
+func (s *Sandbox) Heal() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failures, s.delayNext, s.delay = nil, nil, 0
 }
 
 // Delay holds every answer d after doing the work; 0 stops it.
-func (s *Server) Delay(d time.Duration) {
+func (s *Sandbox) Delay(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.delay = d
@@ -400,7 +396,7 @@ func (s *Server) Delay(d time.Duration) {
 
 // DelayNext holds the answers to the next n API requests d (instead of
 // Delay's) after doing the work.
-func (s *Server) DelayNext(n int, d time.Duration) {
+func (s *Sandbox) DelayNext(n int, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for range n {
@@ -409,14 +405,14 @@ func (s *Server) DelayNext(n int, d time.Duration) {
 }
 
 // Requests returns every API request received so far, oldest first.
-func (s *Server) Requests() []Request {
+func (s *Sandbox) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.requests)
 }
 
 // CancelRequests returns the cancel requests among Requests.
-func (s *Server) CancelRequests() []Request {
+func (s *Sandbox) CancelRequests() []Request {
 	var out []Request
 	for _, r := range s.Requests() {
 		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/cancel") {
@@ -446,7 +442,7 @@ func apiError(status int, typ, msg string) (int, any) {
 
 // api wraps an endpoint with what every request goes through: the log,
 // injected failures, auth, idempotency keys and delays. h runs under s.mu.
-func (s *Server) api(h func(r *http.Request, body map[string]any) (int, any)) http.HandlerFunc {
+func (s *Sandbox) api(h func(r *http.Request, body map[string]any) (int, any)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		raw, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if r.Method == http.MethodGet && r.URL.Query().Has("requestBody") {
@@ -498,7 +494,7 @@ func (s *Server) api(h func(r *http.Request, body map[string]any) (int, any)) ht
 
 // serveLocked answers a request. key is the idempotency key the answer is
 // to be kept under; replay says the answer is a kept one.
-func (s *Server) serveLocked(r *http.Request, rec Request, raw []byte, h func(*http.Request, map[string]any) (int, any)) (status int, out []byte, key string, replay bool) {
+func (s *Sandbox) serveLocked(r *http.Request, rec Request, raw []byte, h func(*http.Request, map[string]any) (int, any)) (status int, out []byte, key string, replay bool) {
 	if len(s.failures) > 0 {
 		f := s.failures[0]
 		s.failures = s.failures[1:]
@@ -506,8 +502,8 @@ func (s *Server) serveLocked(r *http.Request, rec Request, raw []byte, h func(*h
 	}
 	encode := func(status int, v any) (int, []byte) {
 		b, err := json.Marshal(v)
-		if err != nil {
-			s.t.Errorf("fakeportone: encode: %v", err)
+		if err != nil { // the sandbox's own types always encode
+			panic(err)
 		}
 		return status, b
 	}
@@ -551,7 +547,7 @@ func notFound() (int, any) {
 	return apiError(http.StatusNotFound, "PAYMENT_NOT_FOUND", "결제 건이 존재하지 않습니다.")
 }
 
-func (s *Server) getPayment(r *http.Request, _ map[string]any) (int, any) {
+func (s *Sandbox) getPayment(r *http.Request, _ map[string]any) (int, any) {
 	id := r.PathValue("id")
 	if raw, ok := s.raw[id]; ok {
 		return http.StatusOK, json.RawMessage(raw)
@@ -563,7 +559,7 @@ func (s *Server) getPayment(r *http.Request, _ map[string]any) (int, any) {
 	return http.StatusOK, s.render(p)
 }
 
-func (s *Server) preRegister(r *http.Request, body map[string]any) (int, any) {
+func (s *Sandbox) preRegister(r *http.Request, body map[string]any) (int, any) {
 	id := r.PathValue("id")
 	total, ok := integer(body["totalAmount"])
 	currency, _ := body["currency"].(string)
@@ -577,7 +573,7 @@ func (s *Server) preRegister(r *http.Request, body map[string]any) (int, any) {
 	return http.StatusOK, struct{}{}
 }
 
-func (s *Server) cancel(r *http.Request, body map[string]any) (int, any) {
+func (s *Sandbox) cancel(r *http.Request, body map[string]any) (int, any) {
 	p, ok := s.payments[r.PathValue("id")]
 	if !ok {
 		return notFound()
@@ -614,7 +610,7 @@ func (s *Server) cancel(r *http.Request, body map[string]any) (int, any) {
 	}{renderCancellation(c)}
 }
 
-func (s *Server) applyCancel(p *Payment, amount int64, reason, trigger string) Cancellation {
+func (s *Sandbox) applyCancel(p *Payment, amount int64, reason, trigger string) Cancellation {
 	now := s.now()
 	c := Cancellation{ID: uuid.NewString(), Status: "SUCCEEDED", Amount: amount, Reason: reason, Trigger: trigger, RequestedAt: now, CancelledAt: now}
 	p.Cancellations = append(p.Cancellations, c)
@@ -629,7 +625,7 @@ func (s *Server) applyCancel(p *Payment, amount int64, reason, trigger string) C
 
 const maxPageSize = 1000
 
-func (s *Server) list(_ *http.Request, body map[string]any) (int, any) {
+func (s *Sandbox) list(_ *http.Request, body map[string]any) (int, any) {
 	from, until := time.Time{}, s.now()
 	var err error
 	if v, ok := body["from"].(string); ok {

@@ -1,4 +1,4 @@
-package fakeportone
+package sandbox
 
 import (
 	"bytes"
@@ -42,14 +42,14 @@ func SignedWebhook(secret, id string, ts time.Time, body []byte) http.Header {
 // about a payment to url, signed with secret and a fresh webhook-id, and
 // returns the status it got. storeId and transactionId come from the
 // payment when the fake has it; cancellationID is sent when not empty.
-func (s *Server) SendWebhook(ctx context.Context, url, secret, eventType, paymentID, cancellationID string) (int, error) {
+func (s *Sandbox) SendWebhook(ctx context.Context, url, secret, eventType, paymentID, cancellationID string) (int, error) {
 	return s.SendWebhookWithID(ctx, url, secret, "msg_"+uuid.NewString(), eventType, paymentID, cancellationID)
 }
 
 // SendWebhookWithID is SendWebhook with a given webhook-id, to send a
 // delivery again as PortOne's retries do: the body's timestamp stays the
 // event's, the webhook-timestamp header is now.
-func (s *Server) SendWebhookWithID(ctx context.Context, url, secret, webhookID, eventType, paymentID, cancellationID string) (int, error) {
+func (s *Sandbox) SendWebhookWithID(ctx context.Context, url, secret, webhookID, eventType, paymentID, cancellationID string) (int, error) {
 	body := s.webhookBody(webhookID, eventType, paymentID, cancellationID)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
@@ -73,7 +73,7 @@ type webhookData struct {
 	CancellationID string `json:"cancellationId,omitempty"`
 }
 
-func (s *Server) webhookBody(webhookID, eventType, paymentID, cancellationID string) []byte {
+func (s *Sandbox) webhookBody(webhookID, eventType, paymentID, cancellationID string) []byte {
 	s.mu.Lock()
 	at, ok := s.webhookTimes[webhookID]
 	if !ok {

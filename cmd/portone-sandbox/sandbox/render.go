@@ -1,4 +1,4 @@
-package fakeportone
+package sandbox
 
 import (
 	"time"
@@ -99,7 +99,7 @@ type wireCancellation struct {
 // not documented; this floors).
 func vat(amount int64) int64 { return amount / 11 }
 
-func (s *Server) render(p *Payment) wirePayment {
+func (s *Sandbox) render(p *Payment) wirePayment {
 	changed := latest(p.RequestedAt, p.PaidAt, p.FailedAt, p.CancelledAt)
 	w := wirePayment{
 		Status: p.Status, ID: p.ID, TransactionID: p.TransactionID,
