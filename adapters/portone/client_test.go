@@ -14,8 +14,8 @@ import (
 
 	"github.com/creditd/creditd/adapters/portone"
 	"github.com/creditd/creditd/application"
-	"github.com/creditd/creditd/domain"
 	"github.com/creditd/creditd/cmd/portone-sandbox/sandbox"
+	"github.com/creditd/creditd/domain"
 )
 
 // portOne is the sandbox served over HTTP for one test.

@@ -15,8 +15,8 @@ import (
 
 	"github.com/creditd/creditd/adapters/portone"
 	"github.com/creditd/creditd/application"
-	"github.com/creditd/creditd/domain"
 	"github.com/creditd/creditd/cmd/portone-sandbox/sandbox"
+	"github.com/creditd/creditd/domain"
 )
 
 // The driver's deliveries are what PortOne sends: signed as
