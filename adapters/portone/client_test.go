@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -13,13 +14,31 @@ import (
 
 	"github.com/creditd/creditd/adapters/portone"
 	"github.com/creditd/creditd/application"
+	"github.com/creditd/creditd/cmd/portone-sandbox/sandbox"
 	"github.com/creditd/creditd/domain"
-	"github.com/creditd/creditd/test/fakeportone"
 )
+
+// portOne is the sandbox served over HTTP for one test.
+type portOne struct {
+	*sandbox.Sandbox
+	URL string
+}
+
+func startSandbox(t testing.TB, cfg sandbox.Config) *portOne {
+	t.Helper()
+	sb, err := sandbox.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sb.Handler())
+	t.Cleanup(srv.Close)
+	t.Cleanup(sb.Close) // first: it releases held answers srv.Close would wait for
+	return &portOne{Sandbox: sb, URL: srv.URL}
+}
 
 const testSecret = "sk-portone-never-print-me"
 
-func newClient(t *testing.T, fp *fakeportone.Server, tweak func(*portone.Config)) *portone.Client {
+func newClient(t *testing.T, fp *portOne, tweak func(*portone.Config)) *portone.Client {
 	t.Helper()
 	cfg := portone.Config{BaseURL: fp.URL, APISecret: fp.APISecret, StoreID: fp.StoreID, Timeout: 2 * time.Second}
 	if tweak != nil {
@@ -32,8 +51,8 @@ func newClient(t *testing.T, fp *fakeportone.Server, tweak func(*portone.Config)
 	return c
 }
 
-func startFake(t *testing.T) *fakeportone.Server {
-	return fakeportone.Start(t, fakeportone.Options{APISecret: testSecret, StoreID: "store-test"})
+func startFake(t *testing.T) *portOne {
+	return startSandbox(t, sandbox.Config{APISecret: testSecret, StoreID: "store-test"})
 }
 
 func pid(t *testing.T, s string) domain.PaymentID {
@@ -56,7 +75,7 @@ func krw(t *testing.T, n int64) domain.Money {
 
 func TestGetPaymentPaid(t *testing.T) {
 	fp := startFake(t)
-	want := fp.Pay("ord-1", fakeportone.PaidWith{Total: 10000, OrderName: "100 credits", CustomData: `{"k":1}`})
+	want := fp.Pay("ord-1", sandbox.PaidWith{Total: 10000, OrderName: "100 credits", CustomData: `{"k":1}`})
 	p, err := newClient(t, fp, nil).GetPayment(context.Background(), pid(t, "ord-1"))
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +93,7 @@ func TestGetPaymentPaid(t *testing.T) {
 
 func TestGetPaymentVirtualAccountThenDeposit(t *testing.T) {
 	fp := startFake(t)
-	issued := fp.IssueVirtualAccount("ord.va_1", fakeportone.PaidWith{Total: 33000, OrderName: "va"})
+	issued := fp.IssueVirtualAccount("ord.va_1", sandbox.PaidWith{Total: 33000, OrderName: "va"})
 	c := newClient(t, fp, nil)
 	p, err := c.GetPayment(context.Background(), pid(t, "ord.va_1"))
 	if err != nil {
@@ -93,7 +112,7 @@ func TestGetPaymentVirtualAccountThenDeposit(t *testing.T) {
 
 func TestGetPaymentFailed(t *testing.T) {
 	fp := startFake(t)
-	fp.Ready("ord-f", fakeportone.PaidWith{Total: 5000})
+	fp.Ready("ord-f", sandbox.PaidWith{Total: 5000})
 	fp.Fail("ord-f", "card declined")
 	p, err := newClient(t, fp, nil).GetPayment(context.Background(), pid(t, "ord-f"))
 	if err != nil || p.Status != domain.PaymentFailed || p.FailureReason != "card declined" || p.Total != 5000 {
@@ -168,10 +187,10 @@ func TestPreRegister(t *testing.T) {
 		t.Errorf("request %+v", r)
 	}
 	// The gateway itself refuses a payment of another amount.
-	if p := fp.Pay("ord-p", fakeportone.PaidWith{Total: 100}); p.Status != "FAILED" {
+	if p := fp.Pay("ord-p", sandbox.PaidWith{Total: 100}); p.Status != "FAILED" {
 		t.Errorf("paid %d after pre-registering 12000: %s", p.Total, p.Status)
 	}
-	fp.Pay("ord-p", fakeportone.PaidWith{Total: 12000})
+	fp.Pay("ord-p", sandbox.PaidWith{Total: 12000})
 	err := c.PreRegister(context.Background(), pid(t, "ord-p"), krw(t, 12000))
 	if !application.IsGatewayError(err, "ALREADY_PAID") {
 		t.Errorf("pre-register after payment: %v", err)
@@ -180,7 +199,7 @@ func TestPreRegister(t *testing.T) {
 
 func TestCancel(t *testing.T) {
 	fp := startFake(t)
-	fp.Pay("ord-c", fakeportone.PaidWith{Total: 10000})
+	fp.Pay("ord-c", sandbox.PaidWith{Total: 10000})
 	c := newClient(t, fp, nil)
 	part := int64(3000)
 	got, err := c.Cancel(context.Background(), application.CancelRequest{
@@ -217,22 +236,22 @@ func TestCancelRefusals(t *testing.T) {
 	ten := int64(10000)
 	tests := []struct {
 		name  string
-		setup func(fp *fakeportone.Server)
+		setup func(fp *portOne)
 		req   application.CancelRequest
 		want  string
 	}{
-		{"not paid", func(fp *fakeportone.Server) { fp.Ready("o", fakeportone.PaidWith{Total: 10000}) },
+		{"not paid", func(fp *portOne) { fp.Ready("o", sandbox.PaidWith{Total: 10000}) },
 			application.CancelRequest{CancellableBefore: 10000}, application.GatewayErrNotPaid},
-		{"already cancelled", func(fp *fakeportone.Server) {
-			fp.Pay("o", fakeportone.PaidWith{Total: 10000})
+		{"already cancelled", func(fp *portOne) {
+			fp.Pay("o", sandbox.PaidWith{Total: 10000})
 			fp.CancelFromConsole("o", 0)
 		}, application.CancelRequest{CancellableBefore: 0}, application.GatewayErrAlreadyCancelled},
-		{"someone cancelled meanwhile", func(fp *fakeportone.Server) {
-			fp.Pay("o", fakeportone.PaidWith{Total: 10000})
+		{"someone cancelled meanwhile", func(fp *portOne) {
+			fp.Pay("o", sandbox.PaidWith{Total: 10000})
 			fp.CancelFromConsole("o", 1000)
 		}, application.CancelRequest{CancellableBefore: 10000}, application.GatewayErrCancellableAmountMismatch},
-		{"more than is left", func(fp *fakeportone.Server) {
-			fp.Pay("o", fakeportone.PaidWith{Total: 10000})
+		{"more than is left", func(fp *portOne) {
+			fp.Pay("o", sandbox.PaidWith{Total: 10000})
 			fp.CancelFromConsole("o", 1000)
 		}, application.CancelRequest{CancellableBefore: 9000, Amount: &ten}, "CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT"},
 	}
@@ -255,7 +274,7 @@ func TestCancelRefusals(t *testing.T) {
 
 func TestRetriesServerErrorsThenSucceeds(t *testing.T) {
 	fp := startFake(t)
-	fp.Pay("ord-r", fakeportone.PaidWith{Total: 500})
+	fp.Pay("ord-r", sandbox.PaidWith{Total: 500})
 	c := newClient(t, fp, nil)
 	fp.FailNext(2, http.StatusServiceUnavailable)
 	if _, err := c.GetPayment(context.Background(), pid(t, "ord-r")); err != nil {
@@ -294,7 +313,7 @@ func TestGivesUpOnServerErrors(t *testing.T) {
 // it is not repeated.
 func TestCancelWithoutKeyIsNotRetried(t *testing.T) {
 	fp := startFake(t)
-	fp.Pay("ord-k", fakeportone.PaidWith{Total: 500})
+	fp.Pay("ord-k", sandbox.PaidWith{Total: 500})
 	fp.FailNext(1, http.StatusServiceUnavailable)
 	_, err := newClient(t, fp, nil).Cancel(context.Background(), application.CancelRequest{Payment: pid(t, "ord-k"), CancellableBefore: 500, Reason: "r"})
 	if !errors.Is(err, application.ErrUnavailable) {
@@ -307,7 +326,7 @@ func TestCancelWithoutKeyIsNotRetried(t *testing.T) {
 
 func TestTimeoutIsUnavailable(t *testing.T) {
 	fp := startFake(t)
-	fp.Pay("ord-t", fakeportone.PaidWith{Total: 500})
+	fp.Pay("ord-t", sandbox.PaidWith{Total: 500})
 	fp.Delay(time.Second)
 	var outcomes []string
 	c := newClient(t, fp, func(c *portone.Config) {
@@ -331,7 +350,7 @@ func TestTimeoutIsUnavailable(t *testing.T) {
 // cancelling again.
 func TestRetriedCancelCancelsOnce(t *testing.T) {
 	fp := startFake(t)
-	fp.Pay("ord-d", fakeportone.PaidWith{Total: 10000})
+	fp.Pay("ord-d", sandbox.PaidWith{Total: 10000})
 	fp.DelayNext(1, 400*time.Millisecond)
 	// Retries outlast the held answer: until it is sent, a retry is told
 	// IDEMPOTENCY_OUTSTANDING_REQUEST and waits.
@@ -405,11 +424,11 @@ func TestListPayments(t *testing.T) {
 	start := time.Now().Add(-time.Minute)
 	var want []string
 	for _, id := range []string{"a1", "a2", "a3", "a4", "a5"} {
-		fp.Pay(id, fakeportone.PaidWith{Total: 100})
+		fp.Pay(id, sandbox.PaidWith{Total: 100})
 		want = append(want, id)
 		if id == "a2" {
 			// Another system's payment on the same store: left out.
-			fp.Pay("외부 결제 #1", fakeportone.PaidWith{Total: 1})
+			fp.Pay("외부 결제 #1", sandbox.PaidWith{Total: 1})
 		}
 	}
 	c := newClient(t, fp, nil)
@@ -518,7 +537,7 @@ func TestNewChecksConfig(t *testing.T) {
 
 func TestIdempotencyKeyIsAnRFC8941String(t *testing.T) {
 	fp := startFake(t)
-	fp.Pay("ord-q", fakeportone.PaidWith{Total: 500})
+	fp.Pay("ord-q", sandbox.PaidWith{Total: 500})
 	c := newClient(t, fp, nil)
 	req := application.CancelRequest{Payment: pid(t, "ord-q"), CancellableBefore: 500, Reason: "r", IdempotencyKey: `odd"key\with-escapes`}
 	if _, err := c.Cancel(context.Background(), req); err != nil {

@@ -18,7 +18,7 @@ import (
 
 	"github.com/creditd/creditd/adapters/portone"
 	"github.com/creditd/creditd/application"
-	"github.com/creditd/creditd/test/fakeportone"
+	"github.com/creditd/creditd/cmd/portone-sandbox/sandbox"
 )
 
 // testdata/webhook-vectors.json was made for creditd: each case was checked
@@ -226,8 +226,8 @@ func assertRejected(t *testing.T, err error, want application.WebhookRejection) 
 
 // The fake's webhooks, as the lead's integration tests will send them, pass.
 func TestWebhookFromTheFake(t *testing.T) {
-	fp := fakeportone.Start(t, fakeportone.Options{})
-	fp.Pay("ord-w", fakeportone.PaidWith{Total: 1000})
+	fp := startSandbox(t, sandbox.Config{})
+	fp.Pay("ord-w", sandbox.PaidWith{Total: 1000})
 	v, err := portone.NewWebhookVerifier([]string{secretB, secretA})
 	if err != nil {
 		t.Fatal(err)

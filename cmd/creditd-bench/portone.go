@@ -32,9 +32,9 @@ const (
 // fakePortOne answers the two PortOne calls scenario 5 makes creditd do
 // (POST /payments/{id}/pre-register when an order is created, GET
 // /payments/{id} when a webhook's event is processed), plus an empty
-// payments-by-cursor. It is not test/fakeportone: that one needs a
-// testing.TB, keeps every request it receives (memory grows with the run)
-// and renders each answer anew under one mutex. Here a paid payment's JSON
+// payments-by-cursor. It is not cmd/portone-sandbox: that one keeps a
+// log of the requests it receives and renders each answer anew under one
+// mutex. Here a paid payment's JSON
 // is rendered once, when the bench pays it, and a GET copies those bytes
 // under a read lock, on fasthttp's server, the cheapest in CPU per request
 // of the Go servers at hand: it shares the machine's two cores with creditd

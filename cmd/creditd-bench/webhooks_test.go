@@ -15,12 +15,12 @@ import (
 
 	"github.com/creditd/creditd/adapters/portone"
 	"github.com/creditd/creditd/application"
+	"github.com/creditd/creditd/cmd/portone-sandbox/sandbox"
 	"github.com/creditd/creditd/domain"
-	"github.com/creditd/creditd/test/fakeportone"
 )
 
 // The driver's deliveries are what PortOne sends: signed as
-// test/fakeportone signs them, and accepted by creditd's own verifier as
+// cmd/portone-sandbox signs them, and accepted by creditd's own verifier as
 // Transaction.Paid events about the order.
 func TestSignedDeliveryIsWhatCreditdVerifies(t *testing.T) {
 	key, err := webhookKey(benchWebhookSecret)
@@ -34,8 +34,8 @@ func TestSignedDeliveryIsWhatCreditdVerifies(t *testing.T) {
 	id, ts := "msg_bench-1-0-1", strconv.FormatInt(now.Unix(), 10)
 	body := webhookBody("Transaction.Paid", "ord-0192-ab", benchStoreID, now)
 	sig := signWebhook(key, id, ts, body)
-	if want := fakeportone.SignedWebhook(benchWebhookSecret, id, now, body).Get("webhook-signature"); sig != want {
-		t.Fatalf("signature %s, fakeportone signs %s", sig, want)
+	if want := sandbox.SignedWebhook(benchWebhookSecret, id, now, body).Get("webhook-signature"); sig != want {
+		t.Fatalf("signature %s, the sandbox signs %s", sig, want)
 	}
 
 	v, err := portone.NewWebhookVerifier([]string{benchWebhookSecret})

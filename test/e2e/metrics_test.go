@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/creditd/creditd/test/fakeportone"
+	"github.com/creditd/creditd/cmd/portone-sandbox/sandbox"
 )
 
 // TestOperationalMetrics: after a grant, a spend, a hold and a sweep, the
@@ -54,7 +54,7 @@ func TestOrderMetrics(t *testing.T) {
 	tampered := s.order("buyer-2")
 	id := tampered.JSON["paymentId"].(string)
 	w := payHonestly(tampered)
-	s.portone.SetPayment(fakeportone.Payment{ID: id, Status: "PAID", OrderName: w.OrderName, CustomData: w.CustomData, Total: 100})
+	s.portone.SetPayment(sandbox.Payment{ID: id, Status: "PAID", OrderName: w.OrderName, CustomData: w.CustomData, Total: 100})
 	if r := s.complete(id).expect(t, http.StatusOK); r.JSON["rejection"] != "amount" {
 		t.Fatalf("rejection %v, want amount", r.JSON["rejection"])
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,8 +17,26 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creditd/creditd/test/fakeportone"
+	"github.com/creditd/creditd/cmd/portone-sandbox/sandbox"
 )
+
+// portOne is the sandbox served over HTTP for one test.
+type portOne struct {
+	*sandbox.Sandbox
+	URL string
+}
+
+func startSandbox(t testing.TB, cfg sandbox.Config) *portOne {
+	t.Helper()
+	sb, err := sandbox.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sb.Handler())
+	t.Cleanup(srv.Close)
+	t.Cleanup(sb.Close) // first: it releases held answers srv.Close would wait for
+	return &portOne{Sandbox: sb, URL: srv.URL}
+}
 
 // The webhook secret of the purchase tests (PortOne's SDK test secret).
 const webhookSecret = "whsec_pzQGE83cSIRKM4/WH5QY+g=="
@@ -25,12 +44,12 @@ const webhookSecret = "whsec_pzQGE83cSIRKM4/WH5QY+g=="
 // shop is creditd selling credits through a fake PortOne over real HTTP.
 type shop struct {
 	*service
-	portone *fakeportone.Server
+	portone *portOne
 }
 
 func startShop(t *testing.T, env ...string) *shop {
 	t.Helper()
-	fp := fakeportone.Start(t, fakeportone.Options{})
+	fp := startSandbox(t, sandbox.Config{})
 	vars := map[string]string{"PORTONE_API_URL": fp.URL, "PORTONE_API_SECRET": fp.APISecret, "PORTONE_STORE_ID": fp.StoreID,
 		"PORTONE_CHANNEL_KEY": "channel-key-test", "PORTONE_WEBHOOK_SECRETS": webhookSecret, "CREDITD_WEBHOOK_POLL_INTERVAL": "50ms"}
 	for i := 0; i+1 < len(env); i += 2 {
@@ -64,8 +83,8 @@ func (s *shop) balance(account string) string {
 }
 
 // payHonestly is the buyer paying exactly what the order asks.
-func payHonestly(o response) fakeportone.PaidWith {
-	return fakeportone.PaidWith{Total: int64(o.JSON["totalAmount"].(float64)), OrderName: o.JSON["orderName"].(string),
+func payHonestly(o response) sandbox.PaidWith {
+	return sandbox.PaidWith{Total: int64(o.JSON["totalAmount"].(float64)), OrderName: o.JSON["orderName"].(string),
 		CustomData: string(mustJSON(o.JSON["customData"]))}
 }
 
@@ -112,7 +131,7 @@ func TestTamperedAmountIsRejectedAndRefunded(t *testing.T) {
 	id := o.JSON["paymentId"].(string)
 	paidLess := payHonestly(o)
 	paidLess.Total = 100 // as if pre-registration were off
-	s.portone.SetPayment(fakeportone.Payment{ID: id, Status: "PAID", OrderName: paidLess.OrderName, CustomData: paidLess.CustomData, Total: 100})
+	s.portone.SetPayment(sandbox.Payment{ID: id, Status: "PAID", OrderName: paidLess.OrderName, CustomData: paidLess.CustomData, Total: 100})
 	r := s.complete(id).expect(t, http.StatusOK)
 	if r.JSON["status"] != "REJECTED" || r.JSON["rejection"] != "amount" {
 		t.Fatalf("order %s (%v), want REJECTED for the amount", r.JSON["status"], r.JSON["rejection"])
@@ -329,9 +348,9 @@ func TestForgedReplayedAndTamperedWebhooksAreRefused(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	forged := fakeportone.SignedWebhook("whsec_"+"c29tZW9uZSBlbHNl", "msg-forged", time.Now(), body) // another secret
-	replayed := fakeportone.SignedWebhook(webhookSecret, "msg-old", time.Now().Add(-6*time.Minute), body)
-	tampered := fakeportone.SignedWebhook(webhookSecret, "msg-tampered", time.Now(), body)
+	forged := sandbox.SignedWebhook("whsec_"+"c29tZW9uZSBlbHNl", "msg-forged", time.Now(), body) // another secret
+	replayed := sandbox.SignedWebhook(webhookSecret, "msg-old", time.Now().Add(-6*time.Minute), body)
+	tampered := sandbox.SignedWebhook(webhookSecret, "msg-tampered", time.Now(), body)
 	unsigned := http.Header{"Content-Type": {"application/json"}}
 	for name, c := range map[string]struct {
 		h http.Header
@@ -369,7 +388,9 @@ func TestEventsOutOfOrderEndAsPortOneSays(t *testing.T) {
 	o2 := s.order("buyer-2")
 	id2 := o2.JSON["paymentId"].(string)
 	s.portone.Pay(id2, payHonestly(o2))
-	s.portone.CancelFromConsole(id2, 10000)
+	if _, err := s.portone.CancelFromConsole(id2, 10000); err != nil {
+		t.Fatal(err)
+	}
 	s.webhook("msg-2-cancelled", "Transaction.Cancelled", id2)
 	s.webhook("msg-2-paid", "Transaction.Paid", id2)
 	s.eventually(id2, "REFUNDED")
@@ -430,7 +451,10 @@ func TestConsoleCancellationOfSpentCreditsFollowsThePolicy(t *testing.T) {
 			s := startShop(t, "CREDITD_REFUND_SHORTFALL_POLICY", c.policy)
 			id := s.paid("buyer-1")
 			s.spend("buyer-1", "50")
-			cancel := s.portone.CancelFromConsole(id, 10000)
+			cancel, err := s.portone.CancelFromConsole(id, 10000)
+			if err != nil {
+				t.Fatal(err)
+			}
 			status, err := s.portone.SendWebhook(context.Background(), s.base+"/webhooks/portone", webhookSecret, "Transaction.Cancelled", id, cancel.ID)
 			if err != nil || status != http.StatusOK {
 				t.Fatalf("webhook: %d %v", status, err)
@@ -578,17 +602,17 @@ func TestReconcileGrantsAPaymentNobodyAnnounced(t *testing.T) {
 // with at PortOne (as if pre-registration were off), rejects the order.
 func TestMismatchedPaymentsAreRejected(t *testing.T) {
 	s := startShop(t)
-	for reason, tamper := range map[string]func(p *fakeportone.Payment){
-		"currency":    func(p *fakeportone.Payment) { p.Currency = "USD" },
-		"order_name":  func(p *fakeportone.Payment) { p.OrderName = "1000 credits" },
-		"store":       func(p *fakeportone.Payment) { p.StoreID = "store-someone-else" },
-		"custom_data": func(p *fakeportone.Payment) { p.CustomData = `{"creditdOrder":"ord-another"}` },
+	for reason, tamper := range map[string]func(p *sandbox.Payment){
+		"currency":    func(p *sandbox.Payment) { p.Currency = "USD" },
+		"order_name":  func(p *sandbox.Payment) { p.OrderName = "1000 credits" },
+		"store":       func(p *sandbox.Payment) { p.StoreID = "store-someone-else" },
+		"custom_data": func(p *sandbox.Payment) { p.CustomData = `{"creditdOrder":"ord-another"}` },
 	} {
 		account := "buyer-" + reason
 		o := s.order(account)
 		id := o.JSON["paymentId"].(string)
 		honest := payHonestly(o)
-		p := fakeportone.Payment{ID: id, Status: "PAID", OrderName: honest.OrderName, CustomData: honest.CustomData, Total: honest.Total}
+		p := sandbox.Payment{ID: id, Status: "PAID", OrderName: honest.OrderName, CustomData: honest.CustomData, Total: honest.Total}
 		tamper(&p)
 		s.portone.SetPayment(p)
 		r := s.complete(id).expect(t, http.StatusOK)

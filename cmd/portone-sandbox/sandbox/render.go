@@ -1,4 +1,4 @@
-package fakeportone
+package sandbox
 
 import (
 	"time"
@@ -16,17 +16,19 @@ type wirePayment struct {
 	Method          any                 `json:"method,omitempty"`
 	Channel         *wireChannel        `json:"channel,omitempty"`
 	Version         string              `json:"version"`
+	Webhooks        []PaymentWebhook    `json:"webhooks,omitempty"`
 	RequestedAt     time.Time           `json:"requestedAt"`
 	UpdatedAt       time.Time           `json:"updatedAt"`
 	StatusChangedAt time.Time           `json:"statusChangedAt"`
 	OrderName       string              `json:"orderName"`
 	Amount          wireAmount          `json:"amount"`
 	Currency        string              `json:"currency"`
-	Customer        struct{}            `json:"customer"`
+	Customer        Customer            `json:"customer"`
 	Origin          wireOrigin          `json:"origin"`
 	CustomData      string              `json:"customData,omitempty"`
 	PaidAt          *time.Time          `json:"paidAt,omitempty"`
 	PgTxID          string              `json:"pgTxId,omitempty"`
+	ReceiptURL      string              `json:"receiptUrl,omitempty"`
 	Disputes        *[]struct{}         `json:"disputes,omitempty"`
 	Cancellations   *[]wireCancellation `json:"cancellations,omitempty"`
 	CancelledAt     *time.Time          `json:"cancelledAt,omitempty"`
@@ -95,23 +97,24 @@ type wireCancellation struct {
 	Trigger     string     `json:"trigger,omitempty"`
 }
 
-// vat is the VAT included in a taxable amount, 1/11 (PortOne's rounding is
-// not documented; this floors).
-func vat(amount int64) int64 { return amount / 11 }
-
-func (s *Server) render(p *Payment) wirePayment {
+func (s *Sandbox) render(p *Payment) wirePayment {
 	changed := latest(p.RequestedAt, p.PaidAt, p.FailedAt, p.CancelledAt)
+	taxable := vat(p.Total - p.TaxFree)
 	w := wirePayment{
 		Status: p.Status, ID: p.ID, TransactionID: p.TransactionID,
-		MerchantID: "merchant-fake", StoreID: p.StoreID, Version: "V2",
-		RequestedAt: p.RequestedAt, UpdatedAt: changed, StatusChangedAt: changed,
-		OrderName: p.OrderName, Currency: p.Currency, CustomData: p.CustomData,
-		Amount: wireAmount{Total: p.Total, Vat: vat(p.Total), Supply: p.Total - vat(p.Total), Paid: p.Paid, Cancelled: p.Cancelled},
+		MerchantID: "merchant-sandbox", StoreID: p.StoreID, Version: "V2", Webhooks: p.Webhooks,
+		RequestedAt: p.RequestedAt, UpdatedAt: latest(changed, p.StatusChangedAt), StatusChangedAt: p.StatusChangedAt,
+		OrderName: p.OrderName, Currency: p.Currency, CustomData: p.CustomData, Customer: p.Customer,
+		Amount: wireAmount{Total: p.Total, TaxFree: p.TaxFree, Vat: taxable, Supply: p.Total - p.TaxFree - taxable,
+			Paid: p.Paid, Cancelled: p.Cancelled, CancelledTaxFree: p.CancelledTaxFree},
 		Origin: wireOrigin{PlatformType: "PC", IPAddress: "127.0.0.1"},
+	}
+	if w.StatusChangedAt.IsZero() {
+		w.StatusChangedAt = changed
 	}
 	// READY and FAILED payments may have no channel yet; the others must.
 	if p.Status != "READY" && p.Status != "FAILED" {
-		w.Channel = &wireChannel{Type: "TEST", ID: "channel-fake", Key: "channel-key-fake", Name: "fakeportone", PgProvider: "TOSSPAYMENTS", PgMerchantID: "tosstest"}
+		w.Channel = &wireChannel{Type: "TEST", ID: "channel-sandbox", Key: s.ChannelKey, Name: "portone-sandbox", PgProvider: "TOSSPAYMENTS", PgMerchantID: "tosstest"}
 		w.PgTxID = "pg-" + p.TransactionID
 	}
 	switch {
@@ -121,7 +124,7 @@ func (s *Server) render(p *Payment) wirePayment {
 			RemitteeName: va.RemitteeName, ExpiredAt: va.ExpiredAt, IssuedAt: va.IssuedAt}
 	case p.Status != "READY":
 		w.Method = wireCard{Type: "PaymentMethodCard",
-			Card:           map[string]string{"brand": "LOCAL", "type": "CREDIT", "ownerType": "PERSONAL", "bin": "53275000", "name": "fakecard", "number": "53275000****123*"},
+			Card:           map[string]string{"brand": "LOCAL", "type": "CREDIT", "ownerType": "PERSONAL", "bin": "53275000", "name": "sandbox card", "number": "53275000****123*"},
 			ApprovalNumber: "30012345", Installment: map[string]any{"month": 0, "isInterestFree": false}}
 	}
 	if !p.PaidAt.IsZero() {
@@ -134,6 +137,7 @@ func (s *Server) render(p *Payment) wirePayment {
 	switch p.Status {
 	case "PAID":
 		w.Disputes = &[]struct{}{}
+		w.ReceiptURL = "https://sandbox.invalid/receipts/" + p.TransactionID
 		if len(cancellations) > 0 {
 			w.Cancellations = &cancellations
 		}
@@ -150,25 +154,19 @@ func (s *Server) render(p *Payment) wirePayment {
 			at = changed
 		}
 		w.FailedAt = &at
-		w.Failure = &wireFailure{Reason: p.FailureReason, PgCode: "FAKE", PgMessage: p.FailureReason}
+		w.Failure = &wireFailure{Reason: p.Failure.Reason, PgCode: p.Failure.PgCode, PgMessage: p.Failure.PgMessage}
 	}
 	return w
 }
 
 func renderCancellation(c Cancellation) wireCancellation {
-	w := wireCancellation{Status: c.Status, ID: c.ID, TotalAmount: c.Amount, VatAmount: vat(c.Amount), Reason: c.Reason, RequestedAt: c.RequestedAt, Trigger: c.Trigger}
+	if c.Vat == 0 && c.TaxFree == 0 {
+		c.Vat = vat(c.Amount) // a cancellation a test set by hand
+	}
+	w := wireCancellation{Status: c.Status, ID: c.ID, TotalAmount: c.Amount, TaxFreeAmt: c.TaxFree, VatAmount: c.Vat, Reason: c.Reason,
+		RequestedAt: c.RequestedAt, Trigger: c.Trigger}
 	if !c.CancelledAt.IsZero() {
 		w.CancelledAt = &c.CancelledAt
 	}
 	return w
-}
-
-func latest(ts ...time.Time) time.Time {
-	var l time.Time
-	for _, t := range ts {
-		if t.After(l) {
-			l = t
-		}
-	}
-	return l
 }

@@ -1,4 +1,4 @@
-package fakeportone_test
+package sandbox_test
 
 import (
 	"bytes"
@@ -15,11 +15,29 @@ import (
 	"testing"
 	"time"
 
-	"github.com/creditd/creditd/test/fakeportone"
+	"github.com/creditd/creditd/cmd/portone-sandbox/sandbox"
 )
 
+// portOne is the sandbox served over HTTP for one test.
+type portOne struct {
+	*sandbox.Sandbox
+	URL string
+}
+
+func startSandbox(t testing.TB, cfg sandbox.Config) *portOne {
+	t.Helper()
+	sb, err := sandbox.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sb.Handler())
+	t.Cleanup(srv.Close)
+	t.Cleanup(sb.Close) // first: it releases held answers srv.Close would wait for
+	return &portOne{Sandbox: sb, URL: srv.URL}
+}
+
 // call sends one API request the way a PortOne client would.
-func call(t *testing.T, fp *fakeportone.Server, method, path string, body any, header map[string]string) (int, map[string]any) {
+func call(t *testing.T, fp *portOne, method, path string, body any, header map[string]string) (int, map[string]any) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -72,16 +90,16 @@ func TestPaymentShapes(t *testing.T) {
 		"PARTIAL_CANCELLED":      {"channel", "cancellations", "cancelledAt"},
 		"CANCELLED":              {"channel", "cancellations", "cancelledAt"},
 	}
-	fp := fakeportone.Start(t, fakeportone.Options{})
-	fp.Ready("p-ready", fakeportone.PaidWith{Total: 1000})
-	fp.SetPayment(fakeportone.Payment{ID: "p-pending", Status: "PAY_PENDING", Total: 1000})
-	fp.IssueVirtualAccount("p-va", fakeportone.PaidWith{Total: 1000})
-	fp.Pay("p-paid", fakeportone.PaidWith{Total: 1000})
-	fp.Ready("p-failed", fakeportone.PaidWith{Total: 1000})
+	fp := startSandbox(t, sandbox.Config{})
+	fp.Ready("p-ready", sandbox.PaidWith{Total: 1000})
+	fp.SetPayment(sandbox.Payment{ID: "p-pending", Status: "PAY_PENDING", Total: 1000})
+	fp.IssueVirtualAccount("p-va", sandbox.PaidWith{Total: 1000})
+	fp.Pay("p-paid", sandbox.PaidWith{Total: 1000})
+	fp.Ready("p-failed", sandbox.PaidWith{Total: 1000})
 	fp.Fail("p-failed", "declined")
-	fp.Pay("p-partial", fakeportone.PaidWith{Total: 1000})
+	fp.Pay("p-partial", sandbox.PaidWith{Total: 1000})
 	fp.CancelFromConsole("p-partial", 400)
-	fp.Pay("p-cancelled", fakeportone.PaidWith{Total: 1000})
+	fp.Pay("p-cancelled", sandbox.PaidWith{Total: 1000})
 	fp.CancelFromConsole("p-cancelled", 0)
 	for id, status := range map[string]string{"p-ready": "READY", "p-pending": "PAY_PENDING", "p-va": "VIRTUAL_ACCOUNT_ISSUED", "p-paid": "PAID",
 		"p-failed": "FAILED", "p-partial": "PARTIAL_CANCELLED", "p-cancelled": "CANCELLED"} {
@@ -114,8 +132,8 @@ func TestPaymentShapes(t *testing.T) {
 }
 
 func TestAuthAndStore(t *testing.T) {
-	fp := fakeportone.Start(t, fakeportone.Options{StoreID: "store-1"})
-	fp.Pay("p", fakeportone.PaidWith{Total: 1})
+	fp := startSandbox(t, sandbox.Config{StoreID: "store-1"})
+	fp.Pay("p", sandbox.PaidWith{Total: 1})
 	code, body := call(t, fp, "GET", "/payments/p", nil, map[string]string{"Authorization": "PortOne wrong"})
 	errType(t, code, body, 401, "UNAUTHORIZED")
 	code, body = call(t, fp, "GET", "/payments/p", nil, map[string]string{"Authorization": "Bearer " + fp.APISecret})
@@ -130,9 +148,9 @@ func TestAuthAndStore(t *testing.T) {
 }
 
 func TestCancelRules(t *testing.T) {
-	fp := fakeportone.Start(t, fakeportone.Options{})
-	fp.Ready("ready", fakeportone.PaidWith{Total: 1000})
-	fp.Pay("paid", fakeportone.PaidWith{Total: 1000})
+	fp := startSandbox(t, sandbox.Config{})
+	fp.Ready("ready", sandbox.PaidWith{Total: 1000})
+	fp.Pay("paid", sandbox.PaidWith{Total: 1000})
 	tests := []struct {
 		name     string
 		id       string
@@ -169,8 +187,8 @@ func TestCancelRules(t *testing.T) {
 }
 
 func TestIdempotencyKey(t *testing.T) {
-	fp := fakeportone.Start(t, fakeportone.Options{})
-	fp.Pay("p", fakeportone.PaidWith{Total: 1000})
+	fp := startSandbox(t, sandbox.Config{})
+	fp.Pay("p", sandbox.PaidWith{Total: 1000})
 	key := map[string]string{"Idempotency-Key": `"cancel-p-0000000001"`}
 	code, first := call(t, fp, "POST", "/payments/p/cancel", map[string]any{"reason": "r", "amount": 100}, key)
 	if code != 200 {
@@ -204,14 +222,14 @@ func TestIdempotencyKey(t *testing.T) {
 }
 
 func TestPreRegister(t *testing.T) {
-	fp := fakeportone.Start(t, fakeportone.Options{})
+	fp := startSandbox(t, sandbox.Config{})
 	code, _ := call(t, fp, "POST", "/payments/p/pre-register", map[string]any{"totalAmount": 5000, "currency": "KRW"}, nil)
 	if total, cur, ok := fp.PreRegistered("p"); code != 200 || !ok || total != 5000 || cur != "KRW" {
 		t.Errorf("%d: %d %s %v", code, total, cur, ok)
 	}
 	code, body := call(t, fp, "POST", "/payments/p/pre-register", map[string]any{"totalAmount": 50.5, "currency": "KRW"}, nil)
 	errType(t, code, body, 400, "INVALID_REQUEST")
-	if p := fp.Pay("p", fakeportone.PaidWith{Total: 5000}); p.Status != "PAID" {
+	if p := fp.Pay("p", sandbox.PaidWith{Total: 5000}); p.Status != "PAID" {
 		t.Errorf("paid the pre-registered amount: %+v", p)
 	}
 	code, body = call(t, fp, "POST", "/payments/p/pre-register", map[string]any{"totalAmount": 5000, "currency": "KRW"}, nil)
@@ -219,9 +237,9 @@ func TestPreRegister(t *testing.T) {
 }
 
 func TestPaymentsByCursor(t *testing.T) {
-	fp := fakeportone.Start(t, fakeportone.Options{})
+	fp := startSandbox(t, sandbox.Config{})
 	for _, id := range []string{"a", "b", "c"} {
-		fp.Pay(id, fakeportone.PaidWith{Total: 1})
+		fp.Pay(id, sandbox.PaidWith{Total: 1})
 	}
 	list := func(body map[string]any) (int, map[string]any) {
 		b, _ := json.Marshal(body)
@@ -249,8 +267,8 @@ func TestPaymentsByCursor(t *testing.T) {
 }
 
 func TestFailNextAndRequests(t *testing.T) {
-	fp := fakeportone.Start(t, fakeportone.Options{})
-	fp.Pay("p", fakeportone.PaidWith{Total: 1})
+	fp := startSandbox(t, sandbox.Config{})
+	fp.Pay("p", sandbox.PaidWith{Total: 1})
 	fp.FailNext(1, 503)
 	code, body := call(t, fp, "GET", "/payments/p", nil, nil)
 	errType(t, code, body, 503, "INTERNAL_SERVER_ERROR")
@@ -267,7 +285,7 @@ func TestFailNextAndRequests(t *testing.T) {
 func TestSignedWebhookMatchesPortOne(t *testing.T) {
 	body := `{"type":"Transaction.Paid","timestamp":"2024-04-25T10:00:00.000Z","data":{"paymentId":"example-payment-id","storeId":"store-ae356798-3d20-4969-b739-14c6b0e1a667","transactionId":"55451513-9763-4a7a-bb43-78a4c65be843"}}`
 	for _, secret := range []string{"pzQGE83cSIRKM4/WH5QY+g==", "whsec_pzQGE83cSIRKM4/WH5QY+g=="} {
-		h := fakeportone.SignedWebhook(secret, "dummy-webhook-id", time.Unix(1714039200, 0), []byte(body))
+		h := sandbox.SignedWebhook(secret, "dummy-webhook-id", time.Unix(1714039200, 0), []byte(body))
 		if h.Get("webhook-signature") != "v1,qmNcYHU8w9hP22fshTiuuIP9XZrhl6h0hjCr1zh7DRs=" || h.Get("webhook-id") != "dummy-webhook-id" || h.Get("webhook-timestamp") != "1714039200" {
 			t.Errorf("headers %v", h)
 		}
@@ -276,8 +294,8 @@ func TestSignedWebhookMatchesPortOne(t *testing.T) {
 
 func TestSendWebhook(t *testing.T) {
 	now := time.Date(2027, 3, 1, 9, 30, 0, 0, time.UTC)
-	fp := fakeportone.Start(t, fakeportone.Options{StoreID: "store-9", Now: func() time.Time { return now }})
-	paid := fp.Pay("ord-1", fakeportone.PaidWith{Total: 1})
+	fp := startSandbox(t, sandbox.Config{StoreID: "store-9", Now: func() time.Time { return now }})
+	paid := fp.Pay("ord-1", sandbox.PaidWith{Total: 1})
 	type delivery struct {
 		header http.Header
 		body   string
@@ -312,7 +330,7 @@ func TestSendWebhook(t *testing.T) {
 	if !strings.HasPrefix(h.Get("webhook-id"), "msg_") || h.Get("webhook-timestamp") != strconv.FormatInt(sentAt.Unix(), 10) || h.Get("Content-Type") != "application/json" {
 		t.Errorf("headers %v", h)
 	}
-	if sig := fakeportone.SignedWebhook(secret, h.Get("webhook-id"), sentAt, []byte(got[0].body)).Get("webhook-signature"); h.Get("webhook-signature") != sig {
+	if sig := sandbox.SignedWebhook(secret, h.Get("webhook-id"), sentAt, []byte(got[0].body)).Get("webhook-signature"); h.Get("webhook-signature") != sig {
 		t.Errorf("signature %s, want %s", h.Get("webhook-signature"), sig)
 	}
 	// A resend: same id and body, a new attempt timestamp.

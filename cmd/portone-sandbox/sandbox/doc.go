@@ -1,0 +1,75 @@
+// Package sandbox is a local PortOne V2: its REST API, its webhooks and a
+// browser checkout, in memory, served by Handler. Tests serve it with
+// httptest; cmd/portone-sandbox serves it for development.
+//
+//	sb, _ := sandbox.New(sandbox.Config{WebhookURL: appURL + "/webhooks/portone", WebhookSecrets: []string{secret}})
+//	defer sb.Close()
+//	srv := httptest.NewServer(sb.Handler())
+//	gw, _ := portone.New(portone.Config{BaseURL: srv.URL, APISecret: sb.APISecret, StoreID: sb.StoreID})
+//	sb.Pay("ord-1", sandbox.PaidWith{Total: 10000, OrderName: "100 credits"}) // PAID, Transaction.Paid delivered
+//
+// # PortOne's REST API
+//
+// Authorization: PortOne <APISecret>, else 401 UNAUTHORIZED; a storeId
+// other than StoreID gets 403 FORBIDDEN. Bodies are read as JSON whatever
+// the Content-Type; GETs take theirs in the requestBody query parameter
+// too. Errors are PortOne's {type, message} with its status codes. Ids are
+// URL-escaped path segments (%2F included).
+//
+//	GET  /payments/{id}               the payment in the shape of its status (all seven)
+//	POST /payments/{id}/pre-register  {totalAmount, currency, taxFreeAmount?}; a later payment of another amount fails
+//	POST /payments/{id}/cancel        full or partial, PortOne's 400/404/409 rules, skipWebhook; answers {cancellation}
+//	GET  /payments-by-cursor          {from, until, cursor, size}: creation order, opaque cursors
+//	GET  /payments                    {page:{number,size}, filter:{storeId, from, until, status[], timestampType, sortOrder}}
+//
+// POSTs honour Idempotency-Key (an RFC 8941 string, quotes included): a
+// repeat of a finished request gets the first answer again, a repeat while
+// the first is still being answered gets 409 IDEMPOTENCY_OUTSTANDING_REQUEST.
+//
+// # Webhooks
+//
+// With a WebhookURL, every change of a payment (VirtualAccountIssued, Paid,
+// PayPending, Failed, PartialCancelled, Cancelled) is delivered as PortOne's
+// 2024-04-25 body, signed per Standard Webhooks with every WebhookSecrets
+// entry: one webhook-id per event, a fresh webhook-timestamp per attempt.
+// Attempts follow PortOne's schedule (now, then 1, 4, 16, 64 and 256
+// minutes with full jitter, times WebhookRetryScale), stop at a 2xx, and are
+// recorded in the payment's webhooks list. Without a WebhookURL nothing is
+// sent by itself; SendWebhook and SendWebhookWithID send one by hand.
+//
+// # Browser checkout
+//
+// The browser SDK's requestPayment posts to /checkout and opens the page it
+// is given, where a person (or a test) picks an outcome. No auth, CORS *.
+//
+//	GET  /v2/browser-sdk.js           the browser SDK
+//	POST /checkout                    requestPayment's argument -> {checkoutId, checkoutUrl}, or 400 {code, message}
+//	GET  /checkout/{checkoutId}       the payment window
+//	GET  /checkout/{checkoutId}/details
+//	POST /checkout/{checkoutId}/outcome {"outcome": "card"|"fail"|"virtual-account"|"different-amount", "amount"}
+//	                                  -> the SDK's PaymentResponse
+//
+// # Controls (JSON, no auth; each has a Go method of the same behaviour)
+//
+//	GET    /sandbox/                            a page showing the payments, their history and webhook attempts
+//	GET    /sandbox/payments                    {payments: [{payment, history}]}, newest first
+//	POST   /sandbox/payments/{id}/deposit       Deposit: the buyer pays into the virtual account
+//	POST   /sandbox/payments/{id}/console-cancel {amount?, reason?}: CancelFromConsole
+//	POST   /sandbox/payments/{id}/webhooks/resend  ResendWebhook: the payment's last event again
+//	PUT    /sandbox/pre-registration            {"enforced": bool}: EnforcePreRegistration
+//	PUT    /sandbox/faults                      {"api": {failNext, status, latency}, "webhooks": {drop, duplicate, hold}}
+//	DELETE /sandbox/faults                      Heal: every fault off, held webhooks released
+//	POST   /sandbox/webhooks/release            {"order": "sent"|"reverse"}: ReleaseWebhooks
+//	POST   /sandbox/reset                       Reset: no payments, no faults
+//
+// Payments change when the API, a checkout or a Go method says so: Ready,
+// Pay, PayPending, IssueVirtualAccount, Deposit, Fail, CancelFromConsole,
+// SetPayment (no webhook) and SetRawPayment (a hand-written body). API
+// faults: FailNext, FailNextRaw, Delay, DelayNext; webhook faults:
+// DropWebhooks, DuplicateWebhooks, HoldWebhooks, ReleaseWebhooks. Requests
+// and CancelRequests show what the API received.
+//
+// Every method is safe to call from any goroutine. Memory is bounded: the
+// request log, idempotency keys, checkouts, queued and held webhooks and
+// each payment's webhook log keep the newest entries only.
+package sandbox
