@@ -42,12 +42,14 @@ stop: ## Stop the dev PostgreSQL container of make run (keeps its data volume; m
 
 test: postgres-image browser ## Unit tests, then integration and browser tests (needs Docker); screenshots land in .bin/test-artifacts
 	POSTGRES_IMAGE="$$(cat $(PG_IMAGE_FILE))" $(GO) test -race -count=1 ./...
+	@mkdir -p $(BIN)/test-artifacts
 	$(INTEGRATION_ENV) $(GO) test -race -count=1 -tags integration $(ARTIFACTS) $(INTEGRATION_PKGS)
 
 test-unit: ## Unit tests only (no Docker)
 	$(GO) test -race -count=1 ./...
 
 test-integration: postgres-image browser ## Integration and browser tests only (needs Docker)
+	@mkdir -p $(BIN)/test-artifacts
 	$(INTEGRATION_ENV) $(GO) test -race -count=1 -tags integration $(ARTIFACTS) $(INTEGRATION_PKGS)
 
 browser: ## Ensure a Chromium for the browser tests (Debian's chromium, installed when missing)

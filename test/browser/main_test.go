@@ -99,7 +99,7 @@ func startStack(t *testing.T) *stack {
 
 	s.sandbox, err = sandbox.New(sandbox.Config{
 		APISecret: apiSecret, StoreID: storeID, ChannelKey: channelKey,
-		WebhookSecret: webhookSecret, WebhookURL: s.creditd + "/webhooks/portone",
+		WebhookSecrets: []string{webhookSecret}, WebhookURL: s.creditd + "/webhooks/portone",
 		WebhookRetryScale: 0.0005, PublicURL: s.sandboxURL,
 	})
 	if err != nil {
@@ -109,8 +109,8 @@ func startStack(t *testing.T) *stack {
 	sbServer.Start()
 	t.Cleanup(func() { sbServer.Close(); s.sandbox.Close() })
 
-	s.addPack(`{"id":"starter","name":"Starter: 100 credits","price":"9900","currency":"KRW","credits":"100"}`)
-	s.addPack(`{"id":"creator","name":"Creator: 500 + 50 bonus credits","price":"45000","currency":"KRW","credits":"500","bonusCredits":"50"}`)
+	s.addPack(`{"id":"starter","name":"Starter","price":"9900","currency":"KRW","credits":"100"}`)
+	s.addPack(`{"id":"creator","name":"Creator","price":"45000","currency":"KRW","credits":"500","bonusCredits":"50"}`)
 
 	demo, err := shop.New(shop.Config{CreditdURL: s.creditd, APIKey: shop.APIKey(s.key), PortOneSDKURL: s.sandboxURL + "/v2/browser-sdk.js"})
 	if err != nil {
@@ -158,7 +158,12 @@ func newBrowser(t *testing.T) context.Context {
 	err := chromedp.Listen(ctx, func(ev any) {
 		switch ev := ev.(type) {
 		case *runtime.EventExceptionThrown:
-			t.Logf("browser: uncaught %s", ev.ExceptionDetails.Error())
+			d := ev.ExceptionDetails
+			desc := d.Text
+			if d.Exception != nil {
+				desc += " " + d.Exception.Description
+			}
+			t.Logf("browser: uncaught %s at %s:%d", desc, d.URL, d.LineNumber+1)
 		case *runtime.EventConsoleAPICalled:
 			var args []string
 			for _, a := range ev.Args {
@@ -184,17 +189,18 @@ func (s *stack) run(what string, actions ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-// screenshot saves the whole page as NAME.png in the test's artifact directory.
+// screenshot saves the whole page as TEST-NAME.png (quality 100 makes a PNG) in the test's artifact directory.
 func (s *stack) screenshot(name string) {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(s.browser, 10*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		s.t.Logf("screenshot %s: %v", name, err)
 		return
 	}
-	path := filepath.Join(s.t.ArtifactDir(), name+".png")
+	// Named after the test too: go test names artifact directories at random.
+	path := filepath.Join(s.t.ArtifactDir(), strings.ReplaceAll(s.t.Name()+"-"+name, " ", "-")+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		s.t.Fatal(err)
 	}

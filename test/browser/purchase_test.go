@@ -158,16 +158,16 @@ func TestBuyAPackByCard(t *testing.T) {
 	s := startStack(t)
 	s.openShop()
 	s.screenshot("1-shop")
-	s.buy("starter", "CARD")
+	s.buy("creator", "CARD")
 	s.screenshot("2-payment-window")
 	s.inPaymentWindow("pay by card", click("#pay-card"))
-	s.waitBalance("100")
+	s.waitBalance("550")
 	s.waitOrderShown("PAID")
 	s.screenshot("3-paid")
 
 	order := s.waitOrder("PAID")
-	if got := s.balance(); got != "100" {
-		t.Fatalf("balance %s, want 100", got)
+	if got := s.balance(); got != "550" {
+		t.Fatalf("balance %s, want 550 (500 paid, 50 bonus)", got)
 	}
 	s.requireWebhooksDelivered(order["paymentId"].(string), 1)
 	s.requireSound()
@@ -176,7 +176,7 @@ func TestBuyAPackByCard(t *testing.T) {
 func TestVirtualAccountThenDeposit(t *testing.T) {
 	s := startStack(t)
 	s.openShop()
-	s.buy("creator", "VIRTUAL_ACCOUNT")
+	s.buy("starter", "VIRTUAL_ACCOUNT")
 	s.inPaymentWindow("issue a virtual account", click("#issue-virtual-account"))
 	s.waitOrderShown("AWAITING_DEPOSIT")
 	s.screenshot("1-awaiting-deposit")
@@ -191,7 +191,7 @@ func TestVirtualAccountThenDeposit(t *testing.T) {
 	}
 	// No click: the deposit's webhook reaches creditd, and the page, which
 	// polls an order awaiting its deposit, shows the credits.
-	s.waitBalance("550")
+	s.waitBalance("100")
 	s.waitOrderShown("PAID")
 	s.screenshot("2-deposited")
 	s.waitOrder("PAID")

@@ -139,9 +139,9 @@ add_pack() {
 		*) log "adding a pack answered $status: $(cat "$dir/logs/catalog.json")"; exit 1 ;;
 	esac
 }
-add_pack '{"id":"starter","name":"Starter: 100 credits","price":"9900","currency":"KRW","credits":"100","creditValidityDays":365}'
-add_pack '{"id":"creator","name":"Creator: 500 + 50 bonus credits","price":"45000","currency":"KRW","credits":"500","bonusCredits":"50","creditValidityDays":365}'
-add_pack '{"id":"studio","name":"Studio: 1,000 + 200 bonus credits","price":"85000","currency":"KRW","credits":"1000","bonusCredits":"200","creditValidityDays":365}'
+add_pack '{"id":"starter","name":"Starter","price":"9900","currency":"KRW","credits":"100","creditValidityDays":365}'
+add_pack '{"id":"creator","name":"Creator","price":"45000","currency":"KRW","credits":"500","bonusCredits":"50","creditValidityDays":365}'
+add_pack '{"id":"studio","name":"Studio","price":"85000","currency":"KRW","credits":"1000","bonusCredits":"200","creditValidityDays":365}'
 
 start demo-shop env \
 	CREDITD_URL="$creditd_url" \

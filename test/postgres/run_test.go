@@ -76,8 +76,12 @@ func TestMakeRun(t *testing.T) {
 	order := shop.post("/api/orders", `{"productId":"starter"}`)
 	paymentID := order["paymentId"].(string)
 	sandbox := client{t: t, base: sandboxURL}
-	checkout := sandbox.post("/checkout", fmt.Sprintf(`{"storeId":%q,"channelKey":%q,"paymentId":%q,"orderName":%q,"totalAmount":%v,"currency":%q,"payMethod":"CARD","customData":%q}`,
-		order["storeId"], order["channelKey"], paymentID, order["orderName"], order["totalAmount"], order["currency"], order["customData"]))
+	request := map[string]any{"payMethod": "CARD"} // PortOne.requestPayment's argument, as the page makes it
+	for _, field := range []string{"storeId", "channelKey", "paymentId", "orderName", "totalAmount", "currency", "customData"} {
+		request[field] = order[field]
+	}
+	body, _ := json.Marshal(request)
+	checkout := sandbox.post("/checkout", string(body))
 	if result := sandbox.post("/checkout/"+checkout["checkoutId"].(string)+"/outcome", `{"outcome":"card"}`); result["code"] != nil {
 		t.Fatalf("paying by card: %v", result)
 	}
