@@ -436,11 +436,11 @@ func (s *Sandbox) listPage(_ *http.Request, body map[string]any) (int, any) {
 		}
 		for _, st := range list {
 			name, _ := st.(string)
-			if name == "PENDING" { // the filter's name for PAY_PENDING
-				name = StatusPayPending
+			if name == StatusPayPending || (name != "PENDING" && !slices.Contains(allStatuses, name)) {
+				return invalid("filter.status names statuses of the filter's enum (PENDING, not PAY_PENDING)")
 			}
-			if !slices.Contains(allStatuses, name) || name == "" {
-				return invalid("filter.status has an unknown status")
+			if name == "PENDING" {
+				name = StatusPayPending
 			}
 			statuses = append(statuses, name)
 		}
