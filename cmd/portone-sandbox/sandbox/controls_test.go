@@ -165,6 +165,12 @@ func TestPaymentControls(t *testing.T) {
 	if code != 200 || cancellation["trigger"] != "CONSOLE" || cancellation["reason"] != "고객 변심" || cancellation["totalAmount"] != json.Number("1000") {
 		t.Fatalf("console cancel: %d %v", code, c)
 	}
+	if code, body := control(t, fp, "POST", "/sandbox/payments/va%2F1/console-cancel", `{"amount":-5}`); code != 400 {
+		t.Errorf("a negative console cancel: %d %v", code, body)
+	}
+	if code, body := control(t, fp, "POST", "/sandbox/payments/nope/console-cancel", ""); code != 409 {
+		t.Errorf("a console cancel of nothing: %d %v", code, body)
+	}
 	waitFor(t, "three events", func() bool { return len(rc.deliveries()) == 3 })
 	if code, _ := control(t, fp, "POST", "/sandbox/payments/va%2F1/webhooks/resend", ""); code != 200 {
 		t.Fatalf("resend: %d", code)

@@ -210,7 +210,9 @@ func (s *Sandbox) Handler() http.Handler { return s.handler }
 func (s *Sandbox) Close() {
 	s.closeOnce.Do(func() {
 		close(s.closed)
+		s.mu.Lock() // release starts senders under s.mu, so none starts after this
 		s.stop()
+		s.mu.Unlock()
 		s.workers.Wait()
 	})
 }

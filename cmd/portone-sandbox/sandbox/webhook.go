@@ -383,6 +383,11 @@ func (s *Sandbox) release(held []delivery) {
 	if len(held) == 0 {
 		return
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil { // closed: Close no longer waits for new senders
+		return
+	}
 	s.workers.Go(func() {
 		for _, d := range held {
 			if s.ctx.Err() != nil {
