@@ -479,21 +479,28 @@ func TestEventsOutOfOrderEndAsPortOneSays(t *testing.T) {
 	s.drainInbox()
 	s.eventually(id, "PAID")
 
-	// Cancelled (in PortOne's console) delivered before Paid.
+	// Cancelled (in PortOne's console) delivered before Paid, each three times.
 	s.portone.HoldWebhooks(true)
+	s.portone.DuplicateWebhooks(2)
 	o2 := s.order("buyer-2")
 	id2 := o2.JSON["paymentId"].(string)
 	s.portone.Pay(id2, payHonestly(o2))
 	if _, err := s.portone.CancelFromConsole(id2, 10000); err != nil {
 		t.Fatal(err)
 	}
-	if n := s.portone.ReleaseWebhooks(true); n != 2 {
-		t.Fatalf("%d events released, want Paid and Cancelled", n)
+	if n := s.portone.ReleaseWebhooks(true); n != 6 {
+		t.Fatalf("%d deliveries released, want Paid and Cancelled three times each", n)
 	}
 	s.eventually(id2, "REFUNDED")
-	s.requireWebhooksTaken(id2, 2)
-	if p, _ := s.portone.Payment(id2); p.Webhooks[0].PaymentStatus != "CANCELLED" || !strings.Contains(p.Webhooks[0].Request.Body, "Transaction.Cancelled") {
-		t.Fatalf("the first delivery was %+v, want the cancellation", p.Webhooks[0])
+	attempts := s.webhookAttempts(id2, 6)
+	s.requireWebhooksTaken(id2, 6)
+	for i, a := range attempts {
+		if wantCancelled := i < 3; wantCancelled != strings.Contains(a.Request.Body, "Transaction.Cancelled") {
+			t.Fatalf("delivery %d was %s, want the three cancellations first", i+1, a.Request.Body)
+		}
+	}
+	if n := s.inboxRows(fmt.Sprintf("payment_id = '%s'", id2)); n != 2 {
+		t.Fatalf("%d inbox rows for two events delivered three times each", n)
 	}
 	s.drainInbox()
 	if got := s.balance("buyer-1"); got != "110" {
