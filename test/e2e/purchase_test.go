@@ -63,22 +63,22 @@ func startShop(t *testing.T, env ...string) *shop {
 // PortOne's schedule (2000 times faster).
 func startShopWithWebhooks(t *testing.T, env ...string) *shop {
 	t.Helper()
-	fp := startSandbox(t, sandbox.Config{ChannelKey: "channel-key-test", WebhookSecrets: []string{webhookSecret}, WebhookRetryScale: 0.0005})
-	s := startShopOn(t, fp, env...)
-	if err := fp.SetWebhookURL(s.base + "/webhooks/portone"); err != nil {
+	sb := startSandbox(t, sandbox.Config{ChannelKey: "channel-key-test", WebhookSecrets: []string{webhookSecret}, WebhookRetryScale: 0.0005})
+	s := startShopOn(t, sb, env...)
+	if err := sb.SetWebhookURL(s.base + "/webhooks/portone"); err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-func startShopOn(t *testing.T, fp *portOne, env ...string) *shop {
+func startShopOn(t *testing.T, sb *portOne, env ...string) *shop {
 	t.Helper()
-	vars := map[string]string{"PORTONE_API_URL": fp.URL, "PORTONE_API_SECRET": fp.APISecret, "PORTONE_STORE_ID": fp.StoreID,
-		"PORTONE_CHANNEL_KEY": fp.ChannelKey, "PORTONE_WEBHOOK_SECRETS": webhookSecret, "CREDITD_WEBHOOK_POLL_INTERVAL": "50ms"}
+	vars := map[string]string{"PORTONE_API_URL": sb.URL, "PORTONE_API_SECRET": sb.APISecret, "PORTONE_STORE_ID": sb.StoreID,
+		"PORTONE_CHANNEL_KEY": sb.ChannelKey, "PORTONE_WEBHOOK_SECRETS": webhookSecret, "CREDITD_WEBHOOK_POLL_INTERVAL": "50ms"}
 	for i := 0; i+1 < len(env); i += 2 {
 		vars[env[i]] = env[i+1]
 	}
-	s := &shop{service: start(t, vars), portone: fp}
+	s := &shop{service: start(t, vars), portone: sb}
 	s.do(http.MethodPost, "/v1/products", `{"id":"pack-100","name":"100 credits","price":"10000","currency":"KRW","credits":"100","bonusCredits":"10"}`).
 		expect(t, http.StatusCreated)
 	return s

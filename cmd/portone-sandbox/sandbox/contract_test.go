@@ -48,13 +48,13 @@ func requireConforms(t *testing.T, doc *openapi3.T, schema, what string, body []
 }
 
 // rawCall is one API request, answered as bytes.
-func rawCall(t *testing.T, fp *portOne, method, path, body string) (int, []byte) {
+func rawCall(t *testing.T, sb *portOne, method, path, body string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, fp.URL+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, sb.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "PortOne "+fp.APISecret)
+	req.Header.Set("Authorization", "PortOne "+sb.APISecret)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -121,54 +121,54 @@ func TestSandboxConformsToTheContract(t *testing.T) {
 		}
 	}))
 	defer receiver.Close()
-	fp := startSandbox(t, sandbox.Config{WebhookURL: receiver.URL, WebhookSecrets: []string{testWebhookSecret}, WebhookRetryScale: 0.0001})
+	sb := startSandbox(t, sandbox.Config{WebhookURL: receiver.URL, WebhookSecrets: []string{testWebhookSecret}, WebhookRetryScale: 0.0001})
 
 	w := sandbox.PaidWith{Total: 10000, TaxFree: 1000, OrderName: "100 credits", CustomData: `{"order":1}`,
 		Customer: sandbox.Customer{ID: "u-1", Name: "홍길동", Email: "buyer@example.com"}}
-	fp.Ready("p-ready", w)
-	fp.PayPending("p-pending", w)
-	fp.IssueVirtualAccount("p-va", w)
-	fp.Pay("p-paid", w)
-	fp.Pay("p-retried", w)
-	fp.Fail("p-failed", "declined")
-	fp.Pay("p-partial", w)
-	if code, b := rawCall(t, fp, "POST", "/payments/p-partial/cancel", `{"reason":"r","amount":3000,"taxFreeAmount":500}`); code != 200 {
+	sb.Ready("p-ready", w)
+	sb.PayPending("p-pending", w)
+	sb.IssueVirtualAccount("p-va", w)
+	sb.Pay("p-paid", w)
+	sb.Pay("p-retried", w)
+	sb.Fail("p-failed", "declined")
+	sb.Pay("p-partial", w)
+	if code, b := rawCall(t, sb, "POST", "/payments/p-partial/cancel", `{"reason":"r","amount":3000,"taxFreeAmount":500}`); code != 200 {
 		t.Fatalf("cancel: %d %s", code, b)
 	} else {
 		requireConforms(t, doc, "CancelPaymentResponse", "a cancel's answer", b)
 	}
-	fp.Pay("p-cancelled", w)
-	if _, err := fp.CancelFromConsole("p-cancelled", 0); err != nil {
+	sb.Pay("p-cancelled", w)
+	if _, err := sb.CancelFromConsole("p-cancelled", 0); err != nil {
 		t.Fatal(err)
 	}
-	fp.IssueVirtualAccount("p-deposited", w)
-	if _, err := fp.Deposit("p-deposited"); err != nil {
+	sb.IssueVirtualAccount("p-deposited", w)
+	if _, err := sb.Deposit("p-deposited"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "webhook attempts on every payment", func() bool {
-		p, _ := fp.Payment("p-retried")
-		return len(p.Webhooks) >= 2 && len(fp.mustPayment(t, "p-deposited").Webhooks) >= 2
+		p, _ := sb.Payment("p-retried")
+		return len(p.Webhooks) >= 2 && len(sb.mustPayment(t, "p-deposited").Webhooks) >= 2
 	})
 
 	for _, id := range []string{"p-ready", "p-pending", "p-va", "p-paid", "p-retried", "p-failed", "p-partial", "p-cancelled", "p-deposited"} {
-		code, b := rawCall(t, fp, "GET", "/payments/"+id, "")
+		code, b := rawCall(t, sb, "GET", "/payments/"+id, "")
 		if code != 200 {
 			t.Fatalf("%s: %d %s", id, code, b)
 		}
 		requireConforms(t, doc, "Payment", id, b)
 	}
-	code, b := rawCall(t, fp, "GET", "/payments-by-cursor?requestBody="+url.QueryEscape(`{"size":100}`), "")
+	code, b := rawCall(t, sb, "GET", "/payments-by-cursor?requestBody="+url.QueryEscape(`{"size":100}`), "")
 	if code != 200 {
 		t.Fatalf("by cursor: %d %s", code, b)
 	}
 	requireConforms(t, doc, "GetPaymentsByCursorResponse", "payments-by-cursor", b)
-	code, b = rawCall(t, fp, "GET", "/payments?requestBody="+url.QueryEscape(`{"page":{"number":0,"size":5},"filter":{"status":["PAID","PENDING"]}}`), "")
+	code, b = rawCall(t, sb, "GET", "/payments?requestBody="+url.QueryEscape(`{"page":{"number":0,"size":5},"filter":{"status":["PAID","PENDING"]}}`), "")
 	if code != 200 {
 		t.Fatalf("payments: %d %s", code, b)
 	}
 	requireConforms(t, doc, "GetPaymentsResponse", "GET /payments", b)
 
-	fp.Pay("p-taxed", sandbox.PaidWith{Total: 1000, TaxFree: 100})
+	sb.Pay("p-taxed", sandbox.PaidWith{Total: 1000, TaxFree: 100})
 	for _, c := range []struct{ method, path, body string }{
 		{"GET", "/payments/nope", ""},
 		{"GET", "/payments/p-paid?storeId=someone-else", ""},
@@ -182,13 +182,13 @@ func TestSandboxConformsToTheContract(t *testing.T) {
 		{"POST", "/payments/p-taxed/cancel", `{"reason":"r","amount":950,"taxFreeAmount":0}`},
 		{"POST", "/payments/p-paid/pre-register", `{"totalAmount":1,"currency":"KRW"}`},
 	} {
-		code, b := rawCall(t, fp, c.method, c.path, c.body)
+		code, b := rawCall(t, sb, c.method, c.path, c.body)
 		if code < 400 {
 			t.Errorf("%s %s %s: %d, want an error", c.method, c.path, c.body, code)
 		}
 		requireConforms(t, doc, "Error", c.method+" "+c.path+" "+c.body, b)
 	}
-	req, _ := http.NewRequest("GET", fp.URL+"/payments/p-paid", nil)
+	req, _ := http.NewRequest("GET", sb.URL+"/payments/p-paid", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -217,9 +217,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func (fp *portOne) mustPayment(t *testing.T, id string) sandbox.Payment {
+func (sb *portOne) mustPayment(t *testing.T, id string) sandbox.Payment {
 	t.Helper()
-	p, ok := fp.Payment(id)
+	p, ok := sb.Payment(id)
 	if !ok {
 		t.Fatalf("no payment %s", id)
 	}

@@ -13,9 +13,9 @@ import (
 )
 
 // control calls one of the /sandbox/ controls (no auth) and decodes its answer.
-func control(t *testing.T, fp *portOne, method, path, body string) (int, map[string]any) {
+func control(t *testing.T, sb *portOne, method, path, body string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, fp.URL+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, sb.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,39 +61,39 @@ func paymentIDsOf(t *testing.T, rc *receiver) []string {
 
 func TestWebhookFaultsDropDuplicateHoldAndReorder(t *testing.T) {
 	rc := newReceiver(t, always(http.StatusOK))
-	fp := startSandbox(t, sandbox.Config{WebhookURL: rc.URL, WebhookSecrets: []string{testWebhookSecret}})
+	sb := startSandbox(t, sandbox.Config{WebhookURL: rc.URL, WebhookSecrets: []string{testWebhookSecret}})
 	w := sandbox.PaidWith{Total: 1000}
 
-	if code, body := control(t, fp, "PUT", "/sandbox/faults", `{"webhooks":{"drop":1}}`); code != 200 {
+	if code, body := control(t, sb, "PUT", "/sandbox/faults", `{"webhooks":{"drop":1}}`); code != 200 {
 		t.Fatalf("%d %v", code, body)
 	}
-	fp.Pay("dropped", w)
-	fp.Pay("sent", w)
+	sb.Pay("dropped", w)
+	sb.Pay("sent", w)
 	waitFor(t, "the second event", func() bool { return len(rc.deliveries()) == 1 })
 	if ids := paymentIDsOf(t, rc); ids[0] != "sent" {
 		t.Fatalf("delivered %v", ids)
 	}
-	_, list := control(t, fp, "GET", "/sandbox/payments", "")
+	_, list := control(t, sb, "GET", "/sandbox/payments", "")
 	if dropped := list["droppedWebhooks"].([]any); len(dropped) != 1 || dropped[0].(map[string]any)["paymentId"] != "dropped" {
 		t.Errorf("dropped %v", list["droppedWebhooks"])
 	}
 
-	control(t, fp, "PUT", "/sandbox/faults", `{"webhooks":{"duplicate":2}}`)
-	fp.Pay("twice", w)
+	control(t, sb, "PUT", "/sandbox/faults", `{"webhooks":{"duplicate":2}}`)
+	sb.Pay("twice", w)
 	waitFor(t, "three sends of one event", func() bool { return len(rc.deliveries()) == 4 })
 	if ids := webhookIDs(rc); ids[1] != ids[2] || ids[2] != ids[3] {
 		t.Errorf("webhook-ids %v: duplicates share one", ids)
 	}
 
-	control(t, fp, "PUT", "/sandbox/faults", `{"webhooks":{"duplicate":0,"hold":true}}`)
+	control(t, sb, "PUT", "/sandbox/faults", `{"webhooks":{"duplicate":0,"hold":true}}`)
 	for _, id := range []string{"first", "second", "third"} {
-		fp.Pay(id, w)
+		sb.Pay(id, w)
 	}
 	time.Sleep(50 * time.Millisecond)
 	if n := len(rc.deliveries()); n != 4 {
 		t.Fatalf("%d deliveries while held", n)
 	}
-	code, released := control(t, fp, "POST", "/sandbox/webhooks/release", `{"order":"reverse"}`)
+	code, released := control(t, sb, "POST", "/sandbox/webhooks/release", `{"order":"reverse"}`)
 	if code != 200 || released["released"] != json.Number("3") {
 		t.Fatalf("release: %d %v", code, released)
 	}
@@ -102,85 +102,85 @@ func TestWebhookFaultsDropDuplicateHoldAndReorder(t *testing.T) {
 		t.Errorf("released in the order %v, want reversed", ids)
 	}
 	// Still holding until healed; healing releases what is held, in order.
-	fp.Pay("fourth", w)
-	fp.Pay("fifth", w)
-	if code, _ := control(t, fp, "DELETE", "/sandbox/faults", ""); code != 200 {
+	sb.Pay("fourth", w)
+	sb.Pay("fifth", w)
+	if code, _ := control(t, sb, "DELETE", "/sandbox/faults", ""); code != 200 {
 		t.Fatal(code)
 	}
 	waitFor(t, "healed", func() bool { return len(rc.deliveries()) == 9 })
 	if ids := paymentIDsOf(t, rc)[7:]; strings.Join(ids, " ") != "fourth fifth" {
 		t.Errorf("after healing %v", ids)
 	}
-	if code, body := control(t, fp, "PUT", "/sandbox/faults", `{"webhooks":{"drop":-1}}`); code != 400 || body["type"] != "INVALID_REQUEST" {
+	if code, body := control(t, sb, "PUT", "/sandbox/faults", `{"webhooks":{"drop":-1}}`); code != 400 || body["type"] != "INVALID_REQUEST" {
 		t.Errorf("a negative drop: %d %v", code, body)
 	}
 }
 
 func TestAPIFaultsFailAndDelay(t *testing.T) {
-	fp := startSandbox(t, sandbox.Config{})
-	fp.Pay("p", sandbox.PaidWith{Total: 1})
-	control(t, fp, "PUT", "/sandbox/faults", `{"api":{"failNext":2,"status":503}}`)
+	sb := startSandbox(t, sandbox.Config{})
+	sb.Pay("p", sandbox.PaidWith{Total: 1})
+	control(t, sb, "PUT", "/sandbox/faults", `{"api":{"failNext":2,"status":503}}`)
 	for range 2 {
-		code, body := call(t, fp, "GET", "/payments/p", nil, nil)
+		code, body := call(t, sb, "GET", "/payments/p", nil, nil)
 		errType(t, code, body, 503, "INTERNAL_SERVER_ERROR")
 	}
-	if code, _ := call(t, fp, "GET", "/payments/p", nil, nil); code != 200 {
+	if code, _ := call(t, sb, "GET", "/payments/p", nil, nil); code != 200 {
 		t.Errorf("after the failures: %d", code)
 	}
-	control(t, fp, "PUT", "/sandbox/faults", `{"api":{"latency":"200ms"}}`)
+	control(t, sb, "PUT", "/sandbox/faults", `{"api":{"latency":"200ms"}}`)
 	start := time.Now()
-	call(t, fp, "GET", "/payments/p", nil, nil)
+	call(t, sb, "GET", "/payments/p", nil, nil)
 	if d := time.Since(start); d < 200*time.Millisecond {
 		t.Errorf("answered in %s with 200ms latency", d)
 	}
-	control(t, fp, "DELETE", "/sandbox/faults", "")
+	control(t, sb, "DELETE", "/sandbox/faults", "")
 	start = time.Now()
-	call(t, fp, "GET", "/payments/p", nil, nil)
+	call(t, sb, "GET", "/payments/p", nil, nil)
 	if d := time.Since(start); d > 150*time.Millisecond {
 		t.Errorf("answered in %s once healed", d)
 	}
-	control(t, fp, "PUT", "/sandbox/faults", `{"api":{"failNext":1}}`)
-	code, _ := call(t, fp, "GET", "/payments/p", nil, nil)
+	control(t, sb, "PUT", "/sandbox/faults", `{"api":{"failNext":1}}`)
+	code, _ := call(t, sb, "GET", "/payments/p", nil, nil)
 	if code != 500 {
 		t.Errorf("default injected status %d, want 500", code)
 	}
-	if code, _ := control(t, fp, "PUT", "/sandbox/faults", `{"api":{"latency":"soon"}}`); code != 400 {
+	if code, _ := control(t, sb, "PUT", "/sandbox/faults", `{"api":{"latency":"soon"}}`); code != 400 {
 		t.Errorf("a bad latency: %d", code)
 	}
 }
 
 func TestPaymentControls(t *testing.T) {
 	rc := newReceiver(t, always(http.StatusOK))
-	fp := startSandbox(t, sandbox.Config{WebhookURL: rc.URL, WebhookSecrets: []string{testWebhookSecret}})
-	fp.IssueVirtualAccount("va/1", sandbox.PaidWith{Total: 3000})
-	code, p := control(t, fp, "POST", "/sandbox/payments/va%2F1/deposit", "")
+	sb := startSandbox(t, sandbox.Config{WebhookURL: rc.URL, WebhookSecrets: []string{testWebhookSecret}})
+	sb.IssueVirtualAccount("va/1", sandbox.PaidWith{Total: 3000})
+	code, p := control(t, sb, "POST", "/sandbox/payments/va%2F1/deposit", "")
 	if code != 200 || p["status"] != "PAID" {
 		t.Fatalf("deposit: %d %v", code, p)
 	}
-	if code, body := control(t, fp, "POST", "/sandbox/payments/va%2F1/deposit", ""); code != 409 {
+	if code, body := control(t, sb, "POST", "/sandbox/payments/va%2F1/deposit", ""); code != 409 {
 		t.Errorf("a second deposit: %d %v", code, body)
 	}
-	code, c := control(t, fp, "POST", "/sandbox/payments/va%2F1/console-cancel", `{"amount":1000,"reason":"고객 변심"}`)
+	code, c := control(t, sb, "POST", "/sandbox/payments/va%2F1/console-cancel", `{"amount":1000,"reason":"고객 변심"}`)
 	cancellation, _ := c["cancellation"].(map[string]any)
 	if code != 200 || cancellation["trigger"] != "CONSOLE" || cancellation["reason"] != "고객 변심" || cancellation["totalAmount"] != json.Number("1000") {
 		t.Fatalf("console cancel: %d %v", code, c)
 	}
-	if code, body := control(t, fp, "POST", "/sandbox/payments/va%2F1/console-cancel", `{"amount":-5}`); code != 400 {
+	if code, body := control(t, sb, "POST", "/sandbox/payments/va%2F1/console-cancel", `{"amount":-5}`); code != 400 {
 		t.Errorf("a negative console cancel: %d %v", code, body)
 	}
-	if code, body := control(t, fp, "POST", "/sandbox/payments/nope/console-cancel", ""); code != 409 {
+	if code, body := control(t, sb, "POST", "/sandbox/payments/nope/console-cancel", ""); code != 409 {
 		t.Errorf("a console cancel of nothing: %d %v", code, body)
 	}
 	waitFor(t, "three events", func() bool { return len(rc.deliveries()) == 3 })
-	if code, _ := control(t, fp, "POST", "/sandbox/payments/va%2F1/webhooks/resend", ""); code != 200 {
+	if code, _ := control(t, sb, "POST", "/sandbox/payments/va%2F1/webhooks/resend", ""); code != 200 {
 		t.Fatalf("resend: %d", code)
 	}
-	waitFor(t, "the resend, recorded", func() bool { return len(fp.mustPayment(t, "va/1").Webhooks) == 4 })
+	waitFor(t, "the resend, recorded", func() bool { return len(sb.mustPayment(t, "va/1").Webhooks) == 4 })
 	if ids := webhookIDs(rc); ids[3] != ids[2] {
 		t.Errorf("the resend has webhook-id %s, the event %s", ids[3], ids[2])
 	}
 	manual := 0
-	for _, a := range fp.mustPayment(t, "va/1").Webhooks {
+	for _, a := range sb.mustPayment(t, "va/1").Webhooks {
 		if a.Trigger == "MANUAL" && a.ID == webhookIDs(rc)[2] {
 			manual++
 		}
@@ -189,8 +189,8 @@ func TestPaymentControls(t *testing.T) {
 		t.Errorf("resend recorded %d times", manual)
 	}
 
-	fp.Pay("later", sandbox.PaidWith{Total: 1})
-	_, list := control(t, fp, "GET", "/sandbox/payments", "")
+	sb.Pay("later", sandbox.PaidWith{Total: 1})
+	_, list := control(t, sb, "GET", "/sandbox/payments", "")
 	payments := list["payments"].([]any)
 	first := payments[0].(map[string]any)
 	if len(payments) != 2 || first["payment"].(map[string]any)["id"] != "later" {
@@ -204,31 +204,31 @@ func TestPaymentControls(t *testing.T) {
 	if strings.Join(history, " ") != "VIRTUAL_ACCOUNT_ISSUED PAID PARTIAL_CANCELLED" {
 		t.Errorf("history %v", history)
 	}
-	_, rendered := call(t, fp, "GET", "/payments/va%2F1", nil, nil)
+	_, rendered := call(t, sb, "GET", "/payments/va%2F1", nil, nil)
 	listed, _ := json.Marshal(second["payment"])
 	direct, _ := json.Marshal(rendered)
 	if !bytes.Equal(listed, direct) {
 		t.Errorf("the control lists\n%s\nthe API renders\n%s", listed, direct)
 	}
 
-	if code, _ := control(t, fp, "PUT", "/sandbox/pre-registration", `{"enforced":false}`); code != 200 {
+	if code, _ := control(t, sb, "PUT", "/sandbox/pre-registration", `{"enforced":false}`); code != 200 {
 		t.Fatal(code)
 	}
-	call(t, fp, "POST", "/payments/pre/pre-register", map[string]any{"totalAmount": 100, "currency": "KRW"}, nil)
-	if p := fp.Pay("pre", sandbox.PaidWith{Total: 1}); p.Status != "PAID" {
+	call(t, sb, "POST", "/payments/pre/pre-register", map[string]any{"totalAmount": 100, "currency": "KRW"}, nil)
+	if p := sb.Pay("pre", sandbox.PaidWith{Total: 1}); p.Status != "PAID" {
 		t.Errorf("with enforcement off: %s", p.Status)
 	}
-	if code, _ := control(t, fp, "PUT", "/sandbox/pre-registration", `{}`); code != 400 {
+	if code, _ := control(t, sb, "PUT", "/sandbox/pre-registration", `{}`); code != 400 {
 		t.Errorf("no enforced: %d", code)
 	}
 
-	if code, _ := control(t, fp, "POST", "/sandbox/reset", ""); code != 200 {
+	if code, _ := control(t, sb, "POST", "/sandbox/reset", ""); code != 200 {
 		t.Fatal(code)
 	}
-	if _, list := control(t, fp, "GET", "/sandbox/payments", ""); len(list["payments"].([]any)) != 0 {
+	if _, list := control(t, sb, "GET", "/sandbox/payments", ""); len(list["payments"].([]any)) != 0 {
 		t.Errorf("after a reset: %v", list)
 	}
-	if len(fp.Requests()) != 0 {
+	if len(sb.Requests()) != 0 {
 		t.Errorf("requests kept across a reset")
 	}
 }

@@ -14,14 +14,14 @@ import (
 
 func TestPaymentsPage(t *testing.T) {
 	now := time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC)
-	fp := startSandbox(t, sandbox.Config{Now: func() time.Time { return now }})
+	sb := startSandbox(t, sandbox.Config{Now: func() time.Time { return now }})
 	for i, id := range []string{"a", "b", "c", "d", "e"} {
-		fp.SetPayment(sandbox.Payment{ID: id, Status: []string{"PAID", "READY", "PAY_PENDING", "PAID", "CANCELLED"}[i], Total: 1,
+		sb.SetPayment(sandbox.Payment{ID: id, Status: []string{"PAID", "READY", "PAY_PENDING", "PAID", "CANCELLED"}[i], Total: 1,
 			RequestedAt: now.Add(time.Duration(i-10) * time.Minute)})
 	}
-	fp.SetPayment(sandbox.Payment{ID: "old", Status: "PAID", Total: 1, RequestedAt: now.Add(-100 * 24 * time.Hour)})
+	sb.SetPayment(sandbox.Payment{ID: "old", Status: "PAID", Total: 1, RequestedAt: now.Add(-100 * 24 * time.Hour)})
 	page := func(body string) (int, map[string]any) {
-		return call(t, fp, "GET", "/payments?requestBody="+url.QueryEscape(body), nil, nil)
+		return call(t, sb, "GET", "/payments?requestBody="+url.QueryEscape(body), nil, nil)
 	}
 	ids := func(p map[string]any) string {
 		var out []string
@@ -44,7 +44,7 @@ func TestPaymentsPage(t *testing.T) {
 		t.Errorf("a window: %v", ids(p))
 	}
 	// A real GET body works too.
-	if code, p := call(t, fp, "GET", "/payments", map[string]any{"page": map[string]any{"size": 1}}, nil); code != 200 || ids(p) != "e" {
+	if code, p := call(t, sb, "GET", "/payments", map[string]any{"page": map[string]any{"size": 1}}, nil); code != 200 || ids(p) != "e" {
 		t.Errorf("with a body: %d %v", code, p)
 	}
 	for _, bad := range []string{`{"page":{"number":600,"size":100}}`, `{"page":{"size":0}}`, `{"filter":{"status":["PAY_PENDING"]}}`,
@@ -57,35 +57,35 @@ func TestPaymentsPage(t *testing.T) {
 }
 
 func TestEscapedPaymentIDs(t *testing.T) {
-	fp := startSandbox(t, sandbox.Config{})
+	sb := startSandbox(t, sandbox.Config{})
 	for _, id := range []string{"a/b", "주문 #1", "x%y", "q?r=s"} {
-		fp.Pay(id, sandbox.PaidWith{Total: 1000})
-		code, p := call(t, fp, "GET", "/payments/"+url.PathEscape(id), nil, nil)
+		sb.Pay(id, sandbox.PaidWith{Total: 1000})
+		code, p := call(t, sb, "GET", "/payments/"+url.PathEscape(id), nil, nil)
 		if code != 200 || p["id"] != id {
 			t.Errorf("%q: %d %v", id, code, p["id"])
 		}
-		if code, body := call(t, fp, "POST", "/payments/"+url.PathEscape(id)+"/cancel", map[string]any{"reason": "r", "amount": 100}, nil); code != 200 {
+		if code, body := call(t, sb, "POST", "/payments/"+url.PathEscape(id)+"/cancel", map[string]any{"reason": "r", "amount": 100}, nil); code != 200 {
 			t.Errorf("cancel %q: %d %v", id, code, body)
 		}
-		if p, _ := fp.Payment(id); p.Cancelled != 100 {
+		if p, _ := sb.Payment(id); p.Cancelled != 100 {
 			t.Errorf("%q: cancelled %d", id, p.Cancelled)
 		}
 	}
-	if code, _ := call(t, fp, "GET", "/payments/a%2Fb", nil, nil); code != 200 {
+	if code, _ := call(t, sb, "GET", "/payments/a%2Fb", nil, nil); code != 200 {
 		t.Errorf("%%2F: %d", code)
 	}
-	if r := fp.Requests()[0]; r.Path != "/payments/a%2Fb" {
+	if r := sb.Requests()[0]; r.Path != "/payments/a%2Fb" {
 		t.Errorf("logged path %s", r.Path)
 	}
 }
 
 // The JS SDK posts JSON with no Content-Type; fetch makes it text/plain.
 func TestJSONWhateverTheContentType(t *testing.T) {
-	fp := startSandbox(t, sandbox.Config{})
-	fp.Pay("p", sandbox.PaidWith{Total: 1000})
+	sb := startSandbox(t, sandbox.Config{})
+	sb.Pay("p", sandbox.PaidWith{Total: 1000})
 	for i, contentType := range []string{"", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "application/json"} {
-		req, _ := http.NewRequest("POST", fp.URL+"/payments/p/cancel", bytes.NewBufferString(`{"reason":"r","amount":100}`))
-		req.Header.Set("Authorization", "PortOne "+fp.APISecret)
+		req, _ := http.NewRequest("POST", sb.URL+"/payments/p/cancel", bytes.NewBufferString(`{"reason":"r","amount":100}`))
+		req.Header.Set("Authorization", "PortOne "+sb.APISecret)
 		if contentType != "" {
 			req.Header.Set("Content-Type", contentType)
 		} else {
@@ -99,15 +99,15 @@ func TestJSONWhateverTheContentType(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Errorf("Content-Type %q: %d", contentType, resp.StatusCode)
 		}
-		if p, _ := fp.Payment("p"); p.Cancelled != int64(100*(i+1)) {
+		if p, _ := sb.Payment("p"); p.Cancelled != int64(100*(i+1)) {
 			t.Errorf("Content-Type %q: cancelled %d", contentType, p.Cancelled)
 		}
 	}
 }
 
 func TestCancelTaxFreeRules(t *testing.T) {
-	fp := startSandbox(t, sandbox.Config{})
-	fp.Pay("p", sandbox.PaidWith{Total: 10000, TaxFree: 2000})
+	sb := startSandbox(t, sandbox.Config{})
+	sb.Pay("p", sandbox.PaidWith{Total: 10000, TaxFree: 2000})
 	for _, tt := range []struct {
 		name     string
 		body     map[string]any
@@ -122,7 +122,7 @@ func TestCancelTaxFreeRules(t *testing.T) {
 		{"skipWebhook not a boolean", map[string]any{"reason": "r", "skipWebhook": "yes"}, 400, "INVALID_REQUEST"},
 		{"part tax-free", map[string]any{"reason": "r", "amount": 3000, "taxFreeAmount": 1000}, 200, ""},
 	} {
-		code, body := call(t, fp, "POST", "/payments/p/cancel", tt.body, nil)
+		code, body := call(t, sb, "POST", "/payments/p/cancel", tt.body, nil)
 		if code != tt.status || (tt.wantType != "" && body["type"] != tt.wantType) {
 			t.Errorf("%s: %d %v, want %d %s", tt.name, code, body, tt.status, tt.wantType)
 		}
@@ -134,10 +134,10 @@ func TestCancelTaxFreeRules(t *testing.T) {
 		}
 	}
 	// Cancelling the rest takes the rest of the tax-free part with it.
-	if code, body := call(t, fp, "POST", "/payments/p/cancel", map[string]any{"reason": "r"}, nil); code != 200 {
+	if code, body := call(t, sb, "POST", "/payments/p/cancel", map[string]any{"reason": "r"}, nil); code != 200 {
 		t.Fatalf("%d %v", code, body)
 	}
-	_, p := call(t, fp, "GET", "/payments/p", nil, nil)
+	_, p := call(t, sb, "GET", "/payments/p", nil, nil)
 	amount := p["amount"].(map[string]any)
 	if p["status"] != "CANCELLED" || amount["cancelled"] != json.Number("10000") || amount["cancelledTaxFree"] != json.Number("2000") ||
 		amount["taxFree"] != json.Number("2000") || amount["vat"] != json.Number("727") {
@@ -146,16 +146,16 @@ func TestCancelTaxFreeRules(t *testing.T) {
 }
 
 func TestStateSurvivesSaveAndLoad(t *testing.T) {
-	fp := startSandbox(t, sandbox.Config{})
-	fp.Pay("a", sandbox.PaidWith{Total: 1000, OrderName: "o"})
-	if _, err := fp.CancelFromConsole("a", 100); err != nil {
+	sb := startSandbox(t, sandbox.Config{})
+	sb.Pay("a", sandbox.PaidWith{Total: 1000, OrderName: "o"})
+	if _, err := sb.CancelFromConsole("a", 100); err != nil {
 		t.Fatal(err)
 	}
-	fp.IssueVirtualAccount("b", sandbox.PaidWith{Total: 500})
-	call(t, fp, "POST", "/payments/c/pre-register", map[string]any{"totalAmount": 7, "currency": "KRW"}, nil)
-	fp.EnforcePreRegistration(false)
+	sb.IssueVirtualAccount("b", sandbox.PaidWith{Total: 500})
+	call(t, sb, "POST", "/payments/c/pre-register", map[string]any{"totalAmount": 7, "currency": "KRW"}, nil)
+	sb.EnforcePreRegistration(false)
 	var saved bytes.Buffer
-	if err := fp.SaveState(&saved); err != nil {
+	if err := sb.SaveState(&saved); err != nil {
 		t.Fatal(err)
 	}
 	again := startSandbox(t, sandbox.Config{})
@@ -163,7 +163,7 @@ func TestStateSurvivesSaveAndLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"a", "b"} {
-		_, before := call(t, fp, "GET", "/payments/"+id, nil, nil)
+		_, before := call(t, sb, "GET", "/payments/"+id, nil, nil)
 		_, after := call(t, again, "GET", "/payments/"+id, nil, nil)
 		b1, _ := json.Marshal(before)
 		b2, _ := json.Marshal(after)

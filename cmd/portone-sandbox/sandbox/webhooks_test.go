@@ -92,8 +92,8 @@ func TestWebhookIsRetriedUntilTheReceiverTakesIt(t *testing.T) {
 		}
 		return http.StatusOK
 	})
-	fp := startSandbox(t, sandbox.Config{WebhookURL: rc.URL, WebhookSecrets: []string{testWebhookSecret}, WebhookRetryScale: 0.0005, Now: steppingClock()})
-	paid := fp.Pay("ord-1", sandbox.PaidWith{Total: 1000})
+	sb := startSandbox(t, sandbox.Config{WebhookURL: rc.URL, WebhookSecrets: []string{testWebhookSecret}, WebhookRetryScale: 0.0005, Now: steppingClock()})
+	paid := sb.Pay("ord-1", sandbox.PaidWith{Total: 1000})
 	waitFor(t, "four attempts", func() bool { return len(rc.deliveries()) == 4 })
 	time.Sleep(100 * time.Millisecond) // none after the success
 	got := rc.deliveries()
@@ -103,7 +103,7 @@ func TestWebhookIsRetriedUntilTheReceiverTakesIt(t *testing.T) {
 	stamps := map[string]bool{}
 	for _, d := range got {
 		ev := verify(t, []string{testWebhookSecret}, d)
-		if ev.Type != "Transaction.Paid" || ev.Payment.String() != "ord-1" || ev.StoreID != fp.StoreID || d.body != got[0].body ||
+		if ev.Type != "Transaction.Paid" || ev.Payment.String() != "ord-1" || ev.StoreID != sb.StoreID || d.body != got[0].body ||
 			d.header.Get("webhook-id") != got[0].header.Get("webhook-id") || d.header.Get("Content-Type") != "application/json" {
 			t.Errorf("attempt %+v, event %+v", d, ev)
 		}
@@ -116,7 +116,7 @@ func TestWebhookIsRetriedUntilTheReceiverTakesIt(t *testing.T) {
 		t.Errorf("body %s", got[0].body)
 	}
 
-	attempts := fp.mustPayment(t, "ord-1").Webhooks
+	attempts := sb.mustPayment(t, "ord-1").Webhooks
 	if len(attempts) != 4 {
 		t.Fatalf("%d attempts recorded: %+v", len(attempts), attempts)
 	}
@@ -137,8 +137,8 @@ func TestWebhookIsRetriedUntilTheReceiverTakesIt(t *testing.T) {
 func TestWebhookGivesUpAfterSixAttemptsWaitingPortOnesBackoff(t *testing.T) {
 	rc := newReceiver(t, always(http.StatusBadGateway))
 	const scale = 0.0002 // waits of at most 12, 48, 192, 768 and 3072 ms
-	fp := startSandbox(t, sandbox.Config{WebhookURL: rc.URL, WebhookSecrets: []string{testWebhookSecret}, WebhookRetryScale: scale})
-	fp.Pay("ord-1", sandbox.PaidWith{Total: 1000})
+	sb := startSandbox(t, sandbox.Config{WebhookURL: rc.URL, WebhookSecrets: []string{testWebhookSecret}, WebhookRetryScale: scale})
+	sb.Pay("ord-1", sandbox.PaidWith{Total: 1000})
 	waitFor(t, "six attempts", func() bool { return len(rc.deliveries()) == 6 })
 	time.Sleep(200 * time.Millisecond)
 	got := rc.deliveries()
@@ -151,7 +151,7 @@ func TestWebhookGivesUpAfterSixAttemptsWaitingPortOnesBackoff(t *testing.T) {
 			t.Errorf("attempt %d came %s after the one before, more than %s", i+2, gap, limit)
 		}
 	}
-	if p := fp.mustPayment(t, "ord-1"); len(p.Webhooks) != 6 || p.Webhooks[5].CurrentExecutionCount != 6 || p.Webhooks[5].Status != "FAILED_NOT_OK_RESPONSE" {
+	if p := sb.mustPayment(t, "ord-1"); len(p.Webhooks) != 6 || p.Webhooks[5].CurrentExecutionCount != 6 || p.Webhooks[5].Status != "FAILED_NOT_OK_RESPONSE" {
 		t.Errorf("recorded %+v", p.Webhooks)
 	}
 }
@@ -166,19 +166,19 @@ func TestWebhookThatTimesOutIsAnUnexpectedError(t *testing.T) {
 	}))
 	defer slow.Close()
 	defer close(release)
-	fp := startSandbox(t, sandbox.Config{WebhookURL: slow.URL, WebhookSecrets: []string{testWebhookSecret}, WebhookRetryScale: 1,
+	sb := startSandbox(t, sandbox.Config{WebhookURL: slow.URL, WebhookSecrets: []string{testWebhookSecret}, WebhookRetryScale: 1,
 		WebhookTimeout: 50 * time.Millisecond})
-	fp.Pay("ord-1", sandbox.PaidWith{Total: 1000})
-	waitFor(t, "the first attempt", func() bool { return len(fp.mustPayment(t, "ord-1").Webhooks) == 1 })
-	if a := fp.mustPayment(t, "ord-1").Webhooks[0]; a.Status != "FAILED_UNEXPECTED_ERROR" || a.Response != nil {
+	sb.Pay("ord-1", sandbox.PaidWith{Total: 1000})
+	waitFor(t, "the first attempt", func() bool { return len(sb.mustPayment(t, "ord-1").Webhooks) == 1 })
+	if a := sb.mustPayment(t, "ord-1").Webhooks[0]; a.Status != "FAILED_UNEXPECTED_ERROR" || a.Response != nil {
 		t.Errorf("attempt %+v", a)
 	}
 }
 
 func TestWebhooksAreSignedWithBothSecretsWhileRotating(t *testing.T) {
 	rc := newReceiver(t, always(http.StatusOK))
-	fp := startSandbox(t, sandbox.Config{WebhookURL: rc.URL, WebhookSecrets: []string{testWebhookSecret, rotatedWebhookSecret}})
-	fp.Pay("ord-1", sandbox.PaidWith{Total: 1000})
+	sb := startSandbox(t, sandbox.Config{WebhookURL: rc.URL, WebhookSecrets: []string{testWebhookSecret, rotatedWebhookSecret}})
+	sb.Pay("ord-1", sandbox.PaidWith{Total: 1000})
 	waitFor(t, "the delivery", func() bool { return len(rc.deliveries()) == 1 })
 	d := rc.deliveries()[0]
 	if sigs := strings.Fields(d.header.Get("webhook-signature")); len(sigs) != 2 {
@@ -198,27 +198,27 @@ func TestWebhooksAreSignedWithBothSecretsWhileRotating(t *testing.T) {
 // cancel with skipWebhook sends none; without a WebhookURL nothing is sent.
 func TestEventsOfEachChange(t *testing.T) {
 	rc := newReceiver(t, always(http.StatusOK))
-	fp := startSandbox(t, sandbox.Config{WebhookURL: rc.URL, WebhookSecrets: []string{testWebhookSecret}})
+	sb := startSandbox(t, sandbox.Config{WebhookURL: rc.URL, WebhookSecrets: []string{testWebhookSecret}})
 	w := sandbox.PaidWith{Total: 1000}
-	fp.IssueVirtualAccount("va", w)
+	sb.IssueVirtualAccount("va", w)
 	waitFor(t, "issued", func() bool { return len(rc.deliveries()) == 1 })
-	if _, err := fp.Deposit("va"); err != nil {
+	if _, err := sb.Deposit("va"); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "deposit", func() bool { return len(rc.deliveries()) == 2 })
-	code, _ := call(t, fp, "POST", "/payments/va/cancel", map[string]any{"reason": "r", "amount": 100}, nil)
+	code, _ := call(t, sb, "POST", "/payments/va/cancel", map[string]any{"reason": "r", "amount": 100}, nil)
 	waitFor(t, "partial cancel", func() bool { return code == 200 && len(rc.deliveries()) == 3 })
-	c, err := fp.CancelFromConsole("va", 0)
+	c, err := sb.CancelFromConsole("va", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "cancel", func() bool { return len(rc.deliveries()) == 4 })
-	fp.Fail("failed", "declined")
-	fp.PayPending("pending", w)
+	sb.Fail("failed", "declined")
+	sb.PayPending("pending", w)
 	waitFor(t, "failed and pending", func() bool { return len(rc.deliveries()) == 6 })
-	fp.Pay("quiet", w)
+	sb.Pay("quiet", w)
 	waitFor(t, "paid", func() bool { return len(rc.deliveries()) == 7 })
-	if code, body := call(t, fp, "POST", "/payments/quiet/cancel", map[string]any{"reason": "r", "skipWebhook": true}, nil); code != 200 {
+	if code, body := call(t, sb, "POST", "/payments/quiet/cancel", map[string]any{"reason": "r", "skipWebhook": true}, nil); code != 200 {
 		t.Fatalf("%d %v", code, body)
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -239,8 +239,8 @@ func TestEventsOfEachChange(t *testing.T) {
 	if ev := types["Transaction.Cancelled va"]; ev.CancellationID != c.ID {
 		t.Errorf("cancelled event names cancellation %q, want %q", ev.CancellationID, c.ID)
 	}
-	waitFor(t, "four attempts recorded", func() bool { return len(fp.mustPayment(t, "va").Webhooks) == 4 })
-	for _, a := range fp.mustPayment(t, "va").Webhooks {
+	waitFor(t, "four attempts recorded", func() bool { return len(sb.mustPayment(t, "va").Webhooks) == 4 })
+	for _, a := range sb.mustPayment(t, "va").Webhooks {
 		deposit := a.PaymentStatus == "PAID"
 		if deposit != (a.Trigger == "VIRTUAL_ACCOUNT_DEPOSIT") || deposit != a.IsAsync {
 			t.Errorf("attempt %+v", a)
