@@ -92,10 +92,9 @@ func (s *Sandbox) api(h func(r *http.Request, body map[string]any) (int, any)) h
 			raw = []byte(r.URL.Query().Get("requestBody"))
 		}
 		body := decodeObject(raw)
-		rec := Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.Query(), Body: body, IdempotencyKey: r.Header.Get("Idempotency-Key")}
+		logged := &Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.Query(), Body: body, IdempotencyKey: r.Header.Get("Idempotency-Key")}
 
 		s.mu.Lock()
-		logged := &rec
 		s.requests = appendBounded(s.requests, logged, maxRequestLog)
 		status, out, key, replay := s.serveLocked(r, *logged, raw, h)
 		var hold time.Duration
