@@ -146,7 +146,7 @@ func TestWebhookGivesUpAfterSixAttemptsWaitingPortOnesBackoff(t *testing.T) {
 		t.Fatalf("%d attempts, want 6", len(got))
 	}
 	for i, minutes := range []float64{1, 4, 16, 64, 256} {
-		limit := time.Duration(minutes*scale*float64(time.Minute)) + 50*time.Millisecond
+		limit := time.Duration(minutes*scale*float64(time.Minute)) + 250*time.Millisecond // slack for a loaded machine
 		if gap := got[i+1].at.Sub(got[i].at); gap > limit {
 			t.Errorf("attempt %d came %s after the one before, more than %s", i+2, gap, limit)
 		}
