@@ -38,9 +38,9 @@ func startSandbox(t testing.TB, cfg sandbox.Config) *portOne {
 
 const testSecret = "sk-portone-never-print-me"
 
-func newClient(t *testing.T, fp *portOne, tweak func(*portone.Config)) *portone.Client {
+func newClient(t *testing.T, sb *portOne, tweak func(*portone.Config)) *portone.Client {
 	t.Helper()
-	cfg := portone.Config{BaseURL: fp.URL, APISecret: fp.APISecret, StoreID: fp.StoreID, Timeout: 2 * time.Second}
+	cfg := portone.Config{BaseURL: sb.URL, APISecret: sb.APISecret, StoreID: sb.StoreID, Timeout: 2 * time.Second}
 	if tweak != nil {
 		tweak(&cfg)
 	}
@@ -74,9 +74,9 @@ func krw(t *testing.T, n int64) domain.Money {
 }
 
 func TestGetPaymentPaid(t *testing.T) {
-	fp := startFake(t)
-	want := fp.Pay("ord-1", sandbox.PaidWith{Total: 10000, OrderName: "100 credits", CustomData: `{"k":1}`})
-	p, err := newClient(t, fp, nil).GetPayment(context.Background(), pid(t, "ord-1"))
+	sb := startFake(t)
+	want := sb.Pay("ord-1", sandbox.PaidWith{Total: 10000, OrderName: "100 credits", CustomData: `{"k":1}`})
+	p, err := newClient(t, sb, nil).GetPayment(context.Background(), pid(t, "ord-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,16 +85,16 @@ func TestGetPaymentPaid(t *testing.T) {
 		p.CustomData != `{"k":1}` || p.PaidAt == nil || !p.PaidAt.Equal(want.PaidAt) || p.VirtualAccount != nil || p.FailureReason != "" {
 		t.Errorf("GetPayment = %+v", p)
 	}
-	r := fp.Requests()
+	r := sb.Requests()
 	if len(r) != 1 || r[0].Method != "GET" || r[0].Path != "/payments/ord-1" || r[0].Query.Get("storeId") != "store-test" {
 		t.Errorf("requests %+v", r)
 	}
 }
 
 func TestGetPaymentVirtualAccountThenDeposit(t *testing.T) {
-	fp := startFake(t)
-	issued := fp.IssueVirtualAccount("ord.va_1", sandbox.PaidWith{Total: 33000, OrderName: "va"})
-	c := newClient(t, fp, nil)
+	sb := startFake(t)
+	issued := sb.IssueVirtualAccount("ord.va_1", sandbox.PaidWith{Total: 33000, OrderName: "va"})
+	c := newClient(t, sb, nil)
 	p, err := c.GetPayment(context.Background(), pid(t, "ord.va_1"))
 	if err != nil {
 		t.Fatal(err)
@@ -104,38 +104,38 @@ func TestGetPaymentVirtualAccountThenDeposit(t *testing.T) {
 		va.Holder != "creditd" || va.DueAt == nil || !va.DueAt.Equal(issued.VirtualAccount.ExpiredAt) || p.Paid != 0 || p.PaidAt != nil {
 		t.Fatalf("GetPayment = %+v (account %+v)", p, va)
 	}
-	fp.Deposit("ord.va_1")
+	sb.Deposit("ord.va_1")
 	if p, err = c.GetPayment(context.Background(), pid(t, "ord.va_1")); err != nil || p.Status != domain.PaymentPaid || p.Paid != 33000 || p.PaidAt == nil {
 		t.Errorf("after the deposit: %+v, %v", p, err)
 	}
 }
 
 func TestGetPaymentFailed(t *testing.T) {
-	fp := startFake(t)
-	fp.Ready("ord-f", sandbox.PaidWith{Total: 5000})
-	fp.Fail("ord-f", "card declined")
-	p, err := newClient(t, fp, nil).GetPayment(context.Background(), pid(t, "ord-f"))
+	sb := startFake(t)
+	sb.Ready("ord-f", sandbox.PaidWith{Total: 5000})
+	sb.Fail("ord-f", "card declined")
+	p, err := newClient(t, sb, nil).GetPayment(context.Background(), pid(t, "ord-f"))
 	if err != nil || p.Status != domain.PaymentFailed || p.FailureReason != "card declined" || p.Total != 5000 {
 		t.Errorf("GetPayment = %+v, %v", p, err)
 	}
 }
 
 func TestGetPaymentNotFound(t *testing.T) {
-	fp := startFake(t)
-	_, err := newClient(t, fp, nil).GetPayment(context.Background(), pid(t, "nope"))
+	sb := startFake(t)
+	_, err := newClient(t, sb, nil).GetPayment(context.Background(), pid(t, "nope"))
 	var g *application.GatewayError
 	if !errors.Is(err, application.ErrPaymentNotFound) || !errors.As(err, &g) || g.Status != 404 || g.Type != "PAYMENT_NOT_FOUND" || errors.Is(err, application.ErrUnavailable) {
 		t.Errorf("err = %v", err)
 	}
-	if n := len(fp.Requests()); n != 1 {
+	if n := len(sb.Requests()); n != 1 {
 		t.Errorf("a 404 was sent %d times", n)
 	}
 }
 
 // PortOne adds statuses, method types and fields without notice.
 func TestGetPaymentToleratesTheUnknown(t *testing.T) {
-	fp := startFake(t)
-	fp.SetRawPayment("ord-new", []byte(`{
+	sb := startFake(t)
+	sb.SetRawPayment("ord-new", []byte(`{
 		"status": "PAY_LATER_PENDING", "id": "ord-new", "transactionId": "tx-9", "merchantId": "m", "storeId": "store-test",
 		"method": {"type": "PaymentMethodQuantumCoin", "bank": {"nested": true}, "accountNumber": 7},
 		"channel": {"type": "LIVE", "pgProvider": "NEWPG", "pgMerchantId": "x", "brandNew": [1, 2]},
@@ -147,7 +147,7 @@ func TestGetPaymentToleratesTheUnknown(t *testing.T) {
 			"requestedAt": "2026-01-01T00:00:00Z", "trigger": "ROBOT", "surprise": {}}],
 		"escrow": {"status": "TELEPORTED"}, "somethingElse": null
 	}`))
-	p, err := newClient(t, fp, nil).GetPayment(context.Background(), pid(t, "ord-new"))
+	p, err := newClient(t, sb, nil).GetPayment(context.Background(), pid(t, "ord-new"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,38 +159,38 @@ func TestGetPaymentToleratesTheUnknown(t *testing.T) {
 
 func TestGetPaymentRefusesNonIntegerAmounts(t *testing.T) {
 	for _, amount := range []string{"1000.5", "1e3", `"1000"`} {
-		fp := startFake(t)
-		fp.SetRawPayment("ord-x", []byte(`{"status":"PAID","id":"ord-x","transactionId":"t","storeId":"s","orderName":"o","currency":"KRW",
+		sb := startFake(t)
+		sb.SetRawPayment("ord-x", []byte(`{"status":"PAID","id":"ord-x","transactionId":"t","storeId":"s","orderName":"o","currency":"KRW",
 			"amount":{"total":`+amount+`,"paid":`+amount+`,"cancelled":0},"paidAt":"2026-01-01T00:00:00Z"}`))
-		p, err := newClient(t, fp, nil).GetPayment(context.Background(), pid(t, "ord-x"))
+		p, err := newClient(t, sb, nil).GetPayment(context.Background(), pid(t, "ord-x"))
 		if err == nil {
 			t.Errorf("amount %s decoded as %+v", amount, p)
 		}
-		if n := len(fp.Requests()); n != 1 {
+		if n := len(sb.Requests()); n != 1 {
 			t.Errorf("amount %s: a bad body was fetched %d times", amount, n)
 		}
 	}
 }
 
 func TestPreRegister(t *testing.T) {
-	fp := startFake(t)
-	c := newClient(t, fp, nil)
+	sb := startFake(t)
+	c := newClient(t, sb, nil)
 	if err := c.PreRegister(context.Background(), pid(t, "ord-p"), krw(t, 12000)); err != nil {
 		t.Fatal(err)
 	}
-	if total, cur, ok := fp.PreRegistered("ord-p"); !ok || total != 12000 || cur != "KRW" {
+	if total, cur, ok := sb.PreRegistered("ord-p"); !ok || total != 12000 || cur != "KRW" {
 		t.Errorf("pre-registered %d %s %v", total, cur, ok)
 	}
-	r := fp.Requests()[0]
+	r := sb.Requests()[0]
 	if r.Method != "POST" || r.Path != "/payments/ord-p/pre-register" || r.Body["totalAmount"] != json.Number("12000") ||
 		r.Body["currency"] != "KRW" || r.Body["storeId"] != "store-test" || len(r.Body) != 3 {
 		t.Errorf("request %+v", r)
 	}
 	// The gateway itself refuses a payment of another amount.
-	if p := fp.Pay("ord-p", sandbox.PaidWith{Total: 100}); p.Status != "FAILED" {
+	if p := sb.Pay("ord-p", sandbox.PaidWith{Total: 100}); p.Status != "FAILED" {
 		t.Errorf("paid %d after pre-registering 12000: %s", p.Total, p.Status)
 	}
-	fp.Pay("ord-p", sandbox.PaidWith{Total: 12000})
+	sb.Pay("ord-p", sandbox.PaidWith{Total: 12000})
 	err := c.PreRegister(context.Background(), pid(t, "ord-p"), krw(t, 12000))
 	if !application.IsGatewayError(err, "ALREADY_PAID") {
 		t.Errorf("pre-register after payment: %v", err)
@@ -198,9 +198,9 @@ func TestPreRegister(t *testing.T) {
 }
 
 func TestCancel(t *testing.T) {
-	fp := startFake(t)
-	fp.Pay("ord-c", sandbox.PaidWith{Total: 10000})
-	c := newClient(t, fp, nil)
+	sb := startFake(t)
+	sb.Pay("ord-c", sandbox.PaidWith{Total: 10000})
+	c := newClient(t, sb, nil)
 	part := int64(3000)
 	got, err := c.Cancel(context.Background(), application.CancelRequest{
 		Payment: pid(t, "ord-c"), Amount: &part, CancellableBefore: 10000, Reason: "refund 30 credits", IdempotencyKey: "refund-ord-c-0000001",
@@ -212,7 +212,7 @@ func TestCancel(t *testing.T) {
 		got.Trigger != "API" || got.RequestedAt.IsZero() || got.CancelledAt == nil {
 		t.Errorf("Cancel = %+v", got)
 	}
-	r := fp.CancelRequests()[0]
+	r := sb.CancelRequests()[0]
 	if r.IdempotencyKey != `"refund-ord-c-0000001"` || r.Body["amount"] != json.Number("3000") ||
 		r.Body["currentCancellableAmount"] != json.Number("10000") || r.Body["reason"] != "refund 30 credits" || r.Body["storeId"] != "store-test" {
 		t.Errorf("request %+v", r)
@@ -223,7 +223,7 @@ func TestCancel(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := fp.CancelRequests()[1].Body["amount"]; ok {
+	if _, ok := sb.CancelRequests()[1].Body["amount"]; ok {
 		t.Error("a full cancel sent an amount")
 	}
 	p, err := c.GetPayment(context.Background(), pid(t, "ord-c"))
@@ -236,36 +236,36 @@ func TestCancelRefusals(t *testing.T) {
 	ten := int64(10000)
 	tests := []struct {
 		name  string
-		setup func(fp *portOne)
+		setup func(sb *portOne)
 		req   application.CancelRequest
 		want  string
 	}{
-		{"not paid", func(fp *portOne) { fp.Ready("o", sandbox.PaidWith{Total: 10000}) },
+		{"not paid", func(sb *portOne) { sb.Ready("o", sandbox.PaidWith{Total: 10000}) },
 			application.CancelRequest{CancellableBefore: 10000}, application.GatewayErrNotPaid},
-		{"already cancelled", func(fp *portOne) {
-			fp.Pay("o", sandbox.PaidWith{Total: 10000})
-			fp.CancelFromConsole("o", 0)
+		{"already cancelled", func(sb *portOne) {
+			sb.Pay("o", sandbox.PaidWith{Total: 10000})
+			sb.CancelFromConsole("o", 0)
 		}, application.CancelRequest{CancellableBefore: 0}, application.GatewayErrAlreadyCancelled},
-		{"someone cancelled meanwhile", func(fp *portOne) {
-			fp.Pay("o", sandbox.PaidWith{Total: 10000})
-			fp.CancelFromConsole("o", 1000)
+		{"someone cancelled meanwhile", func(sb *portOne) {
+			sb.Pay("o", sandbox.PaidWith{Total: 10000})
+			sb.CancelFromConsole("o", 1000)
 		}, application.CancelRequest{CancellableBefore: 10000}, application.GatewayErrCancellableAmountMismatch},
-		{"more than is left", func(fp *portOne) {
-			fp.Pay("o", sandbox.PaidWith{Total: 10000})
-			fp.CancelFromConsole("o", 1000)
+		{"more than is left", func(sb *portOne) {
+			sb.Pay("o", sandbox.PaidWith{Total: 10000})
+			sb.CancelFromConsole("o", 1000)
 		}, application.CancelRequest{CancellableBefore: 9000, Amount: &ten}, "CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fp := startFake(t)
-			tt.setup(fp)
+			sb := startFake(t)
+			tt.setup(sb)
 			tt.req.Payment, tt.req.Reason, tt.req.IdempotencyKey = pid(t, "o"), "r", "key-"+strings.ReplaceAll(tt.name, " ", "-")+"-0123456789"
-			_, err := newClient(t, fp, nil).Cancel(context.Background(), tt.req)
+			_, err := newClient(t, sb, nil).Cancel(context.Background(), tt.req)
 			var g *application.GatewayError
 			if !errors.As(err, &g) || g.Status != 409 || g.Type != tt.want || errors.Is(err, application.ErrUnavailable) {
 				t.Errorf("err = %v, want 409 %s", err, tt.want)
 			}
-			if n := len(fp.CancelRequests()); n != 1 {
+			if n := len(sb.CancelRequests()); n != 1 {
 				t.Errorf("a 409 was sent %d times", n)
 			}
 		})
@@ -273,38 +273,38 @@ func TestCancelRefusals(t *testing.T) {
 }
 
 func TestRetriesServerErrorsThenSucceeds(t *testing.T) {
-	fp := startFake(t)
-	fp.Pay("ord-r", sandbox.PaidWith{Total: 500})
-	c := newClient(t, fp, nil)
-	fp.FailNext(2, http.StatusServiceUnavailable)
+	sb := startFake(t)
+	sb.Pay("ord-r", sandbox.PaidWith{Total: 500})
+	c := newClient(t, sb, nil)
+	sb.FailNext(2, http.StatusServiceUnavailable)
 	if _, err := c.GetPayment(context.Background(), pid(t, "ord-r")); err != nil {
 		t.Fatalf("GetPayment after two 503s: %v", err)
 	}
-	fp.FailNext(3, http.StatusInternalServerError)
+	sb.FailNext(3, http.StatusInternalServerError)
 	if err := c.PreRegister(context.Background(), pid(t, "ord-r2"), krw(t, 1)); err != nil {
 		t.Fatalf("PreRegister after three 500s: %v", err)
 	}
-	fp.FailNext(1, http.StatusBadGateway)
+	sb.FailNext(1, http.StatusBadGateway)
 	if _, err := c.Cancel(context.Background(), application.CancelRequest{Payment: pid(t, "ord-r"), CancellableBefore: 500, Reason: "r", IdempotencyKey: "retry-cancel-000001"}); err != nil {
 		t.Fatalf("Cancel after a 502: %v", err)
 	}
-	if n := len(fp.Requests()); n != 3+4+2 {
+	if n := len(sb.Requests()); n != 3+4+2 {
 		t.Errorf("%d requests, want 9", n)
 	}
-	if p, _ := fp.Payment("ord-r"); p.Cancelled != 500 || len(p.Cancellations) != 1 {
+	if p, _ := sb.Payment("ord-r"); p.Cancelled != 500 || len(p.Cancellations) != 1 {
 		t.Errorf("payment after the cancel: %+v", p)
 	}
 }
 
 func TestGivesUpOnServerErrors(t *testing.T) {
-	fp := startFake(t)
-	fp.FailNext(100, http.StatusBadGateway)
-	_, err := newClient(t, fp, nil).GetPayment(context.Background(), pid(t, "ord-1"))
+	sb := startFake(t)
+	sb.FailNext(100, http.StatusBadGateway)
+	_, err := newClient(t, sb, nil).GetPayment(context.Background(), pid(t, "ord-1"))
 	var g *application.GatewayError
 	if !errors.As(err, &g) || g.Status != 502 || !errors.Is(err, application.ErrUnavailable) {
 		t.Errorf("err = %v", err)
 	}
-	if n := len(fp.Requests()); n != 4 {
+	if n := len(sb.Requests()); n != 4 {
 		t.Errorf("%d attempts, want 1 + 3 retries", n)
 	}
 }
@@ -312,24 +312,24 @@ func TestGivesUpOnServerErrors(t *testing.T) {
 // Without an idempotency key a lost answer may hide a cancel that happened:
 // it is not repeated.
 func TestCancelWithoutKeyIsNotRetried(t *testing.T) {
-	fp := startFake(t)
-	fp.Pay("ord-k", sandbox.PaidWith{Total: 500})
-	fp.FailNext(1, http.StatusServiceUnavailable)
-	_, err := newClient(t, fp, nil).Cancel(context.Background(), application.CancelRequest{Payment: pid(t, "ord-k"), CancellableBefore: 500, Reason: "r"})
+	sb := startFake(t)
+	sb.Pay("ord-k", sandbox.PaidWith{Total: 500})
+	sb.FailNext(1, http.StatusServiceUnavailable)
+	_, err := newClient(t, sb, nil).Cancel(context.Background(), application.CancelRequest{Payment: pid(t, "ord-k"), CancellableBefore: 500, Reason: "r"})
 	if !errors.Is(err, application.ErrUnavailable) {
 		t.Errorf("err = %v", err)
 	}
-	if r := fp.CancelRequests(); len(r) != 1 || r[0].IdempotencyKey != "" {
+	if r := sb.CancelRequests(); len(r) != 1 || r[0].IdempotencyKey != "" {
 		t.Errorf("cancel requests %+v", r)
 	}
 }
 
 func TestTimeoutIsUnavailable(t *testing.T) {
-	fp := startFake(t)
-	fp.Pay("ord-t", sandbox.PaidWith{Total: 500})
-	fp.Delay(time.Second)
+	sb := startFake(t)
+	sb.Pay("ord-t", sandbox.PaidWith{Total: 500})
+	sb.Delay(time.Second)
 	var outcomes []string
-	c := newClient(t, fp, func(c *portone.Config) {
+	c := newClient(t, sb, func(c *portone.Config) {
 		c.Timeout, c.Retries = 50*time.Millisecond, 1
 		c.Observer = func(op portone.Operation, outcome string, took time.Duration) {
 			outcomes = append(outcomes, string(op)+":"+outcome)
@@ -349,12 +349,12 @@ func TestTimeoutIsUnavailable(t *testing.T) {
 // retry, with the same key, is told the first outcome instead of
 // cancelling again.
 func TestRetriedCancelCancelsOnce(t *testing.T) {
-	fp := startFake(t)
-	fp.Pay("ord-d", sandbox.PaidWith{Total: 10000})
-	fp.DelayNext(1, 400*time.Millisecond)
+	sb := startFake(t)
+	sb.Pay("ord-d", sandbox.PaidWith{Total: 10000})
+	sb.DelayNext(1, 400*time.Millisecond)
 	// Retries outlast the held answer: until it is sent, a retry is told
 	// IDEMPOTENCY_OUTSTANDING_REQUEST and waits.
-	c, err := portone.New(portone.Config{BaseURL: fp.URL, APISecret: fp.APISecret, Timeout: 100 * time.Millisecond, Retries: 20},
+	c, err := portone.New(portone.Config{BaseURL: sb.URL, APISecret: sb.APISecret, Timeout: 100 * time.Millisecond, Retries: 20},
 		portone.WithRetryWait(50*time.Millisecond, 100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -366,11 +366,11 @@ func TestRetriedCancelCancelsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := fp.Payment("ord-d")
+	p, _ := sb.Payment("ord-d")
 	if p.Cancelled != 4000 || len(p.Cancellations) != 1 || p.Cancellations[0].ID != got.ID || p.Status != "PARTIAL_CANCELLED" {
 		t.Errorf("payment %+v, cancel answered %+v", p, got)
 	}
-	reqs := fp.CancelRequests()
+	reqs := sb.CancelRequests()
 	if len(reqs) < 2 {
 		t.Fatalf("%d cancel requests; the first should have timed out", len(reqs))
 	}
@@ -382,9 +382,9 @@ func TestRetriedCancelCancelsOnce(t *testing.T) {
 }
 
 func TestNonJSONErrorBody(t *testing.T) {
-	fp := startFake(t)
-	fp.FailNextRaw(1, http.StatusBadGateway, "<html><body><h1>502 Bad Gateway</h1>\n</body></html>")
-	_, err := newClient(t, fp, func(c *portone.Config) { c.Retries = -1 }).GetPayment(context.Background(), pid(t, "ord-h"))
+	sb := startFake(t)
+	sb.FailNextRaw(1, http.StatusBadGateway, "<html><body><h1>502 Bad Gateway</h1>\n</body></html>")
+	_, err := newClient(t, sb, func(c *portone.Config) { c.Retries = -1 }).GetPayment(context.Background(), pid(t, "ord-h"))
 	var g *application.GatewayError
 	if !errors.As(err, &g) || g.Status != 502 || g.Type != "" || !strings.Contains(g.Message, "502 Bad Gateway") || !errors.Is(err, application.ErrUnavailable) {
 		t.Errorf("err = %#v", err)
@@ -392,21 +392,21 @@ func TestNonJSONErrorBody(t *testing.T) {
 }
 
 func TestSecretNeverInErrors(t *testing.T) {
-	fp := startFake(t)
+	sb := startFake(t)
 	var errs []error
 	// A wrong secret: 401.
-	bad := newClient(t, fp, func(c *portone.Config) { c.APISecret = "sk-wrong-" + testSecret })
+	bad := newClient(t, sb, func(c *portone.Config) { c.APISecret = "sk-wrong-" + testSecret })
 	_, err := bad.GetPayment(context.Background(), pid(t, "ord-1"))
 	if !application.IsGatewayError(err, "UNAUTHORIZED") {
 		t.Errorf("wrong secret: %v", err)
 	}
 	errs = append(errs, err)
 	// A timeout.
-	fp.Delay(time.Second)
-	_, err = newClient(t, fp, func(c *portone.Config) { c.Timeout, c.Retries = 20*time.Millisecond, -1 }).GetPayment(context.Background(), pid(t, "ord-1"))
+	sb.Delay(time.Second)
+	_, err = newClient(t, sb, func(c *portone.Config) { c.Timeout, c.Retries = 20*time.Millisecond, -1 }).GetPayment(context.Background(), pid(t, "ord-1"))
 	errs = append(errs, err)
 	// Nobody listening.
-	dead := newClient(t, fp, func(c *portone.Config) { c.BaseURL, c.Retries = "http://127.0.0.1:1", -1 })
+	dead := newClient(t, sb, func(c *portone.Config) { c.BaseURL, c.Retries = "http://127.0.0.1:1", -1 })
 	_, err = dead.Cancel(context.Background(), application.CancelRequest{Payment: pid(t, "ord-1"), Reason: "r", IdempotencyKey: "some-key-000000001"})
 	if !errors.Is(err, application.ErrUnavailable) {
 		t.Errorf("connection refused: %v", err)
@@ -420,18 +420,18 @@ func TestSecretNeverInErrors(t *testing.T) {
 }
 
 func TestListPayments(t *testing.T) {
-	fp := startFake(t)
+	sb := startFake(t)
 	start := time.Now().Add(-time.Minute)
 	var want []string
 	for _, id := range []string{"a1", "a2", "a3", "a4", "a5"} {
-		fp.Pay(id, sandbox.PaidWith{Total: 100})
+		sb.Pay(id, sandbox.PaidWith{Total: 100})
 		want = append(want, id)
 		if id == "a2" {
 			// Another system's payment on the same store: left out.
-			fp.Pay("외부 결제 #1", sandbox.PaidWith{Total: 1})
+			sb.Pay("외부 결제 #1", sandbox.PaidWith{Total: 1})
 		}
 	}
-	c := newClient(t, fp, nil)
+	c := newClient(t, sb, nil)
 	q := application.PaymentListQuery{From: start, Until: time.Now().Add(time.Minute), Size: 2}
 	var got []string
 	pages := 0
@@ -457,7 +457,7 @@ func TestListPayments(t *testing.T) {
 	if !slices.Equal(got, want) || pages != 4 {
 		t.Errorf("listed %v in %d pages, want %v in 4", got, pages, want)
 	}
-	r := fp.Requests()[0]
+	r := sb.Requests()[0]
 	if r.Path != "/payments-by-cursor" || r.Body["size"] != json.Number("2") || r.Body["storeId"] != "store-test" || r.Body["from"] == nil || r.Body["until"] == nil {
 		t.Errorf("request %+v", r)
 	}
@@ -472,10 +472,10 @@ func TestListPayments(t *testing.T) {
 }
 
 func TestObserverOutcomesAreBounded(t *testing.T) {
-	fp := startFake(t)
+	sb := startFake(t)
 	var mu sync.Mutex
 	seen := map[string]bool{}
-	c := newClient(t, fp, func(c *portone.Config) {
+	c := newClient(t, sb, func(c *portone.Config) {
 		c.Retries = -1
 		c.Observer = func(op portone.Operation, outcome string, _ time.Duration) {
 			mu.Lock()
@@ -483,7 +483,7 @@ func TestObserverOutcomesAreBounded(t *testing.T) {
 			seen[string(op)+":"+outcome] = true
 		}
 	})
-	fp.FailNextRaw(1, 418, `{"type":"TEAPOT_OVERFLOW","message":"new in 2027"}`)
+	sb.FailNextRaw(1, 418, `{"type":"TEAPOT_OVERFLOW","message":"new in 2027"}`)
 	_, err := c.GetPayment(context.Background(), pid(t, "x"))
 	if !application.IsGatewayError(err, "TEAPOT_OVERFLOW") {
 		t.Errorf("err = %v; the type is kept in the error", err)
@@ -509,9 +509,9 @@ func TestObserverOutcomesAreBounded(t *testing.T) {
 }
 
 func TestCallerContextStopsRetries(t *testing.T) {
-	fp := startFake(t)
-	fp.FailNext(1000, http.StatusServiceUnavailable)
-	c, err := portone.New(portone.Config{BaseURL: fp.URL, APISecret: fp.APISecret, Retries: 1000}, portone.WithRetryWait(50*time.Millisecond, 50*time.Millisecond))
+	sb := startFake(t)
+	sb.FailNext(1000, http.StatusServiceUnavailable)
+	c, err := portone.New(portone.Config{BaseURL: sb.URL, APISecret: sb.APISecret, Retries: 1000}, portone.WithRetryWait(50*time.Millisecond, 50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,14 +536,14 @@ func TestNewChecksConfig(t *testing.T) {
 }
 
 func TestIdempotencyKeyIsAnRFC8941String(t *testing.T) {
-	fp := startFake(t)
-	fp.Pay("ord-q", sandbox.PaidWith{Total: 500})
-	c := newClient(t, fp, nil)
+	sb := startFake(t)
+	sb.Pay("ord-q", sandbox.PaidWith{Total: 500})
+	c := newClient(t, sb, nil)
 	req := application.CancelRequest{Payment: pid(t, "ord-q"), CancellableBefore: 500, Reason: "r", IdempotencyKey: `odd"key\with-escapes`}
 	if _, err := c.Cancel(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
-	if got := fp.CancelRequests()[0].IdempotencyKey; got != `"odd\"key\\with-escapes"` {
+	if got := sb.CancelRequests()[0].IdempotencyKey; got != `"odd\"key\\with-escapes"` {
 		t.Errorf("Idempotency-Key: %s", got)
 	}
 	for _, key := range []string{"short", "ключ-не-ascii-0000000", strings.Repeat("k", 257)} {
@@ -552,7 +552,7 @@ func TestIdempotencyKeyIsAnRFC8941String(t *testing.T) {
 			t.Errorf("key %q accepted", key)
 		}
 	}
-	if n := len(fp.CancelRequests()); n != 1 {
+	if n := len(sb.CancelRequests()); n != 1 {
 		t.Errorf("%d requests; a bad key must not be sent", n)
 	}
 }

@@ -226,8 +226,8 @@ func assertRejected(t *testing.T, err error, want application.WebhookRejection) 
 
 // The fake's webhooks, as the lead's integration tests will send them, pass.
 func TestWebhookFromTheFake(t *testing.T) {
-	fp := startSandbox(t, sandbox.Config{})
-	fp.Pay("ord-w", sandbox.PaidWith{Total: 1000})
+	sb := startSandbox(t, sandbox.Config{})
+	sb.Pay("ord-w", sandbox.PaidWith{Total: 1000})
 	v, err := portone.NewWebhookVerifier([]string{secretB, secretA})
 	if err != nil {
 		t.Fatal(err)
@@ -244,12 +244,12 @@ func TestWebhookFromTheFake(t *testing.T) {
 		events <- ev
 	}))
 	defer app.Close()
-	status, err := fp.SendWebhookWithID(context.Background(), app.URL, secretA, "msg_w1", "Transaction.PartialCancelled", "ord-w", "c-1")
+	status, err := sb.SendWebhookWithID(context.Background(), app.URL, secretA, "msg_w1", "Transaction.PartialCancelled", "ord-w", "c-1")
 	if err != nil || status != http.StatusOK {
 		t.Fatalf("SendWebhook: %d %v", status, err)
 	}
 	ev := <-events
-	p, _ := fp.Payment("ord-w")
+	p, _ := sb.Payment("ord-w")
 	if ev.ID != "msg_w1" || ev.Type != "Transaction.PartialCancelled" || ev.Payment.String() != "ord-w" || ev.StoreID != p.StoreID ||
 		ev.CancellationID != "c-1" || time.Since(ev.OccurredAt) > time.Minute {
 		t.Errorf("event %+v", ev)

@@ -30,14 +30,40 @@ import (
 
 // config is the environment the sandbox reads.
 type config struct {
-	Addr              string  `env:"SANDBOX_ADDR" envDefault:"127.0.0.1:8090"`
-	APISecret         string  `env:"SANDBOX_API_SECRET" envDefault:"sandbox-api-secret"`
-	WebhookSecret     string  `env:"SANDBOX_WEBHOOK_SECRET"` // whsec_…, two space-separated while rotating
-	WebhookURL        string  `env:"SANDBOX_WEBHOOK_URL"`
-	StoreID           string  `env:"SANDBOX_STORE_ID" envDefault:"store-sandbox"`
-	ChannelKey        string  `env:"SANDBOX_CHANNEL_KEY" envDefault:"channel-key-sandbox"`
-	WebhookRetryScale float64 `env:"SANDBOX_WEBHOOK_RETRY_SCALE" envDefault:"1"`
-	PublicURL         string  `env:"SANDBOX_PUBLIC_URL"`
+	Addr              string        `env:"SANDBOX_ADDR" envDefault:"127.0.0.1:8090"`
+	APISecret         string        `env:"SANDBOX_API_SECRET" envDefault:"sandbox-api-secret"`
+	WebhookSecret     string        `env:"SANDBOX_WEBHOOK_SECRET"` // whsec_…, two space-separated while rotating
+	WebhookURL        string        `env:"SANDBOX_WEBHOOK_URL"`
+	StoreID           string        `env:"SANDBOX_STORE_ID" envDefault:"store-sandbox"`
+	ChannelKey        string        `env:"SANDBOX_CHANNEL_KEY" envDefault:"channel-key-sandbox"`
+	WebhookRetryScale float64       `env:"SANDBOX_WEBHOOK_RETRY_SCALE" envDefault:"1"`
+	WebhookTimeout    time.Duration `env:"SANDBOX_WEBHOOK_TIMEOUT" envDefault:"30s"`
+	PublicURL         string        `env:"SANDBOX_PUBLIC_URL"` // default http:// + SANDBOX_ADDR
+}
+
+// loadConfig reads the environment (as from env.ToMap(os.Environ())).
+func loadConfig(environment map[string]string) (config, error) {
+	var cfg config
+	if err := env.ParseWithOptions(&cfg, env.Options{Environment: environment}); err != nil {
+		return config{}, err
+	}
+	if cfg.WebhookRetryScale <= 0 {
+		return config{}, fmt.Errorf("SANDBOX_WEBHOOK_RETRY_SCALE %v must be positive", cfg.WebhookRetryScale)
+	}
+	if cfg.WebhookTimeout <= 0 {
+		return config{}, fmt.Errorf("SANDBOX_WEBHOOK_TIMEOUT %s must be positive", cfg.WebhookTimeout)
+	}
+	if cfg.PublicURL == "" {
+		host, port, err := net.SplitHostPort(cfg.Addr)
+		if err != nil {
+			return config{}, fmt.Errorf("SANDBOX_ADDR %q is not host:port: %w", cfg.Addr, err)
+		}
+		if host == "" || host == "0.0.0.0" || host == "::" { // listening everywhere: browsers on this machine use localhost
+			host = "localhost"
+		}
+		cfg.PublicURL = "http://" + net.JoinHostPort(host, port)
+	}
+	return cfg, nil
 }
 
 // saveEvery is how often -state is written while running.
@@ -54,17 +80,14 @@ func main() {
 }
 
 func run(statePath string, log *slog.Logger) error {
-	var cfg config
-	if err := env.Parse(&cfg); err != nil {
+	cfg, err := loadConfig(env.ToMap(os.Environ()))
+	if err != nil {
 		return err
-	}
-	if cfg.PublicURL == "" {
-		cfg.PublicURL = "http://" + cfg.Addr
 	}
 	sb, err := sandbox.New(sandbox.Config{
 		APISecret: cfg.APISecret, StoreID: cfg.StoreID, ChannelKey: cfg.ChannelKey,
 		WebhookURL: cfg.WebhookURL, WebhookSecrets: strings.Fields(cfg.WebhookSecret), WebhookRetryScale: cfg.WebhookRetryScale,
-		PublicURL: cfg.PublicURL, Logger: log,
+		WebhookTimeout: cfg.WebhookTimeout, PublicURL: cfg.PublicURL, Logger: log,
 	})
 	if err != nil {
 		return err

@@ -7,13 +7,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,24 +45,94 @@ func startSandbox(t testing.TB, cfg sandbox.Config) *portOne {
 // The webhook secret of the purchase tests (PortOne's SDK test secret).
 const webhookSecret = "whsec_pzQGE83cSIRKM4/WH5QY+g=="
 
-// shop is creditd selling credits through a fake PortOne over real HTTP.
+// shop is creditd selling credits through the PortOne sandbox over real HTTP.
 type shop struct {
 	*service
 	portone *portOne
 }
 
+// startShop is creditd on a sandbox that sends no webhook by itself: the
+// test sends each one, as it wants it.
 func startShop(t *testing.T, env ...string) *shop {
 	t.Helper()
-	fp := startSandbox(t, sandbox.Config{})
-	vars := map[string]string{"PORTONE_API_URL": fp.URL, "PORTONE_API_SECRET": fp.APISecret, "PORTONE_STORE_ID": fp.StoreID,
-		"PORTONE_CHANNEL_KEY": "channel-key-test", "PORTONE_WEBHOOK_SECRETS": webhookSecret, "CREDITD_WEBHOOK_POLL_INTERVAL": "50ms"}
+	return startShopOn(t, startSandbox(t, sandbox.Config{ChannelKey: "channel-key-test", WebhookSecrets: []string{webhookSecret}}), env...)
+}
+
+// startShopWithWebhooks is creditd on a sandbox that delivers every
+// payment change to creditd's /webhooks/portone itself, retrying on
+// PortOne's schedule (2000 times faster).
+func startShopWithWebhooks(t *testing.T, env ...string) *shop {
+	t.Helper()
+	sb := startSandbox(t, sandbox.Config{ChannelKey: "channel-key-test", WebhookSecrets: []string{webhookSecret}, WebhookRetryScale: 0.0005})
+	s := startShopOn(t, sb, env...)
+	if err := sb.SetWebhookURL(s.base + "/webhooks/portone"); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func startShopOn(t *testing.T, sb *portOne, env ...string) *shop {
+	t.Helper()
+	vars := map[string]string{"PORTONE_API_URL": sb.URL, "PORTONE_API_SECRET": sb.APISecret, "PORTONE_STORE_ID": sb.StoreID,
+		"PORTONE_CHANNEL_KEY": sb.ChannelKey, "PORTONE_WEBHOOK_SECRETS": webhookSecret, "CREDITD_WEBHOOK_POLL_INTERVAL": "50ms"}
 	for i := 0; i+1 < len(env); i += 2 {
 		vars[env[i]] = env[i+1]
 	}
-	s := &shop{service: start(t, vars), portone: fp}
+	s := &shop{service: start(t, vars), portone: sb}
 	s.do(http.MethodPost, "/v1/products", `{"id":"pack-100","name":"100 credits","price":"10000","currency":"KRW","credits":"100","bonusCredits":"10"}`).
 		expect(t, http.StatusCreated)
 	return s
+}
+
+// control calls one of the sandbox's HTTP test controls and returns its status.
+func (s *shop) control(method, path, body string) int {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.portone.URL+path, strings.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		s.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	return resp.StatusCode
+}
+
+// checkout is the buyer's browser paying an order in the sandbox's payment
+// window: requestPayment with the order's fields, then the outcome picked.
+// It returns what the browser SDK would.
+func (s *shop) checkout(o response, outcome string, amount int) map[string]any {
+	s.t.Helper()
+	request := map[string]any{"payMethod": "CARD"}
+	for _, field := range []string{"storeId", "channelKey", "paymentId", "orderName", "totalAmount", "currency", "customData"} {
+		request[field] = o.JSON[field]
+	}
+	var opened map[string]string
+	s.browserPost(s.portone.URL+"/checkout", request, &opened)
+	var result map[string]any
+	s.browserPost(s.portone.URL+"/checkout/"+opened["checkoutId"]+"/outcome", map[string]any{"outcome": outcome, "amount": amount}, &result)
+	return result
+}
+
+func (s *shop) browserPost(url string, body, out any) {
+	s.t.Helper()
+	resp, err := http.Post(url, "text/plain;charset=UTF-8", bytes.NewReader(mustJSON(body)))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		s.t.Fatalf("POST %s: %d %s", url, resp.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
 // order creates an order for the account and returns its response.
@@ -129,9 +203,11 @@ func TestTamperedAmountIsRejectedAndRefunded(t *testing.T) {
 	s := startShop(t)
 	o := s.order("buyer-1")
 	id := o.JSON["paymentId"].(string)
-	paidLess := payHonestly(o)
-	paidLess.Total = 100 // as if pre-registration were off
-	s.portone.SetPayment(sandbox.Payment{ID: id, Status: "PAID", OrderName: paidLess.OrderName, CustomData: paidLess.CustomData, Total: 100})
+	// With PortOne's own check off, the browser pays 100 of 10000.
+	s.control(http.MethodPut, "/sandbox/pre-registration", `{"enforced":false}`)
+	if result := s.checkout(o, "different-amount", 100); result["code"] != nil {
+		t.Fatalf("the tampered payment failed at PortOne: %v", result)
+	}
 	r := s.complete(id).expect(t, http.StatusOK)
 	if r.JSON["status"] != "REJECTED" || r.JSON["rejection"] != "amount" {
 		t.Fatalf("order %s (%v), want REJECTED for the amount", r.JSON["status"], r.JSON["rejection"])
@@ -157,12 +233,12 @@ func TestTamperedAmountIsRejectedAndRefunded(t *testing.T) {
 func TestPortOneDownAnswers503AndCompletesLater(t *testing.T) {
 	s := startShop(t)
 	_, id := s.paidAtPortOne("buyer-1")
-	s.portone.FailNext(20, http.StatusInternalServerError)
+	s.control(http.MethodPut, "/sandbox/faults", `{"api":{"failNext":20,"status":500}}`)
 	r := s.complete(id).expect(t, http.StatusServiceUnavailable, "unavailable")
 	if r.Header.Get("Retry-After") == "" {
 		t.Fatal("503 without Retry-After")
 	}
-	s.portone.Heal()
+	s.control(http.MethodDelete, "/sandbox/faults", "")
 	if r := s.complete(id).expect(t, http.StatusOK); r.JSON["status"] != "PAID" {
 		t.Fatalf("status %s after PortOne recovered", r.JSON["status"])
 	}
@@ -254,16 +330,10 @@ func (s *shop) paidAtPortOne(account string) (response, string) {
 }
 
 func TestDuplicateWebhooksAndConcurrentCompletesGrantOnce(t *testing.T) {
-	s := startShop(t)
+	s := startShopWithWebhooks(t)
+	s.portone.DuplicateWebhooks(9) // one event, delivered ten times at once (PortOne's retries)
 	_, id := s.paidAtPortOne("buyer-1")
 	var wg sync.WaitGroup
-	for range 10 { // one event, delivered ten times (PortOne's retries)
-		wg.Go(func() {
-			if st := s.webhook("msg-paid-1", "Transaction.Paid", id); st != http.StatusOK {
-				t.Errorf("webhook answered %d", st)
-			}
-		})
-	}
 	for range 5 {
 		wg.Go(func() {
 			if r := s.complete(id); r.Status != http.StatusOK {
@@ -281,16 +351,44 @@ func TestDuplicateWebhooksAndConcurrentCompletesGrantOnce(t *testing.T) {
 	if got := s.balance("buyer-1"); got != "110" {
 		t.Fatalf("balance %s, want 110 (one grant)", got)
 	}
+	s.requireWebhooksTaken(id, 10)
 	s.requireSound()
 }
 
+// webhookAttempts waits until the sandbox has recorded at least n
+// delivery attempts about a payment and returns them.
+func (s *shop) webhookAttempts(paymentID string, n int) []sandbox.PaymentWebhook {
+	s.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		p, _ := s.portone.Payment(paymentID)
+		if len(p.Webhooks) >= n {
+			return p.Webhooks
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%d webhook attempts recorded, want %d", len(p.Webhooks), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// requireWebhooksTaken checks that creditd took (2xx) each of the n
+// attempts about a payment.
+func (s *shop) requireWebhooksTaken(paymentID string, n int) {
+	s.t.Helper()
+	for _, a := range s.webhookAttempts(paymentID, n) {
+		if a.Status != "SUCCEEDED" {
+			s.t.Fatalf("creditd did not take a webhook: %+v %+v", a, a.Response)
+		}
+	}
+}
+
 func TestVirtualAccountCreditsArriveWithTheDeposit(t *testing.T) {
-	s := startShop(t)
+	s := startShopWithWebhooks(t)
 	o := s.order("buyer-1")
 	id := o.JSON["paymentId"].(string)
-	s.portone.IssueVirtualAccount(id, payHonestly(o))
-	if st := s.webhook("msg-va-1", "Transaction.VirtualAccountIssued", id); st != http.StatusOK {
-		t.Fatalf("webhook answered %d", st)
+	if result := s.checkout(o, "virtual-account", 0); result["code"] != nil {
+		t.Fatalf("checkout: %v", result)
 	}
 	r := s.eventually(id, "AWAITING_DEPOSIT")
 	if va, _ := r.JSON["virtualAccount"].(map[string]any); va == nil || va["accountNumber"] == "" {
@@ -299,10 +397,7 @@ func TestVirtualAccountCreditsArriveWithTheDeposit(t *testing.T) {
 	if got := s.balance("buyer-1"); got != "none" {
 		t.Fatalf("credits before the deposit: %s", got)
 	}
-	s.portone.Deposit(id)
-	if st := s.webhook("msg-va-2", "Transaction.Paid", id); st != http.StatusOK {
-		t.Fatalf("webhook answered %d", st)
-	}
+	s.control(http.MethodPost, "/sandbox/payments/"+url.PathEscape(id)+"/deposit", "")
 	s.eventually(id, "PAID")
 	if got := s.balance("buyer-1"); got != "110" {
 		t.Fatalf("balance %s after the deposit", got)
@@ -375,25 +470,38 @@ func TestForgedReplayedAndTamperedWebhooksAreRefused(t *testing.T) {
 }
 
 func TestEventsOutOfOrderEndAsPortOneSays(t *testing.T) {
-	s := startShop(t)
-	// Paid before Ready: the late Ready changes nothing.
+	s := startShopWithWebhooks(t)
+	// Paid before Ready: the late Ready (which the sandbox never sends by
+	// itself) changes nothing.
 	_, id := s.paidAtPortOne("buyer-1")
-	s.webhook("msg-1-paid", "Transaction.Paid", id)
 	s.eventually(id, "PAID")
 	s.webhook("msg-1-ready", "Transaction.Ready", id)
 	s.drainInbox()
 	s.eventually(id, "PAID")
 
-	// Cancelled (in PortOne's console) delivered before Paid was processed.
+	// Cancelled (in PortOne's console) delivered before Paid, each three times.
+	s.portone.HoldWebhooks(true)
+	s.portone.DuplicateWebhooks(2)
 	o2 := s.order("buyer-2")
 	id2 := o2.JSON["paymentId"].(string)
 	s.portone.Pay(id2, payHonestly(o2))
 	if _, err := s.portone.CancelFromConsole(id2, 10000); err != nil {
 		t.Fatal(err)
 	}
-	s.webhook("msg-2-cancelled", "Transaction.Cancelled", id2)
-	s.webhook("msg-2-paid", "Transaction.Paid", id2)
+	if n := s.portone.ReleaseWebhooks(true); n != 6 {
+		t.Fatalf("%d deliveries released, want Paid and Cancelled three times each", n)
+	}
 	s.eventually(id2, "REFUNDED")
+	attempts := s.webhookAttempts(id2, 6)
+	s.requireWebhooksTaken(id2, 6)
+	for i, a := range attempts {
+		if wantCancelled := i < 3; wantCancelled != strings.Contains(a.Request.Body, "Transaction.Cancelled") {
+			t.Fatalf("delivery %d was %s, want the three cancellations first", i+1, a.Request.Body)
+		}
+	}
+	if n := s.inboxRows(fmt.Sprintf("payment_id = '%s'", id2)); n != 2 {
+		t.Fatalf("%d inbox rows for two events delivered three times each", n)
+	}
 	s.drainInbox()
 	if got := s.balance("buyer-1"); got != "110" {
 		t.Fatalf("buyer-1 balance %s", got)
@@ -448,17 +556,10 @@ func TestPartialRefundAfterAPartialSpend(t *testing.T) {
 func TestConsoleCancellationOfSpentCreditsFollowsThePolicy(t *testing.T) {
 	for _, c := range []struct{ policy, balance, debt string }{{"debt", "-50", "50"}, {"absorb", "0", "0"}} {
 		t.Run(c.policy, func(t *testing.T) {
-			s := startShop(t, "CREDITD_REFUND_SHORTFALL_POLICY", c.policy)
+			s := startShopWithWebhooks(t, "CREDITD_REFUND_SHORTFALL_POLICY", c.policy)
 			id := s.paid("buyer-1")
 			s.spend("buyer-1", "50")
-			cancel, err := s.portone.CancelFromConsole(id, 10000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			status, err := s.portone.SendWebhook(context.Background(), s.base+"/webhooks/portone", webhookSecret, "Transaction.Cancelled", id, cancel.ID)
-			if err != nil || status != http.StatusOK {
-				t.Fatalf("webhook: %d %v", status, err)
-			}
+			s.control(http.MethodPost, "/sandbox/payments/"+url.PathEscape(id)+"/console-cancel", `{"amount":10000,"reason":"환불 요청"}`)
 			s.eventually(id, "REFUNDED")
 			a := s.account("buyer-1")
 			if a["balance"] != c.balance || a["debt"] != c.debt {
@@ -671,4 +772,89 @@ func TestConcurrentRefundsAndSpends(t *testing.T) {
 		t.Fatalf("credits still reserved after every refund ended: %v", a["held"])
 	}
 	s.requireSound()
+}
+
+// TestCheckoutInTheSandboxGrantsByWebhook: the buyer pays in the sandbox's
+// payment window; PortOne's webhook alone (no complete call) grants, and
+// the sandbox records creditd's answer.
+func TestCheckoutInTheSandboxGrantsByWebhook(t *testing.T) {
+	s := startShopWithWebhooks(t)
+	o := s.order("buyer-1")
+	id := o.JSON["paymentId"].(string)
+	result := s.checkout(o, "card", 0)
+	if result["code"] != nil || result["paymentId"] != id || result["transactionType"] != "PAYMENT" {
+		t.Fatalf("the browser got %v", result)
+	}
+	s.eventually(id, "PAID")
+	if got := s.balance("buyer-1"); got != "110" {
+		t.Fatalf("balance %s", got)
+	}
+	s.requireWebhooksTaken(id, 1)
+
+	// With PortOne's check on, paying another amount fails at PortOne:
+	// nothing is granted.
+	o2 := s.order("buyer-2")
+	id2 := o2.JSON["paymentId"].(string)
+	if result := s.checkout(o2, "different-amount", 100); result["code"] != "AmountNotEqualToPredefined" {
+		t.Fatalf("a different amount was paid: %v", result)
+	}
+	s.requireWebhooksTaken(id2, 1)
+	s.drainInbox()
+	if r := s.complete(id2).expect(t, http.StatusOK); r.JSON["status"] == "PAID" {
+		t.Fatalf("a refused payment paid the order: %s", r.Raw)
+	}
+	if got := s.balance("buyer-2"); got != "none" {
+		t.Fatalf("a refused payment granted %s", got)
+	}
+	s.requireSound()
+}
+
+// TestLostAndRetriedWebhooksStillGrantOnce: PortOne loses one event and
+// delivers the next only on a retry after creditd refused it (its database
+// briefly unreachable is played by a refusing proxy); the order is granted
+// exactly once.
+func TestLostAndRetriedWebhooksStillGrantOnce(t *testing.T) {
+	s := startShopWithWebhooks(t)
+	var refused atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refused.Add(1) <= 2 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		httputil.NewSingleHostReverseProxy(mustURL(t, s.base)).ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	if err := s.portone.SetWebhookURL(proxy.URL + "/webhooks/portone"); err != nil {
+		t.Fatal(err)
+	}
+	s.control(http.MethodPut, "/sandbox/faults", `{"webhooks":{"drop":1}}`)
+	o := s.order("buyer-1")
+	id := o.JSON["paymentId"].(string)
+	s.checkout(o, "virtual-account", 0)                                                // VirtualAccountIssued: lost
+	s.control(http.MethodPost, "/sandbox/payments/"+url.PathEscape(id)+"/deposit", "") // Paid: refused twice, then taken
+	s.eventually(id, "PAID")
+	var statuses []string
+	for _, a := range s.webhookAttempts(id, 3) {
+		statuses = append(statuses, fmt.Sprintf("%s#%d", a.Status, a.CurrentExecutionCount))
+	}
+	if strings.Join(statuses, " ") != "FAILED_NOT_OK_RESPONSE#1 FAILED_NOT_OK_RESPONSE#2 SUCCEEDED#3" {
+		t.Fatalf("attempts %v", statuses)
+	}
+	if dropped := s.portone.DroppedWebhooks(); len(dropped) != 1 || dropped[0].Type != "Transaction.VirtualAccountIssued" {
+		t.Fatalf("dropped %+v", dropped)
+	}
+	s.drainInbox()
+	if got := s.balance("buyer-1"); got != "110" {
+		t.Fatalf("balance %s", got)
+	}
+	s.requireSound()
+}
+
+func mustURL(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

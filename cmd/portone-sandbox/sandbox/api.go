@@ -92,10 +92,9 @@ func (s *Sandbox) api(h func(r *http.Request, body map[string]any) (int, any)) h
 			raw = []byte(r.URL.Query().Get("requestBody"))
 		}
 		body := decodeObject(raw)
-		rec := Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.Query(), Body: body, IdempotencyKey: r.Header.Get("Idempotency-Key")}
+		logged := &Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.Query(), Body: body, IdempotencyKey: r.Header.Get("Idempotency-Key")}
 
 		s.mu.Lock()
-		logged := &rec
 		s.requests = appendBounded(s.requests, logged, maxRequestLog)
 		status, out, key, replay := s.serveLocked(r, *logged, raw, h)
 		var hold time.Duration
@@ -436,11 +435,11 @@ func (s *Sandbox) listPage(_ *http.Request, body map[string]any) (int, any) {
 		}
 		for _, st := range list {
 			name, _ := st.(string)
-			if name == "PENDING" { // the filter's name for PAY_PENDING
-				name = StatusPayPending
+			if name == StatusPayPending || (name != "PENDING" && !slices.Contains(allStatuses, name)) {
+				return invalid("filter.status names statuses of the filter's enum (PENDING, not PAY_PENDING)")
 			}
-			if !slices.Contains(allStatuses, name) || name == "" {
-				return invalid("filter.status has an unknown status")
+			if name == "PENDING" {
+				name = StatusPayPending
 			}
 			statuses = append(statuses, name)
 		}

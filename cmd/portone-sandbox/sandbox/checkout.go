@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -309,9 +310,15 @@ func (s *Sandbox) publicURL(r *http.Request) string {
 
 func (s *Sandbox) postCheckout(w http.ResponseWriter, r *http.Request) {
 	var req CheckoutRequest
+	var fields map[string]json.RawMessage
 	raw, _ := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes))
 	if err := json.Unmarshal(raw, &req); err != nil {
 		writeCheckoutError(w, &CheckoutError{http.StatusBadRequest, codeInvalidArgument, "the body is not requestPayment's argument: " + err.Error()})
+		return
+	}
+	// json.Number would take "1000" too; the SDK wants a number.
+	if _ = json.Unmarshal(raw, &fields); strings.HasPrefix(string(fields["totalAmount"]), `"`) {
+		writeCheckoutError(w, &CheckoutError{http.StatusBadRequest, codeInvalidArgument, "totalAmount must be a positive integer"})
 		return
 	}
 	id, err := s.StartCheckout(req)

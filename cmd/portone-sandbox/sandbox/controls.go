@@ -98,6 +98,10 @@ func (s *Sandbox) controlRoutes(mux *http.ServeMux) {
 		if !readControl(w, r, &req) {
 			return
 		}
+		if req.Amount < 0 {
+			controlError(w, http.StatusBadRequest, errors.New("amount is positive, or 0 (or none) for what is left"))
+			return
+		}
 		if req.Reason == "" {
 			req.Reason = "콘솔에서 취소"
 		}

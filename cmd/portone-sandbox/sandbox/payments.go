@@ -275,10 +275,11 @@ const codeAmountNotEqualToPredefined = "AmountNotEqualToPredefined"
 // preRegistrationRefusal says why PortOne refuses p, "" when it does not.
 func (s *Sandbox) preRegistrationRefusal(p Payment) string {
 	r, ok := s.preRegistered[p.ID]
-	if !ok || !s.enforcePreReg || (r.TotalAmount == p.Total && r.Currency == p.Currency) {
+	if !ok || !s.enforcePreReg || (r.TotalAmount == p.Total && r.Currency == p.Currency && r.TaxFreeAmount == p.TaxFree) {
 		return ""
 	}
-	return fmt.Sprintf("결제 금액이 사전 등록된 금액과 다릅니다: %d %s, pre-registered %d %s", p.Total, p.Currency, r.TotalAmount, r.Currency)
+	return fmt.Sprintf("결제 금액이 사전 등록된 금액과 다릅니다: paid %d %s (tax-free %d), pre-registered %d %s (tax-free %d)",
+		p.Total, p.Currency, p.TaxFree, r.TotalAmount, r.Currency, r.TaxFreeAmount)
 }
 
 // PayPending creates a PAY_PENDING payment (approval awaited, as PayPal

@@ -113,7 +113,7 @@ func (s *Sandbox) render(p *Payment) wirePayment {
 		w.StatusChangedAt = changed
 	}
 	// READY and FAILED payments may have no channel yet; the others must.
-	if p.Status != "READY" && p.Status != "FAILED" {
+	if p.Status != StatusReady && p.Status != StatusFailed {
 		w.Channel = &wireChannel{Type: "TEST", ID: "channel-sandbox", Key: s.ChannelKey, Name: "portone-sandbox", PgProvider: "TOSSPAYMENTS", PgMerchantID: "tosstest"}
 		w.PgTxID = "pg-" + p.TransactionID
 	}
@@ -122,7 +122,7 @@ func (s *Sandbox) render(p *Payment) wirePayment {
 		va := p.VirtualAccount
 		w.Method = wireVirtualAccount{Type: "PaymentMethodVirtualAccount", Bank: va.Bank, AccountNumber: va.AccountNumber, AccountType: "NORMAL",
 			RemitteeName: va.RemitteeName, ExpiredAt: va.ExpiredAt, IssuedAt: va.IssuedAt}
-	case p.Status != "READY":
+	case p.Status != StatusReady:
 		w.Method = wireCard{Type: "PaymentMethodCard",
 			Card:           map[string]string{"brand": "LOCAL", "type": "CREDIT", "ownerType": "PERSONAL", "bin": "53275000", "name": "sandbox card", "number": "53275000****123*"},
 			ApprovalNumber: "30012345", Installment: map[string]any{"month": 0, "isInterestFree": false}}
@@ -135,20 +135,20 @@ func (s *Sandbox) render(p *Payment) wirePayment {
 		cancellations = append(cancellations, renderCancellation(c))
 	}
 	switch p.Status {
-	case "PAID":
+	case StatusPaid:
 		w.Disputes = &[]struct{}{}
 		w.ReceiptURL = "https://sandbox.invalid/receipts/" + p.TransactionID
 		if len(cancellations) > 0 {
 			w.Cancellations = &cancellations
 		}
-	case "PARTIAL_CANCELLED", "CANCELLED":
+	case StatusPartialCancelled, StatusCancelled:
 		w.Cancellations = &cancellations
 		at := p.CancelledAt
 		if at.IsZero() {
 			at = changed
 		}
 		w.CancelledAt = &at
-	case "FAILED":
+	case StatusFailed:
 		at := p.FailedAt
 		if at.IsZero() {
 			at = changed
@@ -160,9 +160,6 @@ func (s *Sandbox) render(p *Payment) wirePayment {
 }
 
 func renderCancellation(c Cancellation) wireCancellation {
-	if c.Vat == 0 && c.TaxFree == 0 {
-		c.Vat = vat(c.Amount) // a cancellation a test set by hand
-	}
 	w := wireCancellation{Status: c.Status, ID: c.ID, TotalAmount: c.Amount, TaxFreeAmt: c.TaxFree, VatAmount: c.Vat, Reason: c.Reason,
 		RequestedAt: c.RequestedAt, Trigger: c.Trigger}
 	if !c.CancelledAt.IsZero() {

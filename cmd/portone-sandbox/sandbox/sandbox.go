@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,17 +23,18 @@ const (
 
 // Bounds that keep a long-running sandbox's memory flat.
 const (
-	maxRequestLog       = 10_000
-	maxIdempotencyKeys  = 10_000
-	idempotencyLifetime = 3 * time.Hour // PortOne keeps keys this long
-	maxCheckouts        = 1_000
-	checkoutLifetime    = time.Hour
-	maxWebhooksPerPay   = 100 // attempts kept in a payment's webhooks list
-	maxHistoryPerPay    = 100
-	maxQueuedWebhooks   = 1_000
-	maxHeldWebhooks     = 1_000
-	maxDeliveriesAtOnce = 64
-	maxDroppedLog       = 1_000
+	maxRequestLog         = 10_000
+	maxIdempotencyKeys    = 10_000
+	idempotencyLifetime   = 3 * time.Hour // PortOne keeps keys this long
+	maxCheckouts          = 1_000
+	checkoutLifetime      = time.Hour
+	maxWebhooksPerPay     = 100 // attempts kept in a payment's webhooks list
+	maxHistoryPerPay      = 100
+	maxQueuedWebhooks     = 1_000
+	maxHeldWebhooks       = 1_000
+	maxSendingAtOnce      = 64     // attempts on the wire at once
+	maxDeliveriesInFlight = 10_000 // events sent or waiting to retry
+	maxDroppedLog         = 1_000
 )
 
 // Config configures a Sandbox; the zero value works.
@@ -72,6 +74,8 @@ type Sandbox struct {
 	stop      context.CancelFunc
 	ctx       context.Context
 	queue     chan delivery
+	sending   chan struct{} // a slot per attempt on the wire
+	inFlight  atomic.Int64
 	workers   sync.WaitGroup
 
 	mu            sync.Mutex
@@ -165,6 +169,7 @@ func New(cfg Config) (*Sandbox, error) {
 		ctx:        ctx,
 		stop:       stop,
 		queue:      make(chan delivery, maxQueuedWebhooks),
+		sending:    make(chan struct{}, maxSendingAtOnce),
 		webhookURL: cfg.WebhookURL,
 	}
 	s.resetLocked()
@@ -205,7 +210,9 @@ func (s *Sandbox) Handler() http.Handler { return s.handler }
 func (s *Sandbox) Close() {
 	s.closeOnce.Do(func() {
 		close(s.closed)
+		s.mu.Lock() // release starts senders under s.mu, so none starts after this
 		s.stop()
+		s.mu.Unlock()
 		s.workers.Wait()
 	})
 }

@@ -37,7 +37,7 @@ func startSandbox(t testing.TB, cfg sandbox.Config) *portOne {
 }
 
 // call sends one API request the way a PortOne client would.
-func call(t *testing.T, fp *portOne, method, path string, body any, header map[string]string) (int, map[string]any) {
+func call(t *testing.T, sb *portOne, method, path string, body any, header map[string]string) (int, map[string]any) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -47,11 +47,11 @@ func call(t *testing.T, fp *portOne, method, path string, body any, header map[s
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, fp.URL+path, rd)
+	req, err := http.NewRequest(method, sb.URL+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "PortOne "+fp.APISecret)
+	req.Header.Set("Authorization", "PortOne "+sb.APISecret)
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
@@ -90,20 +90,20 @@ func TestPaymentShapes(t *testing.T) {
 		"PARTIAL_CANCELLED":      {"channel", "cancellations", "cancelledAt"},
 		"CANCELLED":              {"channel", "cancellations", "cancelledAt"},
 	}
-	fp := startSandbox(t, sandbox.Config{})
-	fp.Ready("p-ready", sandbox.PaidWith{Total: 1000})
-	fp.SetPayment(sandbox.Payment{ID: "p-pending", Status: "PAY_PENDING", Total: 1000})
-	fp.IssueVirtualAccount("p-va", sandbox.PaidWith{Total: 1000})
-	fp.Pay("p-paid", sandbox.PaidWith{Total: 1000})
-	fp.Ready("p-failed", sandbox.PaidWith{Total: 1000})
-	fp.Fail("p-failed", "declined")
-	fp.Pay("p-partial", sandbox.PaidWith{Total: 1000})
-	fp.CancelFromConsole("p-partial", 400)
-	fp.Pay("p-cancelled", sandbox.PaidWith{Total: 1000})
-	fp.CancelFromConsole("p-cancelled", 0)
+	sb := startSandbox(t, sandbox.Config{})
+	sb.Ready("p-ready", sandbox.PaidWith{Total: 1000})
+	sb.SetPayment(sandbox.Payment{ID: "p-pending", Status: "PAY_PENDING", Total: 1000})
+	sb.IssueVirtualAccount("p-va", sandbox.PaidWith{Total: 1000})
+	sb.Pay("p-paid", sandbox.PaidWith{Total: 1000})
+	sb.Ready("p-failed", sandbox.PaidWith{Total: 1000})
+	sb.Fail("p-failed", "declined")
+	sb.Pay("p-partial", sandbox.PaidWith{Total: 1000})
+	sb.CancelFromConsole("p-partial", 400)
+	sb.Pay("p-cancelled", sandbox.PaidWith{Total: 1000})
+	sb.CancelFromConsole("p-cancelled", 0)
 	for id, status := range map[string]string{"p-ready": "READY", "p-pending": "PAY_PENDING", "p-va": "VIRTUAL_ACCOUNT_ISSUED", "p-paid": "PAID",
 		"p-failed": "FAILED", "p-partial": "PARTIAL_CANCELLED", "p-cancelled": "CANCELLED"} {
-		code, p := call(t, fp, "GET", "/payments/"+id, nil, nil)
+		code, p := call(t, sb, "GET", "/payments/"+id, nil, nil)
 		if code != 200 || p["status"] != status {
 			t.Errorf("%s: %d %v", id, code, p["status"])
 			continue
@@ -120,37 +120,37 @@ func TestPaymentShapes(t *testing.T) {
 			}
 		}
 	}
-	_, p := call(t, fp, "GET", "/payments/p-partial", nil, nil)
+	_, p := call(t, sb, "GET", "/payments/p-partial", nil, nil)
 	c := p["cancellations"].([]any)[0].(map[string]any)
 	if p["amount"].(map[string]any)["cancelled"] != json.Number("400") || c["status"] != "SUCCEEDED" || c["trigger"] != "CONSOLE" || c["totalAmount"] != json.Number("400") {
 		t.Errorf("partial cancel: %v", p)
 	}
-	_, p = call(t, fp, "GET", "/payments/p-va", nil, nil)
+	_, p = call(t, sb, "GET", "/payments/p-va", nil, nil)
 	if m := p["method"].(map[string]any); m["type"] != "PaymentMethodVirtualAccount" || m["accountNumber"] == "" || m["bank"] != "SHINHAN" {
 		t.Errorf("virtual account method: %v", m)
 	}
 }
 
 func TestAuthAndStore(t *testing.T) {
-	fp := startSandbox(t, sandbox.Config{StoreID: "store-1"})
-	fp.Pay("p", sandbox.PaidWith{Total: 1})
-	code, body := call(t, fp, "GET", "/payments/p", nil, map[string]string{"Authorization": "PortOne wrong"})
+	sb := startSandbox(t, sandbox.Config{StoreID: "store-1"})
+	sb.Pay("p", sandbox.PaidWith{Total: 1})
+	code, body := call(t, sb, "GET", "/payments/p", nil, map[string]string{"Authorization": "PortOne wrong"})
 	errType(t, code, body, 401, "UNAUTHORIZED")
-	code, body = call(t, fp, "GET", "/payments/p", nil, map[string]string{"Authorization": "Bearer " + fp.APISecret})
+	code, body = call(t, sb, "GET", "/payments/p", nil, map[string]string{"Authorization": "Bearer " + sb.APISecret})
 	errType(t, code, body, 401, "UNAUTHORIZED")
-	code, body = call(t, fp, "GET", "/payments/p?storeId=store-2", nil, nil)
+	code, body = call(t, sb, "GET", "/payments/p?storeId=store-2", nil, nil)
 	errType(t, code, body, 403, "FORBIDDEN")
-	if code, _ = call(t, fp, "GET", "/payments/p?storeId=store-1", nil, nil); code != 200 {
+	if code, _ = call(t, sb, "GET", "/payments/p?storeId=store-1", nil, nil); code != 200 {
 		t.Errorf("own store: %d", code)
 	}
-	code, body = call(t, fp, "GET", "/payments/nope", nil, nil)
+	code, body = call(t, sb, "GET", "/payments/nope", nil, nil)
 	errType(t, code, body, 404, "PAYMENT_NOT_FOUND")
 }
 
 func TestCancelRules(t *testing.T) {
-	fp := startSandbox(t, sandbox.Config{})
-	fp.Ready("ready", sandbox.PaidWith{Total: 1000})
-	fp.Pay("paid", sandbox.PaidWith{Total: 1000})
+	sb := startSandbox(t, sandbox.Config{})
+	sb.Ready("ready", sandbox.PaidWith{Total: 1000})
+	sb.Pay("paid", sandbox.PaidWith{Total: 1000})
 	tests := []struct {
 		name     string
 		id       string
@@ -169,7 +169,7 @@ func TestCancelRules(t *testing.T) {
 		{"again", "paid", map[string]any{"reason": "r"}, 409, "PAYMENT_ALREADY_CANCELLED"},
 	}
 	for _, tt := range tests {
-		code, body := call(t, fp, "POST", "/payments/"+tt.id+"/cancel", tt.body, nil)
+		code, body := call(t, sb, "POST", "/payments/"+tt.id+"/cancel", tt.body, nil)
 		if tt.status == 200 {
 			c, _ := body["cancellation"].(map[string]any)
 			if code != 200 || c["status"] != "SUCCEEDED" || c["trigger"] != "API" || c["id"] == "" {
@@ -181,69 +181,69 @@ func TestCancelRules(t *testing.T) {
 			t.Errorf("%s: %d %v, want %d %s", tt.name, code, body, tt.status, tt.wantType)
 		}
 	}
-	if p, _ := fp.Payment("paid"); p.Status != "CANCELLED" || p.Cancelled != 1000 || len(p.Cancellations) != 2 {
+	if p, _ := sb.Payment("paid"); p.Status != "CANCELLED" || p.Cancelled != 1000 || len(p.Cancellations) != 2 {
 		t.Errorf("payment %+v", p)
 	}
 }
 
 func TestIdempotencyKey(t *testing.T) {
-	fp := startSandbox(t, sandbox.Config{})
-	fp.Pay("p", sandbox.PaidWith{Total: 1000})
+	sb := startSandbox(t, sandbox.Config{})
+	sb.Pay("p", sandbox.PaidWith{Total: 1000})
 	key := map[string]string{"Idempotency-Key": `"cancel-p-0000000001"`}
-	code, first := call(t, fp, "POST", "/payments/p/cancel", map[string]any{"reason": "r", "amount": 100}, key)
+	code, first := call(t, sb, "POST", "/payments/p/cancel", map[string]any{"reason": "r", "amount": 100}, key)
 	if code != 200 {
 		t.Fatalf("%d %v", code, first)
 	}
-	code, again := call(t, fp, "POST", "/payments/p/cancel", map[string]any{"reason": "r", "amount": 100}, key)
+	code, again := call(t, sb, "POST", "/payments/p/cancel", map[string]any{"reason": "r", "amount": 100}, key)
 	if code != 200 || again["cancellation"].(map[string]any)["id"] != first["cancellation"].(map[string]any)["id"] {
 		t.Errorf("replay: %d %v, first %v", code, again, first)
 	}
-	if p, _ := fp.Payment("p"); p.Cancelled != 100 {
+	if p, _ := sb.Payment("p"); p.Cancelled != 100 {
 		t.Errorf("cancelled %d after a replay", p.Cancelled)
 	}
-	code, body := call(t, fp, "POST", "/payments/p/cancel", map[string]any{"reason": "r"}, map[string]string{"Idempotency-Key": "cancel-p-unquoted-01"})
+	code, body := call(t, sb, "POST", "/payments/p/cancel", map[string]any{"reason": "r"}, map[string]string{"Idempotency-Key": "cancel-p-unquoted-01"})
 	errType(t, code, body, 400, "INVALID_REQUEST")
 
 	// While the first answer is held, a repeat is told to wait.
-	fp.DelayNext(1, 300*time.Millisecond)
+	sb.DelayNext(1, 300*time.Millisecond)
 	slow := map[string]string{"Idempotency-Key": `"cancel-p-0000000002"`}
 	var wg sync.WaitGroup
-	wg.Go(func() { call(t, fp, "POST", "/payments/p/cancel", map[string]any{"reason": "r", "amount": 100}, slow) })
+	wg.Go(func() { call(t, sb, "POST", "/payments/p/cancel", map[string]any{"reason": "r", "amount": 100}, slow) })
 	time.Sleep(100 * time.Millisecond)
-	code, body = call(t, fp, "POST", "/payments/p/cancel", map[string]any{"reason": "r", "amount": 100}, slow)
+	code, body = call(t, sb, "POST", "/payments/p/cancel", map[string]any{"reason": "r", "amount": 100}, slow)
 	errType(t, code, body, 409, "IDEMPOTENCY_OUTSTANDING_REQUEST")
 	wg.Wait()
-	if p, _ := fp.Payment("p"); p.Cancelled != 200 {
+	if p, _ := sb.Payment("p"); p.Cancelled != 200 {
 		t.Errorf("cancelled %d, want 200", p.Cancelled)
 	}
-	if n := len(fp.CancelRequests()); n != 5 {
+	if n := len(sb.CancelRequests()); n != 5 {
 		t.Errorf("%d cancel requests logged, want 5", n)
 	}
 }
 
 func TestPreRegister(t *testing.T) {
-	fp := startSandbox(t, sandbox.Config{})
-	code, _ := call(t, fp, "POST", "/payments/p/pre-register", map[string]any{"totalAmount": 5000, "currency": "KRW"}, nil)
-	if total, cur, ok := fp.PreRegistered("p"); code != 200 || !ok || total != 5000 || cur != "KRW" {
+	sb := startSandbox(t, sandbox.Config{})
+	code, _ := call(t, sb, "POST", "/payments/p/pre-register", map[string]any{"totalAmount": 5000, "currency": "KRW"}, nil)
+	if total, cur, ok := sb.PreRegistered("p"); code != 200 || !ok || total != 5000 || cur != "KRW" {
 		t.Errorf("%d: %d %s %v", code, total, cur, ok)
 	}
-	code, body := call(t, fp, "POST", "/payments/p/pre-register", map[string]any{"totalAmount": 50.5, "currency": "KRW"}, nil)
+	code, body := call(t, sb, "POST", "/payments/p/pre-register", map[string]any{"totalAmount": 50.5, "currency": "KRW"}, nil)
 	errType(t, code, body, 400, "INVALID_REQUEST")
-	if p := fp.Pay("p", sandbox.PaidWith{Total: 5000}); p.Status != "PAID" {
+	if p := sb.Pay("p", sandbox.PaidWith{Total: 5000}); p.Status != "PAID" {
 		t.Errorf("paid the pre-registered amount: %+v", p)
 	}
-	code, body = call(t, fp, "POST", "/payments/p/pre-register", map[string]any{"totalAmount": 5000, "currency": "KRW"}, nil)
+	code, body = call(t, sb, "POST", "/payments/p/pre-register", map[string]any{"totalAmount": 5000, "currency": "KRW"}, nil)
 	errType(t, code, body, 409, "ALREADY_PAID")
 }
 
 func TestPaymentsByCursor(t *testing.T) {
-	fp := startSandbox(t, sandbox.Config{})
+	sb := startSandbox(t, sandbox.Config{})
 	for _, id := range []string{"a", "b", "c"} {
-		fp.Pay(id, sandbox.PaidWith{Total: 1})
+		sb.Pay(id, sandbox.PaidWith{Total: 1})
 	}
 	list := func(body map[string]any) (int, map[string]any) {
 		b, _ := json.Marshal(body)
-		return call(t, fp, "GET", "/payments-by-cursor?requestBody="+url.QueryEscape(string(b)), nil, nil)
+		return call(t, sb, "GET", "/payments-by-cursor?requestBody="+url.QueryEscape(string(b)), nil, nil)
 	}
 	code, page := list(map[string]any{"size": 2})
 	items, _ := page["items"].([]any)
@@ -267,15 +267,15 @@ func TestPaymentsByCursor(t *testing.T) {
 }
 
 func TestFailNextAndRequests(t *testing.T) {
-	fp := startSandbox(t, sandbox.Config{})
-	fp.Pay("p", sandbox.PaidWith{Total: 1})
-	fp.FailNext(1, 503)
-	code, body := call(t, fp, "GET", "/payments/p", nil, nil)
+	sb := startSandbox(t, sandbox.Config{})
+	sb.Pay("p", sandbox.PaidWith{Total: 1})
+	sb.FailNext(1, 503)
+	code, body := call(t, sb, "GET", "/payments/p", nil, nil)
 	errType(t, code, body, 503, "INTERNAL_SERVER_ERROR")
-	if code, _ = call(t, fp, "GET", "/payments/p", nil, nil); code != 200 {
+	if code, _ = call(t, sb, "GET", "/payments/p", nil, nil); code != 200 {
 		t.Errorf("after the failure: %d", code)
 	}
-	r := fp.Requests()
+	r := sb.Requests()
 	if len(r) != 2 || r[0].Status != 503 || r[1].Status != 200 || r[0].Path != "/payments/p" || r[0].Method != "GET" {
 		t.Errorf("requests %+v", r)
 	}
@@ -294,8 +294,8 @@ func TestSignedWebhookMatchesPortOne(t *testing.T) {
 
 func TestSendWebhook(t *testing.T) {
 	now := time.Date(2027, 3, 1, 9, 30, 0, 0, time.UTC)
-	fp := startSandbox(t, sandbox.Config{StoreID: "store-9", Now: func() time.Time { return now }})
-	paid := fp.Pay("ord-1", sandbox.PaidWith{Total: 1})
+	sb := startSandbox(t, sandbox.Config{StoreID: "store-9", Now: func() time.Time { return now }})
+	paid := sb.Pay("ord-1", sandbox.PaidWith{Total: 1})
 	type delivery struct {
 		header http.Header
 		body   string
@@ -311,13 +311,13 @@ func TestSendWebhook(t *testing.T) {
 	}))
 	defer app.Close()
 	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-	status, err := fp.SendWebhook(context.Background(), app.URL, secret, "Transaction.Cancelled", "ord-1", "cancel-1")
+	status, err := sb.SendWebhook(context.Background(), app.URL, secret, "Transaction.Cancelled", "ord-1", "cancel-1")
 	if err != nil || status != http.StatusAccepted {
 		t.Fatalf("SendWebhook: %d %v", status, err)
 	}
 	sentAt := now
 	for range 2 {
-		if _, err := fp.SendWebhookWithID(context.Background(), app.URL, secret, "msg_same", "Transaction.Paid", "ord-1", ""); err != nil {
+		if _, err := sb.SendWebhookWithID(context.Background(), app.URL, secret, "msg_same", "Transaction.Paid", "ord-1", ""); err != nil {
 			t.Fatal(err)
 		}
 		now = now.Add(time.Minute) // a later attempt of the same event

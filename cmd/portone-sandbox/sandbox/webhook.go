@@ -143,6 +143,9 @@ func (s *Sandbox) SendWebhookWithID(ctx context.Context, url, secret, webhookID,
 	s.mu.Lock()
 	at, ok := s.webhookTimes[webhookID]
 	if !ok {
+		if len(s.webhookTimes) >= maxRequestLog { // only resends of recent ids keep their time
+			clear(s.webhookTimes)
+		}
 		at = s.now()
 		s.webhookTimes[webhookID] = at
 	}
@@ -226,22 +229,25 @@ func (s *Sandbox) recordDropLocked(ev event, why string) {
 	s.dropped = appendBounded(s.dropped, DroppedWebhook{WebhookID: ev.webhookID, Type: ev.eventType, PaymentID: ev.paymentID, At: s.now(), Why: why}, maxDroppedLog)
 }
 
-// dispatch starts a delivery for each queued event, at most
-// maxDeliveriesAtOnce at a time, until Close.
+// dispatch starts a delivery for each queued event until Close. A
+// delivery waiting for its next attempt holds no sending slot, so a
+// receiver that is down for hours delays nobody else's events; at most
+// maxDeliveriesInFlight are under way, later ones are dropped.
 func (s *Sandbox) dispatch() {
-	slots := make(chan struct{}, maxDeliveriesAtOnce)
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case d := <-s.queue:
-			select {
-			case slots <- struct{}{}:
-			case <-s.ctx.Done():
-				return
+			if s.inFlight.Add(1) > maxDeliveriesInFlight {
+				s.inFlight.Add(-1)
+				s.mu.Lock()
+				s.recordDropLocked(d.event, "too many deliveries under way")
+				s.mu.Unlock()
+				continue
 			}
 			s.workers.Go(func() {
-				defer func() { <-slots }()
+				defer s.inFlight.Add(-1)
 				s.deliver(d)
 			})
 		}
@@ -269,6 +275,12 @@ func (s *Sandbox) deliver(d delivery) {
 // attempt sends d once, records it in the payment's webhooks, and reports
 // whether the receiver took it (any 2xx).
 func (s *Sandbox) attempt(d delivery) bool {
+	select {
+	case s.sending <- struct{}{}:
+		defer func() { <-s.sending }()
+	case <-s.ctx.Done():
+		return false
+	}
 	sentAt := s.now()
 	header := signedHeaders(s.keys, d.webhookID, sentAt, d.body)
 	rec := PaymentWebhook{
@@ -369,6 +381,11 @@ func (s *Sandbox) ReleaseWebhooks(reverse bool) int {
 
 func (s *Sandbox) release(held []delivery) {
 	if len(held) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil { // closed: Close no longer waits for new senders
 		return
 	}
 	s.workers.Go(func() {
