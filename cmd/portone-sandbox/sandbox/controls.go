@@ -82,7 +82,47 @@ func (s *Sandbox) SetFaults(f Faults) error {
 	return nil
 }
 
+// FaultState is what faults are in force, as GET /sandbox/faults shows it.
+type FaultState struct {
+	API struct {
+		FailNext  int    `json:"failNext"`  // requests still to fail
+		Latency   string `json:"latency"`   // every answer's delay, "0s" for none
+		DelayNext int    `json:"delayNext"` // answers still to delay once
+	} `json:"api"`
+	Webhooks struct {
+		Drop      int  `json:"drop"`      // deliveries still to drop
+		Duplicate int  `json:"duplicate"` // extra sends of each event
+		Hold      bool `json:"hold"`
+		Held      int  `json:"held"` // events waiting for a release
+	} `json:"webhooks"`
+}
+
+// Faults reports the faults in force.
+func (s *Sandbox) Faults() FaultState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var f FaultState
+	f.API.FailNext, f.API.Latency, f.API.DelayNext = len(s.failures), s.delay.String(), len(s.delayNext)
+	f.Webhooks.Drop, f.Webhooks.Duplicate, f.Webhooks.Hold = s.webhookFaults.drop, s.webhookFaults.duplicate, s.webhookFaults.hold
+	f.Webhooks.Held = len(s.held)
+	return f
+}
+
+// PreRegistrationEnforced says whether PortOne's check of a payment against
+// its pre-registration is on.
+func (s *Sandbox) PreRegistrationEnforced() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.enforcePreReg
+}
+
 func (s *Sandbox) controlRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /sandbox/faults", func(w http.ResponseWriter, _ *http.Request) {
+		encodeJSON(w, http.StatusOK, s.Faults())
+	})
+	mux.HandleFunc("GET /sandbox/pre-registration", func(w http.ResponseWriter, _ *http.Request) {
+		encodeJSON(w, http.StatusOK, map[string]bool{"enforced": s.PreRegistrationEnforced()})
+	})
 	mux.HandleFunc("GET /sandbox/payments", func(w http.ResponseWriter, _ *http.Request) {
 		encodeJSON(w, http.StatusOK, map[string]any{"payments": s.Payments(), "droppedWebhooks": s.DroppedWebhooks()})
 	})

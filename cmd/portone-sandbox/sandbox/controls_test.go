@@ -239,3 +239,28 @@ func TestPaymentControls(t *testing.T) {
 		t.Errorf("requests kept across a reset")
 	}
 }
+
+func TestControlsReportTheirState(t *testing.T) {
+	sb := startSandbox(t, sandbox.Config{})
+	if _, body := control(t, sb, "GET", "/sandbox/pre-registration", ""); body["enforced"] != true {
+		t.Errorf("pre-registration at start: %v, want enforced", body)
+	}
+	control(t, sb, "PUT", "/sandbox/pre-registration", `{"enforced":false}`)
+	if _, body := control(t, sb, "GET", "/sandbox/pre-registration", ""); body["enforced"] != false {
+		t.Errorf("pre-registration after turning it off: %v", body)
+	}
+
+	control(t, sb, "PUT", "/sandbox/faults", `{"api":{"failNext":3,"latency":"1ms"},"webhooks":{"drop":2,"duplicate":1,"hold":true}}`)
+	_, body := control(t, sb, "GET", "/sandbox/faults", "")
+	api, webhooks := body["api"].(map[string]any), body["webhooks"].(map[string]any)
+	if api["failNext"] != json.Number("3") || api["latency"] != "1ms" || webhooks["drop"] != json.Number("2") ||
+		webhooks["duplicate"] != json.Number("1") || webhooks["hold"] != true {
+		t.Errorf("faults in force: %v", body)
+	}
+	control(t, sb, "DELETE", "/sandbox/faults", "")
+	_, body = control(t, sb, "GET", "/sandbox/faults", "")
+	api, webhooks = body["api"].(map[string]any), body["webhooks"].(map[string]any)
+	if api["failNext"] != json.Number("0") || api["latency"] != "0s" || webhooks["drop"] != json.Number("0") || webhooks["hold"] != false {
+		t.Errorf("faults after healing: %v", body)
+	}
+}

@@ -56,7 +56,9 @@
 //	POST   /sandbox/payments/{id}/deposit       Deposit: the buyer pays into the virtual account
 //	POST   /sandbox/payments/{id}/console-cancel {amount?, reason?}: CancelFromConsole
 //	POST   /sandbox/payments/{id}/webhooks/resend  ResendWebhook: the payment's last event again
+//	GET    /sandbox/pre-registration            {"enforced": bool}: PreRegistrationEnforced
 //	PUT    /sandbox/pre-registration            {"enforced": bool}: EnforcePreRegistration
+//	GET    /sandbox/faults                      the faults in force: Faults
 //	PUT    /sandbox/faults                      {"api": {failNext, status, latency}, "webhooks": {drop, duplicate, hold}}
 //	DELETE /sandbox/faults                      Heal: every fault off, held webhooks released
 //	POST   /sandbox/webhooks/release            {"order": "sent"|"reverse"}: ReleaseWebhooks
