@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -18,27 +17,19 @@ import (
 	"github.com/creditd/creditd/domain"
 )
 
-// portOne is the sandbox served over HTTP for one test.
-type portOne struct {
-	*sandbox.Sandbox
-	URL string
-}
-
-func startSandbox(t testing.TB, cfg sandbox.Config) *portOne {
+func startSandbox(t testing.TB, cfg sandbox.Config) *sandbox.Server {
 	t.Helper()
-	sb, err := sandbox.New(cfg)
+	sb, err := sandbox.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(sb.Handler())
-	t.Cleanup(srv.Close)
-	t.Cleanup(sb.Close) // first: it releases held answers srv.Close would wait for
-	return &portOne{Sandbox: sb, URL: srv.URL}
+	t.Cleanup(sb.Close)
+	return sb
 }
 
 const testSecret = "sk-portone-never-print-me"
 
-func newClient(t *testing.T, sb *portOne, tweak func(*portone.Config)) *portone.Client {
+func newClient(t *testing.T, sb *sandbox.Server, tweak func(*portone.Config)) *portone.Client {
 	t.Helper()
 	cfg := portone.Config{BaseURL: sb.URL, APISecret: sb.APISecret, StoreID: sb.StoreID, Timeout: 2 * time.Second}
 	if tweak != nil {
@@ -51,7 +42,7 @@ func newClient(t *testing.T, sb *portOne, tweak func(*portone.Config)) *portone.
 	return c
 }
 
-func startFake(t *testing.T) *portOne {
+func startFake(t *testing.T) *sandbox.Server {
 	return startSandbox(t, sandbox.Config{APISecret: testSecret, StoreID: "store-test"})
 }
 
@@ -236,21 +227,21 @@ func TestCancelRefusals(t *testing.T) {
 	ten := int64(10000)
 	tests := []struct {
 		name  string
-		setup func(sb *portOne)
+		setup func(sb *sandbox.Server)
 		req   application.CancelRequest
 		want  string
 	}{
-		{"not paid", func(sb *portOne) { sb.Ready("o", sandbox.PaidWith{Total: 10000}) },
+		{"not paid", func(sb *sandbox.Server) { sb.Ready("o", sandbox.PaidWith{Total: 10000}) },
 			application.CancelRequest{CancellableBefore: 10000}, application.GatewayErrNotPaid},
-		{"already cancelled", func(sb *portOne) {
+		{"already cancelled", func(sb *sandbox.Server) {
 			sb.Pay("o", sandbox.PaidWith{Total: 10000})
 			sb.CancelFromConsole("o", 0)
 		}, application.CancelRequest{CancellableBefore: 0}, application.GatewayErrAlreadyCancelled},
-		{"someone cancelled meanwhile", func(sb *portOne) {
+		{"someone cancelled meanwhile", func(sb *sandbox.Server) {
 			sb.Pay("o", sandbox.PaidWith{Total: 10000})
 			sb.CancelFromConsole("o", 1000)
 		}, application.CancelRequest{CancellableBefore: 10000}, application.GatewayErrCancellableAmountMismatch},
-		{"more than is left", func(sb *portOne) {
+		{"more than is left", func(sb *sandbox.Server) {
 			sb.Pay("o", sandbox.PaidWith{Total: 10000})
 			sb.CancelFromConsole("o", 1000)
 		}, application.CancelRequest{CancellableBefore: 9000, Amount: &ten}, "CANCEL_AMOUNT_EXCEEDS_CANCELLABLE_AMOUNT"},

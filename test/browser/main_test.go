@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -52,32 +51,31 @@ const (
 )
 
 // stack is the product as make run starts it: creditd, the sandbox wired to
-// its webhook endpoint, and the demo shop, all on 127.0.0.1 (one site, as
-// the payment window is an iframe the test reaches into).
+// its webhook endpoint, and the demo shop, all on 127.0.0.1 (one site, so the
+// payment window, an iframe, shares the page's process and DOM tree).
 type stack struct {
-	t          *testing.T
-	creditd    string // base URL
-	key        string // the shop's creditd API key
-	db         *bun.DB
-	sandbox    *sandbox.Sandbox
-	sandboxURL string
-	shopURL    string
-	browser    context.Context
+	t       *testing.T
+	creditd string // base URL
+	key     string // the shop's creditd API key
+	db      *bun.DB
+	sandbox *sandbox.Server
+	shopURL string
+	browser context.Context
 }
 
 func startStack(t *testing.T) *stack {
 	t.Helper()
-	// The sandbox's address is needed before creditd starts (creditd calls
-	// it) and creditd's before the sandbox starts (it sends webhooks there).
-	sbListener, err := net.Listen("tcp", "127.0.0.1:0")
+	sb, err := sandbox.Start(sandbox.Config{APISecret: apiSecret, StoreID: storeID, ChannelKey: channelKey,
+		WebhookSecrets: []string{webhookSecret}, WebhookRetryScale: 0.0005})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, sandboxURL: "http://" + sbListener.Addr().String()}
+	t.Cleanup(sb.Close)
+	s := &stack{t: t, sandbox: sb}
 
 	cfg, err := app.LoadConfig(map[string]string{
 		"DATABASE_URL": pgtest.NewDatabase(t), "CREDITD_ADDR": "127.0.0.1:0",
-		"PORTONE_API_URL": s.sandboxURL, "PORTONE_API_SECRET": apiSecret, "PORTONE_STORE_ID": storeID,
+		"PORTONE_API_URL": sb.URL, "PORTONE_API_SECRET": apiSecret, "PORTONE_STORE_ID": storeID,
 		"PORTONE_CHANNEL_KEY": channelKey, "PORTONE_WEBHOOK_SECRETS": webhookSecret,
 		"CREDITD_WEBHOOK_POLL_INTERVAL": "50ms",
 	})
@@ -96,32 +94,18 @@ func startStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	s.key = k.Secret
-
-	s.sandbox, err = sandbox.New(sandbox.Config{
-		APISecret: apiSecret, StoreID: storeID, ChannelKey: channelKey,
-		WebhookSecrets: []string{webhookSecret}, WebhookURL: s.creditd + "/webhooks/portone",
-		WebhookRetryScale: 0.0005, PublicURL: s.sandboxURL,
-	})
-	if err != nil {
+	if err := sb.SetWebhookURL(s.creditd + "/webhooks/portone"); err != nil {
 		t.Fatal(err)
 	}
-	sbServer := &httptest.Server{Listener: sbListener, Config: &http.Server{Handler: s.sandbox.Handler()}}
-	sbServer.Start()
-	t.Cleanup(func() { sbServer.Close(); s.sandbox.Close() })
 
 	s.addPack(`{"id":"starter","name":"Starter","price":"9900","currency":"KRW","credits":"100"}`)
 	s.addPack(`{"id":"creator","name":"Creator","price":"45000","currency":"KRW","credits":"500","bonusCredits":"50"}`)
 
-	demo, err := shop.New(shop.Config{CreditdURL: s.creditd, APIKey: shop.APIKey(s.key), PortOneSDKURL: s.sandboxURL + "/v2/browser-sdk.js"})
+	demo, err := shop.New(shop.Config{CreditdURL: s.creditd, APIKey: shop.APIKey(s.key), PortOneSDKURL: sb.URL + "/v2/browser-sdk.js"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	shopListener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	shopServer := &httptest.Server{Listener: shopListener, Config: &http.Server{Handler: demo.Handler()}}
-	shopServer.Start()
+	shopServer := httptest.NewServer(demo.Handler()) // on 127.0.0.1, as the sandbox
 	t.Cleanup(shopServer.Close)
 	s.shopURL = shopServer.URL
 
@@ -216,7 +200,7 @@ func (s *stack) api(method, path, body string) (int, map[string]any) {
 // control calls one of the sandbox's test controls.
 func (s *stack) control(method, path, body string) (int, map[string]any) {
 	s.t.Helper()
-	return call(s.t, method, s.sandboxURL+path, body)
+	return call(s.t, method, s.sandbox.URL+path, body)
 }
 
 func call(t *testing.T, method, url, body string, headers ...string) (int, map[string]any) {

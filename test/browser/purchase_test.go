@@ -128,7 +128,7 @@ func (s *stack) balance() string {
 // sandboxPayment is the payment as PortOne (the sandbox) reports it to creditd.
 func (s *stack) sandboxPayment(id string) map[string]any {
 	s.t.Helper()
-	status, out := call(s.t, http.MethodGet, s.sandboxURL+"/payments/"+url.PathEscape(id), "", "Authorization", "PortOne "+apiSecret)
+	status, out := call(s.t, http.MethodGet, s.sandbox.URL+"/payments/"+url.PathEscape(id), "", "Authorization", "PortOne "+apiSecret)
 	if status != http.StatusOK {
 		s.t.Fatalf("sandbox payment %s: %d %v", id, status, out)
 	}

@@ -24,22 +24,14 @@ import (
 	"github.com/creditd/creditd/cmd/portone-sandbox/sandbox"
 )
 
-// portOne is the sandbox served over HTTP for one test.
-type portOne struct {
-	*sandbox.Sandbox
-	URL string
-}
-
-func startSandbox(t testing.TB, cfg sandbox.Config) *portOne {
+func startSandbox(t testing.TB, cfg sandbox.Config) *sandbox.Server {
 	t.Helper()
-	sb, err := sandbox.New(cfg)
+	sb, err := sandbox.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(sb.Handler())
-	t.Cleanup(srv.Close)
-	t.Cleanup(sb.Close) // first: it releases held answers srv.Close would wait for
-	return &portOne{Sandbox: sb, URL: srv.URL}
+	t.Cleanup(sb.Close)
+	return sb
 }
 
 // The webhook secret of the purchase tests (PortOne's SDK test secret).
@@ -48,7 +40,7 @@ const webhookSecret = "whsec_pzQGE83cSIRKM4/WH5QY+g=="
 // shop is creditd selling credits through the PortOne sandbox over real HTTP.
 type shop struct {
 	*service
-	portone *portOne
+	portone *sandbox.Server
 }
 
 // startShop is creditd on a sandbox that sends no webhook by itself: the
@@ -71,7 +63,7 @@ func startShopWithWebhooks(t *testing.T, env ...string) *shop {
 	return s
 }
 
-func startShopOn(t *testing.T, sb *portOne, env ...string) *shop {
+func startShopOn(t *testing.T, sb *sandbox.Server, env ...string) *shop {
 	t.Helper()
 	vars := map[string]string{"PORTONE_API_URL": sb.URL, "PORTONE_API_SECRET": sb.APISecret, "PORTONE_STORE_ID": sb.StoreID,
 		"PORTONE_CHANNEL_KEY": sb.ChannelKey, "PORTONE_WEBHOOK_SECRETS": webhookSecret, "CREDITD_WEBHOOK_POLL_INTERVAL": "50ms"}

@@ -11,7 +11,7 @@ import (
 )
 
 // browser posts as the browser SDK and the payment window do: no auth.
-func browser(t *testing.T, sb *portOne, method, path, body string) (int, map[string]any, http.Header) {
+func browser(t *testing.T, sb *sandbox.Server, method, path, body string) (int, map[string]any, http.Header) {
 	t.Helper()
 	req, err := http.NewRequest(method, sb.URL+path, strings.NewReader(body))
 	if err != nil {
@@ -43,7 +43,7 @@ func checkoutRequest(paymentID string, total int) string {
 }
 
 // startCheckout opens the payment window and returns the checkout's id.
-func startCheckout(t *testing.T, sb *portOne, paymentID string, total int) string {
+func startCheckout(t *testing.T, sb *sandbox.Server, paymentID string, total int) string {
 	t.Helper()
 	code, body, h := browser(t, sb, "POST", "/checkout", checkoutRequest(paymentID, total))
 	if code != 200 || h.Get("Access-Control-Allow-Origin") != "*" {
@@ -56,7 +56,7 @@ func startCheckout(t *testing.T, sb *portOne, paymentID string, total int) strin
 	return id
 }
 
-func outcome(t *testing.T, sb *portOne, checkoutID, body string) (int, map[string]any) {
+func outcome(t *testing.T, sb *sandbox.Server, checkoutID, body string) (int, map[string]any) {
 	t.Helper()
 	code, out, _ := browser(t, sb, "POST", "/checkout/"+checkoutID+"/outcome", body)
 	return code, out
@@ -67,7 +67,7 @@ func TestCheckoutPaidByCard(t *testing.T) {
 	sb := startSandbox(t, sandbox.Config{WebhookURL: rc.URL, WebhookSecrets: []string{testWebhookSecret}})
 	call(t, sb, "POST", "/payments/ord-1/pre-register", map[string]any{"totalAmount": 10000, "currency": "KRW"}, nil)
 	id := startCheckout(t, sb, "ord-1", 10000)
-	if p := sb.mustPayment(t, "ord-1"); p.Status != "READY" || p.CustomData != `{"creditdOrder":"ord-1"}` || p.Customer.Name != "홍길동" || p.Currency != "KRW" {
+	if p := mustPayment(t, sb, "ord-1"); p.Status != "READY" || p.CustomData != `{"creditdOrder":"ord-1"}` || p.Customer.Name != "홍길동" || p.Currency != "KRW" {
 		t.Fatalf("payment %+v", p)
 	}
 	code, d, _ := browser(t, sb, "GET", "/checkout/"+id+"/details", "")
@@ -76,7 +76,7 @@ func TestCheckoutPaidByCard(t *testing.T) {
 		t.Fatalf("details %d %v", code, d)
 	}
 	code, result := outcome(t, sb, id, `{"outcome":"card"}`)
-	p := sb.mustPayment(t, "ord-1")
+	p := mustPayment(t, sb, "ord-1")
 	if code != 200 || result["transactionType"] != "PAYMENT" || result["paymentId"] != "ord-1" || result["txId"] != p.TransactionID || result["code"] != nil {
 		t.Fatalf("result %d %v", code, result)
 	}
@@ -102,7 +102,7 @@ func TestCheckoutVirtualAccountThenDeposit(t *testing.T) {
 	if code != 200 || result["code"] != nil {
 		t.Fatalf("%d %v", code, result)
 	}
-	p := sb.mustPayment(t, "ord-va")
+	p := mustPayment(t, sb, "ord-va")
 	if p.Status != "VIRTUAL_ACCOUNT_ISSUED" || p.VirtualAccount == nil || p.VirtualAccount.AccountNumber == "" ||
 		p.VirtualAccount.ExpiredAt.Sub(p.VirtualAccount.IssuedAt).Hours() != 72 {
 		t.Fatalf("payment %+v", p)
@@ -110,7 +110,7 @@ func TestCheckoutVirtualAccountThenDeposit(t *testing.T) {
 	if code, _ := control(t, sb, "POST", "/sandbox/payments/ord-va/deposit", ""); code != 200 {
 		t.Fatal(code)
 	}
-	if p := sb.mustPayment(t, "ord-va"); p.Status != "PAID" {
+	if p := mustPayment(t, sb, "ord-va"); p.Status != "PAID" {
 		t.Fatalf("after the deposit: %s", p.Status)
 	}
 }
@@ -122,18 +122,18 @@ func TestCheckoutFailsThenARetryPays(t *testing.T) {
 	if code != 200 || result["code"] != "FAILURE_TYPE_PG" || result["pgCode"] == nil || result["pgMessage"] == nil || result["message"] == nil {
 		t.Fatalf("%d %v", code, result)
 	}
-	if p := sb.mustPayment(t, "ord-f"); p.Status != "FAILED" || p.Failure.PgCode == "" {
+	if p := mustPayment(t, sb, "ord-f"); p.Status != "FAILED" || p.Failure.PgCode == "" {
 		t.Fatalf("payment %+v", p)
 	}
 	retry := startCheckout(t, sb, "ord-f", 5000)
-	if p := sb.mustPayment(t, "ord-f"); p.Status != "READY" {
+	if p := mustPayment(t, sb, "ord-f"); p.Status != "READY" {
 		t.Fatalf("the retry's payment is %s", p.Status)
 	}
 	if code, result := outcome(t, sb, retry, `{"outcome":"card"}`); code != 200 || result["code"] != nil {
 		t.Fatalf("%d %v", code, result)
 	}
 	var history []string
-	for _, h := range sb.mustPayment(t, "ord-f").History {
+	for _, h := range mustPayment(t, sb, "ord-f").History {
 		history = append(history, h.Status)
 	}
 	if strings.Join(history, " ") != "READY FAILED READY PAID" {
@@ -149,7 +149,7 @@ func TestCheckoutOfADifferentAmount(t *testing.T) {
 	if code != 200 || result["code"] != "AmountNotEqualToPredefined" || result["txId"] == nil {
 		t.Fatalf("enforced: %d %v", code, result)
 	}
-	if p := sb.mustPayment(t, "ord-x"); p.Status != "FAILED" || p.Total != 100 {
+	if p := mustPayment(t, sb, "ord-x"); p.Status != "FAILED" || p.Total != 100 {
 		t.Fatalf("enforced: payment %+v", p)
 	}
 
@@ -159,7 +159,7 @@ func TestCheckoutOfADifferentAmount(t *testing.T) {
 	if code != 200 || result["code"] != nil {
 		t.Fatalf("not enforced: %d %v", code, result)
 	}
-	if p := sb.mustPayment(t, "ord-x"); p.Status != "PAID" || p.Total != 100 || p.Paid != 100 {
+	if p := mustPayment(t, sb, "ord-x"); p.Status != "PAID" || p.Total != 100 || p.Paid != 100 {
 		t.Fatalf("not enforced: payment %+v", p)
 	}
 	id = startCheckout(t, sb, "ord-y", 10000)

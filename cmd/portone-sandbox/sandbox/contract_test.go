@@ -48,7 +48,7 @@ func requireConforms(t *testing.T, doc *openapi3.T, schema, what string, body []
 }
 
 // rawCall is one API request, answered as bytes.
-func rawCall(t *testing.T, sb *portOne, method, path, body string) (int, []byte) {
+func rawCall(t *testing.T, sb *sandbox.Server, method, path, body string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, sb.URL+path, strings.NewReader(body))
 	if err != nil {
@@ -147,7 +147,7 @@ func TestSandboxConformsToTheContract(t *testing.T) {
 	}
 	waitFor(t, "webhook attempts on every payment", func() bool {
 		p, _ := sb.Payment("p-retried")
-		return len(p.Webhooks) >= 2 && len(sb.mustPayment(t, "p-deposited").Webhooks) >= 2
+		return len(p.Webhooks) >= 2 && len(mustPayment(t, sb, "p-deposited").Webhooks) >= 2
 	})
 
 	for _, id := range []string{"p-ready", "p-pending", "p-va", "p-paid", "p-retried", "p-failed", "p-partial", "p-cancelled", "p-deposited"} {
@@ -217,7 +217,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func (sb *portOne) mustPayment(t *testing.T, id string) sandbox.Payment {
+func mustPayment(t *testing.T, sb *sandbox.Server, id string) sandbox.Payment {
 	t.Helper()
 	p, ok := sb.Payment(id)
 	if !ok {

@@ -13,7 +13,7 @@ import (
 )
 
 // control calls one of the /sandbox/ controls (no auth) and decodes its answer.
-func control(t *testing.T, sb *portOne, method, path, body string) (int, map[string]any) {
+func control(t *testing.T, sb *sandbox.Server, method, path, body string) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(method, sb.URL+path, strings.NewReader(body))
 	if err != nil {
@@ -175,7 +175,7 @@ func TestPaymentControls(t *testing.T) {
 	if code, _ := control(t, sb, "POST", "/sandbox/payments/va%2F1/webhooks/resend", ""); code != 200 {
 		t.Fatalf("resend: %d", code)
 	}
-	waitFor(t, "the resend, recorded", func() bool { return len(sb.mustPayment(t, "va/1").Webhooks) == 4 })
+	waitFor(t, "the resend, recorded", func() bool { return len(mustPayment(t, sb, "va/1").Webhooks) == 4 })
 	// The resend is the last event (the cancellation) again, under its webhook-id.
 	cancelID := ""
 	for _, d := range rc.deliveries() {
@@ -187,7 +187,7 @@ func TestPaymentControls(t *testing.T) {
 		}
 	}
 	manual := 0
-	for _, a := range sb.mustPayment(t, "va/1").Webhooks {
+	for _, a := range mustPayment(t, sb, "va/1").Webhooks {
 		if a.Trigger == "MANUAL" && a.ID == cancelID {
 			manual++
 		}

@@ -18,26 +18,18 @@ import (
 	"github.com/creditd/creditd/cmd/portone-sandbox/sandbox"
 )
 
-// portOne is the sandbox served over HTTP for one test.
-type portOne struct {
-	*sandbox.Sandbox
-	URL string
-}
-
-func startSandbox(t testing.TB, cfg sandbox.Config) *portOne {
+func startSandbox(t testing.TB, cfg sandbox.Config) *sandbox.Server {
 	t.Helper()
-	sb, err := sandbox.New(cfg)
+	sb, err := sandbox.Start(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(sb.Handler())
-	t.Cleanup(srv.Close)
-	t.Cleanup(sb.Close) // first: it releases held answers srv.Close would wait for
-	return &portOne{Sandbox: sb, URL: srv.URL}
+	t.Cleanup(sb.Close)
+	return sb
 }
 
 // call sends one API request the way a PortOne client would.
-func call(t *testing.T, sb *portOne, method, path string, body any, header map[string]string) (int, map[string]any) {
+func call(t *testing.T, sb *sandbox.Server, method, path string, body any, header map[string]string) (int, map[string]any) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {

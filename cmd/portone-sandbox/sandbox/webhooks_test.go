@@ -116,7 +116,7 @@ func TestWebhookIsRetriedUntilTheReceiverTakesIt(t *testing.T) {
 		t.Errorf("body %s", got[0].body)
 	}
 
-	attempts := sb.mustPayment(t, "ord-1").Webhooks
+	attempts := mustPayment(t, sb, "ord-1").Webhooks
 	if len(attempts) != 4 {
 		t.Fatalf("%d attempts recorded: %+v", len(attempts), attempts)
 	}
@@ -151,7 +151,7 @@ func TestWebhookGivesUpAfterSixAttemptsWaitingPortOnesBackoff(t *testing.T) {
 			t.Errorf("attempt %d came %s after the one before, more than %s", i+2, gap, limit)
 		}
 	}
-	if p := sb.mustPayment(t, "ord-1"); len(p.Webhooks) != 6 || p.Webhooks[5].CurrentExecutionCount != 6 || p.Webhooks[5].Status != "FAILED_NOT_OK_RESPONSE" {
+	if p := mustPayment(t, sb, "ord-1"); len(p.Webhooks) != 6 || p.Webhooks[5].CurrentExecutionCount != 6 || p.Webhooks[5].Status != "FAILED_NOT_OK_RESPONSE" {
 		t.Errorf("recorded %+v", p.Webhooks)
 	}
 }
@@ -169,8 +169,8 @@ func TestWebhookThatTimesOutIsAnUnexpectedError(t *testing.T) {
 	sb := startSandbox(t, sandbox.Config{WebhookURL: slow.URL, WebhookSecrets: []string{testWebhookSecret}, WebhookRetryScale: 1,
 		WebhookTimeout: 50 * time.Millisecond})
 	sb.Pay("ord-1", sandbox.PaidWith{Total: 1000})
-	waitFor(t, "the first attempt", func() bool { return len(sb.mustPayment(t, "ord-1").Webhooks) == 1 })
-	if a := sb.mustPayment(t, "ord-1").Webhooks[0]; a.Status != "FAILED_UNEXPECTED_ERROR" || a.Response != nil {
+	waitFor(t, "the first attempt", func() bool { return len(mustPayment(t, sb, "ord-1").Webhooks) == 1 })
+	if a := mustPayment(t, sb, "ord-1").Webhooks[0]; a.Status != "FAILED_UNEXPECTED_ERROR" || a.Response != nil {
 		t.Errorf("attempt %+v", a)
 	}
 }
@@ -239,8 +239,8 @@ func TestEventsOfEachChange(t *testing.T) {
 	if ev := types["Transaction.Cancelled va"]; ev.CancellationID != c.ID {
 		t.Errorf("cancelled event names cancellation %q, want %q", ev.CancellationID, c.ID)
 	}
-	waitFor(t, "four attempts recorded", func() bool { return len(sb.mustPayment(t, "va").Webhooks) == 4 })
-	for _, a := range sb.mustPayment(t, "va").Webhooks {
+	waitFor(t, "four attempts recorded", func() bool { return len(mustPayment(t, sb, "va").Webhooks) == 4 })
+	for _, a := range mustPayment(t, sb, "va").Webhooks {
 		deposit := a.PaymentStatus == "PAID"
 		if deposit != (a.Trigger == "VIRTUAL_ACCOUNT_DEPOSIT") || deposit != a.IsAsync {
 			t.Errorf("attempt %+v", a)
