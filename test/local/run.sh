@@ -32,6 +32,15 @@ shop_url=http://$DEMO_SHOP_ADDR
 
 log() { echo "make run: $*" >&2; }
 
+# curl checks that each service answers and adds the demo catalog; a
+# minimal Debian may lack it.
+if ! command -v curl >/dev/null; then
+	log "installing curl (Debian's package)"
+	sudo=
+	[ "$(id -u)" = 0 ] || sudo=sudo
+	{ $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq curl; } >&2
+fi
+
 # secret FILE COMMAND...: the file's content, made by COMMAND on first use.
 secret() {
 	local file=$1
