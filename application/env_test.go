@@ -112,7 +112,7 @@ func (e *env) wantAccount(account, balance, held string) {
 
 func (e *env) placeHold(account, amount string, in time.Duration) (*domain.Hold, error) {
 	h, _, err := e.holds.Place(e.ctx, application.PlaceHoldCommand{Tenant: e.tenant, Account: acct(account), Amount: cr(amount), ExpiresIn: in}, nil)
-	return h, err
+	return h.Hold, err
 }
 
 func (e *env) capture(hold domain.HoldID, amount string) (application.Capture, error) {
@@ -122,7 +122,7 @@ func (e *env) capture(hold domain.HoldID, amount string) (application.Capture, e
 
 func (e *env) release(hold domain.HoldID) (*domain.Hold, error) {
 	h, _, err := e.holds.Release(e.ctx, application.ReleaseCommand{Tenant: e.tenant, Hold: hold}, nil)
-	return h, err
+	return h.Hold, err
 }
 
 // history reads the account's whole history, newest first.

@@ -29,31 +29,38 @@ type PlaceHoldCommand struct {
 	Memo      domain.Memo
 }
 
+// HoldView is a hold as clients see it: with its captures, oldest first,
+// read back from the ledger's CAPTURE transactions.
+type HoldView struct {
+	*domain.Hold
+	Captures []domain.HoldCapture
+}
+
 // Place reserves credits, or fails with domain.ErrInsufficientCredits.
-func (h *Holds) Place(ctx context.Context, cmd PlaceHoldCommand, idem *Idempotency[*domain.Hold]) (*domain.Hold, *Receipt, error) {
+func (h *Holds) Place(ctx context.Context, cmd PlaceHoldCommand, idem *Idempotency[HoldView]) (HoldView, *Receipt, error) {
 	scope := WalletScope(cmd.Tenant, cmd.Account)
-	return runOnce(ctx, h.uow, h.queries, h.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (*domain.Hold, error) {
+	return runOnce(ctx, h.uow, h.queries, h.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (HoldView, error) {
 		now := h.clock.Now()
 		w, err := r.Wallets.Lock(ctx, cmd.Tenant, cmd.Account)
 		if err != nil {
-			return nil, err
+			return HoldView{}, err
 		}
 		settled, err := settle(ctx, r, w, h.ids, now)
 		if err != nil {
-			return nil, err
+			return HoldView{}, err
 		}
 		hold, err := w.PlaceHold(domain.NewHold{Hold: domain.HoldID(h.ids.NewID()), Amount: cmd.Amount,
 			ExpiresAt: now.Add(cmd.ExpiresIn), Memo: cmd.Memo}, now)
 		if err != nil {
-			return nil, err
+			return HoldView{}, err
 		}
-		return hold, settled.store(ctx, r, w, []*domain.Hold{hold})
+		return HoldView{Hold: hold}, settled.store(ctx, r, w, []*domain.Hold{hold})
 	})
 }
 
 // Capture is a hold after a capture, with the transaction that moved the credits.
 type Capture struct {
-	Hold        *domain.Hold
+	Hold        HoldView
 	Transaction domain.Transaction
 }
 
@@ -62,9 +69,13 @@ type CaptureCommand struct {
 	Tenant domain.TenantID
 	Hold   domain.HoldID
 	Amount domain.Credits
+	// Rest captures what the hold still reserves, Amount left zero.
+	Rest bool
+	// Memo is the capture transaction's; its empty parts are the hold's.
+	Memo domain.Memo
 }
 
-// Capture spends amount of what the hold reserves.
+// Capture spends amount (or the rest) of what the hold reserves.
 func (h *Holds) Capture(ctx context.Context, cmd CaptureCommand, idem *Idempotency[Capture]) (Capture, *Receipt, error) {
 	scope := HoldScope(cmd.Tenant, cmd.Hold)
 	return runOnce(ctx, h.uow, h.queries, h.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (Capture, error) {
@@ -79,11 +90,16 @@ func (h *Holds) Capture(ctx context.Context, cmd CaptureCommand, idem *Idempoten
 		if err != nil {
 			return Capture{}, err
 		}
-		t, err := w.CaptureHold(hold, domain.TransactionID(h.ids.NewID()), cmd.Amount, now)
+		t, err := w.Capture(hold, domain.CaptureRequest{Transaction: domain.TransactionID(h.ids.NewID()), Amount: cmd.Amount,
+			Rest: cmd.Rest, Memo: cmd.Memo}, now)
 		if err != nil {
 			return Capture{}, err
 		}
-		return Capture{Hold: hold, Transaction: t}, settled.store(ctx, r, w, []*domain.Hold{hold}, t)
+		if err := settled.store(ctx, r, w, []*domain.Hold{hold}, t); err != nil {
+			return Capture{}, err
+		}
+		view, err := withCaptures(ctx, r, hold)
+		return Capture{Hold: view, Transaction: t}, err
 	})
 }
 
@@ -94,28 +110,79 @@ type ReleaseCommand struct {
 }
 
 // Release frees the hold's remaining credits.
-func (h *Holds) Release(ctx context.Context, cmd ReleaseCommand, idem *Idempotency[*domain.Hold]) (*domain.Hold, *Receipt, error) {
+func (h *Holds) Release(ctx context.Context, cmd ReleaseCommand, idem *Idempotency[HoldView]) (HoldView, *Receipt, error) {
 	scope := HoldScope(cmd.Tenant, cmd.Hold)
-	return runOnce(ctx, h.uow, h.queries, h.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (*domain.Hold, error) {
+	return runOnce(ctx, h.uow, h.queries, h.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (HoldView, error) {
 		now := h.clock.Now()
 		w, hold, err := lockHold(ctx, r, cmd.Tenant, cmd.Hold)
 		if err != nil {
-			return nil, err
+			return HoldView{}, err
 		}
 		settled, err := settle(ctx, r, w, h.ids, now) // as in Capture: a due hold refuses release below
 		if err != nil {
-			return nil, err
+			return HoldView{}, err
 		}
 		if err := w.ReleaseHold(hold, now); err != nil {
-			return nil, err
+			return HoldView{}, err
 		}
-		return hold, settled.store(ctx, r, w, []*domain.Hold{hold})
+		if err := settled.store(ctx, r, w, []*domain.Hold{hold}); err != nil {
+			return HoldView{}, err
+		}
+		return withCaptures(ctx, r, hold)
 	})
 }
 
-// Get reads a hold.
-func (h *Holds) Get(ctx context.Context, tenant domain.TenantID, id domain.HoldID) (*domain.Hold, error) {
-	return h.queries.Holds.Get(ctx, tenant, id)
+// ExtendHoldCommand moves an open hold's expiry to now + ExpiresIn.
+type ExtendHoldCommand struct {
+	Tenant    domain.TenantID
+	Hold      domain.HoldID
+	ExpiresIn time.Duration
+}
+
+// Extend gives an open hold more time (see domain.Wallet.ExtendHold: it never
+// shortens one). It runs under the hold's wallet lock, as the expiry sweep
+// does, so of an extend and a sweep that race, one sees the other's outcome:
+// a hold already due is expired and refuses the extend (domain.ErrHoldNotOpen);
+// a hold extended first is no longer due when the sweep looks.
+func (h *Holds) Extend(ctx context.Context, cmd ExtendHoldCommand, idem *Idempotency[HoldView]) (HoldView, *Receipt, error) {
+	scope := HoldScope(cmd.Tenant, cmd.Hold)
+	return runOnce(ctx, h.uow, h.queries, h.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (HoldView, error) {
+		now := h.clock.Now()
+		w, hold, err := lockHold(ctx, r, cmd.Tenant, cmd.Hold)
+		if err != nil {
+			return HoldView{}, err
+		}
+		settled, err := settle(ctx, r, w, h.ids, now) // as in Capture: a due hold refuses the extend below
+		if err != nil {
+			return HoldView{}, err
+		}
+		if err := w.ExtendHold(hold, now.Add(cmd.ExpiresIn), now); err != nil {
+			return HoldView{}, err
+		}
+		if err := settled.store(ctx, r, w, []*domain.Hold{hold}); err != nil {
+			return HoldView{}, err
+		}
+		return withCaptures(ctx, r, hold)
+	})
+}
+
+// Get reads a hold with its captures.
+func (h *Holds) Get(ctx context.Context, tenant domain.TenantID, id domain.HoldID) (HoldView, error) {
+	hold, captures, err := h.queries.Holds.GetWithCaptures(ctx, tenant, id)
+	if err != nil {
+		return HoldView{}, err
+	}
+	return HoldView{Hold: hold, Captures: captures}, nil
+}
+
+// withCaptures reads the captures of a hold the unit of work has locked,
+// after it stored its own changes, so a capture just made is among them.
+func withCaptures(ctx context.Context, r Repos, hold *domain.Hold) (HoldView, error) {
+	captures, err := r.Holds.Captures(ctx, hold.ID())
+	if err != nil {
+		return HoldView{}, err
+	}
+	return HoldView{Hold: hold, Captures: captures}, nil
 }
 
 // lockHold locks the wallet a hold belongs to, then reads the hold again:

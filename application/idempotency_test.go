@@ -174,9 +174,9 @@ func TestConcurrentIdempotentCallsRunOnce(t *testing.T) {
 func TestIdempotentHolds(t *testing.T) {
 	e := newEnv(t)
 	e.grant("alice", "100")
-	holdKey := func(key string) *application.Idempotency[*domain.Hold] {
-		return &application.Idempotency[*domain.Hold]{Key: key, Fingerprint: []byte(key),
-			Encode: func(h *domain.Hold, rejection error) (application.Receipt, error) {
+	holdKey := func(key string) *application.Idempotency[application.HoldView] {
+		return &application.Idempotency[application.HoldView]{Key: key, Fingerprint: []byte(key),
+			Encode: func(h application.HoldView, rejection error) (application.Receipt, error) {
 				if rejection != nil {
 					return receiptOf(nil, rejection)
 				}

@@ -56,6 +56,9 @@ type HoldRepository interface {
 	Save(ctx context.Context, h *domain.Hold) error
 	// ListOpen reads every open hold of a wallet the unit of work has locked, in id order.
 	ListOpen(ctx context.Context, wallet domain.WalletID) ([]*domain.Hold, error)
+	// Captures reads the captures (CAPTURE transactions) of a hold whose
+	// wallet the unit of work has locked, those it appended included, oldest first.
+	Captures(ctx context.Context, hold domain.HoldID) ([]domain.HoldCapture, error)
 }
 
 // OrderRepository stores purchase orders. An order is read, and changed,
@@ -129,6 +132,9 @@ type LedgerQueries interface {
 type HoldQueries interface {
 	// Get reads a hold; domain.ErrNotFound when the tenant has no such hold.
 	Get(ctx context.Context, tenant domain.TenantID, id domain.HoldID) (*domain.Hold, error)
+	// GetWithCaptures reads a hold and its captures, oldest first, from one
+	// snapshot; domain.ErrNotFound when the tenant has no such hold.
+	GetWithCaptures(ctx context.Context, tenant domain.TenantID, id domain.HoldID) (*domain.Hold, []domain.HoldCapture, error)
 	// Due lists up to limit open holds whose expiry is at or before now, the
 	// longest overdue first.
 	Due(ctx context.Context, now time.Time, limit int) ([]HoldRef, error)

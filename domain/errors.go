@@ -22,6 +22,7 @@ var (
 	ErrHoldNotCapturable   = rejection("hold is not capturable")
 	ErrHoldNotReleasable   = rejection("hold is not releasable")
 	ErrCaptureExceedsHold  = rejection("capture exceeds the hold's remaining amount")
+	ErrHoldNotOpen         = rejection("hold is not open")
 	ErrBalanceLimit        = rejection("balance limit exceeded")
 	ErrAlreadyExists       = rejection("already exists")
 	ErrProductUnavailable  = rejection("product unavailable")

@@ -17,6 +17,7 @@ func TestEveryDomainErrorIsARejection(t *testing.T) {
 		"ErrInvalidInput": domain.ErrInvalidInput, "ErrNotFound": domain.ErrNotFound,
 		"ErrInsufficientCredits": domain.ErrInsufficientCredits, "ErrHoldNotCapturable": domain.ErrHoldNotCapturable,
 		"ErrHoldNotReleasable": domain.ErrHoldNotReleasable, "ErrCaptureExceedsHold": domain.ErrCaptureExceedsHold,
+		"ErrHoldNotOpen":             domain.ErrHoldNotOpen,
 		"ErrBalanceLimit":            domain.ErrBalanceLimit,
 		"ErrAlreadyExists":           domain.ErrAlreadyExists,
 		"ErrProductUnavailable":      domain.ErrProductUnavailable,

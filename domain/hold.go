@@ -91,3 +91,27 @@ func (h *Hold) Remaining() Credits {
 
 // IsDue reports whether an open hold has reached its expiry at now.
 func (h *Hold) IsDue(now time.Time) bool { return h.status.IsOpen() && !now.Before(h.expiresAt) }
+
+// ReleasedAt is what release or expiry gave back of the hold as of now: what
+// it still reserved when it closed (an open hold past its expiry counts as
+// expired, as StatusAt says); zero while it is open or once fully captured.
+func (h *Hold) ReleasedAt(now time.Time) Credits {
+	if st := h.statusAt(now); st == HoldReleased || st == HoldExpired {
+		return h.amount.Sub(h.captured)
+	}
+	return ZeroCredits
+}
+
+// HoldCapture is one capture of a hold as its CAPTURE transaction records it:
+// the ledger keeps captures, the hold only their sum.
+type HoldCapture struct {
+	Transaction TransactionID
+	Amount      Credits
+	Memo        Memo
+	CapturedAt  time.Time
+}
+
+// CaptureOf is the capture a CAPTURE transaction records.
+func CaptureOf(t Transaction) HoldCapture {
+	return HoldCapture{Transaction: t.id, Amount: t.amount, Memo: t.memo, CapturedAt: t.createdAt}
+}

@@ -308,19 +308,58 @@ func (w *Wallet) placeHold(r NewHold, now time.Time, only func(*Lot) bool) *Hold
 	return h
 }
 
-// CaptureHold moves amount of the hold's reserved credits to consumption.
+// CaptureHold moves amount of the hold's reserved credits to consumption,
+// recorded with the hold's memo.
 func (w *Wallet) CaptureHold(h *Hold, id TransactionID, amount Credits, now time.Time) (Transaction, error) {
+	return w.Capture(h, CaptureRequest{Transaction: id, Amount: amount}, now)
+}
+
+// CaptureRequest is a request to capture part or all of a hold.
+type CaptureRequest struct {
+	Transaction TransactionID
+	// Amount is what to capture; with Rest, it must be zero.
+	Amount Credits
+	// Rest captures whatever the hold still reserves, so a client need not
+	// know (or race) how much is left.
+	Rest bool
+	// Memo is recorded on the capture's transaction. An empty reason, or
+	// empty metadata, falls back to the hold's own.
+	Memo Memo
+}
+
+// Capture moves part or all of the hold's reserved credits to consumption.
+func (w *Wallet) Capture(h *Hold, r CaptureRequest, now time.Time) (Transaction, error) {
 	if err := w.owns(h); err != nil {
 		return Transaction{}, err
 	}
-	if !amount.IsPositive() {
+	if err := ValidateReason(r.Memo.Reason); err != nil {
+		return Transaction{}, err
+	}
+	if err := ValidateMetadata(r.Memo.Metadata); err != nil {
+		return Transaction{}, err
+	}
+	if r.Rest && !r.Amount.IsZero() {
+		return Transaction{}, fmt.Errorf("%w: a capture of the rest names no amount", ErrInvalidInput)
+	}
+	if !r.Rest && !r.Amount.IsPositive() {
 		return Transaction{}, fmt.Errorf("%w: amount must be greater than zero", ErrInvalidInput)
 	}
 	if !h.status.IsOpen() || h.IsDue(now) {
 		return Transaction{}, fmt.Errorf("%w: hold %s is %s", ErrHoldNotCapturable, h.id, h.statusAt(now))
 	}
+	amount := r.Amount
+	if r.Rest {
+		amount = h.Remaining()
+	}
 	if rem := h.Remaining(); amount.Cmp(rem) > 0 {
 		return Transaction{}, fmt.Errorf("%w: capture %s, remaining %s", ErrCaptureExceedsHold, amount, rem)
+	}
+	memo := h.memo
+	if r.Memo.Reason != "" {
+		memo.Reason = r.Memo.Reason
+	}
+	if len(r.Memo.Metadata) > 0 {
+		memo.Metadata = r.Memo.Metadata
 	}
 	postings := []Posting{}
 	left := amount
@@ -349,9 +388,32 @@ func (w *Wallet) CaptureHold(h *Hold, id TransactionID, amount Credits, now time
 	w.balance = w.balance.Sub(amount)
 	w.held = w.held.Sub(amount)
 	postings = append(postings, Posting{System: SystemConsumption, Amount: amount})
-	t, err := newTransaction(id, TransactionCapture, w, amount, h.memo, now, postings)
+	t, err := newTransaction(r.Transaction, TransactionCapture, w, amount, memo, now, postings)
 	t.hold = &h.id
 	return t, err
+}
+
+// ExtendHold moves an open hold's expiry to expiresAt, which must lie
+// between MinHoldDuration and MaxHoldDuration from now, as when placing it.
+// It never shortens a hold: an expiry later than expiresAt is kept, so a late
+// or repeated extend (two workers' heartbeats) cannot cut short what another
+// extended further; a client that is done with a hold releases it. The
+// wallet's next hold expiry needs no change: it stays a bound no later
+// than every open hold's expiry.
+func (w *Wallet) ExtendHold(h *Hold, expiresAt, now time.Time) error {
+	if err := w.owns(h); err != nil {
+		return err
+	}
+	if !h.status.IsOpen() || h.IsDue(now) {
+		return fmt.Errorf("%w: hold %s is %s", ErrHoldNotOpen, h.id, h.statusAt(now))
+	}
+	if d := expiresAt.Sub(now); d < MinHoldDuration || d > MaxHoldDuration {
+		return fmt.Errorf("%w: a hold must expire between %s and %s from now", ErrInvalidInput, MinHoldDuration, MaxHoldDuration)
+	}
+	if at := expiresAt.Truncate(TimePrecision); at.After(h.expiresAt) {
+		h.expiresAt = at
+	}
+	return nil
 }
 
 // ReleaseHold frees what the hold still reserves.

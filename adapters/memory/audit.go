@@ -65,6 +65,19 @@ func audit(d db) application.AuditReport {
 		}
 	}
 
+	// What each hold's CAPTURE transactions add up to: its captured amount.
+	captured := map[domain.HoldID]domain.Credits{}
+	for _, t := range d.ledger.all {
+		if t.typ == domain.TransactionCapture && t.hasHold {
+			captured[t.hold] = captured[t.hold].Add(t.amount)
+		}
+	}
+	for id, h := range d.holds.all {
+		if !h.captured.Equal(captured[id]) {
+			drift("hold %s: captured %s, its capture transactions sum to %s", id, h.captured, captured[id])
+		}
+	}
+
 	// What the open holds say each wallet and lot reserves.
 	walletReserved := map[domain.WalletID]domain.Credits{}
 	lotReserved := map[domain.LotID]domain.Credits{}

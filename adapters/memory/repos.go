@@ -130,6 +130,30 @@ func (r holdRepo) ListOpen(ctx context.Context, wallet domain.WalletID) ([]*doma
 	return openHolds(r.tx, wallet), nil
 }
 
+func (r holdRepo) Captures(ctx context.Context, hold domain.HoldID) ([]domain.HoldCapture, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return holdCaptures(r.tx, hold), nil
+}
+
+// holdCaptures reads a hold's CAPTURE transactions, oldest first, as the
+// Postgres adapter does by their hold_id.
+func holdCaptures(d db, hold domain.HoldID) []domain.HoldCapture {
+	var recs []txRecord
+	for _, t := range d.ledger.all {
+		if t.hasHold && t.hold == hold && t.typ == domain.TransactionCapture {
+			recs = append(recs, t)
+		}
+	}
+	slices.SortFunc(recs, func(a, b txRecord) int { return cmp.Or(a.createdAt.Compare(b.createdAt), compareIDs(a.id, b.id)) })
+	out := make([]domain.HoldCapture, 0, len(recs))
+	for _, t := range recs {
+		out = append(out, domain.HoldCapture{Transaction: t.id, Amount: t.amount, Memo: cloneMemo(t.memo), CapturedAt: t.createdAt})
+	}
+	return out
+}
+
 // openHolds are the wallet's open holds in id order.
 func openHolds(d db, wallet domain.WalletID) []*domain.Hold {
 	var open []*domain.Hold
@@ -266,6 +290,17 @@ func (q holdQueries) Get(ctx context.Context, tenant domain.TenantID, id domain.
 		return err
 	})
 	return h, err
+}
+
+func (q holdQueries) GetWithCaptures(ctx context.Context, tenant domain.TenantID, id domain.HoldID) (h *domain.Hold, captures []domain.HoldCapture, err error) {
+	err = q.s.read(ctx, func(d db) error {
+		if h, err = getHold(d, tenant, id); err != nil {
+			return err
+		}
+		captures = holdCaptures(d, id)
+		return nil
+	})
+	return h, captures, err
 }
 
 func (q holdQueries) Due(ctx context.Context, now time.Time, limit int) ([]application.HoldRef, error) {
