@@ -56,6 +56,12 @@ var auditChecks = []struct{ name, query string }{
 		SELECT format('hold %s (%s): amount %s captured %s, allocations reserve %s', h.id, h.status, h.amount, h.captured, coalesce(a.total, 0))
 		FROM holds h LEFT JOIN LATERAL (SELECT sum((e->>'amount')::numeric) AS total FROM jsonb_array_elements(h.allocations) e) a ON true
 		WHERE coalesce(a.total, 0) <> CASE WHEN h.status IN ('ACTIVE', 'PARTIALLY_CAPTURED') THEN h.amount - h.captured ELSE 0 END`},
+	{"hold captures", `
+		SELECT format('hold %s: captured %s, its capture transactions sum to %s', h.id, h.captured, coalesce(c.total, 0))
+		FROM holds h LEFT JOIN (SELECT hold_id, sum(amount) AS total FROM transactions
+		                        WHERE type = 'CAPTURE' AND hold_id IS NOT NULL GROUP BY hold_id) c
+		  ON c.hold_id = h.id
+		WHERE h.captured <> coalesce(c.total, 0)`},
 	{"next hold expiry", `
 		SELECT format('wallet %s: next hold expiry %s, but hold %s expires at %s', w.id, coalesce(w.holds_due_at::text, 'none'), h.id, h.expires_at)
 		FROM holds h JOIN wallets w ON w.id = h.wallet_id

@@ -68,6 +68,10 @@ type batch struct {
 	orders   *staged[string, orderRow, orderRow]
 
 	openHolds map[uuid.UUID]bool // wallets whose open holds are all loaded
+	// captures are the stored CAPTURE transactions of holds, by hold, for
+	// the holds loaded (those the scopes name, whose responses show them);
+	// captures the batch makes are in txs.
+	captures map[uuid.UUID][]transactionRow
 
 	// failed is set when a statement failed: PostgreSQL has aborted the
 	// transaction, so nothing else in the batch can succeed.
@@ -114,7 +118,7 @@ type postingKey struct {
 const holdsDueMargin = 2 * time.Second
 
 func newBatch(ctx context.Context, tx bun.Tx, now time.Time) *batch {
-	b := &batch{ctx: ctx, tx: tx, now: now, openHolds: map[uuid.UUID]bool{}}
+	b := &batch{ctx: ctx, tx: tx, now: now, openHolds: map[uuid.UUID]bool{}, captures: map[uuid.UUID][]transactionRow{}}
 	b.wallets = stage[walletKey](b, walletsTable, func(w walletState) walletRow { return w.row })
 	b.lots = stage[uuid.UUID](b, lotsTable, asIs[lotRow])
 	b.txs = stage[uuid.UUID](b, transactionsTable, asIs[transactionRow])
@@ -194,12 +198,17 @@ func (b *batch) load(scopes []application.Scope) error {
 		// A hold created after the lock statement ran, by a transaction that
 		// has committed since, names a wallet the batch has not locked: run
 		// the batch again, which will lock it.
+		var named []uuid.UUID
 		for _, h := range holdKeys {
 			if hs, ok := b.holds.get(uuid.UUID(h.Hold)); ok {
 				if _, locked := b.wallets.get(walletKey{hs.TenantID, hs.AccountID}); !locked {
 					return fmt.Errorf("hold %s: %w: its wallet was not locked", hs.ID, errRetryable)
 				}
+				named = append(named, hs.ID)
 			}
+		}
+		if err := b.loadCaptures(named); err != nil {
+			return err
 		}
 	}
 	if len(orders) > 0 {
@@ -235,6 +244,27 @@ func (b *batch) loadHolds(named []application.HoldKey, openOf []uuid.UUID) error
 	}
 	for _, w := range openOf {
 		b.openHolds[w] = true
+	}
+	return nil
+}
+
+// loadCaptures reads the stored captures of holds whose wallets are locked:
+// captures are made only under that lock, so none can be added meanwhile.
+func (b *batch) loadCaptures(holds []uuid.UUID) error {
+	if len(holds) == 0 {
+		return nil
+	}
+	rows, err := selectCaptures(b.ctx, b.tx, holds)
+	if err != nil {
+		return err
+	}
+	for _, h := range holds {
+		if _, ok := b.captures[h]; !ok {
+			b.captures[h] = nil
+		}
+	}
+	for _, row := range rows {
+		b.captures[*row.HoldID] = append(b.captures[*row.HoldID], row)
 	}
 	return nil
 }

@@ -252,6 +252,32 @@ func (q holdQueries) Get(ctx context.Context, tenant domain.TenantID, id domain.
 	return row.toDomain()
 }
 
+// GetWithCaptures reads the hold, then its captures, in one REPEATABLE READ
+// transaction, so its captured amount and its captures agree.
+func (q holdQueries) GetWithCaptures(ctx context.Context, tenant domain.TenantID, id domain.HoldID) (*domain.Hold, []domain.HoldCapture, error) {
+	var hold *domain.Hold
+	var captures []domain.HoldCapture
+	err := q.db.RunInTx(ctx, &txReadOnlySnapshot, func(ctx context.Context, tx bun.Tx) error {
+		row, err := selectHold(ctx, tx, tenant, id)
+		if err != nil {
+			return err
+		}
+		if hold, err = row.toDomain(); err != nil {
+			return err
+		}
+		rows, err := selectCaptures(ctx, tx, []uuid.UUID{row.ID})
+		if err != nil {
+			return err
+		}
+		captures, err = capturesFromRows(rows)
+		return err
+	})
+	if err != nil {
+		return nil, nil, translate(err, "read hold with its captures")
+	}
+	return hold, captures, nil
+}
+
 func (q holdQueries) Due(ctx context.Context, now time.Time, limit int) ([]application.HoldRef, error) {
 	if limit <= 0 { // bun reads LIMIT 0 as no limit
 		return nil, nil

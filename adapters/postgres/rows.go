@@ -1,7 +1,10 @@
 package postgres
 
 import (
+	"bytes"
+	"cmp"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -395,4 +398,30 @@ func nonNilBytes(b []byte) []byte {
 		return []byte{}
 	}
 	return b
+}
+
+// toCapture is the capture a CAPTURE transaction's row records.
+func (r transactionRow) toCapture() (domain.HoldCapture, error) {
+	amount, err := credits(r.Amount, "capture amount")
+	if err != nil {
+		return domain.HoldCapture{}, err
+	}
+	return domain.HoldCapture{Transaction: domain.TransactionID(r.ID), Amount: amount,
+		Memo: domain.Memo{Reason: r.Reason, Metadata: r.Metadata}, CapturedAt: r.CreatedAt.UTC()}, nil
+}
+
+// capturesFromRows turns CAPTURE transaction rows into captures, oldest first.
+func capturesFromRows(rows []transactionRow) ([]domain.HoldCapture, error) {
+	slices.SortFunc(rows, func(a, b transactionRow) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), bytes.Compare(a.ID[:], b.ID[:]))
+	})
+	out := make([]domain.HoldCapture, 0, len(rows))
+	for _, row := range rows {
+		c, err := row.toCapture()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }

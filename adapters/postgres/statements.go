@@ -156,3 +156,14 @@ func selectHold(ctx context.Context, db bun.IDB, tenant domain.TenantID, id doma
 	err := db.NewSelect().Model(&row).Where("id = ? AND tenant_id = ?", uuid.UUID(id), uuid.UUID(tenant)).Scan(ctx)
 	return row, translate(err, "read hold")
 }
+
+// selectCaptures reads the CAPTURE transactions of the holds (the columns a
+// domain.HoldCapture needs), one index probe per hold (transactions_by_hold).
+func selectCaptures(ctx context.Context, db bun.IDB, holds []uuid.UUID) ([]transactionRow, error) {
+	var rows []transactionRow
+	err := queryPrepared(ctx, db, &rows, `
+		SELECT t.id, t.hold_id, t.amount, t.reason, t.metadata, t.created_at FROM unnest($1::uuid[]) AS k(hold_id) CROSS JOIN LATERAL (
+			SELECT id, hold_id, amount, reason, metadata, created_at FROM transactions
+			WHERE hold_id = k.hold_id AND type = 'CAPTURE' OFFSET 0) t`, values(holds, ids))
+	return rows, translate(err, "read hold captures")
+}

@@ -214,6 +214,24 @@ func (r unitHolds) ListOpen(_ context.Context, wallet domain.WalletID) ([]*domai
 	return holdsFromRows(rows)
 }
 
+// Captures are the hold's stored captures (loaded with the batch, or read
+// now for a hold the scopes did not name) and those the batch's units made.
+func (r unitHolds) Captures(_ context.Context, hold domain.HoldID) ([]domain.HoldCapture, error) {
+	b, id := r.u.b, uuid.UUID(hold)
+	if _, ok := b.captures[id]; !ok {
+		if err := b.loadCaptures([]uuid.UUID{id}); err != nil {
+			return nil, b.fail(err)
+		}
+	}
+	rows := slices.Clone(b.captures[id])
+	for _, t := range r.u.txs.all {
+		if t.HoldID != nil && *t.HoldID == id && t.Type == domain.TransactionCapture.String() {
+			rows = append(rows, t)
+		}
+	}
+	return capturesFromRows(rows)
+}
+
 type unitIdempotency struct{ u *unit }
 
 // Claim refuses a key recorded before the batch began or claimed by an

@@ -251,7 +251,7 @@ var holdsTable = table[holdRow]{
 		fixed("reason", "text", func(r holdRow) string { return r.Reason }),
 		fixed("metadata", "jsonb", func(r holdRow) string { return jsonText(r.Metadata) }),
 		updated("allocations", "jsonb", func(r holdRow) string { return jsonText(r.Allocations) }),
-		fixed("expires_at", "timestamptz", func(r holdRow) time.Time { return r.ExpiresAt }),
+		updated("expires_at", "timestamptz", func(r holdRow) time.Time { return r.ExpiresAt }), // extend moves it
 		fixed("created_at", "timestamptz", func(r holdRow) time.Time { return r.CreatedAt }),
 		updated("updated_at", "timestamptz", func(r holdRow) time.Time { return r.UpdatedAt }),
 	},
