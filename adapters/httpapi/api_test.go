@@ -109,7 +109,8 @@ func TestHoldLifecycle(t *testing.T) {
 	hold := h.must(w, http.StatusCreated)
 	holdID := isUUID(t, hold["id"])
 	assert.JSONEq(t, fmt.Sprintf(`{"id": %q, "accountId": "user-1", "amount": "40", "captured": "0", "remaining": "40",
-		"status": "ACTIVE", "expiresAt": "2026-03-01T10:00:00Z"}`, holdID), w.Body.String())
+		"released": "0", "status": "ACTIVE", "expiresAt": "2026-03-01T10:00:00Z", "createdAt": "2026-03-01T09:00:00Z",
+		"reason": "render", "metadata": {}, "captures": []}`, holdID), w.Body.String())
 
 	acct := h.must(h.get("/v1/accounts/user-1"), http.StatusOK)
 	assert.Equal(t, []any{"100", "40", "60"}, []any{acct["balance"], acct["held"], acct["available"]})
@@ -119,14 +120,16 @@ func TestHoldLifecycle(t *testing.T) {
 	capture := h.must(w, http.StatusOK)
 	txID := isUUID(t, capture["transaction"].(map[string]any)["id"])
 	assert.JSONEq(t, fmt.Sprintf(`{
-		"hold": {"id": %q, "accountId": "user-1", "amount": "40", "captured": "15", "remaining": "25",
-			"status": "PARTIALLY_CAPTURED", "expiresAt": "2026-03-01T10:00:00Z"},
+		"hold": {"id": %q, "accountId": "user-1", "amount": "40", "captured": "15", "remaining": "25", "released": "0",
+			"status": "PARTIALLY_CAPTURED", "expiresAt": "2026-03-01T10:00:00Z", "createdAt": "2026-03-01T09:00:00Z",
+			"reason": "render", "metadata": {},
+			"captures": [{"transactionId": %q, "amount": "15", "reason": "render", "metadata": {}, "capturedAt": "2026-03-01T09:00:00Z"}]},
 		"transaction": {"id": %q, "type": "CAPTURE", "accountId": "user-1", "amount": "15", "balanceAfter": "85",
 			"createdAt": "2026-03-01T09:00:00Z", "reason": "render", "metadata": {}, "funding": null,
 			"postings": [
 				{"account": "user-1", "accountType": "wallet", "lotId": %q, "lotSource": "bonus", "amount": "-15"},
 				{"account": "consumption", "accountType": "system", "amount": "15"}
-			]}}`, holdID, txID, lot), w.Body.String())
+			]}}`, holdID, txID, txID, lot), w.Body.String())
 
 	assertProblem(t, h.post("/v1/holds/"+holdID+"/capture", `{"amount":"25.000001"}`), http.StatusConflict, "capture-exceeds-hold")
 	capture = h.must(h.post("/v1/holds/"+holdID+"/capture", `{"amount":"25"}`), http.StatusOK)
@@ -139,7 +142,8 @@ func TestHoldLifecycle(t *testing.T) {
 	second := h.placeHold("user-1", "10")
 	w = h.post("/v1/holds/"+second+"/release", `{}`)
 	assert.JSONEq(t, fmt.Sprintf(`{"id": %q, "accountId": "user-1", "amount": "10", "captured": "0", "remaining": "0",
-		"status": "RELEASED", "expiresAt": "2026-03-01T10:00:00Z"}`, second), w.Body.String())
+		"released": "10", "status": "RELEASED", "expiresAt": "2026-03-01T10:00:00Z", "createdAt": "2026-03-01T09:00:00Z",
+		"reason": "", "metadata": {}, "captures": []}`, second), w.Body.String())
 	require.Equal(t, http.StatusOK, w.Code)
 	w = h.get("/v1/holds/" + second)
 	require.Equal(t, http.StatusOK, w.Code)
@@ -151,10 +155,12 @@ func TestHoldLifecycle(t *testing.T) {
 	third := h.placeHold("user-1", "5")
 	w = h.get("/v1/holds/" + third)
 	assert.JSONEq(t, fmt.Sprintf(`{"id": %q, "accountId": "user-1", "amount": "5", "captured": "0", "remaining": "5",
-		"status": "ACTIVE", "expiresAt": "2026-03-01T10:00:00Z"}`, third), w.Body.String())
+		"released": "0", "status": "ACTIVE", "expiresAt": "2026-03-01T10:00:00Z", "createdAt": "2026-03-01T09:00:00Z",
+		"reason": "", "metadata": {}, "captures": []}`, third), w.Body.String())
 	h.clock.Advance(time.Hour)
 	hold = h.must(h.get("/v1/holds/"+third), http.StatusOK)
 	assert.Equal(t, "EXPIRED", hold["status"])
+	assert.Equal(t, "5", hold["released"])
 	assertProblem(t, h.post("/v1/holds/"+third+"/capture", `{"amount":"1"}`), http.StatusConflict, "hold-not-capturable")
 	assertProblem(t, h.post("/v1/holds/"+third+"/release", `{}`), http.StatusConflict, "hold-not-releasable")
 }

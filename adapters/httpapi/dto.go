@@ -101,28 +101,54 @@ func (r placeHoldRequest) toCommand(tenant domain.TenantID, accountParam string)
 	cmd := application.PlaceHoldCommand{Tenant: tenant}
 	cmd.Account = parseAccount(&fe, accountParam)
 	cmd.Amount = parseAmount(&fe, "amount", r.Amount)
-	switch s := r.ExpiresInSeconds; {
-	case s == nil:
-		fe.addf("expiresInSeconds", "is required")
-	case *s < minHoldSeconds || *s > maxHoldSeconds:
-		fe.addf("expiresInSeconds", "must be between %d and %d", minHoldSeconds, maxHoldSeconds)
-	default:
-		cmd.ExpiresIn = time.Duration(*s) * time.Second
-	}
+	cmd.ExpiresIn = parseExpiresIn(&fe, r.ExpiresInSeconds)
 	cmd.Memo = parseMemo(&fe, r.Reason, r.Metadata)
 	return cmd, fe.err()
 }
 
+// captureRequest: reason and metadata are omitempty so that a capture
+// without them fingerprints as it did before they existed.
 type captureRequest struct {
-	Amount string `json:"amount"`
+	Amount   string            `json:"amount"`
+	Reason   string            `json:"reason,omitempty"`
+	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
 func (r captureRequest) toCommand(tenant domain.TenantID, holdParam string) (application.CaptureCommand, error) {
 	var fe fieldErrors
 	cmd := application.CaptureCommand{Tenant: tenant}
 	cmd.Hold = parseHold(&fe, holdParam)
-	cmd.Amount = parseAmount(&fe, "amount", r.Amount)
+	if r.Amount == "" { // {} captures the rest; the body itself stays required, so a lost one captures nothing
+		cmd.Rest = true
+	} else {
+		cmd.Amount = parseAmount(&fe, "amount", r.Amount)
+	}
+	cmd.Memo = parseMemo(&fe, r.Reason, r.Metadata)
 	return cmd, fe.err()
+}
+
+type extendHoldRequest struct {
+	ExpiresInSeconds *int64 `json:"expiresInSeconds"`
+}
+
+func (r extendHoldRequest) toCommand(tenant domain.TenantID, holdParam string) (application.ExtendHoldCommand, error) {
+	var fe fieldErrors
+	cmd := application.ExtendHoldCommand{Tenant: tenant, Hold: parseHold(&fe, holdParam)}
+	cmd.ExpiresIn = parseExpiresIn(&fe, r.ExpiresInSeconds)
+	return cmd, fe.err()
+}
+
+// parseExpiresIn reads a hold's lifetime from now, bounded as the domain bounds it.
+func parseExpiresIn(fe *fieldErrors, s *int64) time.Duration {
+	switch {
+	case s == nil:
+		fe.addf("expiresInSeconds", "is required")
+	case *s < minHoldSeconds || *s > maxHoldSeconds:
+		fe.addf("expiresInSeconds", "must be between %d and %d", minHoldSeconds, maxHoldSeconds)
+	default:
+		return time.Duration(*s) * time.Second
+	}
+	return 0
 }
 
 // releaseRequest is empty; decoding it still refuses unknown fields. Its body
@@ -331,21 +357,51 @@ func toTransactionResponse(t domain.Transaction) transactionResponse {
 }
 
 type holdResponse struct {
-	ID        string `json:"id"`
-	AccountID string `json:"accountId"`
-	Amount    string `json:"amount"`
-	Captured  string `json:"captured"`
-	Remaining string `json:"remaining"`
-	Status    string `json:"status"`
-	ExpiresAt string `json:"expiresAt"`
+	ID        string              `json:"id"`
+	AccountID string              `json:"accountId"`
+	Amount    string              `json:"amount"`
+	Captured  string              `json:"captured"`
+	Remaining string              `json:"remaining"`
+	Released  string              `json:"released"`
+	Status    string              `json:"status"`
+	ExpiresAt string              `json:"expiresAt"`
+	CreatedAt string              `json:"createdAt"`
+	Reason    string              `json:"reason"`
+	Metadata  map[string]string   `json:"metadata"`
+	Captures  []holdCaptureResult `json:"captures"` // oldest first
+}
+
+// holdCaptureResult is one capture of a hold.
+type holdCaptureResult struct {
+	TransactionID string            `json:"transactionId"`
+	Amount        string            `json:"amount"`
+	Reason        string            `json:"reason"`
+	Metadata      map[string]string `json:"metadata"`
+	CapturedAt    string            `json:"capturedAt"`
 }
 
 // toHoldResponse shows the status as of now, so a hold past its expiry reads
-// EXPIRED before the expiry job has swept it.
-func toHoldResponse(h *domain.Hold, now time.Time) holdResponse {
-	return holdResponse{ID: h.ID().String(), AccountID: h.AccountID().String(), Amount: h.Amount().String(),
-		Captured: h.Captured().String(), Remaining: h.Remaining().String(), Status: h.StatusAt(now).String(),
-		ExpiresAt: formatTime(h.ExpiresAt())}
+// EXPIRED (and what it reserved, released) before the expiry job has swept it.
+func toHoldResponse(v application.HoldView, now time.Time) holdResponse {
+	h := v.Hold
+	out := holdResponse{ID: h.ID().String(), AccountID: h.AccountID().String(), Amount: h.Amount().String(),
+		Captured: h.Captured().String(), Remaining: h.Remaining().String(), Released: h.ReleasedAt(now).String(),
+		Status: h.StatusAt(now).String(), ExpiresAt: formatTime(h.ExpiresAt()), CreatedAt: formatTime(h.CreatedAt()),
+		Reason: h.Memo().Reason, Metadata: cloneMetadata(h.Memo().Metadata), Captures: make([]holdCaptureResult, 0, len(v.Captures))}
+	for _, c := range v.Captures {
+		out.Captures = append(out.Captures, holdCaptureResult{TransactionID: c.Transaction.String(), Amount: c.Amount.String(),
+			Reason: c.Memo.Reason, Metadata: cloneMetadata(c.Memo.Metadata), CapturedAt: formatTime(c.CapturedAt)})
+	}
+	return out
+}
+
+// cloneMetadata is metadata as responses show it: an object, never null.
+func cloneMetadata(m domain.Metadata) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 type captureResponse struct {

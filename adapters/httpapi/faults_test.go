@@ -169,6 +169,13 @@ func (h faultyHolds) Get(ctx context.Context, tenant domain.TenantID, id domain.
 	return h.HoldQueries.Get(ctx, tenant, id)
 }
 
+func (h faultyHolds) GetWithCaptures(ctx context.Context, tenant domain.TenantID, id domain.HoldID) (*domain.Hold, []domain.HoldCapture, error) {
+	if err := h.f.call(ctx); err != nil {
+		return nil, nil, err
+	}
+	return h.HoldQueries.GetWithCaptures(ctx, tenant, id)
+}
+
 type faultyIdempotency struct {
 	application.IdempotencyQueries
 	f *dbFaults

@@ -76,6 +76,12 @@ func (h *handlers) captureHold(c *gin.Context) {
 	})
 }
 
+func (h *handlers) extendHold(c *gin.Context) {
+	idempotentPost(c, http.StatusOK, func(r extendHoldRequest) (application.ExtendHoldCommand, error) {
+		return r.toCommand(principal(c).Tenant, c.Param("holdId"))
+	}, h.holds.Extend, h.renderHold)
+}
+
 func (h *handlers) releaseHold(c *gin.Context) {
 	idempotentPost(c, http.StatusOK, func(r releaseRequest) (application.ReleaseCommand, error) {
 		return r.toCommand(principal(c).Tenant, c.Param("holdId"))
@@ -112,7 +118,9 @@ func idempotentPost[Req, Cmd, T any](c *gin.Context, status int, toCommand func(
 
 func renderTransaction(t domain.Transaction) any { return toTransactionResponse(t) }
 
-func (h *handlers) renderHold(hold *domain.Hold) any { return toHoldResponse(hold, h.clock.Now()) }
+func (h *handlers) renderHold(hold application.HoldView) any {
+	return toHoldResponse(hold, h.clock.Now())
+}
 
 func (h *handlers) getHold(c *gin.Context) {
 	var fe fieldErrors

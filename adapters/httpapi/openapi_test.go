@@ -55,7 +55,7 @@ func TestOpenAPIDescribesEveryRouteAndNoOther(t *testing.T) {
 	slices.Sort(documented)
 	slices.Sort(served)
 	assert.Equal(t, served, documented)
-	assert.Len(t, served, 24)
+	assert.Len(t, served, 25)
 }
 
 func TestOpenAPIListsEveryProblemType(t *testing.T) {
@@ -121,8 +121,16 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.get("/v1/holds/" + hold)
 	h.post("/v1/holds/"+hold+"/capture", `{"amount":"4"}`)
 	h.post("/v1/holds/"+hold+"/capture", `{"amount":"40"}`)
+	h.post("/v1/holds/"+hold+"/extend", `{"expiresInSeconds":7200}`)
+	h.post("/v1/holds/"+hold+"/extend", `{"expiresInSeconds":0}`)
+	h.post("/v1/holds/"+hold+"/capture", `{"amount":"1","reason":"step 2","metadata":{"k":"v"}}`)
+	h.get("/v1/holds/" + hold)
 	h.post("/v1/holds/"+hold+"/release", "", withoutHeader("Content-Type"))
 	h.post("/v1/holds/"+hold+"/release", `{}`)
+	h.post("/v1/holds/"+hold+"/extend", `{"expiresInSeconds":60}`) // hold-not-open
+	h.get("/v1/holds/" + hold)
+	rest := h.placeHold("user-1", "2")
+	h.post("/v1/holds/"+rest+"/capture", `{}`)
 	h.get("/v1/accounts/user-1/transactions?limit=2")
 	h.get("/v1/accounts/user-1/transactions")
 	// An account a clawback left in debt: a negative balance, a debt posting without a lot.

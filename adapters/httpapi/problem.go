@@ -79,6 +79,7 @@ var errorTable = []struct {
 	{domain.ErrHoldNotCapturable, problemKind{http.StatusConflict, "hold-not-capturable", "Hold not capturable", ""}},
 	{domain.ErrHoldNotReleasable, problemKind{http.StatusConflict, "hold-not-releasable", "Hold not releasable", ""}},
 	{domain.ErrCaptureExceedsHold, problemKind{http.StatusConflict, "capture-exceeds-hold", "Capture exceeds hold", ""}},
+	{domain.ErrHoldNotOpen, problemKind{http.StatusConflict, "hold-not-open", "Hold not open", ""}},
 	{domain.ErrProductUnavailable, problemKind{http.StatusUnprocessableEntity, "product-unavailable", "Product unavailable", ""}},
 	{application.ErrGatewayRefused, problemKind{http.StatusBadGateway, "payment-gateway-error", "Payment gateway error",
 		"The payment gateway refused a request creditd made on your behalf; the operator should check creditd's PortOne settings. Nothing changed."}},

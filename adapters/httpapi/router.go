@@ -153,6 +153,7 @@ func NewRouter(deps Deps) *gin.Engine {
 	read.GET("/holds/:holdId", h.getHold)
 	write.POST("/holds/:holdId/capture", h.captureHold)
 	write.POST("/holds/:holdId/release", h.releaseHold)
+	write.POST("/holds/:holdId/extend", h.extendHold)
 
 	// Any key of the tenant reads the catalog: a backend that only sells
 	// (orders:write) must see what it sells.

@@ -392,7 +392,7 @@ func (r *run) pickHold() (holdRef, *domain.Hold) {
 		ref = open[r.rng.IntN(len(open))]
 	}
 	h, _ := r.mem().holds.Get(r.ctx, ref.tenant, ref.id)
-	return ref, h
+	return ref, h.Hold
 }
 
 // --- idempotency ---------------------------------------------------------
@@ -596,7 +596,7 @@ func (r *run) placeHold(idempotent bool) op {
 	}
 	return op{desc: withIdem(desc, spec), do: func(s *side) string {
 		h, receipt, err := s.holds.Place(r.ctx, cmd, idem(spec, renderHold))
-		if err == nil && h != nil && r.primary(s) {
+		if err == nil && h.Hold != nil && r.primary(s) {
 			r.holds = append(r.holds, holdRef{a.tenant, h.ID()})
 			r.remember(h.ExpiresAt())
 		}

@@ -64,7 +64,8 @@ func renderTxs(txs []domain.Transaction) string {
 	return fmt.Sprintf("%d transactions:%s", len(txs), strings.Join(out, ""))
 }
 
-func renderHold(h *domain.Hold) string {
+func renderHold(v application.HoldView) string {
+	h := v.Hold
 	if h == nil {
 		return "no hold"
 	}
@@ -72,9 +73,13 @@ func renderHold(h *domain.Hold) string {
 	for _, a := range h.Allocations() {
 		allocs = append(allocs, fmt.Sprintf("%s:%s", a.Lot, a.Amount))
 	}
-	return fmt.Sprintf("hold %s %s amount %s captured %s remaining %s tenant %s wallet %s account %q expires %s created %s memo %s allocations [%s]",
+	var captures []string
+	for _, c := range v.Captures {
+		captures = append(captures, fmt.Sprintf("%s:%s at %s memo %s", c.Transaction, c.Amount, renderTime(c.CapturedAt), renderMemo(c.Memo)))
+	}
+	return fmt.Sprintf("hold %s %s amount %s captured %s remaining %s tenant %s wallet %s account %q expires %s created %s memo %s allocations [%s] captures [%s]",
 		h.ID(), h.Status(), h.Amount(), h.Captured(), h.Remaining(), h.Tenant(), h.Wallet(), h.AccountID(),
-		renderTime(h.ExpiresAt()), renderTime(h.CreatedAt()), renderMemo(h.Memo()), strings.Join(allocs, " "))
+		renderTime(h.ExpiresAt()), renderTime(h.CreatedAt()), renderMemo(h.Memo()), strings.Join(allocs, " "), strings.Join(captures, ", "))
 }
 
 func renderLot(l *domain.Lot) string {

@@ -447,8 +447,8 @@ func TestHoldGet(t *testing.T) {
 		_, err = f.ports.queries.Holds.Get(f.ctx, f.tenant, domain.HoldID(f.ids.NewID()))
 		wantErr(t, "Get of an unknown hold", err, domain.ErrNotFound)
 		got, err := f.ports.queries.Holds.Get(f.ctx, f.tenant, h.ID())
-		if err != nil || renderHold(got) != renderHold(h) {
-			t.Fatalf("Get = %s, %v\nwant  %s", renderHold(got), err, renderHold(h))
+		if err != nil || renderHold(application.HoldView{Hold: got}) != renderHold(application.HoldView{Hold: h}) {
+			t.Fatalf("Get = %s, %v\nwant  %s", renderHold(application.HoldView{Hold: got}), err, renderHold(application.HoldView{Hold: h}))
 		}
 		f.wantSound()
 	})
@@ -482,10 +482,10 @@ func TestWalletWithOpenHolds(t *testing.T) {
 		}
 		var got, want []string
 		for _, h := range holds {
-			got = append(got, renderHold(h))
+			got = append(got, renderHold(application.HoldView{Hold: h}))
 		}
 		for _, h := range open {
-			want = append(want, renderHold(h))
+			want = append(want, renderHold(application.HoldView{Hold: h}))
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("open holds:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -116,7 +116,7 @@ func TestConcurrentClawbacksSpendsAndGrants(t *testing.T) {
 						})
 					}
 				default: // hold, then capture half or release
-					var h *domain.Hold
+					var h application.HoldView
 					h, _, err = l.holds.Place(ctx, application.PlaceHoldCommand{Tenant: tenant, Account: acct, Amount: amount, ExpiresIn: time.Hour}, nil)
 					if err != nil {
 						break
