@@ -266,3 +266,133 @@ func TestHeldCreditsOnExpiredLot(t *testing.T) {
 		t.Fatalf("%d lots left, want only the never-expiring one", len(lots))
 	}
 }
+
+func (e *env) extend(hold domain.HoldID, in time.Duration) (application.HoldView, error) {
+	v, _, err := e.holds.Extend(e.ctx, application.ExtendHoldCommand{Tenant: e.tenant, Hold: hold, ExpiresIn: in}, nil)
+	return v, err
+}
+
+// TestExtendHold: an extend moves an open hold's expiry, never earlier; the
+// sweep then leaves the hold alone until its new expiry.
+func TestExtendHold(t *testing.T) {
+	e := newEnv(t)
+	e.grant("alice", "10")
+	h, err := e.placeHold("alice", "4", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(50 * time.Second)
+	v, err := e.extend(h.ID(), time.Hour)
+	if err != nil || !v.ExpiresAt().Equal(e.clock.Now().Add(time.Hour)) || v.Status() != domain.HoldActive {
+		t.Fatalf("extend = %v, %v", v.Hold, err)
+	}
+	extended := v.ExpiresAt()
+	// Shorter is not applied: the hold keeps its later expiry.
+	if v, err = e.extend(h.ID(), time.Minute); err != nil || !v.ExpiresAt().Equal(extended) {
+		t.Fatalf("shortening extend = %v, %v; want expiry kept at %s", v.Hold, err, extended)
+	}
+	for _, bad := range []time.Duration{0, -time.Second, time.Second - time.Nanosecond, domain.MaxHoldDuration + time.Second} {
+		if _, err := e.extend(h.ID(), bad); !errors.Is(err, domain.ErrInvalidInput) {
+			t.Fatalf("extend by %s = %v, want ErrInvalidInput", bad, err)
+		}
+	}
+	// Past the first expiry, the sweep finds nothing due.
+	e.clock.Advance(time.Minute)
+	if s, err := e.expiry.ExpireHolds(e.ctx, 10); err != nil || s.Changed != 0 {
+		t.Fatalf("sweep after the extend: %+v, %v", s, err)
+	}
+	e.wantAccount("alice", "10", "4")
+	got, err := e.holds.Get(e.ctx, e.tenant, h.ID())
+	if err != nil || got.Status() != domain.HoldActive || !got.ExpiresAt().Equal(extended) {
+		t.Fatalf("Get = %v, %v", got.Hold, err)
+	}
+	// At the new expiry it is due: the extend is refused and the sweep frees it.
+	e.clock.Set(extended)
+	if _, err := e.extend(h.ID(), time.Hour); !errors.Is(err, domain.ErrHoldNotOpen) {
+		t.Fatalf("extend of a due hold = %v, want ErrHoldNotOpen", err)
+	}
+	if s, err := e.expiry.ExpireHolds(e.ctx, 10); err != nil || s.Changed != 1 {
+		t.Fatalf("sweep at the new expiry: %+v, %v", s, err)
+	}
+	e.wantAccount("alice", "10", "0")
+	if got, _ := e.holds.Get(e.ctx, e.tenant, h.ID()); got.Status() != domain.HoldExpired || !got.ReleasedAt(e.clock.Now()).Equal(cr("4")) {
+		t.Fatalf("after expiry: %s released %s", got.Status(), got.ReleasedAt(e.clock.Now()))
+	}
+	if _, err := e.extend(domain.HoldID(e.ids.NewID()), time.Hour); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("extend of an unknown hold = %v", err)
+	}
+}
+
+func TestExtendRefusesClosedHolds(t *testing.T) {
+	e := newEnv(t)
+	e.grant("alice", "10")
+	captured, _ := e.placeHold("alice", "1", time.Hour)
+	released, _ := e.placeHold("alice", "1", time.Hour)
+	if _, err := e.capture(captured.ID(), "1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.release(released.ID()); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []*domain.Hold{captured, released} {
+		if _, err := e.extend(h.ID(), time.Hour); !errors.Is(err, domain.ErrHoldNotOpen) {
+			t.Fatalf("extend of a closed hold = %v, want ErrHoldNotOpen", err)
+		}
+	}
+	e.wantAccount("alice", "9", "0")
+}
+
+// TestHoldShowsItsCaptures: captures are read back from the ledger, oldest
+// first, each with its own memo or the hold's.
+func TestHoldShowsItsCaptures(t *testing.T) {
+	e := newEnv(t)
+	e.grant("alice", "10")
+	v, _, err := e.holds.Place(e.ctx, application.PlaceHoldCommand{Tenant: e.tenant, Account: acct("alice"), Amount: cr("6"), ExpiresIn: time.Hour,
+		Memo: domain.Memo{Reason: "dub video", Metadata: domain.Metadata{"job": "7"}}}, nil)
+	if err != nil || len(v.Captures) != 0 {
+		t.Fatalf("Place = %v, %v", v.Captures, err)
+	}
+	first, _, err := e.holds.Capture(e.ctx, application.CaptureCommand{Tenant: e.tenant, Hold: v.ID(), Amount: cr("2")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Second)
+	rest, _, err := e.holds.Capture(e.ctx, application.CaptureCommand{Tenant: e.tenant, Hold: v.ID(), Rest: true,
+		Memo: domain.Memo{Reason: "final", Metadata: domain.Metadata{"minutes": "3"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rest.Transaction.Amount().Equal(cr("4")) || rest.Hold.Status() != domain.HoldCaptured {
+		t.Fatalf("rest captured %s, hold %s", rest.Transaction.Amount(), rest.Hold.Status())
+	}
+	got, err := e.holds.Get(e.ctx, e.tenant, v.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, view := range []application.HoldView{rest.Hold, got} {
+		c := view.Captures
+		if len(c) != 2 || c[0].Transaction != first.Transaction.ID() || c[1].Transaction != rest.Transaction.ID() ||
+			!c[0].Amount.Equal(cr("2")) || !c[1].Amount.Equal(cr("4")) ||
+			c[0].Memo.Reason != "dub video" || c[0].Memo.Metadata["job"] != "7" ||
+			c[1].Memo.Reason != "final" || c[1].Memo.Metadata["minutes"] != "3" || c[1].Memo.Metadata["job"] != "" ||
+			!c[1].CapturedAt.Equal(e.clock.Now()) {
+			t.Fatalf("captures %+v", c)
+		}
+	}
+	if len(first.Hold.Captures) != 1 {
+		t.Fatalf("the first capture's hold shows %d captures, want 1", len(first.Hold.Captures))
+	}
+	e.wantAccount("alice", "4", "0")
+	if _, _, err := e.holds.Capture(e.ctx, application.CaptureCommand{Tenant: e.tenant, Hold: v.ID(), Rest: true}, nil); !errors.Is(err, domain.ErrHoldNotCapturable) {
+		t.Fatalf("rest of a captured hold = %v", err)
+	}
+	// Release shows the captures too, and what it gave back.
+	h, _ := e.placeHold("alice", "3", time.Hour)
+	if _, err := e.capture(h.ID(), "1"); err != nil {
+		t.Fatal(err)
+	}
+	released, _, err := e.holds.Release(e.ctx, application.ReleaseCommand{Tenant: e.tenant, Hold: h.ID()}, nil)
+	if err != nil || len(released.Captures) != 1 || !released.ReleasedAt(e.clock.Now()).Equal(cr("2")) {
+		t.Fatalf("Release = %+v released %s, %v", released.Captures, released.ReleasedAt(e.clock.Now()), err)
+	}
+}

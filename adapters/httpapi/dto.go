@@ -2,9 +2,12 @@ package httpapi
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
@@ -109,7 +112,7 @@ func (r placeHoldRequest) toCommand(tenant domain.TenantID, accountParam string)
 // captureRequest: reason and metadata are omitempty so that a capture
 // without them fingerprints as it did before they existed.
 type captureRequest struct {
-	Amount   string            `json:"amount"`
+	Amount   optionalAmount    `json:"amount"`
 	Reason   string            `json:"reason,omitempty"`
 	Metadata map[string]string `json:"metadata,omitempty"`
 }
@@ -118,14 +121,37 @@ func (r captureRequest) toCommand(tenant domain.TenantID, holdParam string) (app
 	var fe fieldErrors
 	cmd := application.CaptureCommand{Tenant: tenant}
 	cmd.Hold = parseHold(&fe, holdParam)
-	if r.Amount == "" { // {} captures the rest; the body itself stays required, so a lost one captures nothing
+	switch {
+	case !r.Amount.present: // {} captures the rest; the body itself stays required, so a lost one captures nothing
 		cmd.Rest = true
-	} else {
-		cmd.Amount = parseAmount(&fe, "amount", r.Amount)
+	case r.Amount.notString:
+		fe.addf("amount", "must be a decimal string")
+	default:
+		cmd.Amount = parseAmount(&fe, "amount", r.Amount.value)
 	}
 	cmd.Memo = parseMemo(&fe, r.Reason, r.Metadata)
 	return cmd, fe.err()
 }
+
+// optionalAmount is an amount member that may be left out, told apart from
+// one sent as null or as a number: only a missing amount means "the rest".
+type optionalAmount struct {
+	value     string
+	present   bool
+	notString bool
+}
+
+func (a *optionalAmount) UnmarshalJSON(b []byte) error {
+	a.present = true
+	if jsonv2.Unmarshal(b, &a.value) != nil || string(b) == "null" {
+		a.notString = true
+	}
+	return nil
+}
+
+// MarshalJSON keeps the fingerprint of a capture as it was when amount was
+// a plain string.
+func (a optionalAmount) MarshalJSON() ([]byte, error) { return json.Marshal(a.value) }
 
 type extendHoldRequest struct {
 	ExpiresInSeconds *int64 `json:"expiresInSeconds"`
