@@ -26,15 +26,14 @@ func TestExtendRacesTheExpirySweep(t *testing.T) {
 	tenant, acct := seed(t, l, "user-1", "1000")
 	const holds = 40
 	ids := make([]domain.HoldID, holds)
-	var due time.Time
+	dues := make([]time.Time, holds)
 	for i := range ids {
-		h, _, err := l.holds.Place(ctx, application.PlaceHoldCommand{Tenant: tenant, Account: acct, Amount: domain.MustCredits("1"), ExpiresIn: time.Second}, nil)
+		h, _, err := l.holds.Place(ctx, application.PlaceHoldCommand{Tenant: tenant, Account: acct, Amount: domain.MustCredits("1"), ExpiresIn: 2 * time.Second}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids[i], due = h.ID(), h.ExpiresAt()
+		ids[i], dues[i] = h.ID(), h.ExpiresAt()
 	}
-	time.Sleep(time.Until(due.Add(-100 * time.Millisecond)))
 
 	stop := make(chan struct{})
 	var sweeps sync.WaitGroup
@@ -53,16 +52,16 @@ func TestExtendRacesTheExpirySweep(t *testing.T) {
 			}
 		})
 	}
-	// Extends spread over the moment the holds fall due.
+	// Each extend comes from 200 ms before its hold falls due to 190 ms after.
 	extended := make([]bool, holds)
 	var extends sync.WaitGroup
 	for i, id := range ids {
 		extends.Go(func() {
-			time.Sleep(time.Duration(i) * 8 * time.Millisecond)
+			time.Sleep(time.Until(dues[i].Add(time.Duration(i-20) * 10 * time.Millisecond)))
 			v, _, err := l.holds.Extend(ctx, application.ExtendHoldCommand{Tenant: tenant, Hold: id, ExpiresIn: time.Hour}, nil)
 			switch {
 			case err == nil:
-				if v.Status() != domain.HoldActive || v.ExpiresAt().Before(due.Add(time.Hour-time.Second)) {
+				if v.Status() != domain.HoldActive || !v.ExpiresAt().After(dues[i].Add(time.Hour-time.Second)) {
 					t.Errorf("hold %s extended: %s until %s", id, v.Status(), v.ExpiresAt())
 				}
 				extended[i] = true
@@ -94,6 +93,9 @@ func TestExtendRacesTheExpirySweep(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d holds extended before they fell due", open, holds)
+	if open == 0 || open == holds {
+		t.Errorf("%d of %d holds extended: the extends did not race the expiry", open, holds)
+	}
 	view, err := l.accounts.GetAccount(ctx, tenant, acct)
 	if err != nil {
 		t.Fatal(err)
