@@ -94,6 +94,7 @@ type Queries struct {
 	Holds       HoldQueries
 	Idempotency IdempotencyQueries
 	Orders      OrderQueries
+	Reports     ReportQueries
 }
 
 // WalletQueries read wallets.

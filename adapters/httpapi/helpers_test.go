@@ -104,6 +104,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 			return nil
 		},
 		Reconciliations: application.NewReconciliationLog(h.reports),
+		Reports:         application.NewReports(store.Queries()),
 	}
 	for _, o := range opts {
 		o(&deps, h)

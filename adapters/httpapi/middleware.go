@@ -212,6 +212,24 @@ func requireScope(scope domain.Scope) gin.HandlerFunc {
 	}
 }
 
+// requireAnyScope admits a key with at least one of scopes.
+func requireAnyScope(scopes ...domain.Scope) gin.HandlerFunc {
+	names := make([]string, len(scopes))
+	for i, s := range scopes {
+		names[i] = s.String()
+	}
+	return func(c *gin.Context) {
+		p := principal(c)
+		for _, s := range scopes {
+			if p.Can(s) {
+				c.Next()
+				return
+			}
+		}
+		abortWith(c, fmt.Errorf("%w: one of %s", errForbidden, strings.Join(names, ", ")))
+	}
+}
+
 func abortWith(c *gin.Context, err error) {
 	_ = c.Error(err)
 	c.Abort()

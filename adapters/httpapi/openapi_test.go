@@ -245,6 +245,11 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.post("/v1/orders/"+paid+"/refunds", `{"reason":"x"}`, withHeader("Content-Type", "text/plain"))
 	h.post("/v1/orders/"+paid+"/refunds", `{"reason":"`+strings.Repeat("r", 70<<10)+`"}`)
 	h.post("/v1/orders/"+paid+"/refunds", "", withStalledBody)
+	// The finance summary, over the orders above.
+	h.get("/v1/reports/summary?from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z")
+	h.get("/v1/reports/summary?from=2026-01-01T00:00:00Z&to=2026-01-01T00:00:00Z")
+	h.get("/v1/reports/summary?from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z", withKey(h.writeOnlyA))
+	h.get("/v1/reports/summary?from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z", withoutHeader("Authorization"))
 	// PortOne unreachable, then refusing creditd's secret.
 	h.gateway.failWith(fmt.Errorf("read payment: %w", application.ErrUnavailable))
 	h.post("/v1/orders", `{"accountId":"buyer-1","productId":"pack-usd"}`)
@@ -289,6 +294,10 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 
 	for _, want := range []string{
 		"GET /v1/accounts/{accountId} OK",
+		"GET /v1/reports/summary OK",
+		"GET /v1/reports/summary Bad Request",
+		"GET /v1/reports/summary Forbidden",
+		"GET /v1/reports/summary Unauthorized",
 		"GET /v1/accounts/{accountId} Not Found",
 		"GET /v1/accounts/{accountId} Unauthorized",
 		"POST /v1/accounts/{accountId}/grants Created",

@@ -71,6 +71,9 @@ type Deps struct {
 
 	// Reconciliations is optional: without it, /v1/reconciliation/reports answers 404.
 	Reconciliations *application.ReconciliationLog
+
+	// Reports is optional: without it, /v1/reports/summary answers 404.
+	Reports *application.Reports
 }
 
 // NewRouter builds the API. It panics on a missing required dependency or a
@@ -178,6 +181,12 @@ func NewRouter(deps Deps) *gin.Engine {
 	if deps.Reconciliations != nil {
 		r := &reconciliationHandlers{log: deps.Reconciliations}
 		v1.GET("/reconciliation/reports", requireScope(domain.ScopeOrdersRead), r.list)
+	}
+	if deps.Reports != nil {
+		// Finance reads credits and the money they were bought with: a key
+		// that may read either (credits:read or orders:read) may read it.
+		r := &reportHandlers{reports: deps.Reports}
+		v1.GET("/reports/summary", requireAnyScope(domain.ScopeRead, domain.ScopeOrdersRead), r.summary)
 	}
 	return e
 }

@@ -24,6 +24,7 @@ func NewQueries(db *bun.DB, cfg Config) application.Queries {
 		Holds:       holdQueries{db},
 		Idempotency: idempotencyQueries{db},
 		Orders:      orderQueries{db},
+		Reports:     reportQueries{db},
 	}
 }
 

@@ -1,0 +1,1 @@
+DROP INDEX transactions_by_tenant_time;
