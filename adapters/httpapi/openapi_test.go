@@ -55,7 +55,9 @@ func TestOpenAPIDescribesEveryRouteAndNoOther(t *testing.T) {
 	slices.Sort(documented)
 	slices.Sort(served)
 	assert.Equal(t, served, documented)
-	assert.Len(t, served, 25)
+	// Not a count to bump with every route: a floor that an empty router
+	// and an empty document, equal as they are, fail.
+	assert.Greater(t, len(served), 20)
 }
 
 func TestOpenAPIListsEveryProblemType(t *testing.T) {
