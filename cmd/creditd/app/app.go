@@ -58,6 +58,8 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 				return application.NewIdempotencyJanitor(records, clock, cfg.IdempotencyRetention)
 			},
 			application.NewReconciliationLog,
+			application.NewReversals,
+			func() application.ReversalsConfig { return application.ReversalsConfig{Shortfall: cfg.Shortfall()} },
 			// Scheduled reconciliation runs take turns across replicas under
 			// a PostgreSQL advisory lock.
 			func(db *bun.DB) worker.ReconcileConfig {
