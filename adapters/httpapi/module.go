@@ -37,12 +37,14 @@ type routerParams struct {
 	Webhooks *application.Webhooks `optional:"true"`
 	// Reconciliations serves /v1/reconciliation/reports when provided.
 	Reconciliations *application.ReconciliationLog `optional:"true"`
+	// Reversals serves /v1/transactions/{transactionId}/reversals when provided.
+	Reversals *application.Reversals `optional:"true"`
 }
 
 func newRouterFx(p routerParams) *gin.Engine {
 	return NewRouter(Deps{Accounts: p.Accounts, Holds: p.Holds, Catalog: p.Catalog, Orders: p.Orders, APIKeys: p.APIKeys, Clock: p.Clock, Logger: p.Logger,
 		Registerer: p.Registerer, Gatherer: p.Gatherer, Config: p.Config, Readiness: p.Readiness, Webhooks: p.Webhooks,
-		Reconciliations: p.Reconciliations})
+		Reconciliations: p.Reconciliations, Reversals: p.Reversals})
 }
 
 type serverParams struct {
