@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -195,6 +196,13 @@ func TestReversingSpendsAndCaptures(t *testing.T) {
 	}
 	if consumption := l.systemTotal(t, "consumption"); consumption != "0" {
 		t.Fatalf("consumption %s after reversing everything", consumption)
+	}
+	// The links are append-only, as the ledger is.
+	for _, stmt := range []string{"UPDATE transaction_reversals SET amount = amount + 1", "DELETE FROM transaction_reversals",
+		"TRUNCATE transaction_reversals"} {
+		if _, err := l.db.ExecContext(ctx, stmt); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: %v", stmt, err)
+		}
 	}
 	l.requireSound(t)
 }
