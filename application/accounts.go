@@ -230,6 +230,9 @@ type HistoryPage struct {
 	Items []domain.Transaction
 	// Next is the cursor of the following page; nil on the last page.
 	Next *domain.TransactionID
+	// Reversals links the page's reversals and reversed transactions to
+	// each other, as of the read.
+	Reversals map[domain.TransactionID]ReversalInfo
 }
 
 // ListTransactions pages through an account's history, newest first.
@@ -250,6 +253,15 @@ func (c *Accounts) ListTransactions(ctx context.Context, tenant domain.TenantID,
 		page.Items = items[:limit]
 		next := items[limit-1].ID()
 		page.Next = &next
+	}
+	// What was reversed is read beside the transactions, never stored on
+	// them: transactions are append-only.
+	ids := make([]domain.TransactionID, len(page.Items))
+	for i, t := range page.Items {
+		ids[i] = t.ID()
+	}
+	if page.Reversals, err = c.queries.Ledger.Reversals(ctx, ids); err != nil {
+		return HistoryPage{}, err
 	}
 	return page, nil
 }

@@ -29,6 +29,7 @@ type Repos struct {
 	Holds       HoldRepository
 	Idempotency IdempotencyRepository
 	Orders      OrderRepository
+	Reversals   ReversalRepository
 }
 
 // WalletRepository stores wallets with their open lots.
@@ -127,6 +128,12 @@ type LedgerQueries interface {
 	// History returns up to limit transactions of the wallet, newest first,
 	// strictly older than before when it is set.
 	History(ctx context.Context, wallet domain.WalletID, before *domain.TransactionID, limit int) ([]domain.Transaction, error)
+	// Get reads one of the tenant's transactions (a reversal knows what it
+	// reverses); domain.ErrNotFound when the tenant has none with this id.
+	Get(ctx context.Context, tenant domain.TenantID, id domain.TransactionID) (domain.Transaction, error)
+	// Reversals says, of each transaction named, what it reverses and what
+	// reversed it; transactions without either are left out.
+	Reversals(ctx context.Context, ids []domain.TransactionID) (map[domain.TransactionID]ReversalInfo, error)
 }
 
 // HoldQueries read holds.

@@ -79,6 +79,26 @@ func (w *Wallet) Clawback(c Clawback, now time.Time) (Transaction, ClawbackResul
 	if c.Policy != ShortfallDebt && c.Policy != ShortfallAbsorb {
 		return Transaction{}, ClawbackResult{}, fmt.Errorf("%w: shortfall policy must be debt or absorb", ErrInvalidInput)
 	}
+	return w.takeBack(takeBack{id: c.Transaction, typ: TransactionClawback, from: func(l *Lot) bool { return l.funding == c.Funding },
+		amount: c.Amount, policy: c.Policy, sink: SystemRefunds, memo: c.Memo}, now)
+}
+
+// takeBack is a request to take credits back from some of a wallet's lots:
+// a clawback (the lots a payment funded) or a grant's reversal (its lot).
+type takeBack struct {
+	id     TransactionID
+	typ    TransactionType
+	from   func(*Lot) bool // the lots the credits are taken back from first
+	amount Credits
+	policy ShortfallPolicy
+	sink   SystemAccount // where the credits taken go
+	memo   Memo
+}
+
+// takeBack is Clawback's rule for any set of lots (see Clawback): the free
+// credits of the lots c.from accepts, then the shortfall by c.policy, the
+// credits taken going to c.sink.
+func (w *Wallet) takeBack(c takeBack, now time.Time) (Transaction, ClawbackResult, error) {
 	// Plan first, change nothing until the clawback is known to succeed.
 	type part struct {
 		lot *Lot
@@ -86,7 +106,7 @@ func (w *Wallet) Clawback(c Clawback, now time.Time) (Transaction, ClawbackResul
 	}
 	var parts []part
 	res := ClawbackResult{FromFunded: ZeroCredits, FromOther: ZeroCredits, Debt: ZeroCredits, Absorbed: ZeroCredits}
-	left := c.Amount
+	left := c.amount
 	take := func(l *Lot, free Credits) Credits {
 		n := MinCredits(free, left)
 		if !n.IsPositive() {
@@ -97,17 +117,17 @@ func (w *Wallet) Clawback(c Clawback, now time.Time) (Transaction, ClawbackResul
 		return n
 	}
 	for _, l := range w.lots {
-		if l.funding == c.Funding && left.IsPositive() {
+		if c.from(l) && left.IsPositive() {
 			res.FromFunded = res.FromFunded.Add(take(l, l.remaining.Sub(l.held)))
 		}
 	}
 	if left.IsPositive() {
-		switch c.Policy {
+		switch c.policy {
 		case ShortfallDebt:
 			// The funded lots have no free credits left (they gave them all),
 			// so this takes from the other lots only.
 			for _, l := range w.lots {
-				if l.funding != c.Funding && left.IsPositive() {
+				if !c.from(l) && left.IsPositive() {
 					res.FromOther = res.FromOther.Add(take(l, l.free(now)))
 				}
 			}
@@ -134,13 +154,13 @@ func (w *Wallet) Clawback(c Clawback, now time.Time) (Transaction, ClawbackResul
 		postings = append(postings, w.debtPosting(res.Debt.Neg()))
 	}
 	if out.IsPositive() {
-		postings = append(postings, Posting{System: SystemRefunds, Amount: out})
+		postings = append(postings, Posting{System: c.sink, Amount: out})
 	}
 	if res.Absorbed.IsPositive() {
 		postings = append(postings,
 			Posting{System: SystemRefundLosses, Amount: res.Absorbed},
 			Posting{System: SystemConsumption, Amount: res.Absorbed.Neg()})
 	}
-	t, err := newTransaction(c.Transaction, TransactionClawback, w, c.Amount, c.Memo, now, postings)
+	t, err := newTransaction(c.id, c.typ, w, c.amount, c.memo, now, postings)
 	return t, res, err
 }

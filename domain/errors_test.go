@@ -25,6 +25,8 @@ func TestEveryDomainErrorIsARejection(t *testing.T) {
 		"ErrRefundInProgress":        domain.ErrRefundInProgress,
 		"ErrRefundExceedsRefundable": domain.ErrRefundExceedsRefundable,
 		"ErrRefundRefused":           domain.ErrRefundRefused,
+		"ErrNotReversible":           domain.ErrNotReversible,
+		"ErrReversalExceedsOriginal": domain.ErrReversalExceedsOriginal,
 	}
 	if len(domain.Rejections()) != len(byName) {
 		t.Fatalf("Rejections lists %d, this test knows %d: add the new one here", len(domain.Rejections()), len(byName))

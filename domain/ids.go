@@ -49,6 +49,15 @@ func ParseHoldID(s string) (HoldID, error) {
 	return HoldID(u), nil
 }
 
+// ParseTransactionID parses the text form of a transaction id.
+func ParseTransactionID(s string) (TransactionID, error) {
+	u, err := uuid.Parse(s)
+	if err != nil {
+		return TransactionID{}, fmt.Errorf("%w: transaction id %q is not a UUID", ErrInvalidInput, s)
+	}
+	return TransactionID(u), nil
+}
+
 // ParseAPIKeyID parses the canonical text form of an API key id.
 func ParseAPIKeyID(s string) (APIKeyID, error) {
 	u, err := uuid.Parse(s)

@@ -18,9 +18,12 @@ var (
 	TransactionExpiration = TransactionType{"EXPIRATION"}
 	// TransactionClawback takes back the credits a cancelled payment funded.
 	TransactionClawback = TransactionType{"CLAWBACK"}
+	// TransactionReversal undoes part or all of an earlier spend, capture or grant (see Wallet.Reverse).
+	TransactionReversal = TransactionType{"REVERSAL"}
 )
 
-var transactionTypes = []TransactionType{TransactionGrant, TransactionSpend, TransactionCapture, TransactionExpiration, TransactionClawback}
+var transactionTypes = []TransactionType{TransactionGrant, TransactionSpend, TransactionCapture, TransactionExpiration, TransactionClawback,
+	TransactionReversal}
 
 // TransactionTypeFromString parses a stored transaction type.
 func TransactionTypeFromString(s string) (TransactionType, error) {
@@ -169,6 +172,7 @@ type Transaction struct {
 	memo         Memo
 	createdAt    time.Time
 	postings     []Posting
+	reversalOf   *TransactionID // the transaction a reversal reverses; nil for other types
 }
 
 func newTransaction(id TransactionID, typ TransactionType, w *Wallet, amount Credits, memo Memo, now time.Time, postings []Posting) (Transaction, error) {
@@ -210,6 +214,25 @@ func (t Transaction) Hold() *HoldID         { return t.hold }
 func (t Transaction) Memo() Memo            { return t.memo }
 func (t Transaction) CreatedAt() time.Time  { return t.createdAt }
 func (t Transaction) Postings() []Posting   { return append([]Posting(nil), t.postings...) }
+
+// ReversalOf is the transaction a reversal reverses; nil for other types.
+func (t Transaction) ReversalOf() *TransactionID {
+	if t.reversalOf == nil {
+		return nil
+	}
+	id := *t.reversalOf
+	return &id
+}
+
+// RehydrateReversal adds to a stored reversal the transaction it reverses,
+// which adapters may keep apart from the transaction's row; adapters only.
+func RehydrateReversal(t Transaction, of TransactionID) (Transaction, error) {
+	if t.typ != TransactionReversal {
+		return Transaction{}, fmt.Errorf("transaction %s is a %s, not a reversal", t.id, t.typ)
+	}
+	t.reversalOf = &of
+	return t, nil
+}
 
 // Funding is what funded the lot a grant created; zero for other transactions.
 func (t Transaction) Funding() Funding {

@@ -345,6 +345,12 @@ type transactionResponse struct {
 	Metadata     map[string]string `json:"metadata"`
 	Funding      *fundingResponse  `json:"funding"` // what funded a grant's lot; null otherwise
 	Postings     []postingResponse `json:"postings"`
+	// Reversals, each shown only when there is one: on a REVERSAL, what it
+	// reverses; on a reversed transaction (in history), how much reversals
+	// took back, and which.
+	ReversalOf     *string  `json:"reversalOf,omitempty"`
+	ReversedAmount string   `json:"reversedAmount,omitempty"`
+	Reversals      []string `json:"reversals,omitempty"`
 }
 
 // postingResponse is one leg. A wallet posting names its lot and says what
@@ -366,6 +372,10 @@ func toTransactionResponse(t domain.Transaction) transactionResponse {
 		Reason: memo.Reason, Metadata: map[string]string{}, Funding: toFundingResponse(t.Funding()), Postings: []postingResponse{}}
 	for k, v := range memo.Metadata {
 		out.Metadata[k] = v
+	}
+	if of := t.ReversalOf(); of != nil {
+		s := of.String()
+		out.ReversalOf = &s
 	}
 	for _, p := range t.Postings() {
 		if p.IsSystem() {
@@ -443,7 +453,7 @@ type historyResponse struct {
 func toHistoryResponse(p application.HistoryPage) historyResponse {
 	out := historyResponse{Items: make([]transactionResponse, 0, len(p.Items))}
 	for _, t := range p.Items {
-		out.Items = append(out.Items, toTransactionResponse(t))
+		out.Items = append(out.Items, withReversals(toTransactionResponse(t), p.Reversals[t.ID()]))
 	}
 	if p.Next != nil {
 		c := encodeCursor(*p.Next)

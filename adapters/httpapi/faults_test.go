@@ -75,6 +75,7 @@ func withFaults(f *dbFaults) harnessOption {
 		d.Catalog = application.NewCatalog(faultyProducts{h.store.Products(), f}, h.clock)
 		d.Reconciliations = application.NewReconciliationLog(faultyReports{h.reports, f})
 		d.Orders = application.NewOrders(uow, queries, faultyProducts{h.store.Products(), f}, h.gateway, h.clock, h.ids, ordersConfig)
+		d.Reversals = application.NewReversals(uow, queries, h.clock, h.ids, reversalsConfig)
 		h.t.Cleanup(f.thaw)
 	}
 }
@@ -155,6 +156,20 @@ func (l faultyLedger) History(ctx context.Context, wallet domain.WalletID, befor
 		return nil, err
 	}
 	return l.LedgerQueries.History(ctx, wallet, before, limit)
+}
+
+func (l faultyLedger) Get(ctx context.Context, tenant domain.TenantID, id domain.TransactionID) (domain.Transaction, error) {
+	if err := l.f.call(ctx); err != nil {
+		return domain.Transaction{}, err
+	}
+	return l.LedgerQueries.Get(ctx, tenant, id)
+}
+
+func (l faultyLedger) Reversals(ctx context.Context, ids []domain.TransactionID) (map[domain.TransactionID]application.ReversalInfo, error) {
+	if err := l.f.call(ctx); err != nil {
+		return nil, err
+	}
+	return l.LedgerQueries.Reversals(ctx, ids)
 }
 
 type faultyHolds struct {

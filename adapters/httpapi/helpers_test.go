@@ -63,6 +63,9 @@ type harness struct {
 var ordersConfig = application.OrdersConfig{Checkout: application.Checkout{StoreID: testStoreID, ChannelKey: testChannelKey},
 	CancelRejected: true, Shortfall: domain.ShortfallDebt}
 
+// reversalsConfig takes a reversed grant's spent part as debt, as orders do.
+var reversalsConfig = application.ReversalsConfig{Shortfall: domain.ShortfallDebt}
+
 type harnessOption func(*httpapi.Deps, *harness)
 
 // withKeyStore wraps the API key store, to inject failures.
@@ -105,6 +108,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		},
 		Reconciliations: application.NewReconciliationLog(h.reports),
 		Reports:         application.NewReports(store.Queries()),
+		Reversals:       application.NewReversals(store.UnitOfWork(), store.Queries(), clock, ids, reversalsConfig),
 	}
 	for _, o := range opts {
 		o(&deps, h)

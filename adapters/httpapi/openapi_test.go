@@ -263,6 +263,24 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.gateway.failWith(nil)
 	h.post("/v1/orders/"+paid+"/refunds", `{"amount":"10","reason":"another, while one is pending"}`)
 
+	// Reversals.
+	h.grant("user-3", "10")
+	spend := h.must(h.post("/v1/accounts/user-3/spends", `{"amount":"6"}`), http.StatusCreated)["id"].(string)
+	reversals := "/v1/transactions/" + spend + "/reversals"
+	reversal := h.must(h.post(reversals, `{"amount":"2","reason":"partly wrong"}`), http.StatusCreated)["id"].(string)
+	h.post(reversals, `{"reason":"the rest"}`)
+	h.post(reversals, `{"amount":"1","reason":"too much"}`)
+	h.post("/v1/transactions/"+reversal+"/reversals", `{"reason":"a reversal"}`)
+	h.get("/v1/accounts/user-3/transactions")
+	h.post("/v1/transactions/nope/reversals", `{"reason":"x"}`)
+	h.post("/v1/transactions/01000000-0000-0000-0000-000000000000/reversals", `{"reason":"x"}`)
+	h.post(reversals, `{"reason":"x"}`, withoutHeader("Idempotency-Key"))
+	h.post(reversals, `{"reason":"x"}`, withoutHeader("Authorization"))
+	h.post(reversals, `{"reason":"x"}`, withKey(h.readOnlyA))
+	h.post(reversals, `{"reason":"x"}`, withHeader("Content-Type", "text/plain"))
+	h.post(reversals, `{"reason":"`+strings.Repeat("r", 70<<10)+`"}`)
+	h.post(reversals, "", withStalledBody)
+
 	// Bodies that stall past the server's read timeout.
 	stalled := h.placeHold("user-1", "1")
 	for _, path := range []string{"/v1/accounts/user-1/grants", "/v1/accounts/user-1/spends", "/v1/accounts/user-1/holds",
@@ -284,6 +302,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.post("/v1/accounts/user-1/holds", `{"amount":"1","expiresInSeconds":60}`)
 	h.post("/v1/holds/"+hold+"/capture", `{"amount":"1"}`)
 	h.post("/v1/holds/"+hold+"/release", `{}`)
+	h.post(reversals, `{"reason":"x"}`)
 	h.get("/v1/products")
 	h.get("/v1/products/pack-100")
 	h.post("/v1/products", `{"id":"pack-y","name":"y","price":"1","currency":"KRW","credits":"1"}`)
@@ -406,6 +425,17 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		"POST /v1/orders/{paymentId}/refunds Request Entity Too Large",
 		"POST /v1/orders/{paymentId}/refunds Request Timeout",
 		"POST /v1/orders/{paymentId}/refunds Service Unavailable",
+		"POST /v1/transactions/{transactionId}/reversals Created",
+		"POST /v1/transactions/{transactionId}/reversals Bad Request",
+		"POST /v1/transactions/{transactionId}/reversals Unauthorized",
+		"POST /v1/transactions/{transactionId}/reversals Forbidden",
+		"POST /v1/transactions/{transactionId}/reversals Not Found",
+		"POST /v1/transactions/{transactionId}/reversals Conflict",
+		"POST /v1/transactions/{transactionId}/reversals Unprocessable Entity",
+		"POST /v1/transactions/{transactionId}/reversals Unsupported Media Type",
+		"POST /v1/transactions/{transactionId}/reversals Request Entity Too Large",
+		"POST /v1/transactions/{transactionId}/reversals Request Timeout",
+		"POST /v1/transactions/{transactionId}/reversals Service Unavailable",
 	} {
 		assert.True(t, validated[want], "not validated: %s", want)
 	}

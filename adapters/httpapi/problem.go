@@ -87,6 +87,8 @@ var errorTable = []struct {
 	{domain.ErrRefundInProgress, problemKind{http.StatusConflict, "refund-in-progress", "Refund in progress", ""}},
 	{domain.ErrRefundExceedsRefundable, problemKind{http.StatusUnprocessableEntity, "refund-exceeds-refundable", "Refund exceeds the refundable amount", ""}},
 	{domain.ErrRefundRefused, problemKind{http.StatusConflict, "refund-refused", "Refund refused", ""}},
+	{domain.ErrNotReversible, problemKind{http.StatusConflict, "transaction-not-reversible", "Transaction not reversible", ""}},
+	{domain.ErrReversalExceedsOriginal, problemKind{http.StatusUnprocessableEntity, "reversal-exceeds-original", "Reversal exceeds the original", ""}},
 	{domain.ErrAlreadyExists, problemKind{http.StatusConflict, "already-exists", "Already exists", ""}},
 	{errRequestTimeout, problemKind{http.StatusRequestTimeout, "request-timeout", "Request timeout", ""}},
 	{errRequestTooLarge, problemKind{http.StatusRequestEntityTooLarge, "request-too-large", "Request too large", ""}},

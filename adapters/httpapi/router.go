@@ -74,6 +74,8 @@ type Deps struct {
 
 	// Reports is optional: without it, /v1/reports/summary answers 404.
 	Reports *application.Reports
+	// Reversals is optional: without it, /v1/transactions/{id}/reversals answers 404.
+	Reversals *application.Reversals
 }
 
 // NewRouter builds the API. It panics on a missing required dependency or a
@@ -177,6 +179,10 @@ func NewRouter(deps Deps) *gin.Engine {
 		writeOrders.POST("/orders/:paymentId/complete", o.complete)
 		readOrders.GET("/orders/:paymentId/refund-quote", o.refundQuote)
 		writeOrders.POST("/orders/:paymentId/refunds", requireIdempotencyKey, o.refund)
+	}
+	if deps.Reversals != nil {
+		rv := &reversalHandlers{reversals: deps.Reversals}
+		write.POST("/transactions/:transactionId/reversals", rv.reverse)
 	}
 	if deps.Reconciliations != nil {
 		r := &reconciliationHandlers{log: deps.Reconciliations}

@@ -138,6 +138,7 @@ func audit(d db) application.AuditReport {
 		}
 	}
 	auditOrders(d, drift)
+	auditReversals(d, drift)
 	slices.Sort(report.Drifts) // maps iterate in random order; reports should not
 	return report
 }

@@ -159,6 +159,7 @@ type txRecord struct {
 	memo         domain.Memo
 	createdAt    time.Time
 	postings     []domain.Posting
+	reversalOf   *domain.TransactionID // set on reversals only
 }
 
 func newTxRecord(t domain.Transaction) txRecord {
@@ -168,6 +169,7 @@ func newTxRecord(t domain.Transaction) txRecord {
 	if h := t.Hold(); h != nil {
 		rec.hasHold, rec.hold = true, *h
 	}
+	rec.reversalOf = t.ReversalOf() // a copy
 	return rec
 }
 
@@ -177,8 +179,12 @@ func (t txRecord) toDomain() (domain.Transaction, error) {
 		h := t.hold
 		hold = &h
 	}
-	return domain.RehydrateTransaction(t.id, t.tenant, t.typ, t.wallet, t.account, t.amount, t.balanceAfter, hold,
+	tx, err := domain.RehydrateTransaction(t.id, t.tenant, t.typ, t.wallet, t.account, t.amount, t.balanceAfter, hold,
 		cloneMemo(t.memo), t.createdAt, slices.Clone(t.postings))
+	if err != nil || t.reversalOf == nil {
+		return tx, err
+	}
+	return domain.RehydrateReversal(tx, *t.reversalOf)
 }
 
 type idempotencyKey struct {

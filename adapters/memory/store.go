@@ -36,6 +36,7 @@ var (
 	_ application.UnitOfWork            = unitOfWork{}
 	_ application.WalletRepository      = walletRepo{}
 	_ application.LedgerRepository      = ledgerRepo{}
+	_ application.ReversalRepository    = reversalRepo{}
 	_ application.HoldRepository        = holdRepo{}
 	_ application.IdempotencyRepository = idempotencyRepo{}
 	_ application.WalletQueries         = walletQueries{}
@@ -79,7 +80,7 @@ func (u unitOfWork) WithinTx(ctx context.Context, scope application.Scope, fn fu
 	return u.s.write(ctx, func(tx db) error {
 		t := txRepos{tx: tx, scope: resolveScope(tx, scope)}
 		return fn(ctx, application.Repos{Wallets: walletRepo{t}, Ledger: ledgerRepo{t}, Holds: holdRepo{t}, Idempotency: idempotencyRepo{t},
-			Orders: orderRepo{t}})
+			Orders: orderRepo{t}, Reversals: reversalRepo{t}})
 	})
 }
 

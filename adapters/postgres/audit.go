@@ -97,6 +97,28 @@ var auditChecks = []struct{ name, query string }{
 		           WHERE type = 'CLAWBACK' GROUP BY 1) c ON c.payment_id = o.payment_id
 		CROSS JOIN LATERAL (SELECT trunc((o.credits + o.bonus_credits) * o.cancelled_amount / o.price_amount, 6) AS want) w
 		WHERE coalesce(c.total, 0) <> w.want`},
+	// Every REVERSAL, and nothing else, is linked to the transaction it
+	// reverses: one of its own wallet, of a type that may be reversed (a
+	// spend, a capture, a grant no order funded), for the same amount as the
+	// link records. (Its postings balance as every transaction's do, above.)
+	{"reversal link", `
+		SELECT format('transaction %s (%s): reversal link %s', t.id, t.type, coalesce(r.original_id::text, 'none'))
+		FROM transactions t LEFT JOIN transaction_reversals r ON r.transaction_id = t.id
+		WHERE (t.type = 'REVERSAL') <> (r.transaction_id IS NOT NULL)`},
+	{"reversal of", `
+		SELECT format('reversal %s (amount %s, link %s, wallet %s) reverses %s, a %s of wallet %s', t.id, t.amount, r.amount, t.wallet_id,
+		              o.id, o.type, o.wallet_id)
+		FROM transaction_reversals r JOIN transactions t ON t.id = r.transaction_id JOIN transactions o ON o.id = r.original_id
+		WHERE t.amount <> r.amount OR t.tenant_id <> r.tenant_id OR t.wallet_id <> o.wallet_id
+		   OR o.type NOT IN ('SPEND', 'CAPTURE', 'GRANT')
+		   OR (o.type = 'GRANT' AND EXISTS (SELECT 1 FROM postings p JOIN lots l ON l.id = p.lot_id
+		                                    WHERE p.transaction_id = o.id AND l.funding_kind = 'order'))`},
+	// The reversals of a transaction never take back more than it moved.
+	{"reversals exceed", `
+		SELECT format('transaction %s: reversals take back %s of %s', o.id, s.total, o.amount)
+		FROM (SELECT original_id, sum(amount) AS total FROM transaction_reversals GROUP BY original_id) s
+		JOIN transactions o ON o.id = s.original_id
+		WHERE s.total > o.amount`},
 }
 
 // Audit runs every check in one REPEATABLE READ snapshot, so concurrent

@@ -63,9 +63,11 @@ type batch struct {
 	lots     *staged[uuid.UUID, lotRow, lotRow]
 	txs      *staged[uuid.UUID, transactionRow, transactionRow]
 	postings *staged[postingKey, postingRow, postingRow]
-	holds    *staged[uuid.UUID, holdRow, holdRow]
-	records  *staged[application.IdempotencyKey, idempotencyRow, idempotencyRow]
-	orders   *staged[string, orderRow, orderRow]
+	// reversals are the links of the reversals the batch wrote (never loaded).
+	reversals *staged[uuid.UUID, reversalRow, reversalRow]
+	holds     *staged[uuid.UUID, holdRow, holdRow]
+	records   *staged[application.IdempotencyKey, idempotencyRow, idempotencyRow]
+	orders    *staged[string, orderRow, orderRow]
 
 	openHolds map[uuid.UUID]bool // wallets whose open holds are all loaded
 	// captures are the stored CAPTURE transactions of holds, by hold, for
@@ -123,6 +125,7 @@ func newBatch(ctx context.Context, tx bun.Tx, now time.Time) *batch {
 	b.lots = stage[uuid.UUID](b, lotsTable, asIs[lotRow])
 	b.txs = stage[uuid.UUID](b, transactionsTable, asIs[transactionRow])
 	b.postings = stage[postingKey](b, postingsTable, asIs[postingRow])
+	b.reversals = stage[uuid.UUID](b, reversalsTable, asIs[reversalRow])
 	b.holds = stage[uuid.UUID](b, holdsTable, asIs[holdRow])
 	b.records = stage[application.IdempotencyKey](b, idempotencyTable, asIs[idempotencyRow])
 	b.orders = stage[string](b, ordersTable, asIs[orderRow])

@@ -73,6 +73,16 @@ type postingRow struct {
 	Amount        decimal.Decimal `bun:"amount,type:numeric"`
 }
 
+// reversalRow links a REVERSAL transaction to the transaction it reverses.
+type reversalRow struct {
+	bun.BaseModel `bun:"table:transaction_reversals,alias:r"`
+
+	TransactionID uuid.UUID       `bun:"transaction_id,pk,type:uuid"`
+	OriginalID    uuid.UUID       `bun:"original_id,type:uuid"`
+	TenantID      uuid.UUID       `bun:"tenant_id,type:uuid"`
+	Amount        decimal.Decimal `bun:"amount,type:numeric"`
+}
+
 type holdRow struct {
 	bun.BaseModel `bun:"table:holds"`
 
@@ -292,6 +302,18 @@ func holdsFromRows(rows []holdRow) ([]*domain.Hold, error) {
 		holds = append(holds, h)
 	}
 	return holds, nil
+}
+
+// toReversalRows are the links of the reversals among txs.
+func toReversalRows(txs []domain.Transaction) []reversalRow {
+	var rows []reversalRow
+	for _, t := range txs {
+		if of := t.ReversalOf(); of != nil {
+			rows = append(rows, reversalRow{TransactionID: uuid.UUID(t.ID()), OriginalID: uuid.UUID(*of), TenantID: uuid.UUID(t.Tenant()),
+				Amount: t.Amount().Decimal()})
+		}
+	}
+	return rows
 }
 
 // toLedgerRows turns transactions into their rows and their postings' rows.

@@ -26,6 +26,7 @@ type unit struct {
 	lots      draft[uuid.UUID, lotRow, lotRow]
 	txs       draft[uuid.UUID, transactionRow, transactionRow]
 	postings  draft[postingKey, postingRow, postingRow]
+	reversals draft[uuid.UUID, reversalRow, reversalRow]
 	holds     draft[uuid.UUID, holdRow, holdRow]
 	records   draft[application.IdempotencyKey, idempotencyRow, idempotencyRow]
 	orderRows draft[string, orderRow, orderRow]
@@ -39,6 +40,7 @@ func (b *batch) unit(scope application.Scope) *unit {
 	draftOf(u, &u.lots, b.lots)
 	draftOf(u, &u.txs, b.txs)
 	draftOf(u, &u.postings, b.postings)
+	draftOf(u, &u.reversals, b.reversals)
 	draftOf(u, &u.holds, b.holds)
 	draftOf(u, &u.records, b.records)
 	draftOf(u, &u.orderRows, b.orders)
@@ -71,12 +73,13 @@ func (u *unit) commit() {
 
 func (u *unit) repos() application.Repos {
 	return application.Repos{Wallets: unitWallets{u}, Ledger: unitLedger{u}, Holds: unitHolds{u}, Idempotency: unitIdempotency{u},
-		Orders: unitOrders{u}}
+		Orders: unitOrders{u}, Reversals: unitReversals{u}}
 }
 
 var (
 	_ application.WalletRepository      = unitWallets{}
 	_ application.LedgerRepository      = unitLedger{}
+	_ application.ReversalRepository    = unitReversals{}
 	_ application.HoldRepository        = unitHolds{}
 	_ application.IdempotencyRepository = unitIdempotency{}
 )
@@ -161,6 +164,9 @@ func (r unitLedger) Append(_ context.Context, txs ...domain.Transaction) error {
 	}
 	for _, p := range postingRows {
 		r.u.postings.put(postingKey{p.TransactionID, p.Seq}, p)
+	}
+	for _, l := range toReversalRows(txs) {
+		r.u.reversals.put(l.TransactionID, l)
 	}
 	return nil
 }

@@ -237,6 +237,16 @@ var postingsTable = table[postingRow]{
 	},
 }
 
+var reversalsTable = table[reversalRow]{
+	name: "transaction_reversals",
+	columns: []column[reversalRow]{
+		fixed("transaction_id", "uuid", func(r reversalRow) [16]byte { return r.TransactionID }),
+		fixed("original_id", "uuid", func(r reversalRow) [16]byte { return r.OriginalID }),
+		fixed("tenant_id", "uuid", func(r reversalRow) [16]byte { return r.TenantID }),
+		fixed("amount", "numeric", func(r reversalRow) string { return r.Amount.String() }),
+	},
+}
+
 var holdsTable = table[holdRow]{
 	name: "holds",
 	key:  []string{"id"},

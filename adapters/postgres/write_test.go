@@ -22,13 +22,14 @@ import (
 func TestWrittenColumnsMatchRowStructs(t *testing.T) {
 	tables := schema.NewTables(pgdialect.New())
 	rowOf := map[string]reflect.Type{
-		"wallets":             reflect.TypeFor[walletRow](),
-		"lots":                reflect.TypeFor[lotRow](),
-		"transactions":        reflect.TypeFor[transactionRow](),
-		"postings":            reflect.TypeFor[postingRow](),
-		"holds":               reflect.TypeFor[holdRow](),
-		"idempotency_records": reflect.TypeFor[idempotencyRow](),
-		"orders":              reflect.TypeFor[orderRow](),
+		"wallets":               reflect.TypeFor[walletRow](),
+		"lots":                  reflect.TypeFor[lotRow](),
+		"transactions":          reflect.TypeFor[transactionRow](),
+		"postings":              reflect.TypeFor[postingRow](),
+		"holds":                 reflect.TypeFor[holdRow](),
+		"idempotency_records":   reflect.TypeFor[idempotencyRow](),
+		"orders":                reflect.TypeFor[orderRow](),
+		"transaction_reversals": reflect.TypeFor[reversalRow](),
 	}
 	written := WrittenColumns()
 	if len(written) != len(rowOf) {

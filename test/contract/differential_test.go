@@ -88,9 +88,11 @@ type side struct {
 	holds    *application.Holds
 	expiry   *application.Expiry
 	keys     *application.APIKeys
-	janitor  func(retention time.Duration) *application.IdempotencyJanitor
-	ids      *countingIDs
-	secrets  []string // API key secrets issued on this side, in issue order: random, so per side
+	// reversals under each shortfall policy, debt first
+	reversals [2]*application.Reversals
+	janitor   func(retention time.Duration) *application.IdempotencyJanitor
+	ids       *countingIDs
+	secrets   []string // API key secrets issued on this side, in issue order: random, so per side
 }
 
 // countingIDs counts the ids drawn: the use cases take the same path on both
@@ -114,6 +116,10 @@ func newSide(name string, p ports, clock application.Clock) *side {
 		holds:    application.NewHolds(p.uow, p.queries, clock, ids),
 		expiry:   application.NewExpiry(p.uow, p.queries, clock, ids),
 		keys:     application.NewAPIKeys(p.keys, clock, ids),
+		reversals: [2]*application.Reversals{
+			application.NewReversals(p.uow, p.queries, clock, ids, application.ReversalsConfig{Shortfall: domain.ShortfallDebt}),
+			application.NewReversals(p.uow, p.queries, clock, ids, application.ReversalsConfig{Shortfall: domain.ShortfallAbsorb}),
+		},
 		janitor: func(retention time.Duration) *application.IdempotencyJanitor {
 			return application.NewIdempotencyJanitor(p.cleaner, clock, retention)
 		},
@@ -228,8 +234,11 @@ func (r *run) fail(what string, outs [2]string) {
 }
 
 func (r *run) next() op {
-	if r.rng.IntN(20) == 0 {
+	switch r.rng.IntN(20) {
+	case 0:
 		return r.clawback()
+	case 1:
+		return r.reverse()
 	}
 	switch n := r.rng.IntN(100); {
 	case n < 14:
@@ -549,6 +558,9 @@ func (r *run) spend(idempotent bool) op {
 	}
 	return op{desc: withIdem(desc, spec), do: func(s *side) string {
 		tx, receipt, err := s.accounts.Spend(r.ctx, cmd, idem(spec, renderTx))
+		if err == nil && r.primary(s) && tx.ID() != (domain.TransactionID{}) {
+			r.txIDs = append(r.txIDs, tx.ID()) // to reverse
+		}
 		return result(err, renderTx(tx), renderReceipt(receipt))
 	}}
 }
@@ -574,6 +586,34 @@ func (r *run) clawback() op {
 		res := out.Result
 		return result(err, renderTx(out.Transaction), fmt.Sprintf("funded %s other %s debt %s absorbed %s", res.FromFunded, res.FromOther, res.Debt, res.Absorbed),
 			renderReceipt(receipt))
+	}}
+}
+
+// reverse reverses part or all of a transaction seen (of any type, so
+// refusals too), as one of the tenants, under either shortfall policy.
+func (r *run) reverse() op {
+	tx := domain.TransactionID{0xee, 6: 0x70, 8: 0x80} // no such transaction
+	if len(r.txIDs) > 0 && r.rng.IntN(15) > 0 {
+		tx = r.txIDs[len(r.txIDs)-1-r.rng.IntN(min(len(r.txIDs), 8))] // mostly recent ones
+	}
+	cmd := application.ReverseCommand{Tenant: r.tenants[r.rng.IntN(len(r.tenants))].id, Transaction: tx, Memo: r.memo()}
+	if r.rng.IntN(3) > 0 {
+		a := credits(r.amount())
+		cmd.Amount = &a
+	}
+	policy := r.rng.IntN(2)
+	amount := "all"
+	if cmd.Amount != nil {
+		amount = cmd.Amount.String()
+	}
+	desc := fmt.Sprintf("reverse %s of %s as %s under %s", amount, shortID(tx), shortID(cmd.Tenant), []string{"debt", "absorb"}[policy])
+	return op{desc: desc, do: func(s *side) string {
+		rev, receipt, err := s.reversals[policy].Reverse(r.ctx, cmd, nil)
+		of := "-"
+		if o := rev.ReversalOf(); o != nil {
+			of = o.String()
+		}
+		return result(err, renderTx(rev), "reverses "+of, renderReceipt(receipt))
 	}}
 }
 
@@ -792,8 +832,23 @@ func (r *run) listTransactions() op {
 				}
 			}
 		}
-		return result(err, renderPage(page))
+		return result(err, renderPage(page), renderReversals(page))
 	}}
+}
+
+// renderReversals is what a page says reversals link, in the page's order.
+func renderReversals(p application.HistoryPage) string {
+	var out []string
+	for _, t := range p.Items {
+		if info, ok := p.Reversals[t.ID()]; ok {
+			of := "-"
+			if info.Of != nil {
+				of = info.Of.String()
+			}
+			out = append(out, fmt.Sprintf("%s: of %s reversed %s by %v", t.ID(), of, info.Reversed, info.By))
+		}
+	}
+	return "reversals [" + strings.Join(out, "; ") + "]"
 }
 
 func (r *run) getHold() op {

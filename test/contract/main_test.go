@@ -96,6 +96,8 @@ var categories = []struct {
 	{"hold not releasable", domain.ErrHoldNotReleasable},
 	{"capture exceeds hold", domain.ErrCaptureExceedsHold},
 	{"balance limit", domain.ErrBalanceLimit},
+	{"not reversible", domain.ErrNotReversible},
+	{"reversal exceeds original", domain.ErrReversalExceedsOriginal},
 	{"idempotency key reused", application.ErrIdempotencyKeyReused},
 	{"idempotency key taken", application.ErrIdempotencyKeyTaken},
 	{"unauthenticated", application.ErrUnauthenticated},

@@ -59,6 +59,8 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 			},
 			application.NewReconciliationLog,
 			application.NewReports,
+			application.NewReversals,
+			func() application.ReversalsConfig { return application.ReversalsConfig{Shortfall: cfg.Shortfall()} },
 			// Scheduled reconciliation runs take turns across replicas under
 			// a PostgreSQL advisory lock.
 			func(db *bun.DB) worker.ReconcileConfig {

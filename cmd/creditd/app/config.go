@@ -60,7 +60,7 @@ type Config struct {
 	PortOneWebhookSecrets WebhookSecrets `env:"PORTONE_WEBHOOK_SECRETS"` // space-separated, two while rotating
 	// CancelRejectedPayments cancels at PortOne a payment that does not match its order.
 	CancelRejectedPayments bool `env:"CREDITD_CANCEL_REJECTED_PAYMENTS" envDefault:"true"`
-	// RefundShortfallPolicy is what a cancellation does to credits already spent: debt or absorb.
+	// RefundShortfallPolicy is what a cancellation or a grant's reversal does to credits already spent: debt or absorb.
 	RefundShortfallPolicy string `env:"CREDITD_REFUND_SHORTFALL_POLICY" envDefault:"debt"`
 	// WebhookPollInterval is how often an idle worker looks at the webhook inbox.
 	WebhookPollInterval time.Duration `env:"CREDITD_WEBHOOK_POLL_INTERVAL" envDefault:"1s"`
