@@ -91,6 +91,7 @@ type Queries struct {
 	Holds       HoldQueries
 	Idempotency IdempotencyQueries
 	Orders      OrderQueries
+	Lookups     LookupQueries
 }
 
 // WalletQueries read wallets.
