@@ -24,6 +24,7 @@ func NewQueries(db *bun.DB, cfg Config) application.Queries {
 		Holds:       holdQueries{db},
 		Idempotency: idempotencyQueries{db},
 		Orders:      orderQueries{db},
+		Lookups:     lookupQueries{db},
 	}
 }
 
@@ -212,34 +213,7 @@ func (q ledgerQueries) History(ctx context.Context, wallet domain.WalletID, befo
 	if err := sel.Scan(ctx); err != nil {
 		return nil, translate(err, "read history")
 	}
-	if len(txRows) == 0 {
-		return nil, nil
-	}
-	ids := make([]uuid.UUID, len(txRows))
-	for i, t := range txRows {
-		ids[i] = t.ID
-	}
-	var postingRows []postingWithLot
-	err := q.db.NewSelect().Model(&postingRows).
-		ColumnExpr("p.*, l.source AS lot_source, l.funding_kind AS lot_funding_kind, l.funding_ref AS lot_funding_ref").
-		Join("LEFT JOIN lots AS l ON l.id = p.lot_id").
-		Where("p.transaction_id IN (?)", bun.List(ids)).OrderExpr("p.transaction_id, p.seq").Scan(ctx)
-	if err != nil {
-		return nil, translate(err, "read postings")
-	}
-	byTx := map[uuid.UUID][]postingWithLot{}
-	for _, p := range postingRows {
-		byTx[p.TransactionID] = append(byTx[p.TransactionID], p)
-	}
-	out := make([]domain.Transaction, 0, len(txRows))
-	for _, row := range txRows {
-		t, err := row.toDomain(byTx[row.ID])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, nil
+	return withPostings(ctx, q.db, txRows)
 }
 
 type holdQueries struct{ db bun.IDB }
