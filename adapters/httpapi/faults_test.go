@@ -104,7 +104,8 @@ func (u faultyUoW) WithinTx(ctx context.Context, scope application.Scope, fn fun
 
 func faultyQueries(q application.Queries, f *dbFaults) application.Queries {
 	return application.Queries{Wallets: faultyWallets{q.Wallets, f}, Ledger: faultyLedger{q.Ledger, f},
-		Holds: faultyHolds{q.Holds, f}, Idempotency: faultyIdempotency{q.Idempotency, f}, Orders: faultyOrders{q.Orders, f}}
+		Holds: faultyHolds{q.Holds, f}, Idempotency: faultyIdempotency{q.Idempotency, f}, Orders: faultyOrders{q.Orders, f},
+		Lookups: faultyLookups{q.Lookups, f}}
 }
 
 type faultyOrders struct {
@@ -203,4 +204,45 @@ func (r faultyReports) List(ctx context.Context, tenant domain.TenantID, limit i
 		return nil, err
 	}
 	return r.ReconciliationReports.List(ctx, tenant, limit, before)
+}
+
+// faultyLookups fails every lookup while the database is down.
+type faultyLookups struct {
+	q application.LookupQueries
+	f *dbFaults
+}
+
+func (l faultyLookups) Wallets(ctx context.Context, tenant domain.TenantID, after *domain.AccountID, limit int) ([]application.WalletWithHolds, error) {
+	if err := l.f.call(ctx); err != nil {
+		return nil, err
+	}
+	return l.q.Wallets(ctx, tenant, after, limit)
+}
+
+func (l faultyLookups) History(ctx context.Context, f application.HistoryFilter, limit int) ([]domain.Transaction, error) {
+	if err := l.f.call(ctx); err != nil {
+		return nil, err
+	}
+	return l.q.History(ctx, f, limit)
+}
+
+func (l faultyLookups) Transaction(ctx context.Context, tenant domain.TenantID, id domain.TransactionID) (domain.Transaction, error) {
+	if err := l.f.call(ctx); err != nil {
+		return domain.Transaction{}, err
+	}
+	return l.q.Transaction(ctx, tenant, id)
+}
+
+func (l faultyLookups) Holds(ctx context.Context, f application.HoldFilter, limit int) ([]*domain.Hold, error) {
+	if err := l.f.call(ctx); err != nil {
+		return nil, err
+	}
+	return l.q.Holds(ctx, f, limit)
+}
+
+func (l faultyLookups) Lots(ctx context.Context, f application.LotFilter, limit int) ([]application.LotOfAccount, error) {
+	if err := l.f.call(ctx); err != nil {
+		return nil, err
+	}
+	return l.q.Lots(ctx, f, limit)
 }
