@@ -2,7 +2,6 @@ package application
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/creditd/creditd/domain"
@@ -214,12 +213,7 @@ func (c *Accounts) GetAccount(ctx context.Context, tenant domain.TenantID, accou
 			return AccountView{}, err
 		}
 	}
-	// Settle a copy that is never stored: the view is what a change made now would see.
-	if _, err := settleWith(w, open, c.ids, now); err != nil {
-		return AccountView{}, err
-	}
-	w.ForgetChanges()
-	return AccountView{Account: w.AccountID(), Balance: w.Balance(), Held: w.Held(), Available: w.Available(), Debt: w.Debt(), Lots: w.Lots()}, nil
+	return viewAt(w, open, c.ids, now)
 }
 
 // MaxPageSize bounds one page of history.
@@ -237,31 +231,5 @@ type HistoryPage struct {
 
 // ListTransactions pages through an account's history, newest first.
 func (c *Accounts) ListTransactions(ctx context.Context, tenant domain.TenantID, account domain.AccountID, limit int, before *domain.TransactionID) (HistoryPage, error) {
-	if limit < 1 || limit > MaxPageSize {
-		return HistoryPage{}, fmt.Errorf("%w: limit must be between 1 and %d", domain.ErrInvalidInput, MaxPageSize)
-	}
-	w, err := c.queries.Wallets.Get(ctx, tenant, account)
-	if err != nil {
-		return HistoryPage{}, err
-	}
-	items, err := c.queries.Ledger.History(ctx, w.ID(), before, limit+1)
-	if err != nil {
-		return HistoryPage{}, err
-	}
-	page := HistoryPage{Items: items}
-	if len(items) > limit {
-		page.Items = items[:limit]
-		next := items[limit-1].ID()
-		page.Next = &next
-	}
-	// What was reversed is read beside the transactions, never stored on
-	// them: transactions are append-only.
-	ids := make([]domain.TransactionID, len(page.Items))
-	for i, t := range page.Items {
-		ids[i] = t.ID()
-	}
-	if page.Reversals, err = c.queries.Ledger.Reversals(ctx, ids); err != nil {
-		return HistoryPage{}, err
-	}
-	return page, nil
+	return c.ListHistory(ctx, HistoryQuery{Tenant: tenant, Account: account, Before: before, Limit: limit})
 }

@@ -96,6 +96,7 @@ type Queries struct {
 	Idempotency IdempotencyQueries
 	Orders      OrderQueries
 	Reports     ReportQueries
+	Lookups     LookupQueries
 }
 
 // WalletQueries read wallets.
@@ -125,9 +126,6 @@ type DueWallet struct {
 
 // LedgerQueries read the ledger.
 type LedgerQueries interface {
-	// History returns up to limit transactions of the wallet, newest first,
-	// strictly older than before when it is set.
-	History(ctx context.Context, wallet domain.WalletID, before *domain.TransactionID, limit int) ([]domain.Transaction, error)
 	// Get reads one of the tenant's transactions (a reversal knows what it
 	// reverses); domain.ErrNotFound when the tenant has none with this id.
 	Get(ctx context.Context, tenant domain.TenantID, id domain.TransactionID) (domain.Transaction, error)

@@ -1,9 +1,7 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -189,30 +187,8 @@ func (releaseRequest) toCommand(tenant domain.TenantID, holdParam string) (appli
 	return cmd, fe.err()
 }
 
-// Defaults and bounds of the history page size.
+// defaultPageSize is the page size when limit is not given.
 const defaultPageSize = 50
-
-// historyQuery is the query of GET .../transactions.
-type historyQuery struct {
-	account domain.AccountID
-	limit   int
-	before  *domain.TransactionID
-}
-
-func parseHistoryQuery(accountParam, limit, cursor string) (historyQuery, error) {
-	var fe fieldErrors
-	q := historyQuery{account: parseAccount(&fe, accountParam), limit: defaultPageSize}
-	q.limit = fe.pageSize(limit, limit != "")
-	if cursor != "" {
-		id, err := decodeCursor(cursor)
-		if err != nil {
-			fe.addf("cursor", "is not a cursor this API returned")
-		} else {
-			q.before = &id
-		}
-	}
-	return q, fe.err()
-}
 
 // pageSize reads the limit query parameter, 1 to application.MaxPageSize;
 // defaultPageSize when not given.
@@ -226,20 +202,6 @@ func (fe *fieldErrors) pageSize(s string, given bool) int {
 		return defaultPageSize
 	}
 	return n
-}
-
-// Cursors are the base64url of the last transaction id of a page: opaque to
-// clients, and enough for the history port, which pages by id.
-func encodeCursor(id domain.TransactionID) string {
-	return base64.RawURLEncoding.EncodeToString(id[:])
-}
-
-func decodeCursor(s string) (domain.TransactionID, error) {
-	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	if err != nil || len(b) != len(domain.TransactionID{}) {
-		return domain.TransactionID{}, fmt.Errorf("%w: bad cursor", domain.ErrInvalidInput)
-	}
-	return domain.TransactionID(b), nil
 }
 
 func parseAccount(fe *fieldErrors, s string) domain.AccountID {
@@ -450,13 +412,14 @@ type historyResponse struct {
 	NextCursor *string               `json:"nextCursor"` // null on the last page
 }
 
-func toHistoryResponse(p application.HistoryPage) historyResponse {
+// toHistoryResponse renders a page; cursor makes the cursor of the next one.
+func toHistoryResponse(p application.HistoryPage, cursor func(domain.TransactionID) string) historyResponse {
 	out := historyResponse{Items: make([]transactionResponse, 0, len(p.Items))}
 	for _, t := range p.Items {
 		out.Items = append(out.Items, withReversals(toTransactionResponse(t), p.Reversals[t.ID()]))
 	}
 	if p.Next != nil {
-		c := encodeCursor(*p.Next)
+		c := cursor(*p.Next)
 		out.NextCursor = &c
 	}
 	return out

@@ -105,7 +105,8 @@ func (u faultyUoW) WithinTx(ctx context.Context, scope application.Scope, fn fun
 
 func faultyQueries(q application.Queries, f *dbFaults) application.Queries {
 	return application.Queries{Wallets: faultyWallets{q.Wallets, f}, Ledger: faultyLedger{q.Ledger, f},
-		Holds: faultyHolds{q.Holds, f}, Idempotency: faultyIdempotency{q.Idempotency, f}, Orders: faultyOrders{q.Orders, f}}
+		Holds: faultyHolds{q.Holds, f}, Idempotency: faultyIdempotency{q.Idempotency, f}, Orders: faultyOrders{q.Orders, f},
+		Lookups: faultyLookups{q.Lookups, f}}
 }
 
 type faultyOrders struct {
@@ -149,13 +150,6 @@ func (w faultyWallets) GetWithOpenHolds(ctx context.Context, tenant domain.Tenan
 type faultyLedger struct {
 	application.LedgerQueries
 	f *dbFaults
-}
-
-func (l faultyLedger) History(ctx context.Context, wallet domain.WalletID, before *domain.TransactionID, limit int) ([]domain.Transaction, error) {
-	if err := l.f.call(ctx); err != nil {
-		return nil, err
-	}
-	return l.LedgerQueries.History(ctx, wallet, before, limit)
 }
 
 func (l faultyLedger) Get(ctx context.Context, tenant domain.TenantID, id domain.TransactionID) (domain.Transaction, error) {
@@ -225,4 +219,38 @@ func (r faultyReports) List(ctx context.Context, tenant domain.TenantID, limit i
 		return nil, err
 	}
 	return r.ReconciliationReports.List(ctx, tenant, limit, before)
+}
+
+// faultyLookups fails every lookup while the database is down.
+type faultyLookups struct {
+	q application.LookupQueries
+	f *dbFaults
+}
+
+func (l faultyLookups) Wallets(ctx context.Context, tenant domain.TenantID, after *domain.AccountID, limit int) ([]application.WalletWithHolds, error) {
+	if err := l.f.call(ctx); err != nil {
+		return nil, err
+	}
+	return l.q.Wallets(ctx, tenant, after, limit)
+}
+
+func (l faultyLookups) History(ctx context.Context, f application.HistoryFilter, limit int) ([]domain.Transaction, error) {
+	if err := l.f.call(ctx); err != nil {
+		return nil, err
+	}
+	return l.q.History(ctx, f, limit)
+}
+
+func (l faultyLookups) Holds(ctx context.Context, f application.HoldFilter, limit int) ([]application.HoldView, error) {
+	if err := l.f.call(ctx); err != nil {
+		return nil, err
+	}
+	return l.q.Holds(ctx, f, limit)
+}
+
+func (l faultyLookups) Lots(ctx context.Context, f application.LotFilter, limit int) ([]application.LotOfAccount, error) {
+	if err := l.f.call(ctx); err != nil {
+		return nil, err
+	}
+	return l.q.Lots(ctx, f, limit)
 }

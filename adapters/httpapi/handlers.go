@@ -48,20 +48,6 @@ func (h *handlers) spend(c *gin.Context) {
 	}, h.accounts.Spend, renderTransaction)
 }
 
-func (h *handlers) listTransactions(c *gin.Context) {
-	q, err := parseHistoryQuery(c.Param("accountId"), c.Query("limit"), c.Query("cursor"))
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	page, err := h.accounts.ListTransactions(c.Request.Context(), principal(c).Tenant, q.account, q.limit, q.before)
-	if err != nil {
-		_ = c.Error(err)
-		return
-	}
-	writeJSON(c, http.StatusOK, toHistoryResponse(page))
-}
-
 func (h *handlers) placeHold(c *gin.Context) {
 	idempotentPost(c, http.StatusCreated, func(r placeHoldRequest) (application.PlaceHoldCommand, error) {
 		return r.toCommand(principal(c).Tenant, c.Param("accountId"))

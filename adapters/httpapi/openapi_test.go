@@ -142,6 +142,29 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.get("/v1/accounts/user-2")
 	h.get("/v1/accounts/user-2/transactions")
 
+	// Lookups.
+	h.get("/v1/accounts?limit=1")
+	h.get("/v1/accounts")
+	h.get("/v1/accounts?cursor=nope")
+	h.get("/v1/accounts", withoutHeader("Authorization"))
+	h.get("/v1/accounts/user-1/holds?status=open&limit=1")
+	h.get("/v1/accounts/user-1/holds?status=CAPTURED,RELEASED&status=EXPIRED")
+	h.get("/v1/accounts/user-1/holds?status=gone")
+	h.get("/v1/accounts/nobody/holds")
+	h.get("/v1/accounts/user-1/expiring?within=P3650D")
+	h.get("/v1/accounts/user-1/expiring")
+	h.get("/v1/accounts/user-1/expiring?within=P1Y")
+	h.get("/v1/accounts/nobody/expiring")
+	h.get("/v1/accounts/user-1/transactions?type=GRANT,SPEND&type=CAPTURE&from=2026-01-01T00:00:00Z&to=2031-01-01T00:00:00Z&limit=1")
+	h.get("/v1/accounts/user-1/transactions?from=2031-01-01T00:00:00Z&to=2026-01-01T00:00:00Z")
+	lookupTx := h.must(h.get("/v1/accounts/user-1/transactions?limit=1"), http.StatusOK)["items"].([]any)[0].(map[string]any)["id"].(string)
+	h.get("/v1/transactions/" + lookupTx)
+	h.get("/v1/transactions/"+lookupTx, withKey(h.keyB))
+	h.get("/v1/transactions/nope")
+	h.get("/v1/lots?expiringBefore=2031-01-01T00:00:00Z&limit=1")
+	h.get("/v1/lots?expiringBefore=2031-01-01T00:00:00Z")
+	h.get("/v1/lots")
+	h.get("/v1/lots?expiringBefore=2031-01-01T00:00:00Z", withKey(h.writeOnlyA))
 	h.get("/v1/accounts/nobody")
 	h.get("/v1/accounts/user-1", withoutHeader("Authorization"))
 	h.post("/v1/accounts/user-1/spends", `{"amount":"1"}`, withKey(h.readOnlyA))
@@ -297,6 +320,11 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.get("/v1/accounts/user-1/transactions")
 	h.get("/v1/holds/" + hold)
 	h.get("/v1/reconciliation/reports")
+	h.get("/v1/accounts")
+	h.get("/v1/accounts/user-1/holds")
+	h.get("/v1/accounts/user-1/expiring")
+	h.get("/v1/transactions/" + lookupTx)
+	h.get("/v1/lots?expiringBefore=2031-01-01T00:00:00Z")
 	h.post("/v1/accounts/user-1/grants", `{"amount":"1","source":"bonus"}`)
 	h.post("/v1/accounts/user-1/spends", `{"amount":"1"}`)
 	h.post("/v1/accounts/user-1/holds", `{"amount":"1","expiresInSeconds":60}`)
@@ -342,6 +370,14 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		"POST /v1/holds/{holdId}/release Conflict",
 		"GET /v1/accounts/{accountId}/transactions OK",
 		"GET /v1/accounts/{accountId}/transactions Bad Request",
+		"GET /v1/accounts OK", "GET /v1/accounts Bad Request", "GET /v1/accounts Unauthorized", "GET /v1/accounts Service Unavailable",
+		"GET /v1/accounts/{accountId}/holds OK", "GET /v1/accounts/{accountId}/holds Bad Request",
+		"GET /v1/accounts/{accountId}/holds Not Found", "GET /v1/accounts/{accountId}/holds Service Unavailable",
+		"GET /v1/accounts/{accountId}/expiring OK", "GET /v1/accounts/{accountId}/expiring Bad Request",
+		"GET /v1/accounts/{accountId}/expiring Not Found", "GET /v1/accounts/{accountId}/expiring Service Unavailable",
+		"GET /v1/transactions/{transactionId} OK", "GET /v1/transactions/{transactionId} Not Found",
+		"GET /v1/transactions/{transactionId} Bad Request", "GET /v1/transactions/{transactionId} Service Unavailable",
+		"GET /v1/lots OK", "GET /v1/lots Bad Request", "GET /v1/lots Forbidden", "GET /v1/lots Service Unavailable",
 		"GET /v1/reconciliation/reports OK",
 		"GET /v1/reconciliation/reports Bad Request",
 		"GET /v1/reconciliation/reports Forbidden",

@@ -67,6 +67,7 @@ var errorTable = []struct {
 	{context.DeadlineExceeded, kindUnavailable},
 	{domain.ErrInvalidInput, problemKind{http.StatusBadRequest, "validation-failed", "Validation failed", ""}},
 	{application.ErrInvalidWebhook, problemKind{http.StatusBadRequest, "invalid-webhook", "Invalid webhook", ""}},
+	{errInvalidCursor, problemKind{http.StatusBadRequest, "invalid-cursor", "Invalid cursor", ""}},
 	{errMalformedBody, problemKind{http.StatusBadRequest, "malformed-request", "Malformed request", ""}},
 	{errIdempotencyKeyMissing, problemKind{http.StatusBadRequest, "idempotency-key-missing", "Idempotency key missing", ""}},
 	{application.ErrUnauthenticated, problemKind{http.StatusUnauthorized, "unauthorized", "Unauthorized", ""}},

@@ -88,6 +88,14 @@ func TestReversalOfASpend(t *testing.T) {
 	}
 	assert.Equal(t, 6, seen)
 	assert.Equal(t, "10", h.must(h.get("/v1/accounts/user-1"), http.StatusOK)["balance"])
+
+	// So does reading either one alone.
+	one := h.must(h.get("/v1/transactions/"+spend), http.StatusOK)
+	assert.Equal(t, "6", one["reversedAmount"])
+	assert.Len(t, one["reversals"], 5)
+	alone := h.must(h.get("/v1/transactions/"+rev["id"].(string)), http.StatusOK)
+	assert.Equal(t, spend, alone["reversalOf"])
+	assert.NotContains(t, alone, "reversedAmount")
 }
 
 func TestReversalBadInputIsRefusedAndChangesNothing(t *testing.T) {

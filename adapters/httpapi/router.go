@@ -156,6 +156,12 @@ func NewRouter(deps Deps) *gin.Engine {
 	write.POST("/accounts/:accountId/spends", h.spend)
 	write.POST("/accounts/:accountId/holds", h.placeHold)
 	read.GET("/holds/:holdId", h.getHold)
+	// Lookups (issue 10 §2).
+	read.GET("/accounts", h.listAccounts)
+	read.GET("/accounts/:accountId/holds", h.listHolds)
+	read.GET("/accounts/:accountId/expiring", h.expiring)
+	read.GET("/transactions/:transactionId", h.getTransaction)
+	read.GET("/lots", h.listLots)
 	write.POST("/holds/:holdId/capture", h.captureHold)
 	write.POST("/holds/:holdId/release", h.releaseHold)
 	write.POST("/holds/:holdId/extend", h.extendHold)

@@ -253,32 +253,6 @@ func (q walletQueries) DueForExpiry(ctx context.Context, now time.Time, limit in
 
 type ledgerQueries struct{ queries }
 
-func (q ledgerQueries) History(ctx context.Context, wallet domain.WalletID, before *domain.TransactionID, limit int) ([]domain.Transaction, error) {
-	var recs []txRecord
-	err := q.s.read(ctx, func(d db) error {
-		for id, t := range d.ledger.all {
-			if t.wallet == wallet && (before == nil || compareIDs(id, *before) < 0) {
-				recs = append(recs, t)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(recs, func(a, b txRecord) int { return compareIDs(b.id, a.id) }) // newest first
-	recs = recs[:min(len(recs), max(limit, 0))]
-	out := make([]domain.Transaction, 0, len(recs))
-	for _, rec := range recs {
-		t, err := rec.toDomain()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, nil
-}
-
 // compareIDs orders UUIDv7 ids by their bytes, which is their creation order.
 func compareIDs(a, b domain.TransactionID) int { return bytes.Compare(a[:], b[:]) }
 

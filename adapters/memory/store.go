@@ -57,7 +57,7 @@ func (s *Store) UnitOfWork() application.UnitOfWork { return unitOfWork{s} }
 func (s *Store) Queries() application.Queries {
 	q := queries{s}
 	return application.Queries{Wallets: walletQueries{q}, Ledger: ledgerQueries{q}, Holds: holdQueries{q}, Idempotency: idempotencyQueries{q},
-		Orders: orderQueries{q}, Reports: reportQueries{q}}
+		Orders: orderQueries{q}, Reports: reportQueries{q}, Lookups: lookupQueries{q}}
 }
 
 // IdempotencyCleaner forgets old idempotency records, each call a transaction of its own.

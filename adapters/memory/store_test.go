@@ -210,7 +210,7 @@ func TestLoadedStateIsNotShared(t *testing.T) {
 	if again, _ := reads.Wallets.Get(f.ctx, f.tenant, account("alice")); !again.Lots()[0].ExpiresAt().Equal(now.Add(time.Hour)) {
 		t.Fatal("a loaded lot's expiry is the stored one")
 	}
-	hist, err := reads.Ledger.History(f.ctx, w.ID(), nil, 10)
+	hist, err := reads.Lookups.History(f.ctx, application.HistoryFilter{Wallet: w.ID()}, 10)
 	if err != nil || len(hist) != 1 || hist[0].Memo().Metadata["k"] != "v" {
 		t.Fatalf("stored memo changed: %+v, %v", hist, err)
 	}
@@ -373,18 +373,18 @@ func TestHistory(t *testing.T) {
 	})
 	slices.Reverse(ids) // newest first
 	reads := f.store.Queries()
-	all, err := reads.Ledger.History(f.ctx, w.ID(), nil, 100)
+	all, err := reads.Lookups.History(f.ctx, application.HistoryFilter{Wallet: w.ID()}, 100)
 	if err != nil || !slices.Equal(txIDs(all), ids) {
 		t.Fatalf("History = %v, %v; want %v", txIDs(all), err, ids)
 	}
-	page, _ := reads.Ledger.History(f.ctx, w.ID(), &ids[1], 2)
+	page, _ := reads.Lookups.History(f.ctx, application.HistoryFilter{Wallet: w.ID(), Before: &ids[1]}, 2)
 	if !slices.Equal(txIDs(page), ids[2:4]) {
 		t.Fatalf("History before %s limit 2 = %v, want %v", ids[1], txIDs(page), ids[2:4])
 	}
-	if page, _ := reads.Ledger.History(f.ctx, w.ID(), &ids[4], 10); len(page) != 0 {
+	if page, _ := reads.Lookups.History(f.ctx, application.HistoryFilter{Wallet: w.ID(), Before: &ids[4]}, 10); len(page) != 0 {
 		t.Fatalf("History before the oldest = %v", txIDs(page))
 	}
-	if page, _ := reads.Ledger.History(f.ctx, w.ID(), nil, 0); len(page) != 0 {
+	if page, _ := reads.Lookups.History(f.ctx, application.HistoryFilter{Wallet: w.ID()}, 0); len(page) != 0 {
 		t.Fatalf("History limit 0 = %v", txIDs(page))
 	}
 	// Ids order by their bytes, not by when they were appended.
@@ -401,7 +401,7 @@ func TestHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if all, _ := reads.Ledger.History(f.ctx, w.ID(), nil, 100); all[len(all)-1].ID() != early {
+	if all, _ := reads.Lookups.History(f.ctx, application.HistoryFilter{Wallet: w.ID()}, 100); all[len(all)-1].ID() != early {
 		t.Fatalf("the zero id is not the oldest: %v", txIDs(all))
 	}
 	dup := all[0]

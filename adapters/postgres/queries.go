@@ -25,6 +25,7 @@ func NewQueries(db *bun.DB, cfg Config) application.Queries {
 		Idempotency: idempotencyQueries{db},
 		Orders:      orderQueries{db},
 		Reports:     reportQueries{db},
+		Lookups:     lookupQueries{db},
 	}
 }
 
@@ -197,51 +198,6 @@ func (row walletWithLotRow) lot() lotRow {
 }
 
 type ledgerQueries struct{ db bun.IDB }
-
-// History reads the transactions, then their postings. Two statements
-// suffice: a transaction and its postings are inserted by one statement and
-// never change.
-func (q ledgerQueries) History(ctx context.Context, wallet domain.WalletID, before *domain.TransactionID, limit int) ([]domain.Transaction, error) {
-	if limit <= 0 { // bun reads LIMIT 0 as no limit
-		return nil, nil
-	}
-	var txRows []transactionRow
-	sel := q.db.NewSelect().Model(&txRows).Where("wallet_id = ?", uuid.UUID(wallet)).OrderExpr("id DESC").Limit(int64(limit))
-	if before != nil {
-		sel = sel.Where("id < ?", uuid.UUID(*before))
-	}
-	if err := sel.Scan(ctx); err != nil {
-		return nil, translate(err, "read history")
-	}
-	if len(txRows) == 0 {
-		return nil, nil
-	}
-	ids := make([]uuid.UUID, len(txRows))
-	for i, t := range txRows {
-		ids[i] = t.ID
-	}
-	var postingRows []postingWithLot
-	err := q.db.NewSelect().Model(&postingRows).
-		ColumnExpr("p.*, l.source AS lot_source, l.funding_kind AS lot_funding_kind, l.funding_ref AS lot_funding_ref").
-		Join("LEFT JOIN lots AS l ON l.id = p.lot_id").
-		Where("p.transaction_id IN (?)", bun.List(ids)).OrderExpr("p.transaction_id, p.seq").Scan(ctx)
-	if err != nil {
-		return nil, translate(err, "read postings")
-	}
-	byTx := map[uuid.UUID][]postingWithLot{}
-	for _, p := range postingRows {
-		byTx[p.TransactionID] = append(byTx[p.TransactionID], p)
-	}
-	out := make([]domain.Transaction, 0, len(txRows))
-	for _, row := range txRows {
-		t, err := row.toDomain(byTx[row.ID])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, nil
-}
 
 type holdQueries struct{ db bun.IDB }
 

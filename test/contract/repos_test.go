@@ -513,7 +513,7 @@ func TestLedgerHistory(t *testing.T) {
 		slices.Reverse(want) // newest first
 		ids := txIDs(want)
 		reads := f.ports.queries
-		all, err := reads.Ledger.History(f.ctx, w.ID(), nil, 100)
+		all, err := reads.Lookups.History(f.ctx, application.HistoryFilter{Wallet: w.ID()}, 100)
 		if err != nil || !slices.Equal(txIDs(all), ids) {
 			t.Fatalf("History = %v, %v; want %v", txIDs(all), err, ids)
 		}
@@ -522,16 +522,16 @@ func TestLedgerHistory(t *testing.T) {
 				t.Errorf("History[%d] = %s\nwant         %s", i, renderTx(all[i]), renderTx(want[i]))
 			}
 		}
-		if page, err := reads.Ledger.History(f.ctx, w.ID(), &ids[1], 2); err != nil || !slices.Equal(txIDs(page), ids[2:4]) {
+		if page, err := reads.Lookups.History(f.ctx, application.HistoryFilter{Wallet: w.ID(), Before: &ids[1]}, 2); err != nil || !slices.Equal(txIDs(page), ids[2:4]) {
 			t.Errorf("History before %s, limit 2 = %v, %v; want %v", ids[1], txIDs(page), err, ids[2:4])
 		}
-		if page, err := reads.Ledger.History(f.ctx, w.ID(), &ids[4], 10); err != nil || len(page) != 0 {
+		if page, err := reads.Lookups.History(f.ctx, application.HistoryFilter{Wallet: w.ID(), Before: &ids[4]}, 10); err != nil || len(page) != 0 {
 			t.Errorf("History before the oldest = %v, %v", txIDs(page), err)
 		}
-		if page, err := reads.Ledger.History(f.ctx, w.ID(), nil, 3); err != nil || !slices.Equal(txIDs(page), ids[:3]) {
+		if page, err := reads.Lookups.History(f.ctx, application.HistoryFilter{Wallet: w.ID()}, 3); err != nil || !slices.Equal(txIDs(page), ids[:3]) {
 			t.Errorf("History limit 3 = %v, %v; want %v", txIDs(page), err, ids[:3])
 		}
-		if page, err := reads.Ledger.History(f.ctx, domain.WalletID(f.ids.NewID()), nil, 10); err != nil || len(page) != 0 {
+		if page, err := reads.Lookups.History(f.ctx, application.HistoryFilter{Wallet: domain.WalletID(f.ids.NewID())}, 10); err != nil || len(page) != 0 {
 			t.Errorf("History of an unknown wallet = %v, %v", txIDs(page), err)
 		}
 
@@ -549,13 +549,13 @@ func TestLedgerHistory(t *testing.T) {
 			f.save(r, wallet, tx)
 			return nil
 		})
-		if all, err := reads.Ledger.History(f.ctx, w.ID(), nil, 100); err != nil || len(all) != 6 || all[5].ID() != early {
+		if all, err := reads.Lookups.History(f.ctx, application.HistoryFilter{Wallet: w.ID()}, 100); err != nil || len(all) != 6 || all[5].ID() != early {
 			t.Errorf("the zero id is not the oldest: %v, %v", txIDs(all), err)
 		}
 		f.wantSound()
 
 		t.Run("limit 0", func(t *testing.T) {
-			if page, err := reads.Ledger.History(f.ctx, w.ID(), nil, 0); err != nil || len(page) != 0 {
+			if page, err := reads.Lookups.History(f.ctx, application.HistoryFilter{Wallet: w.ID()}, 0); err != nil || len(page) != 0 {
 				t.Errorf("History limit 0 = %d transactions, %v; want none (\"up to limit\")", len(page), err)
 			}
 		})
@@ -732,7 +732,7 @@ func TestFailingUnitOfWorkLeavesNothing(t *testing.T) {
 		reads := f.ports.queries
 		_, err = reads.Wallets.Get(f.ctx, f.tenant, acct("alice"))
 		wantErr(t, "the new wallet", err, domain.ErrNotFound)
-		if page, err := reads.Ledger.History(f.ctx, alice.ID(), nil, 10); err != nil || len(page) != 0 {
+		if page, err := reads.Lookups.History(f.ctx, application.HistoryFilter{Wallet: alice.ID()}, 10); err != nil || len(page) != 0 {
 			t.Errorf("the new wallet's history: %v, %v", txIDs(page), err)
 		}
 		_, err = reads.Holds.Get(f.ctx, f.tenant, hold.ID())
@@ -743,7 +743,7 @@ func TestFailingUnitOfWorkLeavesNothing(t *testing.T) {
 			len(w.Lots()) != 1 || !w.Lots()[0].Remaining().Equal(cr("10")) {
 			t.Errorf("bob after the rolled back spend: %v, %v", w, err)
 		}
-		if page, err := reads.Ledger.History(f.ctx, bob.ID(), nil, 10); err != nil || len(page) != 1 {
+		if page, err := reads.Lookups.History(f.ctx, application.HistoryFilter{Wallet: bob.ID()}, 10); err != nil || len(page) != 1 {
 			t.Errorf("bob's history: %v, %v", txIDs(page), err)
 		}
 		if report := f.wantSound(); report.Wallets != 1 || report.Transactions != 1 {
