@@ -132,10 +132,6 @@ func PaidLotWorth(price Money, amount, remaining Credits) decimal.Decimal {
 	return q
 }
 
-// reversalType is the type of reversing transactions, counted as "reversed"
-// by name so the summary already reads them wherever they are recorded.
-const reversalType = "REVERSAL"
-
 // SummaryBuilder computes a Summary from postings, in any order: the
 // in-memory ledger's report, and the specification the SQL one mirrors.
 type SummaryBuilder struct {
@@ -212,7 +208,7 @@ func (b *SummaryBuilder) Add(typ TransactionType, at time.Time, p Posting) {
 		s.Expired.Add(p.LotSource, out)
 	case TransactionClawback.slug:
 		s.Refunded.Add(p.LotSource, out)
-	case reversalType:
+	case TransactionReversal.slug:
 		if p.Amount.IsPositive() {
 			s.Reversed.Returned.Add(p.LotSource, p.Amount)
 		} else {

@@ -28,8 +28,7 @@ var _ application.ReportQueries = reportQueries{}
 //   - wallets: the debt owed at the end, and what the window's clawbacks
 //     made debt or absorbed.
 //
-// Transaction types are compared by name, REVERSAL included, so the query
-// needs no change when a type is added. It mirrors domain.SummaryBuilder.
+// It mirrors domain.SummaryBuilder.
 const summaryQuery = `
 WITH moved AS MATERIALIZED (
 	SELECT t.type, t.created_at >= ?0 AS in_w, p.lot_id, p.system_account, p.amount

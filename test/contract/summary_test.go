@@ -66,7 +66,7 @@ type tallyLot struct {
 // "absorbed", credits a clawback recorded as a loss).
 type tallyMove struct {
 	at    time.Time
-	kind  string // granted, consumed, expired, refunded, absorbed
+	kind  string // granted, consumed, expired, refunded, absorbed, returned, takenBack
 	lot   domain.LotID
 	delta domain.Credits
 }
@@ -132,6 +132,10 @@ func (t *tally) expected(from, to time.Time) string {
 			s.Expired.Add(l.source, m.delta.Neg())
 		case "refunded":
 			s.Refunded.Add(l.source, m.delta.Neg())
+		case "returned":
+			s.Reversed.Returned.Add(l.source, m.delta)
+		case "takenBack":
+			s.Reversed.TakenBack.Add(l.source, m.delta.Neg())
 		}
 	}
 	worth := map[string]decimal.Decimal{}
@@ -192,6 +196,7 @@ func TestSummaryEqualsTheTestsOwnTally(t *testing.T) {
 			holds := application.NewHolds(p.uow, p.queries, clock, ids)
 			expiry := application.NewExpiry(p.uow, p.queries, clock, ids)
 			reports := application.NewReports(p.queries)
+			reversals := application.NewReversals(p.uow, p.queries, clock, ids, application.ReversalsConfig{Shortfall: domain.ShortfallAbsorb})
 			name, _ := domain.ParseTenantName("acme")
 			key, err := application.NewAPIKeys(p.keys, clock, ids).Create(ctx, name, nil)
 			if err != nil {
@@ -276,7 +281,7 @@ func TestSummaryEqualsTheTestsOwnTally(t *testing.T) {
 					tl.move(clock.Now(), "absorbed", domain.LotID{}, rest)
 				}
 			}
-			grant := func(account domain.AccountID, amount string, src domain.LotSource, priority int, expires *time.Time, funding string) {
+			grant := func(account domain.AccountID, amount string, src domain.LotSource, priority int, expires *time.Time, funding string) domain.TransactionID {
 				cmd := application.GrantCommand{Tenant: tenant, Account: account, Amount: domain.MustCredits(amount), Source: src, Priority: priority, ExpiresAt: expires}
 				if funding != "" {
 					cmd.Funding, _ = domain.NewFunding(domain.FundedExternally, funding)
@@ -291,13 +296,34 @@ func TestSummaryEqualsTheTestsOwnTally(t *testing.T) {
 						tl.move(tx.CreatedAt(), "granted", p.Lot, p.Amount)
 					}
 				}
+				return tx.ID()
 			}
-			spend := func(account domain.AccountID, amount string) {
+			spend := func(account domain.AccountID, amount string) domain.TransactionID {
 				tx, _, err := accounts.Spend(ctx, application.SpendCommand{Tenant: tenant, Account: account, Amount: domain.MustCredits(amount)}, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
 				tl.spent(tx)
+				return tx.ID()
+			}
+			// reverse tallies what the reversal moved on lots: credits a
+			// spend's reversal returns, or what a grant's takes back.
+			reverse := func(original domain.TransactionID, amount string) {
+				amt := domain.MustCredits(amount)
+				rev, _, err := reversals.Reverse(ctx, application.ReverseCommand{Tenant: tenant, Transaction: original, Amount: &amt,
+					Memo: domain.Memo{Reason: "a mistake"}}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range rev.Postings() {
+					if !p.IsSystem() && !p.IsDebt() {
+						kind := "returned"
+						if p.Amount.IsNegative() {
+							kind = "takenBack"
+						}
+						tl.move(rev.CreatedAt(), kind, p.Lot, p.Amount)
+					}
+				}
 			}
 			// expire sweeps; the lots the test knows to be past expiry lose what is left.
 			expire := func(due ...domain.LotID) {
@@ -325,7 +351,11 @@ func TestSummaryEqualsTheTestsOwnTally(t *testing.T) {
 				}
 			}
 			at(day)
-			spend(a, "25") // 20 manual paid, 5 manual bonus
+			mistake := spend(a, "25") // 20 manual paid, 5 manual bonus
+			at(day + 30*time.Minute)
+			reverse(mistake, "5") // back to the manual bonus lot, undone last posting first
+			at(day + 40*time.Minute)
+			reverse(grant(acct("carol"), "8", domain.LotBonus, 50, nil, ""), "3") // takes 3 of its lot back
 			at(2 * day)
 			h, _, err := holds.Place(ctx, application.PlaceHoldCommand{Tenant: tenant, Account: a, Amount: domain.MustCredits("10"), ExpiresIn: time.Hour}, nil)
 			if err != nil {
