@@ -201,17 +201,12 @@ func (b *batch) load(scopes []application.Scope) error {
 		// A hold created after the lock statement ran, by a transaction that
 		// has committed since, names a wallet the batch has not locked: run
 		// the batch again, which will lock it.
-		var named []uuid.UUID
 		for _, h := range holdKeys {
 			if hs, ok := b.holds.get(uuid.UUID(h.Hold)); ok {
 				if _, locked := b.wallets.get(walletKey{hs.TenantID, hs.AccountID}); !locked {
 					return fmt.Errorf("hold %s: %w: its wallet was not locked", hs.ID, errRetryable)
 				}
-				named = append(named, hs.ID)
 			}
-		}
-		if err := b.loadCaptures(named); err != nil {
-			return err
 		}
 	}
 	if len(orders) > 0 {
@@ -235,15 +230,26 @@ func (b *batch) load(scopes []application.Scope) error {
 	return nil
 }
 
-// loadHolds reads the holds named by (tenant, id), and every open hold of
-// the given wallets, into the batch.
+// loadHolds reads the holds named by (tenant, id), with their captures, and
+// every open hold of the given wallets, into the batch. Captures are made
+// only under the wallet's lock, so none can be added while the batch runs
+// (and a hold whose wallet is not locked makes the batch run again).
 func (b *batch) loadHolds(named []application.HoldKey, openOf []uuid.UUID) error {
-	rows, err := selectHolds(b.ctx, b.tx, named, openOf)
+	rows, err := selectHoldsWithCaptures(b.ctx, b.tx, named, openOf)
 	if err != nil {
 		return err
 	}
 	for _, row := range rows {
-		b.holds.load(row.ID, row)
+		b.holds.load(row.ID, row.holdRow)
+		if !row.Named {
+			continue
+		}
+		captures := make([]transactionRow, len(row.Captures))
+		for i, c := range row.Captures {
+			captures[i] = transactionRow{ID: c.ID, HoldID: &row.ID, Type: domain.TransactionCapture.String(), Amount: c.Amount,
+				Reason: c.Reason, Metadata: c.Metadata, CreatedAt: c.CreatedAt}
+		}
+		b.captures[row.ID] = captures
 	}
 	for _, w := range openOf {
 		b.openHolds[w] = true
@@ -251,8 +257,8 @@ func (b *batch) loadHolds(named []application.HoldKey, openOf []uuid.UUID) error
 	return nil
 }
 
-// loadCaptures reads the stored captures of holds whose wallets are locked:
-// captures are made only under that lock, so none can be added meanwhile.
+// loadCaptures reads the stored captures of holds whose wallets are locked,
+// for a hold the batch did not name when it loaded its holds.
 func (b *batch) loadCaptures(holds []uuid.UUID) error {
 	if len(holds) == 0 {
 		return nil

@@ -28,7 +28,7 @@ func TestExtendRacesTheExpirySweep(t *testing.T) {
 	ids := make([]domain.HoldID, holds)
 	dues := make([]time.Time, holds)
 	for i := range ids {
-		h, _, err := l.holds.Place(ctx, application.PlaceHoldCommand{Tenant: tenant, Account: acct, Amount: domain.MustCredits("1"), ExpiresIn: 2 * time.Second}, nil)
+		h, _, err := l.holds.Place(ctx, application.PlaceHoldCommand{Tenant: tenant, Account: acct, Amount: domain.MustCredits("1"), ExpiresIn: 5 * time.Second}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,12 +52,14 @@ func TestExtendRacesTheExpirySweep(t *testing.T) {
 			}
 		})
 	}
-	// Each extend comes from 200 ms before its hold falls due to 190 ms after.
+	// Each extend comes from 1 s before its hold falls due to 950 ms after:
+	// wide enough that a loaded machine (other tests run in parallel) still
+	// sees both outcomes.
 	extended := make([]bool, holds)
 	var extends sync.WaitGroup
 	for i, id := range ids {
 		extends.Go(func() {
-			time.Sleep(time.Until(dues[i].Add(time.Duration(i-20) * 10 * time.Millisecond)))
+			time.Sleep(time.Until(dues[i].Add(time.Duration(i-20) * 50 * time.Millisecond)))
 			v, _, err := l.holds.Extend(ctx, application.ExtendHoldCommand{Tenant: tenant, Hold: id, ExpiresIn: time.Hour}, nil)
 			switch {
 			case err == nil:
