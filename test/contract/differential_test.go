@@ -240,7 +240,7 @@ func (r *run) next() op {
 	case 1:
 		return r.reverse()
 	}
-	switch n := r.rng.IntN(100); {
+	switch n := r.rng.IntN(103); {
 	case n < 14:
 		return r.grant(false)
 	case n < 25:
@@ -251,23 +251,25 @@ func (r *run) next() op {
 		return r.capture(false)
 	case n < 46:
 		return r.release(false)
-	case n < 56:
+	case n < 49:
+		return r.extend(false)
+	case n < 59:
 		return r.idempotent()
-	case n < 64:
+	case n < 67:
 		return r.advance()
-	case n < 69:
+	case n < 72:
 		return r.expireLots()
-	case n < 74:
+	case n < 77:
 		return r.expireHolds()
-	case n < 79:
+	case n < 82:
 		return r.getAccount()
-	case n < 86:
+	case n < 89:
 		return r.listTransactions()
-	case n < 91:
+	case n < 94:
 		return r.getHold()
-	case n < 95:
+	case n < 98:
 		return r.apiKeyOp()
-	case n < 96:
+	case n < 99:
 		return r.sweep()
 	default:
 		return r.audit()
@@ -468,7 +470,7 @@ func (r *run) idempotent() op {
 		return op{desc: "retry " + o.desc, do: o.do}
 	}
 	var o op
-	switch r.rng.IntN(5) {
+	switch r.rng.IntN(6) {
 	case 0:
 		o = r.grant(true)
 	case 1:
@@ -477,6 +479,8 @@ func (r *run) idempotent() op {
 		o = r.placeHold(true)
 	case 3:
 		o = r.capture(true)
+	case 4:
+		o = r.extend(true)
 	default:
 		o = r.release(true)
 	}
@@ -681,6 +685,44 @@ func (r *run) release(idempotent bool) op {
 	}
 	return op{desc: withIdem(desc, spec), do: func(s *side) string {
 		h, receipt, err := s.holds.Release(r.ctx, cmd, idem(spec, renderHold))
+		return result(err, renderHold(h), renderReceipt(receipt))
+	}}
+}
+
+// extend gives a hold more time: usually an open one, sometimes one that is
+// closed or due (refused), sometimes as another tenant (not found), now and
+// then for less than it has left (kept) or outside the bounds (refused).
+func (r *run) extend(idempotent bool) op {
+	ref, h := r.pickHold()
+	cmd := application.ExtendHoldCommand{Tenant: ref.tenant, Hold: ref.id}
+	switch n := r.rng.IntN(30); {
+	case n < 1:
+		cmd.ExpiresIn = time.Duration(r.rng.IntN(1000)) * time.Millisecond // refused: under a second
+	case n < 2:
+		cmd.ExpiresIn = domain.MaxHoldDuration + time.Duration(r.rng.IntN(2))*time.Microsecond // at or just over the limit
+	case n < 5 && h != nil && h.ExpiresAt().After(r.now().Add(domain.MinHoldDuration)):
+		cmd.ExpiresIn = h.ExpiresAt().Sub(r.now()) - time.Duration(r.rng.IntN(2))*time.Microsecond // no later: kept as is
+	default:
+		cmd.ExpiresIn = r.expiry().Sub(r.now())
+	}
+	if r.rng.IntN(20) == 0 {
+		cmd.Tenant = r.otherTenant(ref.tenant)
+	}
+	status := "unknown"
+	if h != nil {
+		status = h.StatusAt(r.now()).String()
+	}
+	desc := fmt.Sprintf("extend hold %s (%s) by %s as %s", shortID(ref.id), status, cmd.ExpiresIn, shortID(cmd.Tenant))
+	var spec *idemSpec
+	if idempotent {
+		s := r.idemFor(cmd.Tenant, desc)
+		spec = &s
+	}
+	return op{desc: withIdem(desc, spec), do: func(s *side) string {
+		h, receipt, err := s.holds.Extend(r.ctx, cmd, idem(spec, renderHold))
+		if err == nil && h.Hold != nil && r.primary(s) {
+			r.remember(h.ExpiresAt())
+		}
 		return result(err, renderHold(h), renderReceipt(receipt))
 	}}
 }

@@ -94,6 +94,7 @@ var categories = []struct {
 	{"insufficient credits", domain.ErrInsufficientCredits},
 	{"hold not capturable", domain.ErrHoldNotCapturable},
 	{"hold not releasable", domain.ErrHoldNotReleasable},
+	{"hold not open", domain.ErrHoldNotOpen},
 	{"capture exceeds hold", domain.ErrCaptureExceedsHold},
 	{"balance limit", domain.ErrBalanceLimit},
 	{"not reversible", domain.ErrNotReversible},

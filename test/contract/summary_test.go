@@ -63,10 +63,11 @@ type tallyLot struct {
 }
 
 // tallyMove is one change the test made: delta to a lot (or, for
-// "absorbed", credits a clawback recorded as a loss).
+// "absorbed", credits a clawback recorded as a loss; for "indebted", credits
+// a clawback added to a wallet's debt; neither names a lot).
 type tallyMove struct {
 	at    time.Time
-	kind  string // granted, consumed, expired, refunded, absorbed, returned, takenBack
+	kind  string // granted, consumed, expired, refunded, absorbed, indebted, repaid, returned, takenBack
 	lot   domain.LotID
 	delta domain.Credits
 }
@@ -77,11 +78,19 @@ type tally struct {
 	lots  map[domain.LotID]*tallyLot
 	moves []tallyMove
 	left  map[domain.LotID]domain.Credits // now
+	debt  domain.Credits                  // owed now, by every wallet
 }
 
 func (t *tally) move(at time.Time, kind string, lot domain.LotID, delta domain.Credits) {
 	t.moves = append(t.moves, tallyMove{at, kind, lot, delta})
-	if kind != "absorbed" {
+	switch kind {
+	case "absorbed":
+	case "indebted":
+		t.debt = t.debt.Add(delta)
+	case "repaid": // delta, negative, leaves the lot for the debt
+		t.left[lot] = t.left[lot].Add(delta)
+		t.debt = t.debt.Add(delta)
+	default:
 		t.left[lot] = t.left[lot].Add(delta)
 	}
 }
@@ -104,11 +113,20 @@ func (t *tally) expected(from, to time.Time) string {
 			continue
 		}
 		in := !m.at.Before(from)
-		if m.kind == "absorbed" {
+		switch m.kind {
+		case "absorbed":
 			if in {
 				s.Refunded.Absorbed = s.Refunded.Absorbed.Add(m.delta)
 			}
 			continue
+		case "indebted":
+			s.Outstanding.Debt = s.Outstanding.Debt.Add(m.delta)
+			if in {
+				s.Refunded.Debt = s.Refunded.Debt.Add(m.delta)
+			}
+			continue
+		case "repaid":
+			s.Outstanding.Debt = s.Outstanding.Debt.Add(m.delta)
 		}
 		remaining[m.lot] = remaining[m.lot].Add(m.delta)
 		if !in {
@@ -132,6 +150,8 @@ func (t *tally) expected(from, to time.Time) string {
 			s.Expired.Add(l.source, m.delta.Neg())
 		case "refunded":
 			s.Refunded.Add(l.source, m.delta.Neg())
+		case "repaid":
+			s.DebtRepaid.Add(l.source, m.delta.Neg())
 		case "returned":
 			s.Reversed.Returned.Add(l.source, m.delta)
 		case "takenBack":
@@ -181,8 +201,11 @@ func renderWithDeferred(s domain.Summary) string {
 // TestSummaryEqualsTheTestsOwnTally builds a ledger through the use cases
 // (orders paid and cancelled through a fake gateway, manual paid and bonus
 // grants, spends across lots, a captured hold, expiries swept at times the
-// test's clock sets) while keeping its own tally, then requires the summary
-// of several windows to equal it, on both implementations; verify is clean after.
+// test's clock sets; then, under the debt shortfall policy, a partial and a
+// full console cancellation that put a wallet in debt, and a manual grant and
+// a purchase that pay it) while keeping its own tally, then requires the
+// summary of several windows to equal it, on both implementations; verify is
+// clean after.
 func TestSummaryEqualsTheTestsOwnTally(t *testing.T) {
 	day := 24 * time.Hour
 	for _, f := range factories {
@@ -253,9 +276,11 @@ func TestSummaryEqualsTheTestsOwnTally(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				owed := tl.debt // every wallet's, but only the buyer's is ever in debt here
 				payment(o, domain.PaymentPaid, 0)
 				price := o.Price()
 				var lots []domain.LotID
+				repaid := domain.ZeroCredits
 				for _, l := range fundedLots(account, o) {
 					lots = append(lots, l.ID())
 					tl.lots[l.ID()] = &tallyLot{source: l.Source(), purchase: true, amount: l.Amount()}
@@ -263,6 +288,15 @@ func TestSummaryEqualsTheTestsOwnTally(t *testing.T) {
 						tl.lots[l.ID()].price = &price
 					}
 					tl.move(clock.Now(), "granted", l.ID(), l.Amount())
+					// Which of the order's lots paid the debt is the wallet's
+					// business; how much they paid in all is checked below.
+					if p := l.Amount().Sub(l.Remaining()); p.IsPositive() {
+						tl.move(clock.Now(), "repaid", l.ID(), p.Neg())
+						repaid = repaid.Add(p)
+					}
+				}
+				if want := domain.MinCredits(o.Credits(), owed); !repaid.Equal(want) {
+					t.Fatalf("order %s repaid %s of the debt, want %s", o.PaymentID(), repaid, want)
 				}
 				return o, lots
 			}
@@ -290,11 +324,17 @@ func TestSummaryEqualsTheTestsOwnTally(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				// A wallet in debt pays it first from the new lot.
+				var lot domain.LotID
 				for _, p := range tx.Postings() {
-					if !p.IsSystem() {
-						tl.lots[p.Lot] = &tallyLot{source: src, amount: cmd.Amount}
-						tl.move(tx.CreatedAt(), "granted", p.Lot, p.Amount)
+					if !p.IsSystem() && !p.IsDebt() {
+						lot = p.Lot
 					}
+				}
+				tl.lots[lot] = &tallyLot{source: src, amount: cmd.Amount}
+				tl.move(tx.CreatedAt(), "granted", lot, cmd.Amount)
+				if p := domain.MinCredits(cmd.Amount, tl.debt); p.IsPositive() {
+					tl.move(tx.CreatedAt(), "repaid", lot, p.Neg())
 				}
 				return tx.ID()
 			}
@@ -411,6 +451,69 @@ func TestSummaryEqualsTheTestsOwnTally(t *testing.T) {
 			check("empty, before anything", start.Add(-day), start)
 			check("first hour", start, start.Add(time.Hour))
 			check("while bob's USD credits are unspent", start, start.Add(3*day+30*time.Minute))
+
+			// Debt. From here the tenant's orders take a cancellation's
+			// shortfall from the wallet's other free credits, and make what is
+			// still missing debt, which later grants pay first.
+			orders = application.NewOrders(p.uow, p.queries, p.products, gw, clock, ids, application.OrdersConfig{
+				Checkout: application.Checkout{StoreID: "store", ChannelKey: "channel"}, CancelRejected: true, Shortfall: domain.ShortfallDebt})
+			// claw has the console cancel o's payment down to cancelled (of
+			// its price), which claws back the credits the test names: from
+			// the order's lots, then from the others (in consumption order),
+			// and what is still missing becomes debt.
+			claw := func(account domain.AccountID, o *domain.Order, status domain.PaymentStatus, cancelled int64, credits string, others ...domain.LotID) {
+				var lots []domain.LotID
+				for _, l := range fundedLots(account, o) {
+					lots = append(lots, l.ID())
+				}
+				payment(o, status, cancelled)
+				left := domain.MustCredits(credits)
+				for _, id := range append(lots, others...) {
+					if n := domain.MinCredits(tl.left[id], left); n.IsPositive() {
+						tl.move(clock.Now(), "refunded", id, n.Neg())
+						left = left.Sub(n)
+					}
+				}
+				if left.IsPositive() {
+					tl.move(clock.Now(), "indebted", domain.LotID{}, left)
+				}
+			}
+			d := acct("dave")
+			at(16 * day)
+			o5, _ := buy(d, "kr") // O5: paid 100 + bonus 10, KRW 10000
+			at(16*day + time.Hour)
+			spend(d, "95") // 15 left in O5's lots
+			at(16*day + 2*time.Hour)
+			grant(d, "6", domain.LotBonus, 20, nil, "")
+			var daveBonus domain.LotID
+			for id, l := range tl.lots {
+				if l.source == domain.LotBonus && !l.purchase && l.amount.Equal(domain.MustCredits("6")) {
+					daveBonus = id
+				}
+			}
+			at(17 * day)
+			// 4000 of 10000 cancelled: 44 credits, 15 from O5's lots, 6 from
+			// the manual bonus lot, 23 debt.
+			claw(d, o5, domain.PaymentPartialCancelled, 4000, "44", daveBonus)
+			at(18 * day)
+			grant(d, "20", domain.LotBonus, 10, nil, "") // pays 20 of the debt, keeps nothing: 3 owed
+			at(19 * day)
+			// The rest cancelled: 110 − 44 = 66 more, all debt (69 owed).
+			claw(d, o5, domain.PaymentCancelled, 10000, "66", daveBonus)
+			at(20 * day)
+			buy(d, "kr") // O6 pays the 69 first and keeps 41
+			at(21 * day)
+			if !tl.debt.IsZero() {
+				t.Fatalf("the tally says %s is still owed", tl.debt)
+			}
+			check("before dave's debt", start, start.Add(17*day))
+			check("the partial cancellation", start.Add(17*day), start.Add(18*day))
+			check("the manual grant that pays part of the debt", start.Add(18*day), start.Add(19*day))
+			check("up to the manual grant", start.Add(16*day), start.Add(18*day))
+			check("the full cancellation", start.Add(19*day), start.Add(20*day))
+			check("the purchase that pays the rest", start.Add(20*day), start.Add(21*day))
+			check("the debt chapter", start.Add(16*day), start.Add(21*day))
+			check("the whole period, debt and all", start, start.Add(21*day))
 
 			// Another tenant sees nothing of alice's and bob's.
 			other, err := application.NewAPIKeys(p.keys, clock, ids).Create(ctx, mustTenantName(t, "other"), nil)
