@@ -4,7 +4,6 @@ package contract
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/creditd/creditd/adapters/memory"
 	"github.com/creditd/creditd/adapters/system"
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
@@ -29,29 +29,6 @@ func (c *summaryClock) set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = t
-}
-
-// paymentsFake is a payment gateway whose payments the test sets.
-type paymentsFake struct {
-	mu       sync.Mutex
-	payments map[domain.PaymentID]domain.Payment
-}
-
-func (g *paymentsFake) GetPayment(_ context.Context, id domain.PaymentID) (domain.Payment, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	p, ok := g.payments[id]
-	if !ok {
-		return domain.Payment{}, application.ErrPaymentNotFound
-	}
-	return p, nil
-}
-func (g *paymentsFake) PreRegister(context.Context, domain.PaymentID, domain.Money) error { return nil }
-func (g *paymentsFake) Cancel(context.Context, application.CancelRequest) (domain.PaymentCancellation, error) {
-	return domain.PaymentCancellation{Status: domain.CancellationSucceeded}, nil
-}
-func (g *paymentsFake) ListPayments(context.Context, application.PaymentListQuery) (application.PaymentPage, error) {
-	return application.PaymentPage{}, errors.New("not used")
 }
 
 // tallyLot is what the test knows of a lot.
@@ -242,7 +219,7 @@ func TestSummaryEqualsTheTestsOwnTally(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			gw := &paymentsFake{payments: map[domain.PaymentID]domain.Payment{}}
+			gw := memory.NewGateway()
 			orders := application.NewOrders(p.uow, p.queries, p.products, gw, clock, ids, application.OrdersConfig{
 				Checkout: application.Checkout{StoreID: "store", ChannelKey: "channel"}, CancelRejected: true, Shortfall: domain.ShortfallAbsorb})
 
@@ -262,10 +239,8 @@ func TestSummaryEqualsTheTestsOwnTally(t *testing.T) {
 				return out
 			}
 			payment := func(o *domain.Order, status domain.PaymentStatus, cancelled int64) {
-				gw.mu.Lock()
-				gw.payments[o.PaymentID()] = domain.Payment{ID: o.PaymentID(), Status: status, StoreID: "store", OrderName: o.OrderName(),
-					Currency: o.Price().Currency().String(), Total: o.Price().Amount(), Paid: o.Price().Amount(), Cancelled: cancelled, CustomData: o.CustomData()}
-				gw.mu.Unlock()
+				gw.Set(domain.Payment{ID: o.PaymentID(), Status: status, StoreID: "store", OrderName: o.OrderName(),
+					Currency: o.Price().Currency().String(), Total: o.Price().Amount(), Paid: o.Price().Amount(), Cancelled: cancelled, CustomData: o.CustomData()})
 				if _, err := orders.SyncOrder(ctx, o.PaymentID()); err != nil {
 					t.Fatal(err)
 				}

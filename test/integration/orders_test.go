@@ -4,49 +4,16 @@ package integration
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/creditd/creditd/adapters/memory"
 	"github.com/creditd/creditd/adapters/postgres"
 	"github.com/creditd/creditd/adapters/system"
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
 )
-
-// gateway is a payment gateway in memory: payments as a test sets them.
-type gateway struct {
-	mu       sync.Mutex
-	payments map[domain.PaymentID]domain.Payment
-}
-
-func (g *gateway) GetPayment(_ context.Context, id domain.PaymentID) (domain.Payment, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	p, ok := g.payments[id]
-	if !ok {
-		return domain.Payment{}, application.ErrPaymentNotFound
-	}
-	return p, nil
-}
-
-func (g *gateway) PreRegister(context.Context, domain.PaymentID, domain.Money) error { return nil }
-
-func (g *gateway) Cancel(context.Context, application.CancelRequest) (domain.PaymentCancellation, error) {
-	return domain.PaymentCancellation{Status: domain.CancellationSucceeded}, nil
-}
-
-func (g *gateway) ListPayments(context.Context, application.PaymentListQuery) (application.PaymentPage, error) {
-	return application.PaymentPage{}, errors.New("not used")
-}
-
-func (g *gateway) set(p domain.Payment) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.payments[p.ID] = p
-}
 
 const storeID = "store-test"
 
@@ -54,7 +21,7 @@ const storeID = "store-test"
 type shop struct {
 	*ledger
 	tenant  domain.TenantID
-	gateway *gateway
+	gateway *memory.Gateway
 	orders  *application.Orders
 }
 
@@ -75,7 +42,7 @@ func newShop(t *testing.T) *shop {
 		t.Fatal(err)
 	}
 	cfg := postgres.Config{MaxConns: 32}
-	g := &gateway{payments: map[domain.PaymentID]domain.Payment{}}
+	g := memory.NewGateway()
 	orders := application.NewOrders(postgres.NewUnitOfWork(l.db, cfg, system.Clock{}), postgres.NewQueries(l.db, cfg), products, g,
 		system.Clock{}, system.UUIDv7{}, application.OrdersConfig{Checkout: application.Checkout{StoreID: storeID, ChannelKey: "channel"},
 			CancelRejected: true, Shortfall: domain.ShortfallDebt})
@@ -101,7 +68,7 @@ func (s *shop) pay(t *testing.T, o *domain.Order, cancelled int64) *domain.Order
 	if cancelled > 0 {
 		p.Status, p.Cancelled = domain.PaymentPartialCancelled, cancelled
 	}
-	s.gateway.set(p)
+	s.gateway.Set(p)
 	synced, err := s.orders.SyncOrder(context.Background(), o.PaymentID())
 	if err != nil {
 		t.Fatal(err)
