@@ -79,28 +79,39 @@ type CaptureCommand struct {
 func (h *Holds) Capture(ctx context.Context, cmd CaptureCommand, idem *Idempotency[Capture]) (Capture, *Receipt, error) {
 	scope := HoldScope(cmd.Tenant, cmd.Hold)
 	return runOnce(ctx, h.uow, h.queries, h.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (Capture, error) {
-		now := h.clock.Now()
-		w, hold, err := lockHold(ctx, r, cmd.Tenant, cmd.Hold)
-		if err != nil {
-			return Capture{}, err
-		}
-		// Settling never touches this hold unless it is due, and a due hold
-		// refuses the capture below before anything is stored.
-		settled, err := settle(ctx, r, w, h.ids, now)
-		if err != nil {
-			return Capture{}, err
-		}
-		t, err := w.Capture(hold, domain.CaptureRequest{Transaction: domain.TransactionID(h.ids.NewID()), Amount: cmd.Amount,
-			Rest: cmd.Rest, Memo: cmd.Memo}, now)
-		if err != nil {
-			return Capture{}, err
-		}
-		if err := settled.store(ctx, r, w, []*domain.Hold{hold}, t); err != nil {
-			return Capture{}, err
-		}
-		view, err := withCaptures(ctx, r, hold)
+		var t domain.Transaction
+		view, err := h.change(ctx, r, cmd.Tenant, cmd.Hold, func(w *domain.Wallet, hold *domain.Hold, now time.Time) (_ []domain.Transaction, err error) {
+			t, err = w.Capture(hold, domain.CaptureRequest{Transaction: domain.TransactionID(h.ids.NewID()), Amount: cmd.Amount,
+				Rest: cmd.Rest, Memo: cmd.Memo}, now)
+			return []domain.Transaction{t}, err
+		})
 		return Capture{Hold: view, Transaction: t}, err
 	})
+}
+
+// change runs do on a hold under its wallet's lock, stores the outcome with
+// the transactions do made, and answers the hold with its captures.
+// Settling first never touches this hold unless it is due, and a due hold
+// refuses do before anything is stored.
+func (h *Holds) change(ctx context.Context, r Repos, tenant domain.TenantID, id domain.HoldID,
+	do func(w *domain.Wallet, hold *domain.Hold, now time.Time) ([]domain.Transaction, error)) (HoldView, error) {
+	now := h.clock.Now()
+	w, hold, err := lockHold(ctx, r, tenant, id)
+	if err != nil {
+		return HoldView{}, err
+	}
+	settled, err := settle(ctx, r, w, h.ids, now)
+	if err != nil {
+		return HoldView{}, err
+	}
+	txs, err := do(w, hold, now)
+	if err != nil {
+		return HoldView{}, err
+	}
+	if err := settled.store(ctx, r, w, []*domain.Hold{hold}, txs...); err != nil {
+		return HoldView{}, err
+	}
+	return withCaptures(ctx, r, hold)
 }
 
 // ReleaseCommand frees what a hold still reserves.
@@ -113,22 +124,9 @@ type ReleaseCommand struct {
 func (h *Holds) Release(ctx context.Context, cmd ReleaseCommand, idem *Idempotency[HoldView]) (HoldView, *Receipt, error) {
 	scope := HoldScope(cmd.Tenant, cmd.Hold)
 	return runOnce(ctx, h.uow, h.queries, h.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (HoldView, error) {
-		now := h.clock.Now()
-		w, hold, err := lockHold(ctx, r, cmd.Tenant, cmd.Hold)
-		if err != nil {
-			return HoldView{}, err
-		}
-		settled, err := settle(ctx, r, w, h.ids, now) // as in Capture: a due hold refuses release below
-		if err != nil {
-			return HoldView{}, err
-		}
-		if err := w.ReleaseHold(hold, now); err != nil {
-			return HoldView{}, err
-		}
-		if err := settled.store(ctx, r, w, []*domain.Hold{hold}); err != nil {
-			return HoldView{}, err
-		}
-		return withCaptures(ctx, r, hold)
+		return h.change(ctx, r, cmd.Tenant, cmd.Hold, func(w *domain.Wallet, hold *domain.Hold, now time.Time) ([]domain.Transaction, error) {
+			return nil, w.ReleaseHold(hold, now)
+		})
 	})
 }
 
@@ -147,22 +145,9 @@ type ExtendHoldCommand struct {
 func (h *Holds) Extend(ctx context.Context, cmd ExtendHoldCommand, idem *Idempotency[HoldView]) (HoldView, *Receipt, error) {
 	scope := HoldScope(cmd.Tenant, cmd.Hold)
 	return runOnce(ctx, h.uow, h.queries, h.clock, cmd.Tenant, idem, scope, func(ctx context.Context, r Repos) (HoldView, error) {
-		now := h.clock.Now()
-		w, hold, err := lockHold(ctx, r, cmd.Tenant, cmd.Hold)
-		if err != nil {
-			return HoldView{}, err
-		}
-		settled, err := settle(ctx, r, w, h.ids, now) // as in Capture: a due hold refuses the extend below
-		if err != nil {
-			return HoldView{}, err
-		}
-		if err := w.ExtendHold(hold, now.Add(cmd.ExpiresIn), now); err != nil {
-			return HoldView{}, err
-		}
-		if err := settled.store(ctx, r, w, []*domain.Hold{hold}); err != nil {
-			return HoldView{}, err
-		}
-		return withCaptures(ctx, r, hold)
+		return h.change(ctx, r, cmd.Tenant, cmd.Hold, func(w *domain.Wallet, hold *domain.Hold, now time.Time) ([]domain.Transaction, error) {
+			return nil, w.ExtendHold(hold, now.Add(cmd.ExpiresIn), now)
+		})
 	})
 }
 
