@@ -19,6 +19,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/creditd/creditd/adapters/httpapi"
@@ -243,6 +244,33 @@ func assertProblem(t *testing.T, w *httptest.ResponseRecorder, status int, slug 
 
 // ledgerSnapshot is everything a client or an auditor can see of the given
 // accounts and holds, to show that a refused request changed nothing.
+// refusedPost is a POST that must be refused with a problem and change nothing.
+type refusedPost struct {
+	name, path, body string
+	opts             []reqOption
+	status           int
+	slug             string
+	field            string // the member errors[0] names, when set
+}
+
+// requireRefused sends each POST, checks its problem, and checks that state
+// (say, a ledgerSnapshot) reads as it did before the first.
+func (h *harness) requireRefused(t *testing.T, cases []refusedPost, state func() string) {
+	t.Helper()
+	before := state()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := h.post(tc.path, tc.body, tc.opts...)
+			p := assertProblem(t, w, tc.status, tc.slug)
+			if tc.field != "" {
+				require.NotEmpty(t, p["errors"], "body: %s", w.Body.String())
+				assert.Equal(t, tc.field, p["errors"].([]any)[0].(map[string]any)["field"], "body: %s", w.Body.String())
+			}
+			assert.Equal(t, before, state(), "the ledger changed")
+		})
+	}
+}
+
 func (h *harness) ledgerSnapshot(accounts []string, holds []string) string {
 	h.t.Helper()
 	report, err := h.store.Auditor().Audit(context.Background())

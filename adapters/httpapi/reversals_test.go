@@ -104,18 +104,10 @@ func TestReversalBadInputIsRefusedAndChangesNothing(t *testing.T) {
 	spend := h.must(h.post("/v1/accounts/user-1/spends", `{"amount":"10"}`), http.StatusCreated)["id"].(string)
 	reversal := h.must(h.post(reversalsPath(spend), `{"amount":"1","reason":"r"}`), http.StatusCreated)["id"].(string)
 	hold := h.placeHold("user-1", "5")
-	before := h.ledgerSnapshot([]string{"user-1"}, []string{hold})
 	path := reversalsPath(spend)
 	const bad = http.StatusBadRequest
 
-	cases := []struct {
-		name       string
-		path, body string
-		opts       []reqOption
-		status     int
-		slug       string
-		field      string // the field errors[0] names, when set
-	}{
+	cases := []refusedPost{
 		{"id not a UUID", reversalsPath("nope"), `{"reason":"r"}`, nil, bad, "validation-failed", "transactionId"},
 		{"id without dashes", reversalsPath(strings.ReplaceAll(spend, "-", "")), `{"reason":"r"}`, nil, bad, "validation-failed", "transactionId"},
 		{"id with pluses", reversalsPath(strings.ReplaceAll(spend, "-", "+")), `{"reason":"r"}`, nil, bad, "validation-failed", "transactionId"},
@@ -152,15 +144,5 @@ func TestReversalBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"wrong method", reversalsPath(grant), `{"reason":"r"}`, []reqOption{func(r *http.Request) { r.Method = http.MethodPut }},
 			http.StatusMethodNotAllowed, "method-not-allowed", ""},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			w := h.post(tc.path, tc.body, tc.opts...)
-			p := assertProblem(t, w, tc.status, tc.slug)
-			if tc.field != "" {
-				require.NotEmpty(t, p["errors"], "body: %s", w.Body.String())
-				assert.Equal(t, tc.field, p["errors"].([]any)[0].(map[string]any)["field"], "body: %s", w.Body.String())
-			}
-			assert.Equal(t, before, h.ledgerSnapshot([]string{"user-1"}, []string{hold}), "the ledger changed")
-		})
-	}
+	h.requireRefused(t, cases, func() string { return h.ledgerSnapshot([]string{"user-1"}, []string{hold}) })
 }
