@@ -199,22 +199,28 @@ func TestVirtualAccountThenDeposit(t *testing.T) {
 	s.requireSound()
 }
 
+// requireNothingGranted waits until the page and creditd show the buyer's
+// order in status, and checks that no credit came of it; it returns the order.
+func (s *stack) requireNothingGranted(status, screenshot string) map[string]any {
+	s.t.Helper()
+	s.waitOrderShown(status)
+	s.screenshot(screenshot)
+	order := s.waitOrder(status)
+	s.waitBalance("0")
+	if got := s.balance(); got != "none" {
+		s.t.Fatalf("a %s order granted %s", status, got)
+	}
+	return order
+}
+
 func TestTamperedAmountIsRefusedByPreRegistration(t *testing.T) {
 	s := startStack(t)
 	s.openShop()
 	s.buy("starter", "CARD")
 	s.inPaymentWindow("pay 100 instead of 9,900", payDifferentAmount(100))
-	s.waitOrderShown("FAILED")
-	s.screenshot("1-refused")
-
-	order := s.waitOrder("FAILED")
-	p := s.sandboxPayment(order["paymentId"].(string))
-	if p["status"] != "FAILED" {
+	order := s.requireNothingGranted("FAILED", "1-refused")
+	if p := s.sandboxPayment(order["paymentId"].(string)); p["status"] != "FAILED" {
 		t.Fatalf("the sandbox took the tampered payment: %v", p["status"])
-	}
-	s.waitBalance("0")
-	if got := s.balance(); got != "none" {
-		t.Fatalf("a refused payment granted %s", got)
 	}
 	s.requireSound()
 }
@@ -227,14 +233,7 @@ func TestTamperedAmountWithoutPreRegistrationIsRejected(t *testing.T) {
 	s.openShop()
 	s.buy("starter", "CARD")
 	s.inPaymentWindow("pay 100 instead of 9,900", payDifferentAmount(100))
-	s.waitOrderShown("REJECTED")
-	s.screenshot("1-rejected")
-
-	order := s.waitOrder("REJECTED")
-	s.waitBalance("0")
-	if got := s.balance(); got != "none" {
-		t.Fatalf("a tampered payment granted %s", got)
-	}
+	order := s.requireNothingGranted("REJECTED", "1-rejected")
 	// creditd gives the money back: it cancels the payment it refused.
 	id := order["paymentId"].(string)
 	eventually(t, "the tampered payment cancelled at PortOne", func() error {
@@ -251,12 +250,6 @@ func TestFailedPaymentGrantsNothing(t *testing.T) {
 	s.openShop()
 	s.buy("starter", "CARD")
 	s.inPaymentWindow("fail the payment", click("#pay-fail"))
-	s.waitOrderShown("FAILED")
-	s.screenshot("1-failed")
-	s.waitOrder("FAILED")
-	s.waitBalance("0")
-	if got := s.balance(); got != "none" {
-		t.Fatalf("a failed payment granted %s", got)
-	}
+	s.requireNothingGranted("FAILED", "1-failed")
 	s.requireSound()
 }
