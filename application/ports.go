@@ -30,6 +30,7 @@ type Repos struct {
 	Idempotency IdempotencyRepository
 	Orders      OrderRepository
 	Reversals   ReversalRepository
+	Events      EventRepository
 }
 
 // WalletRepository stores wallets with their open lots.

@@ -15,10 +15,12 @@ var (
 	ScopeCatalogWrite = Scope{"catalog:write"} // create and change credit packs (reading them needs no scope)
 	ScopeOrdersRead   = Scope{"orders:read"}   // read orders, refund quotes and reconciliation reports
 	ScopeOrdersWrite  = Scope{"orders:write"}  // create and complete orders, refund them
+	ScopeEventsRead   = Scope{"events:read"}   // read webhook endpoints, their deliveries and event settings
+	ScopeEventsWrite  = Scope{"events:write"}  // register and remove webhook endpoints, redeliver, change event settings
 )
 
 // AllScopes is what a key gets when none are asked for.
-var AllScopes = []Scope{ScopeRead, ScopeWrite, ScopeCatalogWrite, ScopeOrdersRead, ScopeOrdersWrite}
+var AllScopes = []Scope{ScopeRead, ScopeWrite, ScopeCatalogWrite, ScopeOrdersRead, ScopeOrdersWrite, ScopeEventsRead, ScopeEventsWrite}
 
 // ScopeFromString parses a scope's name (see AllScopes).
 func ScopeFromString(s string) (Scope, error) {

@@ -28,6 +28,9 @@ type Wallet struct {
 	// holdsDueAt is no later than the expiry of any open hold (nil: none open),
 	// so a wallet change can tell cheaply when it must expire holds first.
 	holdsDueAt *time.Time
+	// lowBalanceThreshold is the account's own threshold for balance.low
+	// events; zero when it has none (its tenant's applies).
+	lowBalanceThreshold Credits
 
 	changedLots []LotID // lots created or changed since load, for the repository
 }
@@ -60,6 +63,19 @@ func (w *Wallet) Held() Credits { return w.held }
 
 // Debt is what the wallet owes: credits clawed back that it no longer had.
 func (w *Wallet) Debt() Credits { return w.debt }
+
+// LowBalanceThreshold is the account's own threshold for balance.low: zero
+// when it has none, and its tenant's applies.
+func (w *Wallet) LowBalanceThreshold() Credits { return w.lowBalanceThreshold }
+
+// SetLowBalanceThreshold sets the account's threshold; zero removes it.
+func (w *Wallet) SetLowBalanceThreshold(t Credits) error {
+	if t.IsNegative() {
+		return fmt.Errorf("%w: a low-balance threshold cannot be negative", ErrInvalidInput)
+	}
+	w.lowBalanceThreshold = t
+	return nil
+}
 
 // Available is Balance less Held. In debt it may be negative, and even when
 // positive it is not what a spend may take: credits are spendable only

@@ -28,6 +28,8 @@ type walletRecord struct {
 	createdAt time.Time
 	lots      []lotRecord // every lot ever granted, emptied ones included
 	holdsDue  *time.Time
+	// lowBalance is the account's own threshold; zero when it has none.
+	lowBalance domain.Credits
 }
 
 type lotRecord struct {
@@ -51,7 +53,7 @@ func newWalletRecord(w *domain.Wallet) walletRecord {
 // with returns a copy of rec holding w's caches and the given lots, added or
 // replaced by id.
 func (rec walletRecord) with(w *domain.Wallet, changed []*domain.Lot) walletRecord {
-	rec.balance, rec.held, rec.debt = w.Balance(), w.Held(), w.Debt()
+	rec.balance, rec.held, rec.debt, rec.lowBalance = w.Balance(), w.Held(), w.Debt(), w.LowBalanceThreshold()
 	if at := w.HoldsDueAt(); at != nil {
 		due := *at // a copy: the record must not share the wallet's time
 		rec.holdsDue = &due
@@ -94,7 +96,9 @@ func (rec walletRecord) toDomain() *domain.Wallet {
 		due := *rec.holdsDue
 		holdsDue = &due
 	}
-	return domain.RehydrateWallet(rec.id, rec.tenant, rec.account, rec.balance, rec.held, rec.debt, rec.createdAt, open, holdsDue)
+	w := domain.RehydrateWallet(rec.id, rec.tenant, rec.account, rec.balance, rec.held, rec.debt, rec.createdAt, open, holdsDue)
+	_ = w.SetLowBalanceThreshold(rec.lowBalance) // stored from a wallet that held it, so never negative
+	return w
 }
 
 func (l lotRecord) toDomain() *domain.Lot {

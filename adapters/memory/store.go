@@ -80,7 +80,7 @@ func (u unitOfWork) WithinTx(ctx context.Context, scope application.Scope, fn fu
 	return u.s.write(ctx, func(tx db) error {
 		t := txRepos{tx: tx, scope: resolveScope(tx, scope)}
 		return fn(ctx, application.Repos{Wallets: walletRepo{t}, Ledger: ledgerRepo{t}, Holds: holdRepo{t}, Idempotency: idempotencyRepo{t},
-			Orders: orderRepo{t}, Reversals: reversalRepo{t}})
+			Orders: orderRepo{t}, Reversals: reversalRepo{t}, Events: eventRepo{t}})
 	})
 }
 
@@ -168,6 +168,16 @@ type db struct {
 	ledger      table[domain.TransactionID, txRecord]
 	idempotency table[idempotencyKey, idempotencyRecord]
 	orders      table[domain.PaymentID, domain.Order]
+	// events is the outbox, by event id; seq orders it as the database's
+	// identity column does.
+	events table[[16]byte, eventRecord]
+	seq    *int64
+}
+
+// eventRecord is an event in the outbox.
+type eventRecord struct {
+	seq   int64
+	event application.Event
 }
 
 func newDB() db {
@@ -177,12 +187,14 @@ func newDB() db {
 		ledger:      table[domain.TransactionID, txRecord]{rows: map[domain.TransactionID]txRecord{}},
 		idempotency: table[idempotencyKey, idempotencyRecord]{rows: map[idempotencyKey]idempotencyRecord{}},
 		orders:      table[domain.PaymentID, domain.Order]{rows: map[domain.PaymentID]domain.Order{}},
+		events:      table[[16]byte, eventRecord]{rows: map[[16]byte]eventRecord{}},
+		seq:         new(int64),
 	}
 }
 
 func (d db) overlay() db {
 	return db{wallets: d.wallets.overlay(), holds: d.holds.overlay(), ledger: d.ledger.overlay(), idempotency: d.idempotency.overlay(),
-		orders: d.orders.overlay()}
+		orders: d.orders.overlay(), events: d.events.overlay(), seq: d.seq}
 }
 
 func (d db) commit() {
@@ -191,6 +203,7 @@ func (d db) commit() {
 	d.ledger.commit()
 	d.idempotency.commit()
 	d.orders.commit()
+	d.events.commit()
 }
 
 // table is one kind of record. Records are values that are never changed in
@@ -241,4 +254,16 @@ func (t table[K, V]) commit() {
 			t.rows[k] = *v
 		}
 	}
+}
+
+type eventRepo struct{ txRepos }
+
+// Append numbers events as they are written, as the database does: a
+// transaction that rolls back leaves a gap.
+func (r eventRepo) Append(_ context.Context, events ...application.Event) error {
+	for _, e := range events {
+		*r.tx.seq++
+		r.tx.events.put(e.ID, eventRecord{seq: *r.tx.seq, event: e})
+	}
+	return nil
 }

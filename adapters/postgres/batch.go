@@ -68,6 +68,8 @@ type batch struct {
 	holds     *staged[uuid.UUID, holdRow, holdRow]
 	records   *staged[application.IdempotencyKey, idempotencyRow, idempotencyRow]
 	orders    *staged[string, orderRow, orderRow]
+	// events are the outbox rows the batch wrote (never loaded).
+	events *staged[uuid.UUID, eventRow, eventRow]
 
 	openHolds map[uuid.UUID]bool // wallets whose open holds are all loaded
 	// captures are the stored CAPTURE transactions of holds, by hold, for
@@ -129,6 +131,7 @@ func newBatch(ctx context.Context, tx bun.Tx, now time.Time) *batch {
 	b.holds = stage[uuid.UUID](b, holdsTable, asIs[holdRow])
 	b.records = stage[application.IdempotencyKey](b, idempotencyTable, asIs[idempotencyRow])
 	b.orders = stage[string](b, ordersTable, asIs[orderRow])
+	b.events = stage[uuid.UUID](b, eventsTable, asIs[eventRow])
 	return b
 }
 

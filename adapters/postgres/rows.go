@@ -27,6 +27,8 @@ type walletRow struct {
 	HoldsDueAt *time.Time      `bun:"holds_due_at"`
 	CreatedAt  time.Time       `bun:"created_at"`
 	UpdatedAt  time.Time       `bun:"updated_at"`
+	// LowBalanceThreshold is the account's own; NULL when it has none.
+	LowBalanceThreshold *decimal.Decimal `bun:"low_balance_threshold,type:numeric"`
 }
 
 type lotRow struct {
@@ -81,6 +83,24 @@ type reversalRow struct {
 	OriginalID    uuid.UUID       `bun:"original_id,type:uuid"`
 	TenantID      uuid.UUID       `bun:"tenant_id,type:uuid"`
 	Amount        decimal.Decimal `bun:"amount,type:numeric"`
+}
+
+// eventRow is an event in the outbox; its seq is the database's.
+type eventRow struct {
+	bun.BaseModel `bun:"table:events"`
+
+	Seq        int64     `bun:"seq,pk,scanonly"`
+	ID         uuid.UUID `bun:"id,type:uuid"`
+	TenantID   uuid.UUID `bun:"tenant_id,type:uuid"`
+	AccountID  string    `bun:"account_id"`
+	Type       string    `bun:"type"`
+	Data       []byte    `bun:"data,type:jsonb"`
+	OccurredAt time.Time `bun:"occurred_at"`
+}
+
+func toEventRow(e application.Event) eventRow {
+	return eventRow{ID: e.ID, TenantID: uuid.UUID(e.Tenant), AccountID: e.Account.String(), Type: e.Type.String(),
+		Data: []byte(jsonText(e.Data)), OccurredAt: e.OccurredAt}
 }
 
 type holdRow struct {
@@ -145,7 +165,17 @@ func credits(d decimal.Decimal, field string) (domain.Credits, error) {
 
 func toWalletRow(w *domain.Wallet, now time.Time) walletRow {
 	return walletRow{ID: uuid.UUID(w.ID()), TenantID: uuid.UUID(w.Tenant()), AccountID: w.AccountID().String(),
-		Balance: w.Balance().Decimal(), Held: w.Held().Decimal(), Debt: w.Debt().Decimal(), HoldsDueAt: w.HoldsDueAt(), CreatedAt: w.CreatedAt(), UpdatedAt: now}
+		Balance: w.Balance().Decimal(), Held: w.Held().Decimal(), Debt: w.Debt().Decimal(), HoldsDueAt: w.HoldsDueAt(), CreatedAt: w.CreatedAt(), UpdatedAt: now,
+		LowBalanceThreshold: optionalDecimal(w.LowBalanceThreshold())}
+}
+
+// optionalDecimal stores zero credits as NULL.
+func optionalDecimal(c domain.Credits) *decimal.Decimal {
+	if c.IsZero() {
+		return nil
+	}
+	d := c.Decimal()
+	return &d
 }
 
 func toLotRow(w domain.WalletID, l *domain.Lot) lotRow {
@@ -217,7 +247,17 @@ func (r walletRow) toDomain(lots []*domain.Lot) (*domain.Wallet, error) {
 	if err != nil {
 		return nil, err
 	}
-	return domain.RehydrateWallet(domain.WalletID(r.ID), domain.TenantID(r.TenantID), account, balance, held, debt, r.CreatedAt.UTC(), lots, utcPtr(r.HoldsDueAt)), nil
+	w := domain.RehydrateWallet(domain.WalletID(r.ID), domain.TenantID(r.TenantID), account, balance, held, debt, r.CreatedAt.UTC(), lots, utcPtr(r.HoldsDueAt))
+	if r.LowBalanceThreshold != nil {
+		threshold, err := credits(*r.LowBalanceThreshold, "low-balance threshold")
+		if err != nil {
+			return nil, err
+		}
+		if err := w.SetLowBalanceThreshold(threshold); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
 }
 
 func toHoldRow(h *domain.Hold, now time.Time) holdRow {

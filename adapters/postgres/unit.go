@@ -30,6 +30,7 @@ type unit struct {
 	holds     draft[uuid.UUID, holdRow, holdRow]
 	records   draft[application.IdempotencyKey, idempotencyRow, idempotencyRow]
 	orderRows draft[string, orderRow, orderRow]
+	events    draft[uuid.UUID, eventRow, eventRow]
 }
 
 // unit starts a unit of work of the given scope; a hold names its wallet.
@@ -44,6 +45,7 @@ func (b *batch) unit(scope application.Scope) *unit {
 	draftOf(u, &u.holds, b.holds)
 	draftOf(u, &u.records, b.records)
 	draftOf(u, &u.orderRows, b.orders)
+	draftOf(u, &u.events, b.events)
 	for _, w := range scope.Wallets {
 		u.lockable[keyOf(w.Tenant, w.Account)] = true
 	}
@@ -73,7 +75,7 @@ func (u *unit) commit() {
 
 func (u *unit) repos() application.Repos {
 	return application.Repos{Wallets: unitWallets{u}, Ledger: unitLedger{u}, Holds: unitHolds{u}, Idempotency: unitIdempotency{u},
-		Orders: unitOrders{u}, Reversals: unitReversals{u}}
+		Orders: unitOrders{u}, Reversals: unitReversals{u}, Events: unitEvents{u}}
 }
 
 var (
@@ -82,6 +84,7 @@ var (
 	_ application.ReversalRepository    = unitReversals{}
 	_ application.HoldRepository        = unitHolds{}
 	_ application.IdempotencyRepository = unitIdempotency{}
+	_ application.EventRepository       = unitEvents{}
 )
 
 type unitWallets struct{ u *unit }
@@ -263,5 +266,14 @@ func (r unitIdempotency) Complete(_ context.Context, tenant domain.TenantID, key
 	}
 	row.Status, row.Body = receipt.Status, nonNilBytes(receipt.Body)
 	r.u.records.put(k, row)
+	return nil
+}
+
+type unitEvents struct{ u *unit }
+
+func (r unitEvents) Append(_ context.Context, events ...application.Event) error {
+	for _, e := range events {
+		r.u.events.put(e.ID, toEventRow(e))
+	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/shopspring/decimal"
 	"github.com/uptrace/bun"
 )
 
@@ -185,6 +186,7 @@ var walletsTable = table[walletRow]{
 		updated("holds_due_at", "timestamptz", func(r walletRow) *time.Time { return r.HoldsDueAt }),
 		fixed("created_at", "timestamptz", func(r walletRow) time.Time { return r.CreatedAt }),
 		updated("updated_at", "timestamptz", func(r walletRow) time.Time { return r.UpdatedAt }),
+		updated("low_balance_threshold", "numeric", func(r walletRow) *string { return decimalText(r.LowBalanceThreshold) }),
 	},
 	order: func(a, b walletRow) int { return compareWalletKeys(walletKeyOf(a), walletKeyOf(b)) },
 }
@@ -267,6 +269,18 @@ var holdsTable = table[holdRow]{
 	},
 }
 
+var eventsTable = table[eventRow]{
+	name: "events",
+	columns: []column[eventRow]{
+		fixed("id", "uuid", func(r eventRow) [16]byte { return r.ID }),
+		fixed("tenant_id", "uuid", func(r eventRow) [16]byte { return r.TenantID }),
+		fixed("account_id", "text", func(r eventRow) string { return r.AccountID }),
+		fixed("type", "text", func(r eventRow) string { return r.Type }),
+		fixed("data", "jsonb", func(r eventRow) string { return string(r.Data) }),
+		fixed("occurred_at", "timestamptz", func(r eventRow) time.Time { return r.OccurredAt }),
+	},
+}
+
 var idempotencyTable = table[idempotencyRow]{
 	name: "idempotency_records",
 	columns: []column[idempotencyRow]{
@@ -303,6 +317,15 @@ func values[R, V any](rows []R, field func(R) V) []V {
 }
 
 func ids(u uuid.UUID) [16]byte { return u }
+
+// decimalText is an optional numeric as the write statement sends it.
+func decimalText(d *decimal.Decimal) *string {
+	if d == nil {
+		return nil
+	}
+	s := d.String()
+	return &s
+}
 
 // nullUUID is an optional id as pgx encodes it without a driver.Valuer.
 func nullUUID(u *uuid.UUID) pgtype.UUID {

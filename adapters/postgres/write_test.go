@@ -30,6 +30,7 @@ func TestWrittenColumnsMatchRowStructs(t *testing.T) {
 		"idempotency_records":   reflect.TypeFor[idempotencyRow](),
 		"orders":                reflect.TypeFor[orderRow](),
 		"transaction_reversals": reflect.TypeFor[reversalRow](),
+		"events":                reflect.TypeFor[eventRow](),
 	}
 	written := WrittenColumns()
 	if len(written) != len(rowOf) {
@@ -89,7 +90,7 @@ func TestWriteStatementNumbersEveryParameter(t *testing.T) {
 		}
 	}
 	for _, part := range []string{"WITH w0 AS (INSERT INTO transactions", "), w1 AS (INSERT INTO wallets",
-		"ON CONFLICT (id) DO UPDATE SET balance = EXCLUDED.balance, held = EXCLUDED.held, debt = EXCLUDED.debt, holds_due_at = EXCLUDED.holds_due_at, updated_at = EXCLUDED.updated_at)",
+		"ON CONFLICT (id) DO UPDATE SET balance = EXCLUDED.balance, held = EXCLUDED.held, debt = EXCLUDED.debt, holds_due_at = EXCLUDED.holds_due_at, updated_at = EXCLUDED.updated_at, low_balance_threshold = EXCLUDED.low_balance_threshold)",
 		"::text[]::numeric[]", "::text[]::jsonb[]", " SELECT 1"} {
 		if !strings.Contains(query, part) {
 			t.Errorf("statement lacks %q: %s", part, query)

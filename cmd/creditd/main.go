@@ -106,7 +106,7 @@ type apiKeyCmd struct {
 
 type apiKeyCreateCmd struct {
 	Tenant tenantFlag  `required:"" placeholder:"NAME" help:"Tenant name: 1-64 of a-z, 0-9, '-', '_', '.'."`
-	Scopes []scopeFlag `placeholder:"SCOPE" help:"Scopes to grant (credits:read, credits:write, catalog:write, orders:read, orders:write); default all." sep:","`
+	Scopes []scopeFlag `placeholder:"SCOPE" help:"Scopes to grant (credits:read, credits:write, catalog:write, orders:read, orders:write, events:read, events:write); default all." sep:","`
 }
 
 func (c apiKeyCreateCmd) Run(cfg app.Config, log *slog.Logger) error {

@@ -61,7 +61,7 @@ func TestAPIKeyCommands(t *testing.T) {
 	}
 
 	out := mustRun(first+"\n", "apikey", "check")
-	m := regexp.MustCompile(`^API key (\S+) of tenant acme works, with scopes credits:read,credits:write,catalog:write,orders:read,orders:write\n$`).FindStringSubmatch(out)
+	m := regexp.MustCompile(`^API key (\S+) of tenant acme works, with scopes credits:read,credits:write,catalog:write,orders:read,orders:write,events:read,events:write\n$`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("check: %q", out)
 	}
@@ -71,7 +71,7 @@ func TestAPIKeyCommands(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(list), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "ID") ||
 		!regexp.MustCompile(`^\S+\s+globex\s+credits:read\s+\d{4}-\d\d-\d\dT\S+Z\s+-$`).MatchString(lines[1]) ||
-		!regexp.MustCompile(`^`+firstID+`\s+acme\s+credits:read,credits:write,catalog:write,orders:read,orders:write\s+\S+Z\s+-$`).MatchString(lines[2]) {
+		!regexp.MustCompile(`^`+firstID+`\s+acme\s+credits:read,credits:write,catalog:write,orders:read,orders:write,events:read,events:write\s+\S+Z\s+-$`).MatchString(lines[2]) {
 		t.Fatalf("list, newest first:\n%s", list)
 	}
 	if strings.Contains(list, first) || strings.Contains(list, second) || strings.Contains(list, "cdk_") {
