@@ -27,6 +27,7 @@ func TestEveryDomainErrorIsARejection(t *testing.T) {
 		"ErrRefundRefused":           domain.ErrRefundRefused,
 		"ErrNotReversible":           domain.ErrNotReversible,
 		"ErrReversalExceedsOriginal": domain.ErrReversalExceedsOriginal,
+		"ErrWebhookEndpointLimit":    domain.ErrWebhookEndpointLimit,
 	}
 	if len(domain.Rejections()) != len(byName) {
 		t.Fatalf("Rejections lists %d, this test knows %d: add the new one here", len(domain.Rejections()), len(byName))

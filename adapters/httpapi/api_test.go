@@ -254,7 +254,7 @@ func TestTenantsAreIsolated(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := assertProblem(t, w, http.StatusNotFound, "not-found")
-			assert.Equal(t, "No such account, hold, product or order for your tenant.", p["detail"], "the same 404 as for what does not exist")
+			assert.Equal(t, "No such account, hold, product, order, webhook endpoint or delivery for your tenant.", p["detail"], "the same 404 as for what does not exist")
 		})
 	}
 	assert.Equal(t, before, h.ledgerSnapshot([]string{"shared-user"}, []string{hold}))

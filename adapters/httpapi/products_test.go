@@ -110,7 +110,7 @@ func TestProductsAreScopedAndTenantPrivate(t *testing.T) {
 	// Another tenant sees none of it, and its own id space is separate.
 	assert.Empty(t, ids(h.must(h.get("/v1/products", withKey(h.keyB)), http.StatusOK)))
 	p := assertProblem(t, h.get("/v1/products/pack-100", withKey(h.keyB)), http.StatusNotFound, "not-found")
-	assert.Equal(t, "No such account, hold, product or order for your tenant.", p["detail"])
+	assert.Equal(t, "No such account, hold, product, order, webhook endpoint or delivery for your tenant.", p["detail"])
 	assertProblem(t, h.patch("/v1/products/pack-100", `{"active":false}`, withKey(h.keyB)), http.StatusNotFound, "not-found")
 	h.must(h.post("/v1/products", pack100, withKey(h.keyB)), http.StatusCreated)
 	assert.Equal(t, "renamed", h.must(h.get("/v1/products/pack-100"), http.StatusOK)["name"])
