@@ -127,7 +127,9 @@ type SendResult struct {
 }
 
 // Delivered reports whether the endpoint took the event (a 2xx answer).
-func (r SendResult) Delivered() bool { return r.Err == nil && r.StatusCode >= 200 && r.StatusCode < 300 }
+func (r SendResult) Delivered() bool {
+	return r.Err == nil && r.StatusCode >= 200 && r.StatusCode < 300
+}
 
 // WebhookSender POSTs signed messages to endpoints (Standard Webhooks).
 type WebhookSender interface {

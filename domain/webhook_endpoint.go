@@ -193,7 +193,7 @@ func (e *WebhookEndpoint) URL() string           { return e.url }
 func (e *WebhookEndpoint) Events() []EventType { return slices.Clone(e.events) }
 
 // Secret signs the endpoint's deliveries. Shown to the tenant once, at creation.
-func (e *WebhookEndpoint) Secret() string     { return e.secret }
+func (e *WebhookEndpoint) Secret() string       { return e.secret }
 func (e *WebhookEndpoint) CreatedAt() time.Time { return e.createdAt }
 
 // Receives reports whether the endpoint wants events of type t.

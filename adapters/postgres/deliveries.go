@@ -151,7 +151,9 @@ func (s *DeliveryStore) Claim(ctx context.Context, now time.Time, lease time.Dur
 	if err := s.db.NewRaw(claimDeliveriesSQL, now, limit, now.Add(lease)).Scan(ctx, &rows); err != nil {
 		return nil, translate(err, "claim webhook deliveries")
 	}
-	slices.SortFunc(rows, func(a, b claimedDeliveryRow) int { return cmp.Or(a.WasDue.Compare(b.WasDue), cmp.Compare(a.Seq, b.Seq)) })
+	slices.SortFunc(rows, func(a, b claimedDeliveryRow) int {
+		return cmp.Or(a.WasDue.Compare(b.WasDue), cmp.Compare(a.Seq, b.Seq))
+	})
 	out := make([]application.ClaimedDelivery, 0, len(rows))
 	for _, r := range rows {
 		d, err := r.toDomain()
