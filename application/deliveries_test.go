@@ -83,7 +83,9 @@ type deliveryHarness struct {
 
 type senderFunc func(application.WebhookMessage) application.SendResult
 
-func (f senderFunc) Send(_ context.Context, m application.WebhookMessage) application.SendResult { return f(m) }
+func (f senderFunc) Send(_ context.Context, m application.WebhookMessage) application.SendResult {
+	return f(m)
+}
 
 func newDeliveryHarness(t *testing.T, clock application.Clock, cfg application.DeliveriesConfig, send senderFunc) *deliveryHarness {
 	t.Helper()
