@@ -57,6 +57,8 @@ type harness struct {
 	onExchange func(r *http.Request, body string, w *httptest.ResponseRecorder)
 	// inbox keeps the webhooks the router receives, verified with webhookSecrets.
 	inbox *memory.WebhookInbox
+	// webhooks keeps webhook endpoints and their deliveries of store's events.
+	webhooks *memory.Webhooks
 }
 
 // ordersConfig is how the harness sells: through the fake gateway's store
@@ -97,6 +99,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	h.writeOnlyA = h.issueKey("alpha", domain.ScopeWrite)
 
 	h.inbox = memory.NewWebhookInbox()
+	h.webhooks = memory.NewWebhooks(store)
 	deps := httpapi.Deps{Accounts: h.accounts, Holds: h.holds, Catalog: h.catalog, Orders: h.orders, APIKeys: h.apiKeys, Clock: clock,
 		Webhooks:   application.NewWebhooks(newWebhookVerifier(), h.inbox, noSyncer{}, clock, application.WebhookConfig{}),
 		Logger:     slog.New(slog.NewJSONHandler(h.logs, nil)),
@@ -110,6 +113,8 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		Reconciliations: application.NewReconciliationLog(h.reports),
 		Reports:         application.NewReports(store.Queries()),
 		Reversals:       application.NewReversals(store.UnitOfWork(), store.Queries(), clock, ids, reversalsConfig),
+		WebhookEndpoints: application.NewWebhookEndpoints(h.webhooks, h.webhooks, clock, ids,
+			application.WebhookEndpointsConfig{URLPolicy: domain.URLPolicy{AllowPrivate: false}}),
 	}
 	for _, o := range opts {
 		o(&deps, h)

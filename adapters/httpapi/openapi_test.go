@@ -17,6 +17,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -275,6 +276,34 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	h.get("/v1/reports/summary?from=2026-01-01T00:00:00Z&to=2026-01-01T00:00:00Z")
 	h.get("/v1/reports/summary?from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z", withKey(h.writeOnlyA))
 	h.get("/v1/reports/summary?from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z", withoutHeader("Authorization"))
+	// Webhook endpoints and their deliveries.
+	endpoint := h.must(h.post("/v1/webhook-endpoints", `{"url":"https://hooks.example.com/creditd","events":["order.paid","transaction.created"]}`,
+		withoutHeader("Idempotency-Key")), http.StatusCreated)["id"].(string)
+	h.post("/v1/webhook-endpoints", `{"url":"https://hooks.example.com/all"}`)
+	h.post("/v1/webhook-endpoints", `{"url":"http://hooks.example.com/x"}`)
+	h.post("/v1/webhook-endpoints", `{"url":"https://hooks.example.com/x","events":["order.shipped"]}`)
+	h.post("/v1/webhook-endpoints", `{"url":"https://hooks.example.com/x"}`, withKey(h.readOnlyA))
+	h.post("/v1/webhook-endpoints", `{"url":"https://hooks.example.com/x"}`, withHeader("Content-Type", "text/plain"))
+	h.post("/v1/webhook-endpoints", `{"url":"`+strings.Repeat("u", 70<<10)+`"}`)
+	h.post("/v1/webhook-endpoints", "", withStalledBody)
+	h.get("/v1/webhook-endpoints")
+	h.get("/v1/webhook-endpoints", withKey(h.writeOnlyA))
+	h.get("/v1/webhook-endpoints/" + endpoint)
+	h.get("/v1/webhook-endpoints/nope")
+	h.get("/v1/webhook-endpoints/" + uuid.NewString())
+	eventID := h.seedDelivery(endpoint)
+	h.get("/v1/webhook-endpoints/" + endpoint + "/deliveries?limit=1")
+	h.get("/v1/webhook-endpoints/" + endpoint + "/deliveries?status=failed")
+	h.get("/v1/webhook-endpoints/" + endpoint + "/deliveries?status=gone")
+	h.get("/v1/webhook-endpoints/" + endpoint + "/deliveries?cursor=nope")
+	h.post("/v1/webhook-endpoints/"+endpoint+"/deliveries/"+eventID+"/redeliver", "")
+	h.post("/v1/webhook-endpoints/"+endpoint+"/deliveries/"+uuid.NewString()+"/redeliver", "")
+	h.post("/v1/webhook-endpoints/"+endpoint+"/deliveries/nope/redeliver", "")
+	h.get("/v1/webhook-endpoints/" + endpoint + "/deliveries")
+	h.do(http.MethodDelete, "/v1/webhook-endpoints/"+endpoint, "")
+	h.do(http.MethodDelete, "/v1/webhook-endpoints/"+endpoint, "")
+	h.do(http.MethodDelete, "/v1/webhook-endpoints/nope", "", withKey(h.readOnlyA))
+
 	// PortOne unreachable, then refusing creditd's secret.
 	h.gateway.failWith(fmt.Errorf("read payment: %w", application.ErrUnavailable))
 	h.post("/v1/orders", `{"accountId":"buyer-1","productId":"pack-usd"}`)

@@ -76,6 +76,8 @@ type Deps struct {
 	Reports *application.Reports
 	// Reversals is optional: without it, /v1/transactions/{id}/reversals answers 404.
 	Reversals *application.Reversals
+	// WebhookEndpoints is optional: without it, /v1/webhook-endpoints answers 404.
+	WebhookEndpoints *application.WebhookEndpoints
 }
 
 // NewRouter builds the API. It panics on a missing required dependency or a
@@ -199,6 +201,17 @@ func NewRouter(deps Deps) *gin.Engine {
 		// that may read either (credits:read or orders:read) may read it.
 		r := &reportHandlers{reports: deps.Reports}
 		v1.GET("/reports/summary", requireAnyScope(domain.ScopeRead, domain.ScopeOrdersRead), r.summary)
+	}
+	if deps.WebhookEndpoints != nil {
+		w := &webhookEndpointHandlers{endpoints: deps.WebhookEndpoints}
+		readEvents := v1.Group("", requireScope(domain.ScopeEventsRead))
+		writeEvents := v1.Group("", requireScope(domain.ScopeEventsWrite))
+		writeEvents.POST("/webhook-endpoints", w.create)
+		readEvents.GET("/webhook-endpoints", w.list)
+		readEvents.GET("/webhook-endpoints/:endpointId", w.get)
+		writeEvents.DELETE("/webhook-endpoints/:endpointId", w.delete)
+		readEvents.GET("/webhook-endpoints/:endpointId/deliveries", w.deliveries)
+		writeEvents.POST("/webhook-endpoints/:endpointId/deliveries/:deliveryId/redeliver", w.redeliver)
 	}
 	return e
 }
