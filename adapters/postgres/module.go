@@ -28,6 +28,8 @@ var Module = fx.Module("postgres",
 		fx.Annotate(NewWebhookInbox, fx.As(new(application.WebhookInbox))),
 		fx.Annotate(NewAuditor, fx.As(new(application.Auditor))),
 		fx.Annotate(NewReconciliationStore, fx.As(new(application.ReconciliationReports))),
+		fx.Annotate(NewWebhookEndpointStore, fx.As(new(application.WebhookEndpointStore))),
+		fx.Annotate(NewDeliveryStore, fx.As(new(application.DeliveryStore))),
 	),
 	fx.Invoke(registerMetrics),
 )

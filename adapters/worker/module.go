@@ -12,13 +12,39 @@ import (
 
 // Module starts and stops the worker with the application, and registers its
 // metrics when a prometheus.Registerer is provided. When the Webhooks use
-// case is provided, it also processes the webhook inbox (InboxConfig).
+// case is provided, it also processes the webhook inbox (InboxConfig), and
+// when the Deliveries use case is, it delivers events (DeliveriesConfig).
 var Module = fx.Module("worker",
 	fx.Provide(New),
 	fx.Invoke(func(lc fx.Lifecycle, w *Worker) { lc.Append(fx.StartStopHook(w.Start, w.Stop)) }),
 	fx.Invoke(registerMetrics),
 	fx.Invoke(startInbox),
+	fx.Invoke(startDeliveries),
 )
+
+type deliveriesParams struct {
+	fx.In
+	Lifecycle  fx.Lifecycle
+	Config     DeliveriesConfig        `optional:"true"`
+	Deliveries *application.Deliveries `optional:"true"`
+	Clock      application.Clock
+	Log        *slog.Logger
+	Registerer prometheus.Registerer `optional:"true"`
+}
+
+// startDeliveries fans the events outbox out and delivers to webhook
+// endpoints when the Deliveries use case is provided.
+func startDeliveries(p deliveriesParams) error {
+	if p.Deliveries == nil {
+		return nil
+	}
+	w := NewDeliveries(p.Config, p.Deliveries, p.Clock, p.Log)
+	if err := register(p.Registerer, "webhook delivery", w.Collectors()); err != nil {
+		return err
+	}
+	p.Lifecycle.Append(fx.StartStopHook(w.Start, w.Stop))
+	return nil
+}
 
 type inboxParams struct {
 	fx.In

@@ -15,8 +15,10 @@ import (
 	"github.com/creditd/creditd/adapters/portone"
 	"github.com/creditd/creditd/adapters/postgres"
 	"github.com/creditd/creditd/adapters/system"
+	"github.com/creditd/creditd/adapters/webhooksender"
 	"github.com/creditd/creditd/adapters/worker"
 	"github.com/creditd/creditd/application"
+	"github.com/creditd/creditd/domain"
 )
 
 // Options is the whole service graph, for serve and for tests (fx.ValidateApp, fxtest).
@@ -41,6 +43,10 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 			httpapi.ServerConfig{Addr: cfg.Addr, ReadTimeout: cfg.HTTPReadTimeout, WriteTimeout: cfg.HTTPWriteTimeout,
 				IdleTimeout: cfg.HTTPIdleTimeout},
 			worker.Config{Interval: cfg.SweepInterval, Batch: cfg.SweepBatch},
+			// Events to tenants' webhook endpoints.
+			worker.DeliveriesConfig{PollInterval: cfg.EventsPollInterval},
+			cfg.Deliveries(),
+			application.WebhookEndpointsConfig{URLPolicy: domain.URLPolicy{AllowPrivate: cfg.EventsAllowPrivateURLs}},
 		),
 		fx.Provide(
 			fx.Annotate(func() system.Clock { return system.Clock{} }, fx.As(new(application.Clock))),
@@ -60,6 +66,11 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 			application.NewReconciliationLog,
 			application.NewReports,
 			application.NewReversals,
+			application.NewWebhookEndpoints,
+			application.NewDeliveries,
+			fx.Annotate(func() *webhooksender.Sender {
+				return webhooksender.New(webhooksender.Config{AllowPrivate: cfg.EventsAllowPrivateURLs, UserAgent: "creditd/" + Version()})
+			}, fx.As(new(application.WebhookSender))),
 			func() application.ReversalsConfig { return application.ReversalsConfig{Shortfall: cfg.Shortfall()} },
 			// Scheduled reconciliation runs take turns across replicas under
 			// a PostgreSQL advisory lock.

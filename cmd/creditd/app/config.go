@@ -21,6 +21,7 @@ import (
 	"github.com/creditd/creditd/adapters/httpapi"
 	"github.com/creditd/creditd/adapters/portone"
 	"github.com/creditd/creditd/adapters/postgres"
+	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
 	"github.com/jackc/pgx/v5"
 )
@@ -64,6 +65,21 @@ type Config struct {
 	RefundShortfallPolicy string `env:"CREDITD_REFUND_SHORTFALL_POLICY" envDefault:"debt"`
 	// WebhookPollInterval is how often an idle worker looks at the webhook inbox.
 	WebhookPollInterval time.Duration `env:"CREDITD_WEBHOOK_POLL_INTERVAL" envDefault:"1s"`
+
+	// Events to tenants' webhook endpoints (application.Deliveries).
+	EventsAllowPrivateURLs bool          `env:"EVENTS_ALLOW_PRIVATE_URLS" envDefault:"false"`
+	EventsPollInterval     time.Duration `env:"EVENTS_POLL_INTERVAL" envDefault:"1s"`
+	EventsDeliveryTimeout  time.Duration `env:"EVENTS_DELIVERY_TIMEOUT"`
+	EventsRetryWindow      time.Duration `env:"EVENTS_RETRY_WINDOW"`
+	EventsBackoffBase      time.Duration `env:"EVENTS_BACKOFF_BASE"`
+	EventsBackoffCap       time.Duration `env:"EVENTS_BACKOFF_CAP"`
+	EventsRetention        time.Duration `env:"EVENTS_RETENTION"`
+}
+
+// Deliveries are the delivery use case's settings.
+func (c Config) Deliveries() application.DeliveriesConfig {
+	return application.DeliveriesConfig{Timeout: c.EventsDeliveryTimeout, RetryWindow: c.EventsRetryWindow, BackoffBase: c.EventsBackoffBase,
+		BackoffCap: c.EventsBackoffCap, Retention: c.EventsRetention}
 }
 
 // Shortfall is RefundShortfallPolicy, parsed (LoadConfig has checked it).
@@ -94,8 +110,17 @@ func defaults() Config {
 		HTTPIdleTimeout:    httpapi.DefaultIdleTimeout,
 		HTTPRequestTimeout: httpapi.DefaultRequestTimeout,
 		PortOneAPIURL:      portone.DefaultBaseURL,
+		// Events.
+		EventsDeliveryTimeout: application.DefaultDeliveryTimeout,
+		EventsRetryWindow:     application.DefaultDeliveryRetryWindow,
+		EventsBackoffBase:     application.DefaultDeliveryBackoffBase,
+		EventsBackoffCap:      application.DefaultDeliveryBackoffCap,
+		EventsRetention:       application.DefaultDeliveryRetention,
 	}
 }
+
+// minEventsRetryWindow is the issue's promise: deliveries are retried for at least 3 days.
+const minEventsRetryWindow = 72 * time.Hour
 
 // maxReconcileWindow bounds a scheduled run's lookback: every run lists
 // every payment of its window from PortOne, so a longer one costs PortOne
@@ -148,6 +173,7 @@ func LoadConfig(environment map[string]string) (Config, error) {
 	if cfg.WebhookPollInterval < 0 || cfg.WebhookPollInterval > time.Hour {
 		errs = append(errs, fmt.Errorf("CREDITD_WEBHOOK_POLL_INTERVAL %s must be between 0 (off) and 1h", cfg.WebhookPollInterval))
 	}
+	errs = append(errs, checkEvents(cfg)...)
 	if err := cfg.PortOneWebhookSecrets.check(); err != nil {
 		errs = append(errs, fmt.Errorf("PORTONE_WEBHOOK_SECRETS: %w", err))
 	}
@@ -194,6 +220,30 @@ func LoadConfig(environment map[string]string) (Config, error) {
 		return Config{}, fmt.Errorf("configuration: %w", errors.Join(errs...))
 	}
 	return cfg, nil
+}
+
+// checkEvents bounds the delivery settings.
+func checkEvents(cfg Config) []error {
+	var errs []error
+	if cfg.EventsPollInterval < 0 || cfg.EventsPollInterval > time.Hour {
+		errs = append(errs, fmt.Errorf("EVENTS_POLL_INTERVAL %s must be between 0 (off) and 1h", cfg.EventsPollInterval))
+	}
+	if cfg.EventsDeliveryTimeout < time.Second || cfg.EventsDeliveryTimeout > time.Minute {
+		errs = append(errs, fmt.Errorf("EVENTS_DELIVERY_TIMEOUT %s must be between 1s and 1m", cfg.EventsDeliveryTimeout))
+	}
+	if cfg.EventsRetryWindow < minEventsRetryWindow || cfg.EventsRetryWindow > 30*24*time.Hour {
+		errs = append(errs, fmt.Errorf("EVENTS_RETRY_WINDOW %s must be between %s (3 days) and 720h", cfg.EventsRetryWindow, minEventsRetryWindow))
+	}
+	if cfg.EventsBackoffBase < time.Second || cfg.EventsBackoffBase > time.Hour {
+		errs = append(errs, fmt.Errorf("EVENTS_BACKOFF_BASE %s must be between 1s and 1h", cfg.EventsBackoffBase))
+	}
+	if cfg.EventsBackoffCap < cfg.EventsBackoffBase || cfg.EventsBackoffCap > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("EVENTS_BACKOFF_CAP %s must be between EVENTS_BACKOFF_BASE (%s) and 24h", cfg.EventsBackoffCap, cfg.EventsBackoffBase))
+	}
+	if cfg.EventsRetention < time.Hour || cfg.EventsRetention > 365*24*time.Hour {
+		errs = append(errs, fmt.Errorf("EVENTS_RETENTION %s must be between 1h and 8760h", cfg.EventsRetention))
+	}
+	return errs
 }
 
 // checkPortOne wants every PortOne setting or none, and never echoes a secret.
