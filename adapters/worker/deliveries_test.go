@@ -19,7 +19,9 @@ import (
 
 type sendFunc func(application.WebhookMessage) application.SendResult
 
-func (f sendFunc) Send(_ context.Context, m application.WebhookMessage) application.SendResult { return f(m) }
+func (f sendFunc) Send(_ context.Context, m application.WebhookMessage) application.SendResult {
+	return f(m)
+}
 
 // TestDeliveriesPollFansOutDeliversAndMeasures: one poll moves the outbox,
 // delivers what is due batch after batch, counts attempts by outcome,
