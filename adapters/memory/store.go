@@ -4,8 +4,10 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/creditd/creditd/application"
@@ -266,4 +268,20 @@ func (r eventRepo) Append(_ context.Context, events ...application.Event) error 
 		r.tx.events.put(e.ID, eventRecord{seq: *r.tx.seq, event: e})
 	}
 	return nil
+}
+
+// Events reads the outbox as committed, in the order events were written.
+func (s *Store) Events() []application.Event {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var recs []eventRecord
+	for _, r := range s.data.events.rows {
+		recs = append(recs, r)
+	}
+	slices.SortFunc(recs, func(a, b eventRecord) int { return cmp.Compare(a.seq, b.seq) })
+	out := make([]application.Event, len(recs))
+	for i, r := range recs {
+		out[i] = r.event
+	}
+	return out
 }
