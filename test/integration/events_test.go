@@ -6,9 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -156,4 +158,114 @@ func TestConcurrentChangesPublishOneEventEachInOrder(t *testing.T) {
 	}
 	t.Logf("%d transactions, %d balance.low, %d balance.depleted", len(txIDs), total, len(depleted))
 	l.requireSound(t)
+}
+
+// TestLotsExpiringTellsOfEachLotOnce: four replicas sweep at once, in small
+// batches; every lot expiring within the tenant's notice is named by
+// exactly one lots.expiring event, no other lot is, and lengthening the
+// notice tells of the lots it now covers, once.
+func TestLotsExpiringTellsOfEachLotOnce(t *testing.T) {
+	t.Parallel()
+	l := newLedger(t, system.Clock{})
+	key, err := l.keys.Create(context.Background(), mustTenant(t, "acme"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts, settings := publishingAccounts(t, l)
+	now := time.Now()
+	soon, later := map[string]bool{}, map[string]bool{}
+	for i := range 40 {
+		acct, _ := domain.ParseAccountID(fmt.Sprintf("user-%d", i%13))
+		in := []time.Duration{48 * time.Hour, 20 * 24 * time.Hour, 90 * 24 * time.Hour}[i%3]
+		expires := now.Add(in)
+		tx, _, err := accounts.Grant(context.Background(), application.GrantCommand{Tenant: key.Tenant, Account: acct,
+			Amount: domain.MustCredits("5"), Source: domain.LotBonus, Priority: domain.DefaultLotPriority, ExpiresAt: &expires}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := grantedLot(t, tx)
+		switch i % 3 {
+		case 0:
+			soon[id] = true
+		case 1:
+			later[id] = true
+		}
+	}
+	sweepConcurrently := func() {
+		var wg sync.WaitGroup
+		for range 4 {
+			notices := application.NewLotNotices(postgres.NewLotNoticeStore(l.db), system.UUIDv7{}, system.Clock{})
+			wg.Go(func() {
+				for {
+					s, err := notices.Sweep(context.Background(), 3)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if s.Due < 3 {
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	told := func() map[string]int {
+		out := map[string]int{}
+		for _, ev := range readOutbox(t, l) {
+			if ev.Type != "lots.expiring" {
+				continue
+			}
+			var d application.LotsData
+			if err := json.Unmarshal(ev.Data, &d); err != nil {
+				t.Fatal(err)
+			}
+			if d.AccountID != ev.Account || len(d.Lots) == 0 {
+				t.Fatalf("event of %s: %+v", ev.Account, d)
+			}
+			for _, lot := range d.Lots {
+				out[lot.LotID]++
+			}
+		}
+		return out
+	}
+	sweepConcurrently()
+	if got := told(); !sameLots(got, soon) {
+		t.Fatalf("told of %v, want each of %v once", got, soon)
+	}
+	if _, err := settings.ChangeTenant(context.Background(), key.Tenant, application.TenantSettings{LotsExpiringNotice: 30 * 24 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	sweepConcurrently()
+	for id := range later {
+		soon[id] = true
+	}
+	if got := told(); !sameLots(got, soon) {
+		t.Fatalf("after lengthening the notice, told of %v, want each of %v once", got, soon)
+	}
+	l.requireSound(t)
+}
+
+func sameLots(told map[string]int, want map[string]bool) bool {
+	if len(told) != len(want) {
+		return false
+	}
+	for id, n := range told {
+		if n != 1 || !want[id] {
+			return false
+		}
+	}
+	return true
+}
+
+// grantedLot is the lot a grant created, from its posting.
+func grantedLot(t *testing.T, tx domain.Transaction) string {
+	t.Helper()
+	for _, p := range tx.Postings() {
+		if !p.IsSystem() && !p.IsDebt() {
+			return p.Lot.String()
+		}
+	}
+	t.Fatalf("grant %s names no lot", tx.ID())
+	return ""
 }

@@ -52,6 +52,7 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 				return application.Metered(application.Publishing(u, ids, clock, settings), m)
 			},
 			application.NewSettings,
+			application.NewLotNotices,
 			application.NewAccounts,
 			application.NewHolds,
 			application.NewCatalog,
