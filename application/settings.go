@@ -80,6 +80,16 @@ func (s *Settings) Tenant(ctx context.Context, tenant domain.TenantID) (TenantSe
 	return got, nil
 }
 
+// Current reads a tenant's settings as stored now, for those who asked to see them.
+func (s *Settings) Current(ctx context.Context, tenant domain.TenantID) (TenantSettings, error) {
+	got, err := s.store.Get(ctx, tenant)
+	if err != nil {
+		return TenantSettings{}, err
+	}
+	s.remember(tenant, got, s.clock.Now())
+	return got, nil
+}
+
 // ChangeTenant stores a tenant's settings.
 func (s *Settings) ChangeTenant(ctx context.Context, tenant domain.TenantID, to TenantSettings) (TenantSettings, error) {
 	if err := to.Validate(); err != nil {

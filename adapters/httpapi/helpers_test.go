@@ -110,6 +110,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		Reconciliations: application.NewReconciliationLog(h.reports),
 		Reports:         application.NewReports(store.Queries()),
 		Reversals:       application.NewReversals(store.UnitOfWork(), store.Queries(), clock, ids, reversalsConfig),
+		Settings:        application.NewSettings(store.Settings(), clock),
 	}
 	for _, o := range opts {
 		o(&deps, h)
@@ -168,7 +169,7 @@ func (stalledReader) Read([]byte) (int, error) {
 }
 
 // do sends a request as tenant alpha; POSTs get a JSON content type and a
-// fresh Idempotency-Key, PATCHes a JSON content type, unless options say otherwise.
+// fresh Idempotency-Key, PATCHes and PUTs a JSON content type, unless options say otherwise.
 func (h *harness) do(method, path, body string, opts ...reqOption) *httptest.ResponseRecorder {
 	h.t.Helper()
 	var rd io.Reader
@@ -181,7 +182,7 @@ func (h *harness) do(method, path, body string, opts ...reqOption) *httptest.Res
 		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("Idempotency-Key", fmt.Sprintf("key-%d", h.idemCounter.Add(1)))
 	}
-	if method == http.MethodPatch {
+	if method == http.MethodPatch || method == http.MethodPut {
 		r.Header.Set("Content-Type", "application/json")
 	}
 	for _, o := range opts {
@@ -203,6 +204,11 @@ func (h *harness) get(path string, opts ...reqOption) *httptest.ResponseRecorder
 func (h *harness) post(path, body string, opts ...reqOption) *httptest.ResponseRecorder {
 	h.t.Helper()
 	return h.do(http.MethodPost, path, body, opts...)
+}
+
+func (h *harness) put(path, body string, opts ...reqOption) *httptest.ResponseRecorder {
+	h.t.Helper()
+	return h.do(http.MethodPut, path, body, opts...)
 }
 
 // must asserts the status and returns the decoded JSON body.

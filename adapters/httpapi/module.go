@@ -41,12 +41,14 @@ type routerParams struct {
 	Reports *application.Reports `optional:"true"`
 	// Reversals serves /v1/transactions/{transactionId}/reversals when provided.
 	Reversals *application.Reversals `optional:"true"`
+	// Settings serves the event settings routes when provided.
+	Settings *application.Settings `optional:"true"`
 }
 
 func newRouterFx(p routerParams) *gin.Engine {
 	return NewRouter(Deps{Accounts: p.Accounts, Holds: p.Holds, Catalog: p.Catalog, Orders: p.Orders, APIKeys: p.APIKeys, Clock: p.Clock, Logger: p.Logger,
 		Registerer: p.Registerer, Gatherer: p.Gatherer, Config: p.Config, Readiness: p.Readiness, Webhooks: p.Webhooks,
-		Reconciliations: p.Reconciliations, Reports: p.Reports, Reversals: p.Reversals})
+		Reconciliations: p.Reconciliations, Reports: p.Reports, Reversals: p.Reversals, Settings: p.Settings})
 }
 
 type serverParams struct {
