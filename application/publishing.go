@@ -19,8 +19,10 @@ import (
 //
 // A crossing is judged under the wallet's lock, from the available credits
 // the unit found to those it left, so concurrent spends fire balance.low once
-// per crossing. The tenant's default threshold is read (through settings'
-// cache) before the unit of work starts, for the tenants its scope names.
+// per crossing. The tenant's default threshold, and which events its
+// endpoints receive, are read (through settings' cache) before the unit of
+// work starts, for the tenants its scope names; events no endpoint receives
+// are not written.
 func Publishing(uow UnitOfWork, ids IDGenerator, clock Clock, settings *Settings) UnitOfWork {
 	return publishingUnitOfWork{uow: uow, ids: ids, clock: clock, settings: settings}
 }
@@ -33,12 +35,12 @@ type publishingUnitOfWork struct {
 }
 
 func (p publishingUnitOfWork) WithinTx(ctx context.Context, scope Scope, fn func(ctx context.Context, r Repos) error) error {
-	thresholds, err := p.tenantThresholds(ctx, scope)
+	tenants, err := p.tenants(ctx, scope)
 	if err != nil {
 		return err
 	}
 	return p.uow.WithinTx(ctx, scope, func(ctx context.Context, r Repos) error {
-		pub := &publisher{ids: p.ids, now: p.clock.Now(), thresholds: thresholds, wallets: map[domain.WalletID]*watchedWallet{},
+		pub := &publisher{ids: p.ids, now: p.clock.Now(), tenants: tenants, wallets: map[domain.WalletID]*watchedWallet{},
 			holds: map[domain.HoldID]domain.HoldStatus{}, orders: map[domain.PaymentID]orderState{}}
 		events := r.Events
 		r.Ledger = publishingLedger{r.Ledger, pub}
@@ -56,19 +58,18 @@ func (p publishingUnitOfWork) WithinTx(ctx context.Context, scope Scope, fn func
 	})
 }
 
-// tenantThresholds are the default low-balance thresholds of the tenants
-// the scope names.
-func (p publishingUnitOfWork) tenantThresholds(ctx context.Context, scope Scope) (map[domain.TenantID]domain.Credits, error) {
-	out := make(map[domain.TenantID]domain.Credits, 1)
+// tenants are what the units of work need to know of the tenants the scope names.
+func (p publishingUnitOfWork) tenants(ctx context.Context, scope Scope) (map[domain.TenantID]tenantEvents, error) {
+	out := make(map[domain.TenantID]tenantEvents, 1)
 	add := func(t domain.TenantID) error {
 		if _, ok := out[t]; ok {
 			return nil
 		}
-		s, err := p.settings.Tenant(ctx, t)
+		te, err := p.settings.events(ctx, t)
 		if err != nil {
 			return fmt.Errorf("read the event settings of the tenant: %w", err)
 		}
-		out[t] = s.LowBalanceThreshold
+		out[t] = te
 		return nil
 	}
 	for _, w := range scope.Wallets {
@@ -87,10 +88,10 @@ func (p publishingUnitOfWork) tenantThresholds(ctx context.Context, scope Scope)
 // publisher collects one run of a unit of work's events, in the order their
 // changes were made; balance events come last, once the unit is done.
 type publisher struct {
-	ids        IDGenerator
-	now        time.Time // when the unit ran: the time of events that are not transactions
-	thresholds map[domain.TenantID]domain.Credits
-	events     []Event
+	ids     IDGenerator
+	now     time.Time // when the unit ran: the time of events that are not transactions
+	tenants map[domain.TenantID]tenantEvents
+	events  []Event
 
 	wallets map[domain.WalletID]*watchedWallet
 	order   []domain.WalletID // wallets in the order the unit locked them
@@ -110,7 +111,17 @@ type orderState struct {
 	cancelled int64
 }
 
+// wants says whether an event is to be written: one of a tenant the scope
+// did not name (none should be) is, to be safe.
+func (p *publisher) wants(tenant domain.TenantID, typ domain.EventType) bool {
+	t, ok := p.tenants[tenant]
+	return !ok || t.wants(typ)
+}
+
 func (p *publisher) add(typ domain.EventType, tenant domain.TenantID, account domain.AccountID, at time.Time, data any) {
+	if !p.wants(tenant, typ) {
+		return
+	}
 	p.events = append(p.events, Event{ID: p.ids.NewID(), Type: typ, Tenant: tenant, Account: account, OccurredAt: at, Data: data})
 }
 
@@ -134,7 +145,7 @@ func (p *publisher) judgeBalances() {
 			Available: after.String(), TransactionID: transactionIDText(ww.lastTx)}
 		threshold := w.LowBalanceThreshold()
 		if threshold.IsZero() {
-			threshold = p.thresholds[w.Tenant()]
+			threshold = p.tenants[w.Tenant()].settings.LowBalanceThreshold
 		}
 		if threshold.IsPositive() && ww.before.Cmp(threshold) >= 0 && after.Cmp(threshold) < 0 {
 			low := data
@@ -170,6 +181,9 @@ func (l publishingLedger) Append(ctx context.Context, txs ...domain.Transaction)
 		id := t.ID()
 		if ww, ok := l.p.wallets[t.Wallet()]; ok {
 			ww.lastTx = &id
+		}
+		if !l.p.wants(t.Tenant(), domain.EventTransactionCreated) {
+			continue
 		}
 		data := TransactionData{TransactionID: id.String(), AccountID: t.AccountID().String(), Type: t.Type().String(),
 			Amount: t.Amount().String(), BalanceAfter: t.BalanceAfter().String(), CreatedAt: t.CreatedAt()}

@@ -1,6 +1,7 @@
 package application_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,17 +17,28 @@ import (
 type publishingEnv struct {
 	*env
 	settings *application.Settings
+	subs     *fakeSubscriptions
+}
+
+// fakeSubscriptions answers what its test set; nil types and not all: nothing is wanted.
+type fakeSubscriptions struct {
+	all   bool
+	types []domain.EventType
+}
+
+func (f *fakeSubscriptions) Subscribed(context.Context, domain.TenantID) (bool, []domain.EventType, error) {
+	return f.all, f.types, nil
 }
 
 func newPublishingEnv(t *testing.T) *publishingEnv {
-	e := newEnv(t)
-	ensureTenant(e)
-	settings := application.NewSettings(e.store.Settings(), e.clock)
-	uow := application.Publishing(e.store.UnitOfWork(), e.ids, e.clock, settings)
+	e := &publishingEnv{env: newEnv(t), subs: &fakeSubscriptions{all: true}}
+	ensureTenant(e.env)
+	e.settings = application.NewSettings(e.store.Settings(), e.subs, e.clock)
+	uow := application.Publishing(e.store.UnitOfWork(), e.ids, e.clock, e.settings)
 	e.accounts = application.NewAccounts(uow, e.store.Queries(), e.clock, e.ids)
 	e.holds = application.NewHolds(uow, e.store.Queries(), e.clock, e.ids)
 	e.expiry = application.NewExpiry(uow, e.store.Queries(), e.clock, e.ids)
-	return &publishingEnv{env: e, settings: settings}
+	return e
 }
 
 // events lists the outbox as "type account detail", detail being the
@@ -191,7 +203,7 @@ func TestOrderEventsFollowTheOrder(t *testing.T) {
 	s := newShop(t)
 	ensureTenant(s.env)
 	pe := &publishingEnv{env: s.env}
-	uow := application.Publishing(s.store.UnitOfWork(), s.ids, s.clock, application.NewSettings(s.store.Settings(), s.clock))
+	uow := application.Publishing(s.store.UnitOfWork(), s.ids, s.clock, application.NewSettings(s.store.Settings(), nil, s.clock))
 	s.orders = application.NewOrders(uow, s.store.Queries(), fakeProducts{map[domain.ProductID]*domain.Product{s.pack.ID(): s.pack}},
 		s.gateway, s.clock, s.ids, application.OrdersConfig{Checkout: application.Checkout{StoreID: testStore, ChannelKey: "channel"},
 			CancelRejected: true, Shortfall: domain.ShortfallDebt})
@@ -234,4 +246,30 @@ func TestOrderEventsFollowTheOrder(t *testing.T) {
 	if d := s.store.Events()[0].Data.(application.OrderData); d.VirtualAccount == nil || d.VirtualAccount.AccountNumber != "110-1" {
 		t.Fatalf("order.awaiting_deposit payload %+v", d)
 	}
+}
+
+// TestOnlyEventsSomeEndpointReceivesAreWritten: a tenant without endpoints
+// writes nothing to the outbox; once an endpoint wants balance.low (and the
+// cache is told), only that is written; other replicas would see the change
+// within the cache's life.
+func TestOnlyEventsSomeEndpointReceivesAreWritten(t *testing.T) {
+	e := newPublishingEnv(t)
+	e.subs.all = false
+	e.setThreshold("alice", "50")
+	e.grant("alice", "100")
+	e.mustSpend("alice", "60")
+	e.wantEvents()
+
+	e.subs.types = []domain.EventType{domain.EventBalanceLow}
+	e.mustSpend("alice", "1") // the cache still says nothing is wanted
+	e.wantEvents()
+	e.settings.Forget(e.tenant)
+	e.grant("alice", "100")    // 139
+	e.mustSpend("alice", "90") // 49
+	e.wantEvents("balance.low alice 49")
+
+	e.subs.all = true
+	e.clock.Advance(time.Minute) // the cache has expired
+	e.mustSpend("alice", "1")
+	e.wantEvents("balance.low alice 49", "transaction.created alice SPEND 1")
 }

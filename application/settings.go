@@ -3,6 +3,7 @@ package application
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -42,42 +43,80 @@ func (s TenantSettings) Validate() error {
 // after another replica changed them.
 const settingsTTL = 5 * time.Second
 
-// Settings reads and changes tenants' event settings. Reads are cached for
-// settingsTTL, so the units of work that judge balance.low do not read them
-// from the database each time; a change made here is seen here at once.
+// Subscriptions say which events a tenant's webhook endpoints receive:
+// events nobody receives are not written at all, so a tenant without
+// endpoints pays nothing for them on its spends.
+type Subscriptions interface {
+	// Subscribed reports whether some live endpoint of the tenant receives
+	// every event type, and else the types its live endpoints receive.
+	Subscribed(ctx context.Context, tenant domain.TenantID) (all bool, types []domain.EventType, err error)
+}
+
+// Settings reads and changes tenants' event settings, and knows which events
+// their endpoints want. Both are cached for settingsTTL, so units of work do
+// not read them from the database each time; a change made through this
+// Settings (or announced to it with Forget) is seen here at once, and by
+// other replicas within settingsTTL.
 type Settings struct {
 	store TenantSettingsStore
+	subs  Subscriptions // nil: every event is wanted
 	clock Clock
 
 	mu    sync.Mutex
-	cache map[domain.TenantID]cachedSettings // one entry per tenant: tenants are few, made by operators
+	cache map[domain.TenantID]tenantEvents // one entry per tenant: tenants are few, made by operators
 }
 
-type cachedSettings struct {
+// tenantEvents is what units of work need to know of a tenant.
+type tenantEvents struct {
 	settings TenantSettings
+	all      bool // every event type is wanted
+	wanted   []domain.EventType
 	readAt   time.Time
 }
 
-// NewSettings serves the settings kept in store.
-func NewSettings(store TenantSettingsStore, clock Clock) *Settings {
-	return &Settings{store: store, clock: clock, cache: map[domain.TenantID]cachedSettings{}}
+func (t tenantEvents) wants(typ domain.EventType) bool { return t.all || slices.Contains(t.wanted, typ) }
+
+// NewSettings serves the settings kept in store; subs, when nil, wants every event.
+func NewSettings(store TenantSettingsStore, subs Subscriptions, clock Clock) *Settings {
+	return &Settings{store: store, subs: subs, clock: clock, cache: map[domain.TenantID]tenantEvents{}}
 }
 
 // Tenant reads a tenant's settings, at most settingsTTL old.
 func (s *Settings) Tenant(ctx context.Context, tenant domain.TenantID) (TenantSettings, error) {
+	t, err := s.events(ctx, tenant)
+	return t.settings, err
+}
+
+// events reads what units of work need to know of a tenant, at most settingsTTL old.
+func (s *Settings) events(ctx context.Context, tenant domain.TenantID) (tenantEvents, error) {
 	now := s.clock.Now()
 	s.mu.Lock()
 	c, ok := s.cache[tenant]
 	s.mu.Unlock()
 	if ok && now.Sub(c.readAt) < settingsTTL && !now.Before(c.readAt) {
-		return c.settings, nil
+		return c, nil
 	}
 	got, err := s.store.Get(ctx, tenant)
 	if err != nil {
-		return TenantSettings{}, err
+		return tenantEvents{}, err
 	}
-	s.remember(tenant, got, now)
-	return got, nil
+	t := tenantEvents{settings: got, all: true, readAt: now}
+	if s.subs != nil {
+		if t.all, t.wanted, err = s.subs.Subscribed(ctx, tenant); err != nil {
+			return tenantEvents{}, fmt.Errorf("read which events the tenant's endpoints receive: %w", err)
+		}
+	}
+	s.mu.Lock()
+	s.cache[tenant] = t
+	s.mu.Unlock()
+	return t, nil
+}
+
+// Forget drops what is cached of a tenant, when its endpoints changed.
+func (s *Settings) Forget(tenant domain.TenantID) {
+	s.mu.Lock()
+	delete(s.cache, tenant)
+	s.mu.Unlock()
 }
 
 // Current reads a tenant's settings as stored now, for those who asked to see them.
@@ -86,7 +125,7 @@ func (s *Settings) Current(ctx context.Context, tenant domain.TenantID) (TenantS
 	if err != nil {
 		return TenantSettings{}, err
 	}
-	s.remember(tenant, got, s.clock.Now())
+	s.Forget(tenant)
 	return got, nil
 }
 
@@ -98,12 +137,6 @@ func (s *Settings) ChangeTenant(ctx context.Context, tenant domain.TenantID, to 
 	if err := s.store.Put(ctx, tenant, to); err != nil {
 		return TenantSettings{}, fmt.Errorf("store the event settings: %w", err)
 	}
-	s.remember(tenant, to, s.clock.Now())
+	s.Forget(tenant)
 	return to, nil
-}
-
-func (s *Settings) remember(tenant domain.TenantID, settings TenantSettings, at time.Time) {
-	s.mu.Lock()
-	s.cache[tenant] = cachedSettings{settings: settings, readAt: at}
-	s.mu.Unlock()
 }

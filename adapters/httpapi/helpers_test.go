@@ -110,7 +110,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		Reconciliations: application.NewReconciliationLog(h.reports),
 		Reports:         application.NewReports(store.Queries()),
 		Reversals:       application.NewReversals(store.UnitOfWork(), store.Queries(), clock, ids, reversalsConfig),
-		Settings:        application.NewSettings(store.Settings(), clock),
+		Settings:        application.NewSettings(store.Settings(), nil, clock),
 	}
 	for _, o := range opts {
 		o(&deps, h)

@@ -25,7 +25,7 @@ import (
 func publishingAccounts(t *testing.T, l *ledger) (*application.Accounts, *application.Settings) {
 	t.Helper()
 	clock, ids := system.Clock{}, system.UUIDv7{}
-	settings := application.NewSettings(postgres.NewSettingsStore(l.db), clock)
+	settings := application.NewSettings(postgres.NewSettingsStore(l.db), nil, clock)
 	uow := application.Publishing(postgres.NewUnitOfWork(l.db, postgres.Config{}, clock), ids, clock, settings)
 	return application.NewAccounts(uow, postgres.NewQueries(l.db, postgres.Config{}), clock, ids), settings
 }

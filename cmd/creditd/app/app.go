@@ -51,7 +51,9 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 				settings *application.Settings) application.UnitOfWork {
 				return application.Metered(application.Publishing(u, ids, clock, settings), m)
 			},
-			application.NewSettings,
+			func(store application.TenantSettingsStore, clock application.Clock) *application.Settings {
+				return application.NewSettings(store, nil, clock)
+			},
 			application.NewLotNotices,
 			application.NewAccounts,
 			application.NewHolds,
