@@ -74,7 +74,9 @@ type tenantEvents struct {
 	readAt   time.Time
 }
 
-func (t tenantEvents) wants(typ domain.EventType) bool { return t.all || slices.Contains(t.wanted, typ) }
+func (t tenantEvents) wants(typ domain.EventType) bool {
+	return t.all || slices.Contains(t.wanted, typ)
+}
 
 // NewSettings serves the settings kept in store; subs, when nil, wants every event.
 func NewSettings(store TenantSettingsStore, subs Subscriptions, clock Clock) *Settings {
