@@ -40,8 +40,7 @@ func (p publishingUnitOfWork) WithinTx(ctx context.Context, scope Scope, fn func
 		return err
 	}
 	return p.uow.WithinTx(ctx, scope, func(ctx context.Context, r Repos) error {
-		pub := &publisher{ids: p.ids, now: p.clock.Now(), tenants: tenants, wallets: map[domain.WalletID]*watchedWallet{},
-			holds: map[domain.HoldID]domain.HoldStatus{}, orders: map[domain.PaymentID]orderState{}}
+		pub := &publisher{ids: p.ids, now: p.clock.Now(), tenants: tenants, wallets: make(map[domain.WalletID]*watchedWallet, len(scope.Wallets))}
 		events := r.Events
 		r.Ledger = publishingLedger{r.Ledger, pub}
 		r.Wallets = publishingWallets{r.Wallets, pub}
@@ -95,15 +94,24 @@ type publisher struct {
 
 	wallets map[domain.WalletID]*watchedWallet
 	order   []domain.WalletID // wallets in the order the unit locked them
-	holds   map[domain.HoldID]domain.HoldStatus
-	orders  map[domain.PaymentID]orderState
+	// holds and orders are the statuses the unit found, made when first needed.
+	holds  map[domain.HoldID]domain.HoldStatus
+	orders map[domain.PaymentID]orderState
 }
 
 // watchedWallet is a wallet as the unit found it and as it last stored it.
 type watchedWallet struct {
 	before domain.Credits // available when the unit locked it
-	after  *domain.Wallet // as last saved; nil while unsaved
+	after  *savedWallet   // as last saved; nil while unsaved
 	lastTx *domain.TransactionID
+}
+
+// savedWallet is what a balance event needs of a wallet as it was saved.
+type savedWallet struct {
+	tenant                   domain.TenantID
+	account                  domain.AccountID
+	balance, held, available domain.Credits
+	threshold                domain.Credits // the account's own; zero: none
 }
 
 type orderState struct {
@@ -140,20 +148,24 @@ func (p *publisher) judgeBalances() {
 		if w == nil {
 			continue
 		}
-		after := w.Available()
-		data := BalanceData{AccountID: w.AccountID().String(), Balance: w.Balance().String(), Held: w.Held().String(),
-			Available: after.String(), TransactionID: transactionIDText(ww.lastTx)}
-		threshold := w.LowBalanceThreshold()
+		threshold := w.threshold
 		if threshold.IsZero() {
-			threshold = p.tenants[w.Tenant()].settings.LowBalanceThreshold
+			threshold = p.tenants[w.tenant].settings.LowBalanceThreshold
 		}
-		if threshold.IsPositive() && ww.before.Cmp(threshold) >= 0 && after.Cmp(threshold) < 0 {
-			low := data
-			low.Threshold = threshold.String()
-			p.add(domain.EventBalanceLow, w.Tenant(), w.AccountID(), p.now, low)
+		low := threshold.IsPositive() && ww.before.Cmp(threshold) >= 0 && w.available.Cmp(threshold) < 0
+		depleted := ww.before.IsPositive() && !w.available.IsPositive()
+		if !low && !depleted {
+			continue
 		}
-		if ww.before.IsPositive() && !after.IsPositive() {
-			p.add(domain.EventBalanceDepleted, w.Tenant(), w.AccountID(), p.now, data)
+		data := BalanceData{AccountID: w.account.String(), Balance: w.balance.String(), Held: w.held.String(),
+			Available: w.available.String(), TransactionID: transactionIDText(ww.lastTx)}
+		if low {
+			d := data
+			d.Threshold = threshold.String()
+			p.add(domain.EventBalanceLow, w.tenant, w.account, p.now, d)
+		}
+		if depleted {
+			p.add(domain.EventBalanceDepleted, w.tenant, w.account, p.now, data)
 		}
 	}
 }
@@ -223,7 +235,8 @@ func (r publishingWallets) Save(ctx context.Context, w *domain.Wallet) error {
 		return err
 	}
 	r.p.watch(w) // a wallet is locked before it is saved; this only guards a repository that allows otherwise
-	r.p.wallets[w.ID()].after = w
+	r.p.wallets[w.ID()].after = &savedWallet{tenant: w.Tenant(), account: w.AccountID(), balance: w.Balance(), held: w.Held(),
+		available: w.Available(), threshold: w.LowBalanceThreshold()}
 	return nil
 }
 
@@ -254,6 +267,7 @@ func (r publishingHolds) Save(ctx context.Context, h *domain.Hold) error {
 		return err
 	}
 	was, seen := r.p.holds[h.ID()]
+	r.p.seeHold(h)
 	r.p.holds[h.ID()] = h.Status()
 	if seen && was.IsOpen() && h.Status() == domain.HoldExpired {
 		r.p.add(domain.EventHoldExpired, h.Tenant(), h.AccountID(), r.p.now, HoldData{HoldID: h.ID().String(),
@@ -264,6 +278,9 @@ func (r publishingHolds) Save(ctx context.Context, h *domain.Hold) error {
 }
 
 func (p *publisher) seeHold(h *domain.Hold) {
+	if p.holds == nil {
+		p.holds = map[domain.HoldID]domain.HoldStatus{}
+	}
 	if _, ok := p.holds[h.ID()]; !ok {
 		p.holds[h.ID()] = h.Status()
 	}
@@ -277,6 +294,9 @@ type publishingOrders struct {
 func (r publishingOrders) Get(ctx context.Context, id domain.PaymentID) (*domain.Order, error) {
 	o, err := r.OrderRepository.Get(ctx, id)
 	if err == nil {
+		if r.p.orders == nil {
+			r.p.orders = map[domain.PaymentID]orderState{}
+		}
 		if _, ok := r.p.orders[id]; !ok {
 			r.p.orders[id] = orderState{status: o.Status(), cancelled: o.Cancelled()}
 		}
@@ -292,11 +312,11 @@ func (r publishingOrders) Save(ctx context.Context, o *domain.Order) error {
 		return err
 	}
 	was, seen := r.p.orders[o.PaymentID()]
-	now := orderState{status: o.Status(), cancelled: o.Cancelled()}
-	r.p.orders[o.PaymentID()] = now
-	if !seen {
+	if !seen { // a new order: nothing moved
 		return nil
 	}
+	now := orderState{status: o.Status(), cancelled: o.Cancelled()}
+	r.p.orders[o.PaymentID()] = now
 	for _, typ := range orderEvents(was, now) {
 		r.p.add(typ, o.Tenant(), o.Account(), r.p.now, orderData(o))
 	}
