@@ -193,6 +193,8 @@ type AccountView struct {
 	Available domain.Credits // Balance − Held: negative when in debt
 	Debt      domain.Credits
 	Lots      []*domain.Lot // open lots in consumption order
+	// LowBalanceThreshold is the account's own (zero: none, the tenant's applies).
+	LowBalanceThreshold domain.Credits
 }
 
 // GetAccount reports the account's balance as of now: expired lots and
@@ -232,4 +234,22 @@ type HistoryPage struct {
 // ListTransactions pages through an account's history, newest first.
 func (c *Accounts) ListTransactions(ctx context.Context, tenant domain.TenantID, account domain.AccountID, limit int, before *domain.TransactionID) (HistoryPage, error) {
 	return c.ListHistory(ctx, HistoryQuery{Tenant: tenant, Account: account, Before: before, Limit: limit})
+}
+
+// SetLowBalanceThreshold sets the account's own threshold for balance.low
+// (zero removes it, and the tenant's applies), opening its wallet if it has
+// none: the threshold is changed under the wallet's lock, so it never
+// changes in the middle of a spend that judges it.
+func (c *Accounts) SetLowBalanceThreshold(ctx context.Context, tenant domain.TenantID, account domain.AccountID, threshold domain.Credits) error {
+	return c.uow.WithinTx(ctx, WalletScope(tenant, account), func(ctx context.Context, r Repos) error {
+		now := c.clock.Now()
+		w, err := r.Wallets.LockOrCreate(ctx, domain.NewWallet(domain.WalletID(c.ids.NewID()), tenant, account, now))
+		if err != nil {
+			return err
+		}
+		if err := w.SetLowBalanceThreshold(threshold); err != nil {
+			return err
+		}
+		return r.Wallets.Save(ctx, w)
+	})
 }

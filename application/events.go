@@ -100,7 +100,7 @@ type LotsData struct {
 // ExpiringLot is one lot of a lots.expiring event.
 type ExpiringLot struct {
 	LotID     string    `json:"lotId"`
-	Source    string    `json:"source"` // PAID or BONUS
+	Source    string    `json:"source"` // paid or bonus
 	Remaining string    `json:"remaining"`
 	ExpiresAt time.Time `json:"expiresAt"`
 }

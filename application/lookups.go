@@ -91,7 +91,8 @@ func viewAt(w *domain.Wallet, open []*domain.Hold, ids IDGenerator, now time.Tim
 		return AccountView{}, err
 	}
 	w.ForgetChanges()
-	return AccountView{Account: w.AccountID(), Balance: w.Balance(), Held: w.Held(), Available: w.Available(), Debt: w.Debt(), Lots: w.Lots()}, nil
+	return AccountView{Account: w.AccountID(), Balance: w.Balance(), Held: w.Held(), Available: w.Available(), Debt: w.Debt(), Lots: w.Lots(),
+		LowBalanceThreshold: w.LowBalanceThreshold()}, nil
 }
 
 // AccountsPage is one page of a tenant's accounts, in account id order.

@@ -63,3 +63,12 @@ type InboxStats struct {
 type PaymentSyncer interface {
 	Sync(ctx context.Context, id domain.PaymentID) error
 }
+
+// TenantSettingsStore keeps tenants' event settings.
+type TenantSettingsStore interface {
+	// Get reads a tenant's settings (the defaults until it changes them);
+	// domain.ErrNotFound when there is no such tenant.
+	Get(ctx context.Context, tenant domain.TenantID) (TenantSettings, error)
+	// Put replaces them; domain.ErrNotFound when there is no such tenant.
+	Put(ctx context.Context, tenant domain.TenantID, s TenantSettings) error
+}

@@ -60,7 +60,7 @@ func TestGrantAndGetAccount(t *testing.T) {
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 	assert.Equal(t, "application/json", w.Header().Get("Content-Type"))
 	assert.JSONEq(t, fmt.Sprintf(`{
-		"id": "user-1", "balance": "102.5", "held": "0", "available": "102.5", "debt": "0",
+		"id": "user-1", "balance": "102.5", "held": "0", "available": "102.5", "debt": "0", "lowBalanceThreshold": null,
 		"lots": [
 			{"id": %q, "source": "paid", "remaining": "100", "expiresAt": "2026-04-01T00:00:00Z", "priority": 10,
 			 "funding": {"kind": "external", "reference": "invoice 7"}},

@@ -42,7 +42,7 @@ func TestAccountInDebt(t *testing.T) {
 
 	w := h.get("/v1/accounts/user-1")
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-	assert.JSONEq(t, `{"id": "user-1", "balance": "-4", "held": "0", "available": "-4", "debt": "4", "lots": []}`, w.Body.String())
+	assert.JSONEq(t, `{"id": "user-1", "balance": "-4", "held": "0", "available": "-4", "debt": "4", "lots": [], "lowBalanceThreshold": null}`, w.Body.String())
 
 	items := h.must(h.get("/v1/accounts/user-1/transactions?limit=1"), http.StatusOK)["items"].([]any)
 	require.Len(t, items, 1)

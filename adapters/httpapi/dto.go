@@ -257,6 +257,8 @@ type accountResponse struct {
 	Available string        `json:"available"`
 	Debt      string        `json:"debt"` // "0" when none
 	Lots      []lotResponse `json:"lots"`
+	// LowBalanceThreshold is the account's own; null when it has none (the tenant's applies).
+	LowBalanceThreshold *string `json:"lowBalanceThreshold"`
 }
 
 type lotResponse struct {
@@ -284,6 +286,10 @@ func toFundingResponse(f domain.Funding) *fundingResponse {
 func toAccountResponse(v application.AccountView) accountResponse {
 	out := accountResponse{ID: v.Account.String(), Balance: v.Balance.String(), Held: v.Held.String(),
 		Available: v.Available.String(), Debt: v.Debt.String(), Lots: make([]lotResponse, 0, len(v.Lots))}
+	if v.LowBalanceThreshold.IsPositive() {
+		t := v.LowBalanceThreshold.String()
+		out.LowBalanceThreshold = &t
+	}
 	for _, l := range v.Lots {
 		lot := lotResponse{ID: l.ID().String(), Source: l.Source().String(), Remaining: l.Remaining().String(), Priority: l.Priority(),
 			Funding: toFundingResponse(l.Funding())}

@@ -115,6 +115,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		Reversals:       application.NewReversals(store.UnitOfWork(), store.Queries(), clock, ids, reversalsConfig),
 		WebhookEndpoints: application.NewWebhookEndpoints(h.webhooks, h.webhooks, clock, ids,
 			application.WebhookEndpointsConfig{URLPolicy: domain.URLPolicy{AllowPrivate: false}}),
+		Settings: application.NewSettings(store.Settings(), nil, clock),
 	}
 	for _, o := range opts {
 		o(&deps, h)
@@ -173,7 +174,7 @@ func (stalledReader) Read([]byte) (int, error) {
 }
 
 // do sends a request as tenant alpha; POSTs get a JSON content type and a
-// fresh Idempotency-Key, PATCHes a JSON content type, unless options say otherwise.
+// fresh Idempotency-Key, PATCHes and PUTs a JSON content type, unless options say otherwise.
 func (h *harness) do(method, path, body string, opts ...reqOption) *httptest.ResponseRecorder {
 	h.t.Helper()
 	var rd io.Reader
@@ -186,7 +187,7 @@ func (h *harness) do(method, path, body string, opts ...reqOption) *httptest.Res
 		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("Idempotency-Key", fmt.Sprintf("key-%d", h.idemCounter.Add(1)))
 	}
-	if method == http.MethodPatch {
+	if method == http.MethodPatch || method == http.MethodPut {
 		r.Header.Set("Content-Type", "application/json")
 	}
 	for _, o := range opts {
@@ -208,6 +209,11 @@ func (h *harness) get(path string, opts ...reqOption) *httptest.ResponseRecorder
 func (h *harness) post(path, body string, opts ...reqOption) *httptest.ResponseRecorder {
 	h.t.Helper()
 	return h.do(http.MethodPost, path, body, opts...)
+}
+
+func (h *harness) put(path, body string, opts ...reqOption) *httptest.ResponseRecorder {
+	h.t.Helper()
+	return h.do(http.MethodPut, path, body, opts...)
 }
 
 // must asserts the status and returns the decoded JSON body.

@@ -43,12 +43,15 @@ type routerParams struct {
 	Reversals *application.Reversals `optional:"true"`
 	// WebhookEndpoints serves /v1/webhook-endpoints when provided.
 	WebhookEndpoints *application.WebhookEndpoints `optional:"true"`
+	// Settings serves the event settings routes when provided.
+	Settings *application.Settings `optional:"true"`
 }
 
 func newRouterFx(p routerParams) *gin.Engine {
 	return NewRouter(Deps{Accounts: p.Accounts, Holds: p.Holds, Catalog: p.Catalog, Orders: p.Orders, APIKeys: p.APIKeys, Clock: p.Clock, Logger: p.Logger,
 		Registerer: p.Registerer, Gatherer: p.Gatherer, Config: p.Config, Readiness: p.Readiness, Webhooks: p.Webhooks,
-		Reconciliations: p.Reconciliations, Reports: p.Reports, Reversals: p.Reversals, WebhookEndpoints: p.WebhookEndpoints})
+		Reconciliations: p.Reconciliations, Reports: p.Reports, Reversals: p.Reversals, Settings: p.Settings,
+		WebhookEndpoints: p.WebhookEndpoints})
 }
 
 type serverParams struct {

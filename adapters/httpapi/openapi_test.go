@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -504,4 +505,36 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	} {
 		assert.True(t, validated[want], "not validated: %s", want)
 	}
+}
+
+// TestEventPayloadsMatchOpenAPI: every event payload the application writes,
+// as a receiver gets it, is what the document's Event schema describes.
+func TestEventPayloadsMatchOpenAPI(t *testing.T) {
+	doc := loadDocument(t, newHarness(t))
+	schema := doc.Components.Schemas["Event"].Value
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	id, hold, lot := "0191e4a0-0000-7000-8000-000000000001", "0191e4a0-0000-7000-8000-000000000002", "0191e4a0-0000-7000-8000-000000000003"
+	payloads := map[domain.EventType]any{
+		domain.EventTransactionCreated: application.TransactionData{TransactionID: id, AccountID: "alice", Type: "CAPTURE", Amount: "5",
+			BalanceAfter: "95", HoldID: &hold, CreatedAt: at},
+		domain.EventOrderAwaitingDeposit: application.OrderData{PaymentID: "order-1", AccountID: "alice", ProductID: "pack", Status: "AWAITING_DEPOSIT",
+			TotalAmount: 10000, Currency: "KRW", Credits: "110", VirtualAccount: &application.VirtualAccountData{Bank: "SHINHAN", AccountNumber: "1", Holder: "shop", DueAt: &at}},
+		domain.EventOrderRejected: application.OrderData{PaymentID: "order-1", AccountID: "alice", ProductID: "pack", Status: "REJECTED",
+			TotalAmount: 10000, Currency: "KRW", Credits: "110", Rejection: "amount"},
+		domain.EventHoldExpired:     application.HoldData{HoldID: hold, AccountID: "alice", Status: "EXPIRED", Amount: "10", Captured: "4", Released: "6", ExpiresAt: at},
+		domain.EventLotsExpiring:    application.LotsData{AccountID: "alice", Lots: []application.ExpiringLot{{LotID: lot, Source: "paid", Remaining: "3", ExpiresAt: at}}},
+		domain.EventBalanceLow:      application.BalanceData{AccountID: "alice", Balance: "9", Held: "0", Available: "9", Threshold: "10", TransactionID: &id},
+		domain.EventBalanceDepleted: application.BalanceData{AccountID: "alice", Balance: "-2", Held: "0", Available: "-2"},
+	}
+	for typ, data := range payloads {
+		body, err := json.Marshal(map[string]any{"id": id, "type": typ.String(), "timestamp": at, "data": data})
+		require.NoError(t, err)
+		var v any
+		require.NoError(t, json.Unmarshal(body, &v))
+		assert.NoError(t, schema.VisitJSON(v), "%s: %s", typ, body)
+	}
+	bad, _ := json.Marshal(map[string]any{"id": id, "type": "transaction.created", "timestamp": at, "data": map[string]any{"transactionId": id}})
+	var v any
+	require.NoError(t, json.Unmarshal(bad, &v))
+	assert.Error(t, schema.VisitJSON(v), "a payload missing its members passed")
 }

@@ -78,6 +78,8 @@ type Deps struct {
 	Reversals *application.Reversals
 	// WebhookEndpoints is optional: without it, /v1/webhook-endpoints answers 404.
 	WebhookEndpoints *application.WebhookEndpoints
+	// Settings is optional: without it, the event settings routes answer 404.
+	Settings *application.Settings
 }
 
 // NewRouter builds the API. It panics on a missing required dependency or a
@@ -191,6 +193,12 @@ func NewRouter(deps Deps) *gin.Engine {
 	if deps.Reversals != nil {
 		rv := &reversalHandlers{reversals: deps.Reversals}
 		write.POST("/transactions/:transactionId/reversals", rv.reverse)
+	}
+	if deps.Settings != nil {
+		s := &settingsHandlers{settings: deps.Settings, accounts: deps.Accounts}
+		v1.GET("/event-settings", requireScope(domain.ScopeEventsRead), s.get)
+		v1.PUT("/event-settings", requireScope(domain.ScopeEventsWrite), s.put)
+		v1.PUT("/accounts/:accountId/settings", requireScope(domain.ScopeWrite), s.putAccount)
 	}
 	if deps.Reconciliations != nil {
 		r := &reconciliationHandlers{log: deps.Reconciliations}

@@ -18,6 +18,8 @@ type apiKeyStore struct {
 	mu      sync.Mutex
 	tenants map[domain.TenantName]domain.TenantID
 	keys    map[domain.APIKeyID]apiKeyRecord
+	// settings are tenants' event settings, once changed (settings.go).
+	settings map[domain.TenantID]application.TenantSettings
 }
 
 type apiKeyRecord struct {
@@ -27,7 +29,8 @@ type apiKeyRecord struct {
 }
 
 func newAPIKeyStore() *apiKeyStore {
-	return &apiKeyStore{tenants: map[domain.TenantName]domain.TenantID{}, keys: map[domain.APIKeyID]apiKeyRecord{}}
+	return &apiKeyStore{tenants: map[domain.TenantName]domain.TenantID{}, keys: map[domain.APIKeyID]apiKeyRecord{},
+		settings: map[domain.TenantID]application.TenantSettings{}}
 }
 
 func (s *apiKeyStore) EnsureTenant(ctx context.Context, name domain.TenantName, fresh domain.TenantID) (domain.TenantID, error) {

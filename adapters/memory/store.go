@@ -4,9 +4,12 @@
 package memory
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
@@ -172,6 +175,8 @@ type db struct {
 	// identity column does.
 	events table[[16]byte, eventRecord]
 	seq    *int64
+	// notices are the lots a lots.expiring event named, and when.
+	notices table[domain.LotID, time.Time]
 }
 
 // eventRecord is an event in the outbox.
@@ -188,13 +193,15 @@ func newDB() db {
 		idempotency: table[idempotencyKey, idempotencyRecord]{rows: map[idempotencyKey]idempotencyRecord{}},
 		orders:      table[domain.PaymentID, domain.Order]{rows: map[domain.PaymentID]domain.Order{}},
 		events:      table[[16]byte, eventRecord]{rows: map[[16]byte]eventRecord{}},
+		notices:     table[domain.LotID, time.Time]{rows: map[domain.LotID]time.Time{}},
 		seq:         new(int64),
 	}
 }
 
 func (d db) overlay() db {
 	return db{wallets: d.wallets.overlay(), holds: d.holds.overlay(), ledger: d.ledger.overlay(), idempotency: d.idempotency.overlay(),
-		orders: d.orders.overlay(), events: d.events.overlay(), seq: d.seq}
+		orders: d.orders.overlay(), events: d.events.overlay(), seq: d.seq,
+		notices: d.notices.overlay()}
 }
 
 func (d db) commit() {
@@ -204,6 +211,7 @@ func (d db) commit() {
 	d.idempotency.commit()
 	d.orders.commit()
 	d.events.commit()
+	d.notices.commit()
 }
 
 // table is one kind of record. Records are values that are never changed in
@@ -266,4 +274,20 @@ func (r eventRepo) Append(_ context.Context, events ...application.Event) error 
 		r.tx.events.put(e.ID, eventRecord{seq: *r.tx.seq, event: e})
 	}
 	return nil
+}
+
+// Events reads the outbox as committed, in the order events were written.
+func (s *Store) Events() []application.Event {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var recs []eventRecord
+	for _, r := range s.data.events.rows {
+		recs = append(recs, r)
+	}
+	slices.SortFunc(recs, func(a, b eventRecord) int { return cmp.Compare(a.seq, b.seq) })
+	out := make([]application.Event, len(recs))
+	for i, r := range recs {
+		out[i] = r.event
+	}
+	return out
 }

@@ -1,5 +1,6 @@
 // Package worker drives the application's background work on a timer:
-// expiring holds and lots, and forgetting old idempotency records. Every
+// expiring holds and lots, telling accounts of lots about to expire, and
+// forgetting old idempotency records. Every
 // sweep is safe to run in several replicas at once.
 package worker
 
@@ -23,6 +24,7 @@ type Worker struct {
 	cfg     Config
 	expiry  *application.Expiry
 	janitor *application.IdempotencyJanitor
+	notices *application.LotNotices // nil: no lots.expiring events
 	clock   application.Clock
 	log     *slog.Logger
 	metrics metrics
@@ -31,8 +33,9 @@ type Worker struct {
 }
 
 // New builds a worker; Start begins the sweeps.
-func New(cfg Config, expiry *application.Expiry, janitor *application.IdempotencyJanitor, clock application.Clock, log *slog.Logger) *Worker {
-	return &Worker{cfg: cfg, expiry: expiry, janitor: janitor, clock: clock, log: log, metrics: newMetrics()}
+func New(cfg Config, expiry *application.Expiry, janitor *application.IdempotencyJanitor, notices *application.LotNotices,
+	clock application.Clock, log *slog.Logger) *Worker {
+	return &Worker{cfg: cfg, expiry: expiry, janitor: janitor, notices: notices, clock: clock, log: log, metrics: newMetrics()}
 }
 
 // metrics say how the sweeps go. Each sweep is a label value from a closed set.
@@ -47,14 +50,15 @@ const (
 	sweepHolds       = "expire_holds"
 	sweepLots        = "expire_lots"
 	sweepIdempotency = "forget_idempotency_records"
+	sweepLotNotices  = "notice_expiring_lots"
 )
 
 func newMetrics() metrics {
 	return metrics{
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "creditd", Subsystem: "sweep", Name: "runs_total",
-			Help: "Sweep runs, by sweep (expire_holds, expire_lots, forget_idempotency_records) and outcome (ok, error)."}, []string{"sweep", "outcome"}),
+			Help: "Sweep runs, by sweep (expire_holds, expire_lots, notice_expiring_lots, forget_idempotency_records) and outcome (ok, error)."}, []string{"sweep", "outcome"}),
 		changed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "creditd", Subsystem: "sweep", Name: "changed_total",
-			Help: "Wallets a sweep changed, or idempotency records it forgot, by sweep."}, []string{"sweep"}),
+			Help: "Wallets a sweep changed, lots it told of, or idempotency records it forgot, by sweep."}, []string{"sweep"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "creditd", Subsystem: "sweep", Name: "lag_seconds",
 			Help: "How long the longest overdue item had been due when its sweep last ran (0: nothing was due), by sweep."}, []string{"sweep"}),
 	}
@@ -84,6 +88,9 @@ func (w *Worker) Stop(context.Context) error {
 func (w *Worker) SweepOnce(ctx context.Context) {
 	w.drain(ctx, sweepHolds, w.expiry.ExpireHolds)
 	w.drain(ctx, sweepLots, w.expiry.ExpireLots)
+	if w.notices != nil {
+		w.drain(ctx, sweepLotNotices, w.notices.Sweep)
+	}
 	n, err := w.janitor.Sweep(ctx)
 	w.count(sweepIdempotency, err)
 	if err != nil {

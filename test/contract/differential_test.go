@@ -111,6 +111,8 @@ func newSide(name string, p ports, clock application.Clock) *side {
 	// Each side has its own generator, started identically: the two make the
 	// same ids as long as the use cases ask for ids in the same order.
 	ids := &countingIDs{}
+	// Every unit of work publishes its events, as in production.
+	p.uow = application.Publishing(p.uow, ids, clock, application.NewSettings(p.settings, nil, clock))
 	return &side{name: name, ports: p, ids: ids,
 		accounts: application.NewAccounts(p.uow, p.queries, clock, ids),
 		holds:    application.NewHolds(p.uow, p.queries, clock, ids),
@@ -1013,6 +1015,8 @@ func (r *run) compareAll(when string) {
 				strings.Join(report.Drifts, "\n  "), strings.Join(r.log[max(0, len(r.log)-25):], "\n  "))
 		}
 		fmt.Fprintf(&b, "audit: %s\n", result(err, fmt.Sprintf("%d wallets, %d transactions", report.Wallets, report.Transactions)))
+		events, err := s.ports.outbox(r.ctx)
+		fmt.Fprintf(&b, "outbox: %s\n", result(err, strings.Join(events, "\n")))
 		outs[k] = b.String()
 	}
 	if outs[0] != outs[1] {

@@ -16,10 +16,14 @@ package contract
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/uptrace/bun"
 
@@ -45,6 +49,20 @@ type ports struct {
 	auditor  application.Auditor
 	products application.ProductStore
 	reports  application.ReconciliationReports
+	settings application.TenantSettingsStore
+	// outbox reads the events written, in order, as renderEvent renders them.
+	outbox func(ctx context.Context) ([]string, error)
+}
+
+// renderEvent is an event as both implementations must have written it;
+// data is its payload as JSON, members in a canonical order.
+func renderEvent(id [16]byte, typ, account string, at time.Time, data []byte) string {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return fmt.Sprintf("%x %s %s: undecodable data %q", id, typ, account, data)
+	}
+	canonical, _ := json.Marshal(v)
+	return fmt.Sprintf("%x %s %s %s %s", id, typ, account, at.UTC().Format(time.RFC3339Nano), canonical)
 }
 
 // factory names an implementation and builds a fresh, empty instance of it.
@@ -61,7 +79,18 @@ var factories = []factory{
 func newMemoryPorts(*testing.T, application.Clock) ports {
 	s := memory.NewStore()
 	return ports{uow: s.UnitOfWork(), queries: s.Queries(), cleaner: s.IdempotencyCleaner(), keys: s.APIKeys(), auditor: s.Auditor(),
-		products: s.Products(), reports: memory.NewReconciliationReports()}
+		products: s.Products(), reports: memory.NewReconciliationReports(), settings: s.Settings(),
+		outbox: func(context.Context) ([]string, error) {
+			var out []string
+			for _, e := range s.Events() {
+				data, err := json.Marshal(e.Data)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, renderEvent(e.ID, e.Type.String(), e.Account.String(), e.OccurredAt, data))
+			}
+			return out, nil
+		}}
 }
 
 // newPostgresPorts wires the adapter to a database of the test's own.
@@ -70,7 +99,24 @@ func newPostgresPorts(t *testing.T, clock application.Clock) ports {
 	db := openDB(t)
 	return ports{uow: postgres.NewUnitOfWork(db, postgres.Config{WriteLanes: 2}, clock), queries: postgres.NewQueries(db, postgres.Config{}),
 		cleaner: postgres.NewIdempotencyCleaner(db), keys: postgres.NewAPIKeyStore(db), auditor: postgres.NewAuditor(db),
-		products: postgres.NewProductStore(db), reports: postgres.NewReconciliationStore(db)}
+		products: postgres.NewProductStore(db), reports: postgres.NewReconciliationStore(db), settings: postgres.NewSettingsStore(db),
+		outbox: func(ctx context.Context) ([]string, error) {
+			var rows []struct {
+				ID         uuid.UUID `bun:"id"`
+				Type       string    `bun:"type"`
+				AccountID  string    `bun:"account_id"`
+				OccurredAt time.Time `bun:"occurred_at"`
+				Data       []byte    `bun:"data"`
+			}
+			if err := db.NewRaw("SELECT id, type, account_id, occurred_at, data FROM events ORDER BY seq").Scan(ctx, &rows); err != nil {
+				return nil, err
+			}
+			out := make([]string, len(rows))
+			for i, r := range rows {
+				out[i] = renderEvent(r.ID, r.Type, r.AccountID, r.OccurredAt, r.Data)
+			}
+			return out, nil
+		}}
 }
 
 func openDB(t *testing.T) *bun.DB {

@@ -51,10 +51,16 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 		fx.Provide(
 			fx.Annotate(func() system.Clock { return system.Clock{} }, fx.As(new(application.Clock))),
 			fx.Annotate(func() system.UUIDv7 { return system.UUIDv7{} }, fx.As(new(application.IDGenerator))),
-			// Every unit of work tells the meter what it committed.
-			func(u *postgres.UnitOfWork, m application.Meter) application.UnitOfWork {
-				return application.Metered(u, m)
+			// Every unit of work writes the events of its changes to the
+			// outbox, and tells the meter what it committed.
+			func(u *postgres.UnitOfWork, m application.Meter, ids application.IDGenerator, clock application.Clock,
+				settings *application.Settings) application.UnitOfWork {
+				return application.Metered(application.Publishing(u, ids, clock, settings), m)
 			},
+			func(store application.TenantSettingsStore, clock application.Clock) *application.Settings {
+				return application.NewSettings(store, nil, clock)
+			},
+			application.NewLotNotices,
 			application.NewAccounts,
 			application.NewHolds,
 			application.NewCatalog,
