@@ -31,6 +31,9 @@ type WebhookEndpointsConfig struct {
 	URLPolicy domain.URLPolicy
 	// MaxEndpoints bounds a tenant's live endpoints; zero is domain.MaxWebhookEndpoints.
 	MaxEndpoints int
+	// Changed, when set, is told of a tenant whose endpoints changed (so
+	// Settings.Forget can drop its cached subscriptions at once).
+	Changed func(tenant domain.TenantID)
 }
 
 // WebhookEndpoints registers tenants' webhook endpoints, and reads and
@@ -65,6 +68,7 @@ func (w *WebhookEndpoints) Create(ctx context.Context, tenant domain.TenantID, u
 	if err := w.store.Create(ctx, e, w.cfg.MaxEndpoints); err != nil {
 		return nil, err
 	}
+	w.changed(tenant)
 	return e, nil
 }
 
@@ -81,7 +85,17 @@ func (w *WebhookEndpoints) List(ctx context.Context, tenant domain.TenantID) ([]
 // Delete removes an endpoint: nothing more is delivered to it, and its
 // pending deliveries are cancelled.
 func (w *WebhookEndpoints) Delete(ctx context.Context, tenant domain.TenantID, id domain.WebhookEndpointID) error {
-	return w.store.Delete(ctx, tenant, id, w.clock.Now())
+	if err := w.store.Delete(ctx, tenant, id, w.clock.Now()); err != nil {
+		return err
+	}
+	w.changed(tenant)
+	return nil
+}
+
+func (w *WebhookEndpoints) changed(tenant domain.TenantID) {
+	if w.cfg.Changed != nil {
+		w.cfg.Changed(tenant)
+	}
 }
 
 // Deliveries lists an endpoint's deliveries, newest first; domain.ErrNotFound

@@ -43,7 +43,33 @@ type endpointRecord struct {
 var (
 	_ application.WebhookEndpointStore = (*Webhooks)(nil)
 	_ application.DeliveryStore        = (*Webhooks)(nil)
+	_ application.Subscriptions        = (*Webhooks)(nil)
 )
+
+// Subscribed reads which event types the tenant's live endpoints receive.
+func (w *Webhooks) Subscribed(ctx context.Context, tenant domain.TenantID) (bool, []domain.EventType, error) {
+	if err := ctx.Err(); err != nil {
+		return false, nil, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var types []domain.EventType
+	for k, r := range w.endpoints {
+		if k.tenant != tenant || r.deletedAt != nil {
+			continue
+		}
+		events := r.endpoint.Events()
+		if len(events) == 0 {
+			return true, nil, nil
+		}
+		for _, t := range events {
+			if !slices.Contains(types, t) {
+				types = append(types, t)
+			}
+		}
+	}
+	return false, types, nil
+}
 
 // NewWebhooks keeps endpoints and deliveries of the events s's units of work append.
 func NewWebhooks(s *Store) *Webhooks {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,7 +19,10 @@ import (
 // work: each call is a transaction of its own.
 type WebhookEndpointStore struct{ db *bun.DB }
 
-var _ application.WebhookEndpointStore = (*WebhookEndpointStore)(nil)
+var (
+	_ application.WebhookEndpointStore = (*WebhookEndpointStore)(nil)
+	_ application.Subscriptions        = (*WebhookEndpointStore)(nil)
+)
 
 // NewWebhookEndpointStore binds the endpoint store to db.
 func NewWebhookEndpointStore(db *bun.DB) *WebhookEndpointStore { return &WebhookEndpointStore{db: db} }
@@ -137,4 +141,29 @@ func cmpErr(err, other error) error {
 		return err
 	}
 	return other
+}
+
+// Subscribed reads which event types the tenant's live endpoints receive.
+func (s *WebhookEndpointStore) Subscribed(ctx context.Context, tenant domain.TenantID) (bool, []domain.EventType, error) {
+	var lists []webhookEndpointRow
+	if err := s.db.NewSelect().Model(&lists).Column("events").Where("tenant_id = ? AND deleted_at IS NULL", uuid.UUID(tenant)).
+		Scan(ctx); err != nil {
+		return false, nil, translate(err, "read webhook subscriptions")
+	}
+	var types []domain.EventType
+	for _, r := range lists {
+		if len(r.Events) == 0 {
+			return true, nil, nil
+		}
+		for _, name := range r.Events {
+			t, err := domain.EventTypeFromString(name)
+			if err != nil {
+				return false, nil, fmt.Errorf("stored webhook endpoint %s: %w", r.ID, err)
+			}
+			if !slices.Contains(types, t) {
+				types = append(types, t)
+			}
+		}
+	}
+	return false, types, nil
 }

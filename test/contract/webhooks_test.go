@@ -92,9 +92,22 @@ func TestWebhookEndpointStoreContract(t *testing.T) {
 		ctx := t.Context()
 		a := newEndpoint(t, tenants[0], 2, domain.EventOrderPaid, domain.EventHoldExpired)
 		b := newEndpoint(t, tenants[0], 1)
-		for _, e := range []*domain.WebhookEndpoint{a, b} {
+		subscribed := func(tenant domain.TenantID) string {
+			all, types, err := p.endpoints.(application.Subscriptions).Subscribed(ctx, tenant)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fmt.Sprint(all, types)
+		}
+		if got := subscribed(tenants[0]); got != "false []" {
+			t.Errorf("subscribed without endpoints: %s", got)
+		}
+		for i, e := range []*domain.WebhookEndpoint{a, b} {
 			if err := p.endpoints.Create(ctx, e, 2); err != nil {
 				t.Fatal(err)
+			}
+			if got, want := subscribed(tenants[0]), []string{"false [order.paid hold.expired]", "true []"}[i]; got != want {
+				t.Errorf("subscribed after %d endpoints: %s, want %s", i+1, got, want)
 			}
 		}
 		if err := p.endpoints.Create(ctx, newEndpoint(t, tenants[0], 3), 2); !errors.Is(err, domain.ErrWebhookEndpointLimit) {

@@ -46,7 +46,6 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 			// Events to tenants' webhook endpoints.
 			worker.DeliveriesConfig{PollInterval: cfg.EventsPollInterval},
 			cfg.Deliveries(),
-			application.WebhookEndpointsConfig{URLPolicy: domain.URLPolicy{AllowPrivate: cfg.EventsAllowPrivateURLs}},
 		),
 		fx.Provide(
 			fx.Annotate(func() system.Clock { return system.Clock{} }, fx.As(new(application.Clock))),
@@ -57,8 +56,15 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 				settings *application.Settings) application.UnitOfWork {
 				return application.Metered(application.Publishing(u, ids, clock, settings), m)
 			},
-			func(store application.TenantSettingsStore, clock application.Clock) *application.Settings {
-				return application.NewSettings(store, nil, clock)
+			// Events no endpoint of the tenant receives are not written.
+			func(store application.TenantSettingsStore, subs *postgres.WebhookEndpointStore, clock application.Clock) *application.Settings {
+				return application.NewSettings(store, subs, clock)
+			},
+			// A change of endpoints is seen by this replica's units of work
+			// at once, by the others' within the settings' cache time.
+			func(settings *application.Settings) application.WebhookEndpointsConfig {
+				return application.WebhookEndpointsConfig{URLPolicy: domain.URLPolicy{AllowPrivate: cfg.EventsAllowPrivateURLs},
+					Changed: settings.Forget}
 			},
 			application.NewLotNotices,
 			application.NewAccounts,
