@@ -28,7 +28,11 @@ type Delivery struct {
 	Status     domain.DeliveryStatus
 	// RetryFrom is when retries began: the fan-out, or the last redeliver.
 	RetryFrom     time.Time
-	NextAttemptAt time.Time // while pending: when it is due (or its lease ends)
+	// NextAttemptAt is, while pending, when it is next attempted. A
+	// delivery behind another of its endpoint and account waiting for a
+	// retry is not due before that retry (the order is kept regardless:
+	// see Claim).
+	NextAttemptAt time.Time
 	Attempts      int
 	LastAttemptAt *time.Time
 	LastStatus    int // the last attempt's HTTP status; 0 when none came back
@@ -86,7 +90,8 @@ type DeliveryStore interface {
 	// nothing and says it Skipped.
 	FanOut(ctx context.Context, now time.Time, limit int) (FanOutRun, error)
 	// Claim leases up to limit due pending deliveries for lease, the longest
-	// due first, with FOR UPDATE SKIP LOCKED, counting an attempt on each. A
+	// due first, with FOR UPDATE SKIP LOCKED, counting an attempt on each
+	// (a leased delivery is not due until its lease ends). A
 	// delivery is due when its time has come and no delivery of lower seq
 	// for the same endpoint and account is pending (leased or not), so one
 	// claim returns at most one delivery per endpoint and account, and an
@@ -94,7 +99,9 @@ type DeliveryStore interface {
 	Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]ClaimedDelivery, error)
 	// Record stores a claimed delivery's outcome, only if it is still
 	// pending with the attempts its claim gave it (no later claim took it
-	// over after the lease ended); it reports whether it did.
+	// over after the lease ended), and ends its lease; it reports whether it
+	// did. A retry's time also becomes the earliest next attempt of the
+	// pending deliveries behind it (same endpoint and account).
 	Record(ctx context.Context, d Delivery, o DeliveryOutcome) (bool, error)
 	// ListDeliveries reads the filter's deliveries, newest (highest seq) first.
 	ListDeliveries(ctx context.Context, f DeliveryFilter, limit int) ([]Delivery, error)

@@ -37,9 +37,13 @@ CREATE TABLE webhook_deliveries (
     -- When retries began: the fan-out, or the last redeliver. A pending
     -- delivery whose attempt fails past retry_from + the retry window fails.
     retry_from      timestamptz NOT NULL,
-    -- When a worker may next claim it: the fan-out, a retry's time, or the
-    -- end of a claim's lease.
+    -- When it is next attempted: the fan-out, or a retry's time. A pending
+    -- delivery behind one of lower seq (same endpoint and account) waiting
+    -- for a retry is moved to that retry's time too, so the claim's scan of
+    -- due rows does not wade through deliveries that cannot go yet.
     next_attempt_at timestamptz NOT NULL,
+    -- Set by a claim: until then no other claim takes the delivery.
+    leased_until    timestamptz,
     -- Claims so far, each an attempt; a claim's outcome is recorded only
     -- while attempts is still what the claim made it.
     attempts        int NOT NULL DEFAULT 0,

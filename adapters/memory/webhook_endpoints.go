@@ -23,6 +23,7 @@ type Webhooks struct {
 	mu         sync.Mutex
 	endpoints  map[endpointKey]*endpointRecord
 	deliveries map[deliveryKey]*application.Delivery
+	leases     map[deliveryKey]time.Time // claimed deliveries' leases
 }
 
 type endpointKey struct {
@@ -73,7 +74,8 @@ func (w *Webhooks) Subscribed(ctx context.Context, tenant domain.TenantID) (bool
 
 // NewWebhooks keeps endpoints and deliveries of the events s's units of work append.
 func NewWebhooks(s *Store) *Webhooks {
-	return &Webhooks{store: s, endpoints: map[endpointKey]*endpointRecord{}, deliveries: map[deliveryKey]*application.Delivery{}}
+	return &Webhooks{store: s, endpoints: map[endpointKey]*endpointRecord{}, deliveries: map[deliveryKey]*application.Delivery{},
+		leases: map[deliveryKey]time.Time{}}
 }
 
 func (w *Webhooks) Create(ctx context.Context, e *domain.WebhookEndpoint, max int) error {
@@ -197,13 +199,28 @@ func (w *Webhooks) FanOut(ctx context.Context, now time.Time, limit int) (applic
 			if _, dup := w.deliveries[dk]; dup {
 				continue
 			}
+			next := now
+			if head := w.head(k, e.Account); head != nil && head.NextAttemptAt.After(next) {
+				next = head.NextAttemptAt // behind a delivery waiting for its retry
+			}
 			w.deliveries[dk] = &application.Delivery{Tenant: e.Tenant, Endpoint: k.id, EventID: e.ID, Seq: rec.seq, Type: e.Type.String(),
 				Account: e.Account, Data: data, OccurredAt: e.OccurredAt.UTC(), Status: domain.DeliveryPending, RetryFrom: now,
-				NextAttemptAt: now}
+				NextAttemptAt: next}
 			run.Deliveries++
 		}
 	}
 	return run, nil
+}
+
+// head is the lowest-seq pending delivery of an endpoint and account; nil when none.
+func (w *Webhooks) head(endpoint endpointKey, account domain.AccountID) *application.Delivery {
+	var h *application.Delivery
+	for k, d := range w.deliveries {
+		if k.endpoint == endpoint && d.Account == account && d.Status == domain.DeliveryPending && (h == nil || d.Seq < h.Seq) {
+			h = d
+		}
+	}
+	return h
 }
 
 // copyDelivery is a copy that shares nothing with the stored delivery.
@@ -241,7 +258,8 @@ func (w *Webhooks) Claim(ctx context.Context, now time.Time, lease time.Duration
 	}
 	var due []*application.Delivery
 	for l, d := range first {
-		if r := w.endpoints[l.endpoint]; r != nil && r.deletedAt == nil && !d.NextAttemptAt.After(now) {
+		lease, leased := w.leases[deliveryKey{l.endpoint, d.EventID}]
+		if r := w.endpoints[l.endpoint]; r != nil && r.deletedAt == nil && !d.NextAttemptAt.After(now) && (!leased || !lease.After(now)) {
 			due = append(due, d)
 		}
 	}
@@ -253,7 +271,7 @@ func (w *Webhooks) Claim(ctx context.Context, now time.Time, lease time.Duration
 	}
 	out := make([]application.ClaimedDelivery, 0, len(due))
 	for _, d := range due {
-		d.NextAttemptAt = now.Add(lease)
+		w.leases[deliveryKey{endpointKey{d.Tenant, d.Endpoint}, d.EventID}] = now.Add(lease)
 		d.Attempts++
 		r := w.endpoints[endpointKey{d.Tenant, d.Endpoint}]
 		out = append(out, application.ClaimedDelivery{Delivery: copyDelivery(d), URL: r.endpoint.URL(), Secret: r.endpoint.Secret()})
@@ -267,10 +285,12 @@ func (w *Webhooks) Record(ctx context.Context, d application.Delivery, o applica
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	s, ok := w.deliveries[deliveryKey{endpointKey{d.Tenant, d.Endpoint}, d.EventID}]
+	key := deliveryKey{endpointKey{d.Tenant, d.Endpoint}, d.EventID}
+	s, ok := w.deliveries[key]
 	if !ok || s.Status != domain.DeliveryPending || s.Attempts != d.Attempts {
 		return false, nil
 	}
+	delete(w.leases, key)
 	at := o.At
 	s.LastAttemptAt, s.LastStatus, s.LastError, s.NextAttemptAt = &at, o.StatusCode, o.Error, at
 	if o.StatusCode < 100 || o.StatusCode > 599 {
@@ -283,6 +303,12 @@ func (w *Webhooks) Record(ctx context.Context, d application.Delivery, o applica
 		s.Status, s.FinishedAt = o.Status, &at
 	case domain.DeliveryPending:
 		s.NextAttemptAt = o.Next
+		for k, f := range w.deliveries { // the deliveries behind it wait for it
+			if k.endpoint == key.endpoint && f.Account == s.Account && f.Status == domain.DeliveryPending && f.Seq > s.Seq &&
+				f.NextAttemptAt.Before(o.Next) {
+				f.NextAttemptAt = o.Next
+			}
+		}
 	default:
 		return false, fmt.Errorf("record delivery: outcome %q", o.Status)
 	}
@@ -323,6 +349,7 @@ func (w *Webhooks) Redeliver(ctx context.Context, tenant domain.TenantID, endpoi
 	}
 	if d.Status != domain.DeliveryPending {
 		d.Status, d.RetryFrom, d.NextAttemptAt, d.FinishedAt = domain.DeliveryPending, now, now, nil
+		delete(w.leases, deliveryKey{endpointKey{tenant, endpoint}, event})
 	}
 	return copyDelivery(d), nil
 }

@@ -43,6 +43,7 @@ type deliveryRow struct {
 	Status        string     `bun:"status"`
 	RetryFrom     time.Time  `bun:"retry_from"`
 	NextAttemptAt time.Time  `bun:"next_attempt_at"`
+	LeasedUntil   *time.Time `bun:"leased_until"`
 	Attempts      int        `bun:"attempts"`
 	LastAttemptAt *time.Time `bun:"last_attempt_at"`
 	LastStatus    *int       `bun:"last_status"`
@@ -78,7 +79,10 @@ const fanOutSQL = `WITH moved AS (
 	RETURNING seq, id, tenant_id, account_id, type, data, occurred_at
 ), made AS (
 	INSERT INTO webhook_deliveries (tenant_id, endpoint_id, event_id, seq, type, account_id, data, occurred_at, status, retry_from, next_attempt_at)
-	SELECT m.tenant_id, e.id, m.id, m.seq, m.type, m.account_id, m.data, m.occurred_at, 'pending', ?, ?
+	SELECT m.tenant_id, e.id, m.id, m.seq, m.type, m.account_id, m.data, m.occurred_at, 'pending', ?,
+		-- Behind a pending delivery waiting for its retry, not due before it.
+		GREATEST(?::timestamptz, (SELECT p.next_attempt_at FROM webhook_deliveries p
+			WHERE p.endpoint_id = e.id AND p.account_id = m.account_id AND p.status = 'pending' ORDER BY p.seq LIMIT 1))
 	FROM moved m JOIN webhook_endpoints e ON e.tenant_id = m.tenant_id AND e.deleted_at IS NULL
 		AND (cardinality(e.events) = 0 OR m.type = ANY (e.events))
 	ON CONFLICT DO NOTHING
@@ -120,17 +124,18 @@ func (s *DeliveryStore) FanOut(ctx context.Context, now time.Time, limit int) (a
 // claimDeliveriesSQL leases due deliveries in one statement, as the webhook
 // inbox's claim does (see claimSQL), with one more condition: no delivery
 // of lower seq for the same endpoint and account is pending, leased or not.
-// A delivery leased by another claim is locked (skipped) and pending (so
-// the ones after it wait).
+// The lease is leased_until, so next_attempt_at keeps the attempt's time;
+// a row another claim holds locked is skipped, and one it leased
+// meanwhile is re-checked against its new leased_until and left out.
 const claimDeliveriesSQL = `WITH due AS MATERIALIZED (
 	SELECT d.tenant_id, d.endpoint_id, d.event_id, d.next_attempt_at FROM webhook_deliveries d
-	WHERE d.status = 'pending' AND d.next_attempt_at <= ?
+	WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND (d.leased_until IS NULL OR d.leased_until <= ?)
 		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
 			WHERE p.endpoint_id = d.endpoint_id AND p.account_id = d.account_id AND p.status = 'pending' AND p.seq < d.seq)
 	ORDER BY d.next_attempt_at
 	LIMIT ?
 	FOR UPDATE OF d SKIP LOCKED)
-UPDATE webhook_deliveries AS w SET next_attempt_at = ?, attempts = w.attempts + 1
+UPDATE webhook_deliveries AS w SET leased_until = ?, attempts = w.attempts + 1
 FROM due, webhook_endpoints AS e
 WHERE w.tenant_id = due.tenant_id AND w.endpoint_id = due.endpoint_id AND w.event_id = due.event_id
 	AND e.tenant_id = w.tenant_id AND e.id = w.endpoint_id AND e.deleted_at IS NULL
@@ -148,7 +153,7 @@ func (s *DeliveryStore) Claim(ctx context.Context, now time.Time, lease time.Dur
 		return []application.ClaimedDelivery{}, nil
 	}
 	var rows []claimedDeliveryRow
-	if err := s.db.NewRaw(claimDeliveriesSQL, now, limit, now.Add(lease)).Scan(ctx, &rows); err != nil {
+	if err := s.db.NewRaw(claimDeliveriesSQL, now, now, limit, now.Add(lease)).Scan(ctx, &rows); err != nil {
 		return nil, translate(err, "claim webhook deliveries")
 	}
 	slices.SortFunc(rows, func(a, b claimedDeliveryRow) int {
@@ -164,6 +169,22 @@ func (s *DeliveryStore) Claim(ctx context.Context, now time.Time, lease time.Dur
 	}
 	return out, nil
 }
+
+// recordSQL stores a claim's outcome, if the delivery is still pending with
+// the attempts the claim gave it, and moves the pending deliveries behind
+// one that waits for a retry to that retry's time (see next_attempt_at).
+const recordSQL = `WITH rec AS (
+	UPDATE webhook_deliveries SET status = ?, leased_until = NULL, last_attempt_at = ?, last_status = ?, last_error = ?,
+		next_attempt_at = ?, delivered_at = COALESCE(?, delivered_at), finished_at = ?
+	WHERE tenant_id = ? AND endpoint_id = ? AND event_id = ? AND status = 'pending' AND attempts = ?
+	RETURNING endpoint_id, account_id, seq, status, next_attempt_at
+), behind AS (
+	UPDATE webhook_deliveries f SET next_attempt_at = rec.next_attempt_at FROM rec
+	WHERE rec.status = 'pending' AND f.endpoint_id = rec.endpoint_id AND f.account_id = rec.account_id
+		AND f.status = 'pending' AND f.seq > rec.seq AND f.next_attempt_at < rec.next_attempt_at
+	RETURNING 1
+)
+SELECT count(*) AS recorded FROM rec`
 
 func (s *DeliveryStore) Record(ctx context.Context, d application.Delivery, o application.DeliveryOutcome) (bool, error) {
 	var lastStatus *int
@@ -182,17 +203,13 @@ func (s *DeliveryStore) Record(ctx context.Context, d application.Delivery, o ap
 	default:
 		return false, fmt.Errorf("record delivery: outcome %q", o.Status)
 	}
-	res, err := s.db.NewUpdate().Model((*deliveryRow)(nil)).
-		Set("status = ?, last_attempt_at = ?, last_status = ?, last_error = ?, next_attempt_at = ?", o.Status.String(), o.At, lastStatus,
-			o.Error, next).
-		Set("delivered_at = COALESCE(?, delivered_at), finished_at = ?", deliveredAt, finishedAt).
-		Where("tenant_id = ? AND endpoint_id = ? AND event_id = ? AND status = 'pending' AND attempts = ?",
-			uuid.UUID(d.Tenant), uuid.UUID(d.Endpoint), uuid.UUID(d.EventID), d.Attempts).Exec(ctx)
+	var recorded int
+	err := s.db.NewRaw(recordSQL, o.Status.String(), o.At, lastStatus, o.Error, next, deliveredAt, finishedAt,
+		uuid.UUID(d.Tenant), uuid.UUID(d.Endpoint), uuid.UUID(d.EventID), d.Attempts).Scan(ctx, &recorded)
 	if err != nil {
 		return false, translate(err, "record webhook delivery")
 	}
-	n, err := res.RowsAffected()
-	return n == 1, translate(err, "record webhook delivery")
+	return recorded == 1, nil
 }
 
 func (s *DeliveryStore) ListDeliveries(ctx context.Context, f application.DeliveryFilter, limit int) ([]application.Delivery, error) {
@@ -223,7 +240,7 @@ func (s *DeliveryStore) Redeliver(ctx context.Context, tenant domain.TenantID, e
 	var row deliveryRow
 	key := "tenant_id = ? AND endpoint_id = ? AND event_id = ?"
 	args := []any{uuid.UUID(tenant), uuid.UUID(endpoint), uuid.UUID(event)}
-	err := s.db.NewUpdate().Model(&row).Set("status = 'pending', retry_from = ?, next_attempt_at = ?, finished_at = NULL", now, now).
+	err := s.db.NewUpdate().Model(&row).Set("status = 'pending', retry_from = ?, next_attempt_at = ?, leased_until = NULL, finished_at = NULL", now, now).
 		Where(key, args...).Where("status IN ('delivered', 'failed')").Returning("*").Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) { // pending already, cancelled, or none
 		err = s.db.NewSelect().Model(&row).Where(key, args...).Where("status = 'pending'").Scan(ctx)

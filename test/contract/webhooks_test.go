@@ -221,11 +221,29 @@ func TestDeliveryStoreContract(t *testing.T) {
 			Error: "the endpoint answered 503", Next: at.Add(time.Hour)}); err != nil || !ok {
 			t.Fatalf("retry: %v %v", ok, err)
 		}
+		// x2, behind x1 for the endpoint all, is not due before x1's retry;
+		// nor is an event fanned out behind it meanwhile.
+		x3 := appendEvent(t, p, tenants[0], "x", domain.EventHoldExpired, 5)
+		if run, err := p.deliveries.FanOut(ctx, at, 10); err != nil || run.Deliveries != 1 {
+			t.Fatalf("fan-out of x3: %+v %v", run, err)
+		}
+		behind, err := p.deliveries.ListDeliveries(ctx, application.DeliveryFilter{Tenant: tenants[0], Endpoint: all.ID()}, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range behind {
+			if (d.EventID == x2 || d.EventID == x3) && !d.NextAttemptAt.Equal(at.Add(time.Hour)) {
+				t.Errorf("%s behind x1 is due at %s, want x1's retry at %s", d.Type, d.NextAttemptAt, at.Add(time.Hour))
+			}
+			if d.EventID == y1 && !d.NextAttemptAt.Equal(start) {
+				t.Errorf("y1, of another account, moved to %s", d.NextAttemptAt)
+			}
+		}
 		if ok, err := p.deliveries.Record(ctx, x1now.Delivery, application.DeliveryOutcome{Status: domain.DeliveryDelivered, At: at}); err != nil || !ok {
 			t.Fatalf("the same claim's second outcome is recorded too (attempts unchanged): %v %v", ok, err)
 		}
 		// x1 delivered: all's x2 is due now.
-		next, err := p.deliveries.Claim(ctx, start.Add(10*time.Minute), time.Minute, 10)
+		next, err := p.deliveries.Claim(ctx, at.Add(time.Hour), time.Minute, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,6 +262,9 @@ func TestDeliveryStoreContract(t *testing.T) {
 		}
 
 		log, err := p.deliveries.ListDeliveries(ctx, application.DeliveryFilter{Tenant: tenants[0], Endpoint: all.ID()}, 10)
+		if len(log) == 4 && log[0].EventID == x3 {
+			log = log[1:] // x3, fanned out last, is newest
+		}
 		if err != nil || len(log) != 3 || log[0].EventID != y1 || log[1].EventID != x2 || log[2].EventID != x1 {
 			t.Fatalf("log %v %v: want newest first", log, err)
 		}
@@ -275,8 +296,8 @@ func TestDeliveryStoreContract(t *testing.T) {
 			t.Errorf("redeliver of nothing: %v", err)
 		}
 		stats, err := p.deliveries.Stats(ctx)
-		if err != nil || stats.Pending != 3 || stats.OldestAt == nil || !stats.OldestAt.Equal(start) {
-			t.Errorf("stats %+v %v: y1, paid's x2 and the redelivered x2", stats, err)
+		if err != nil || stats.Pending != 4 || stats.OldestAt == nil || !stats.OldestAt.Equal(start) {
+			t.Errorf("stats %+v %v: y1, x3, paid's x2 and the redelivered x2", stats, err)
 		}
 
 		// Deleting cancels the pending; the janitor forgets finished ones, then the endpoint.
@@ -292,8 +313,8 @@ func TestDeliveryStoreContract(t *testing.T) {
 		if n, err := p.deliveries.DeleteFinishedBefore(ctx, start.Add(time.Hour)); err != nil || n != 1 {
 			t.Errorf("forgot %d, %v: x1, delivered before the cutoff", n, err)
 		}
-		if n, err := p.deliveries.DeleteFinishedBefore(ctx, start.Add(3*time.Hour)); err != nil || n != 2 {
-			t.Errorf("forgot %d, %v: all's two cancelled by the delete", n, err)
+		if n, err := p.deliveries.DeleteFinishedBefore(ctx, start.Add(3*time.Hour)); err != nil || n != 3 {
+			t.Errorf("forgot %d, %v: all's three cancelled by the delete", n, err)
 		}
 		if c, err := p.deliveries.Claim(ctx, start.Add(4*time.Hour), time.Minute, 10); err != nil || len(c) != 1 {
 			t.Errorf("paid's pending delivery outlives the janitor: %v %v", c, err)
