@@ -27,7 +27,7 @@ type Delivery struct {
 	OccurredAt time.Time
 	Status     domain.DeliveryStatus
 	// RetryFrom is when retries began: the fan-out, or the last redeliver.
-	RetryFrom     time.Time
+	RetryFrom time.Time
 	// NextAttemptAt is, while pending, when it is next attempted. A
 	// delivery behind another of its endpoint and account waiting for a
 	// retry is not due before that retry (the order is kept regardless:
