@@ -188,3 +188,18 @@ func TestWebhookSecretFromTheAPIVerifies(t *testing.T) {
 	var body map[string]any
 	require.NoError(t, json.Unmarshal(msg.Body, &body))
 }
+
+// TestDeliveryBodiesMatchOpenAPI: the body the delivery worker POSTs, built
+// from a stored payload, is what the document's Event schema describes.
+func TestDeliveryBodiesMatchOpenAPI(t *testing.T) {
+	doc := loadDocument(t, newHarness(t))
+	schema := doc.Components.Schemas["Event"].Value
+	at := time.Date(2026, 12, 1, 9, 0, 0, 123456000, time.UTC)
+	data, err := json.Marshal(application.TransactionData{TransactionID: "0191e4a0-0000-7000-8000-000000000001", AccountID: "alice",
+		Type: "GRANT", Amount: "5", BalanceAfter: "5", CreatedAt: at})
+	require.NoError(t, err)
+	body := application.DeliveryBody(application.Delivery{EventID: uuid.Must(uuid.NewV7()), Type: "transaction.created", Data: data, OccurredAt: at})
+	var v any
+	require.NoError(t, json.Unmarshal(body, &v))
+	assert.NoError(t, schema.VisitJSON(v), "%s", body)
+}
