@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,9 +20,10 @@ type DeliveriesConfig struct {
 	PollInterval time.Duration
 	// FanOutBatch is how many outbox events one fan-out moves.
 	FanOutBatch int
-	// Batch is how many deliveries one pass claims; above the use case's
-	// Concurrency, the last sends of a batch start late.
-	Batch int
+	// Senders is how many deliveries this replica sends at once. Each
+	// sender claims one delivery, sends it, records it and claims the next,
+	// so a slow endpoint holds up one sender, not a batch of others.
+	Senders int
 	// StatsEvery is how often the pending deliveries are measured.
 	StatsEvery time.Duration
 	// ForgetEvery is how often finished deliveries past their retention are deleted.
@@ -31,7 +33,7 @@ type DeliveriesConfig struct {
 // Defaults of DeliveriesConfig.
 const (
 	DefaultFanOutBatch          = 500
-	DefaultDeliveryBatch        = application.DefaultDeliveryConcurrency
+	DefaultDeliverySenders      = application.DefaultDeliveryConcurrency
 	DefaultDeliveryStatsEvery   = 10 * time.Second
 	DefaultDeliveryForgetEvery  = time.Hour
 	maxFanOutRoundsPerPoll      = 20
@@ -62,8 +64,8 @@ func NewDeliveries(cfg DeliveriesConfig, deliveries *application.Deliveries, clo
 	if cfg.FanOutBatch <= 0 {
 		cfg.FanOutBatch = DefaultFanOutBatch
 	}
-	if cfg.Batch <= 0 {
-		cfg.Batch = DefaultDeliveryBatch
+	if cfg.Senders <= 0 {
+		cfg.Senders = DefaultDeliverySenders
 	}
 	if cfg.StatsEvery <= 0 {
 		cfg.StatsEvery = DefaultDeliveryStatsEvery
@@ -127,9 +129,10 @@ func (w *Deliveries) Stop(context.Context) error {
 	return nil
 }
 
-// PollOnce fans the outbox out and delivers due deliveries, batch after
-// batch until one comes back short (bounded, so the housekeeping below
-// runs under load too), then measures and forgets when due.
+// PollOnce fans the outbox out, batch after batch until one comes back
+// short, then runs Senders senders until no delivery is due (each bounded,
+// so the housekeeping below runs under load too), then measures and
+// forgets when due.
 func (w *Deliveries) PollOnce(ctx context.Context) {
 	for range maxFanOutRoundsPerPoll {
 		run, err := w.deliveries.FanOut(ctx, w.cfg.FanOutBatch)
@@ -145,34 +148,22 @@ func (w *Deliveries) PollOnce(ctx context.Context) {
 			break
 		}
 	}
-	for range maxDeliveryRoundsPerPoll {
-		if ctx.Err() != nil {
-			return
-		}
-		run, err := w.deliveries.DeliverDue(ctx, w.cfg.Batch)
-		w.metrics.attempts.WithLabelValues(deliveryOutcomeDelivered).Add(float64(run.Delivered))
-		w.metrics.attempts.WithLabelValues(deliveryOutcomeRetried).Add(float64(run.Retried))
-		w.metrics.attempts.WithLabelValues(deliveryOutcomeFailed).Add(float64(run.Failed))
-		for _, f := range run.Failures {
-			args := []any{"webhook_id", application.EventIDString(f.Delivery.EventID), "endpoint", f.Delivery.Endpoint.String(),
-				"tenant", f.Delivery.Tenant.String(), "type", f.Delivery.Type, "attempts", f.Delivery.Attempts, "status", f.StatusCode, "error", f.Err}
-			if f.RetryAt != nil {
-				w.log.Info("webhook delivery failed, will retry", append(args, "retry_at", *f.RetryAt)...)
-			} else {
-				w.log.Warn("webhook delivery failed past its retry window, given up", args...)
+	var senders sync.WaitGroup
+	for range w.cfg.Senders {
+		senders.Go(func() {
+			for range maxDeliveryRoundsPerPoll {
+				if ctx.Err() != nil {
+					return
+				}
+				run, err := w.deliveries.DeliverDue(ctx, 1)
+				w.observe(ctx, run, err)
+				if err != nil || run.Claimed == 0 {
+					return
+				}
 			}
-		}
-		if err != nil {
-			if ctx.Err() == nil {
-				w.metrics.attempts.WithLabelValues(deliveryOutcomeUnrecordable).Inc()
-				w.log.Error("webhook delivery pass failed", "error", err.Error())
-			}
-			break
-		}
-		if run.Claimed < w.cfg.Batch {
-			break
-		}
+		})
 	}
+	senders.Wait()
 	if ctx.Err() != nil {
 		return
 	}
@@ -190,6 +181,26 @@ func (w *Deliveries) PollOnce(ctx context.Context) {
 			w.metrics.forgot.Add(float64(n))
 			w.log.Info("forgot finished webhook deliveries", "count", n)
 		}
+	}
+}
+
+// observe counts and logs what one DeliverDue did.
+func (w *Deliveries) observe(ctx context.Context, run application.DeliveryRun, err error) {
+	w.metrics.attempts.WithLabelValues(deliveryOutcomeDelivered).Add(float64(run.Delivered))
+	w.metrics.attempts.WithLabelValues(deliveryOutcomeRetried).Add(float64(run.Retried))
+	w.metrics.attempts.WithLabelValues(deliveryOutcomeFailed).Add(float64(run.Failed))
+	for _, f := range run.Failures {
+		args := []any{"webhook_id", application.EventIDString(f.Delivery.EventID), "endpoint", f.Delivery.Endpoint.String(),
+			"tenant", f.Delivery.Tenant.String(), "type", f.Delivery.Type, "attempts", f.Delivery.Attempts, "status", f.StatusCode, "error", f.Err}
+		if f.RetryAt != nil {
+			w.log.Info("webhook delivery failed, will retry", append(args, "retry_at", *f.RetryAt)...)
+		} else {
+			w.log.Warn("webhook delivery failed past its retry window, given up", args...)
+		}
+	}
+	if err != nil && ctx.Err() == nil {
+		w.metrics.attempts.WithLabelValues(deliveryOutcomeUnrecordable).Inc()
+		w.log.Error("webhook delivery pass failed", "error", err.Error())
 	}
 }
 

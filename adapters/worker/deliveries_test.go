@@ -53,7 +53,7 @@ func TestDeliveriesPollFansOutDeliversAndMeasures(t *testing.T) {
 		}
 	}
 	var logs bytes.Buffer
-	w := worker.NewDeliveries(worker.DeliveriesConfig{PollInterval: time.Millisecond, Batch: 4, FanOutBatch: 3}, deliveries, clock,
+	w := worker.NewDeliveries(worker.DeliveriesConfig{PollInterval: time.Millisecond, Senders: 4, FanOutBatch: 3}, deliveries, clock,
 		slog.New(slog.NewJSONHandler(&logs, nil)))
 	clock.Advance(time.Minute)
 	w.PollOnce(t.Context())
