@@ -23,8 +23,8 @@ import (
 // sends one again with the same webhook-id.
 func TestEventsReachAWebhookEndpoint(t *testing.T) {
 	t.Parallel()
-	s := start(t, map[string]string{"EVENTS_ALLOW_PRIVATE_URLS": "true", "EVENTS_POLL_INTERVAL": "20ms",
-		"EVENTS_BACKOFF_BASE": "1s", "EVENTS_BACKOFF_CAP": "1s"})
+	s := start(t, map[string]string{"CREDITD_EVENTS_ALLOW_PRIVATE_URLS": "true", "CREDITD_EVENTS_POLL_INTERVAL": "20ms",
+		"CREDITD_EVENTS_BACKOFF_BASE": "1s", "CREDITD_EVENTS_BACKOFF_CAP": "1s"})
 	type got struct {
 		id      string
 		account string

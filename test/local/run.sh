@@ -134,6 +134,7 @@ start creditd env \
 	PORTONE_CHANNEL_KEY="$SANDBOX_CHANNEL_KEY" \
 	PORTONE_WEBHOOK_SECRETS="$SANDBOX_WEBHOOK_SECRET" \
 	CREDITD_RECONCILE_INTERVAL=1m \
+	CREDITD_EVENTS_ALLOW_PRIVATE_URLS=true \
 	"$bin/creditd" serve
 wait_for creditd "$creditd_url/readyz" "${pids[-1]}"
 

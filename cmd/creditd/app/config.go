@@ -67,13 +67,13 @@ type Config struct {
 	WebhookPollInterval time.Duration `env:"CREDITD_WEBHOOK_POLL_INTERVAL" envDefault:"1s"`
 
 	// Events to tenants' webhook endpoints (application.Deliveries).
-	EventsAllowPrivateURLs bool          `env:"EVENTS_ALLOW_PRIVATE_URLS" envDefault:"false"`
-	EventsPollInterval     time.Duration `env:"EVENTS_POLL_INTERVAL" envDefault:"1s"`
-	EventsDeliveryTimeout  time.Duration `env:"EVENTS_DELIVERY_TIMEOUT"`
-	EventsRetryWindow      time.Duration `env:"EVENTS_RETRY_WINDOW"`
-	EventsBackoffBase      time.Duration `env:"EVENTS_BACKOFF_BASE"`
-	EventsBackoffCap       time.Duration `env:"EVENTS_BACKOFF_CAP"`
-	EventsRetention        time.Duration `env:"EVENTS_RETENTION"`
+	EventsAllowPrivateURLs bool          `env:"CREDITD_EVENTS_ALLOW_PRIVATE_URLS" envDefault:"false"`
+	EventsPollInterval     time.Duration `env:"CREDITD_EVENTS_POLL_INTERVAL" envDefault:"1s"`
+	EventsDeliveryTimeout  time.Duration `env:"CREDITD_EVENTS_DELIVERY_TIMEOUT"`
+	EventsRetryWindow      time.Duration `env:"CREDITD_EVENTS_RETRY_WINDOW"`
+	EventsBackoffBase      time.Duration `env:"CREDITD_EVENTS_BACKOFF_BASE"`
+	EventsBackoffCap       time.Duration `env:"CREDITD_EVENTS_BACKOFF_CAP"`
+	EventsRetention        time.Duration `env:"CREDITD_EVENTS_RETENTION"`
 }
 
 // Deliveries are the delivery use case's settings.
@@ -226,22 +226,22 @@ func LoadConfig(environment map[string]string) (Config, error) {
 func checkEvents(cfg Config) []error {
 	var errs []error
 	if cfg.EventsPollInterval < 0 || cfg.EventsPollInterval > time.Hour {
-		errs = append(errs, fmt.Errorf("EVENTS_POLL_INTERVAL %s must be between 0 (off) and 1h", cfg.EventsPollInterval))
+		errs = append(errs, fmt.Errorf("CREDITD_EVENTS_POLL_INTERVAL %s must be between 0 (off) and 1h", cfg.EventsPollInterval))
 	}
 	if cfg.EventsDeliveryTimeout < time.Second || cfg.EventsDeliveryTimeout > time.Minute {
-		errs = append(errs, fmt.Errorf("EVENTS_DELIVERY_TIMEOUT %s must be between 1s and 1m", cfg.EventsDeliveryTimeout))
+		errs = append(errs, fmt.Errorf("CREDITD_EVENTS_DELIVERY_TIMEOUT %s must be between 1s and 1m", cfg.EventsDeliveryTimeout))
 	}
 	if cfg.EventsRetryWindow < minEventsRetryWindow || cfg.EventsRetryWindow > 30*24*time.Hour {
-		errs = append(errs, fmt.Errorf("EVENTS_RETRY_WINDOW %s must be between %s (3 days) and 720h", cfg.EventsRetryWindow, minEventsRetryWindow))
+		errs = append(errs, fmt.Errorf("CREDITD_EVENTS_RETRY_WINDOW %s must be between %s (3 days) and 720h", cfg.EventsRetryWindow, minEventsRetryWindow))
 	}
 	if cfg.EventsBackoffBase < time.Second || cfg.EventsBackoffBase > time.Hour {
-		errs = append(errs, fmt.Errorf("EVENTS_BACKOFF_BASE %s must be between 1s and 1h", cfg.EventsBackoffBase))
+		errs = append(errs, fmt.Errorf("CREDITD_EVENTS_BACKOFF_BASE %s must be between 1s and 1h", cfg.EventsBackoffBase))
 	}
 	if cfg.EventsBackoffCap < cfg.EventsBackoffBase || cfg.EventsBackoffCap > 24*time.Hour {
-		errs = append(errs, fmt.Errorf("EVENTS_BACKOFF_CAP %s must be between EVENTS_BACKOFF_BASE (%s) and 24h", cfg.EventsBackoffCap, cfg.EventsBackoffBase))
+		errs = append(errs, fmt.Errorf("CREDITD_EVENTS_BACKOFF_CAP %s must be between CREDITD_EVENTS_BACKOFF_BASE (%s) and 24h", cfg.EventsBackoffCap, cfg.EventsBackoffBase))
 	}
 	if cfg.EventsRetention < time.Hour || cfg.EventsRetention > 365*24*time.Hour {
-		errs = append(errs, fmt.Errorf("EVENTS_RETENTION %s must be between 1h and 8760h", cfg.EventsRetention))
+		errs = append(errs, fmt.Errorf("CREDITD_EVENTS_RETENTION %s must be between 1h and 8760h", cfg.EventsRetention))
 	}
 	return errs
 }
