@@ -32,12 +32,16 @@ type DeliveriesConfig struct {
 
 // Defaults of DeliveriesConfig.
 const (
-	DefaultFanOutBatch          = 500
-	DefaultDeliverySenders      = application.DefaultDeliveryConcurrency
-	DefaultDeliveryStatsEvery   = 10 * time.Second
-	DefaultDeliveryForgetEvery  = time.Hour
-	maxFanOutRoundsPerPoll      = 20
-	maxDeliveryRoundsPerPoll    = 50
+	DefaultFanOutBatch         = 500
+	DefaultDeliverySenders     = application.DefaultDeliveryConcurrency
+	DefaultDeliveryStatsEvery  = 10 * time.Second
+	DefaultDeliveryForgetEvery = time.Hour
+	maxFanOutRoundsPerPoll     = 20
+	maxDeliveryRoundsPerPoll   = 50
+	// deliveryClaimBatch is how many deliveries a sender claims at once: one
+	// claim statement for several, sent concurrently (a slow one holds up
+	// only its sender's next claim).
+	deliveryClaimBatch          = 16
 	deliveryOutcomeDelivered    = "delivered"
 	deliveryOutcomeRetried      = "retried"
 	deliveryOutcomeFailed       = "failed"
@@ -155,7 +159,7 @@ func (w *Deliveries) PollOnce(ctx context.Context) {
 				if ctx.Err() != nil {
 					return
 				}
-				run, err := w.deliveries.DeliverDue(ctx, 1)
+				run, err := w.deliveries.DeliverDue(ctx, deliveryClaimBatch)
 				w.observe(ctx, run, err)
 				if err != nil || run.Claimed == 0 {
 					return

@@ -65,6 +65,7 @@ type options struct {
 	seed           uint64
 	waitIdle       time.Duration
 	webhookOrders  int
+	events         bool
 	command        string
 }
 
@@ -105,6 +106,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.databaseURL, "database-url", "", "use this PostgreSQL instead of starting a container (creditd, verify and pgbench)")
 	fs.IntVar(&o.wallets, "wallets", 10000, "funded wallets for scenarios 1, 3 and 4")
 	fs.IntVar(&o.webhookOrders, "webhook-orders", 20000, "paid orders scenario 5's webhooks are about, in turn (one account each)")
+	fs.BoolVar(&o.events, "events", false, "register a webhook endpoint receiving every event type for the bench tenant, served by this process, so every change writes, fans out and delivers its events")
 	fs.BoolVar(&o.openLoop, "open-loop", true, "at the end of each round, run scenarios 1 and 3 in open loop at half the round's best rate")
 	fs.IntVar(&o.openWorkers, "open-workers", 256, "workers taking open-loop arrivals (enough not to be the limit)")
 	fs.IntVar(&o.pgbenchScale, "pgbench-scale", 10, "pgbench -i scale factor")
@@ -338,6 +340,9 @@ func run(ctx context.Context, o options) int {
 			extraEnv = sellingEnv(portone.URL)
 			logf("fake PortOne at %s", portone.URL)
 		}
+		if o.events {
+			extraEnv = append(extraEnv, "CREDITD_EVENTS_ALLOW_PRIVATE_URLS=true")
+		}
 		logPath := filepath.Join(o.work, "creditd.log")
 		proc, err = startCreditd(o.bin, dsn, addr, logPath, extraEnv)
 		if err != nil {
@@ -358,6 +363,15 @@ func run(ctx context.Context, o options) int {
 		}
 		logf("creditd ready at %s (pid %d, log %s)", base, pid, logPath)
 	}
+	var recv *eventReceiver
+	if o.events {
+		var err error
+		if recv, err = startEventReceiver(ctx, base, key); err != nil {
+			return fail(fmt.Errorf("event receiver: %w", err))
+		}
+		cleanups = append(cleanups, recv.close)
+		logf("webhook endpoint registered, receiver at %s", recv.url)
+	}
 	if pb != nil {
 		pb.pid = pid // creditd idles during the baselines now: its CPU gets a column, not "other"
 	}
@@ -377,6 +391,10 @@ func run(ctx context.Context, o options) int {
 	baselines, err := runRounds(ctx, b, pb)
 	rep.Baselines, rep.Steps, rep.Checks = baselines, b.steps, b.checks
 	rep.Notes = append(rep.Notes, b.notes...)
+	if recv != nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("Events on (-events): a webhook endpoint of the bench tenant received every event type, "+
+			"served by the driver (net/http, answering 204); it had received %d deliveries when the rounds ended.", recv.received.Load()))
+	}
 	if ctx.Err() != nil {
 		return 130
 	}
