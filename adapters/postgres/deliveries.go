@@ -129,13 +129,13 @@ func (s *DeliveryStore) FanOut(ctx context.Context, now time.Time, limit int) (a
 // meanwhile is re-checked against its new leased_until and left out.
 const claimDeliveriesSQL = `WITH due AS MATERIALIZED (
 	SELECT d.tenant_id, d.endpoint_id, d.event_id, d.next_attempt_at FROM webhook_deliveries d
-	WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND (d.leased_until IS NULL OR d.leased_until <= ?)
+	WHERE d.status = 'pending' AND d.next_attempt_at <= $1::timestamptz AND (d.leased_until IS NULL OR d.leased_until <= $1::timestamptz)
 		AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
 			WHERE p.endpoint_id = d.endpoint_id AND p.account_id = d.account_id AND p.status = 'pending' AND p.seq < d.seq)
 	ORDER BY d.next_attempt_at
-	LIMIT ?
+	LIMIT $2::int
 	FOR UPDATE OF d SKIP LOCKED)
-UPDATE webhook_deliveries AS w SET leased_until = ?, attempts = w.attempts + 1
+UPDATE webhook_deliveries AS w SET leased_until = $3::timestamptz, attempts = w.attempts + 1
 FROM due, webhook_endpoints AS e
 WHERE w.tenant_id = due.tenant_id AND w.endpoint_id = due.endpoint_id AND w.event_id = due.event_id
 	AND e.tenant_id = w.tenant_id AND e.id = w.endpoint_id AND e.deleted_at IS NULL
@@ -153,7 +153,9 @@ func (s *DeliveryStore) Claim(ctx context.Context, now time.Time, lease time.Dur
 		return []application.ClaimedDelivery{}, nil
 	}
 	var rows []claimedDeliveryRow
-	if err := s.db.NewRaw(claimDeliveriesSQL, now, now, limit, now.Add(lease)).Scan(ctx, &rows); err != nil {
+	// Prepared, like the ledger's hot statements: with events on, every
+	// change is claimed and recorded once.
+	if err := queryPrepared(ctx, s.db, &rows, claimDeliveriesSQL, now, limit, now.Add(lease)); err != nil {
 		return nil, translate(err, "claim webhook deliveries")
 	}
 	slices.SortFunc(rows, func(a, b claimedDeliveryRow) int {
@@ -174,9 +176,10 @@ func (s *DeliveryStore) Claim(ctx context.Context, now time.Time, lease time.Dur
 // the attempts the claim gave it, and moves the pending deliveries behind
 // one that waits for a retry to that retry's time (see next_attempt_at).
 const recordSQL = `WITH rec AS (
-	UPDATE webhook_deliveries SET status = ?, leased_until = NULL, last_attempt_at = ?, last_status = ?, last_error = ?,
-		next_attempt_at = ?, delivered_at = COALESCE(?, delivered_at), finished_at = ?
-	WHERE tenant_id = ? AND endpoint_id = ? AND event_id = ? AND status = 'pending' AND attempts = ?
+	UPDATE webhook_deliveries SET status = $1::text, leased_until = NULL, last_attempt_at = $2::timestamptz, last_status = $3::int,
+		last_error = $4::text, next_attempt_at = $5::timestamptz, delivered_at = COALESCE($6::timestamptz, delivered_at),
+		finished_at = $7::timestamptz
+	WHERE tenant_id = $8::uuid AND endpoint_id = $9::uuid AND event_id = $10::uuid AND status = 'pending' AND attempts = $11::int
 	RETURNING endpoint_id, account_id, seq, status, next_attempt_at
 ), behind AS (
 	UPDATE webhook_deliveries f SET next_attempt_at = rec.next_attempt_at FROM rec
@@ -203,13 +206,13 @@ func (s *DeliveryStore) Record(ctx context.Context, d application.Delivery, o ap
 	default:
 		return false, fmt.Errorf("record delivery: outcome %q", o.Status)
 	}
-	var recorded int
-	err := s.db.NewRaw(recordSQL, o.Status.String(), o.At, lastStatus, o.Error, next, deliveredAt, finishedAt,
-		uuid.UUID(d.Tenant), uuid.UUID(d.Endpoint), uuid.UUID(d.EventID), d.Attempts).Scan(ctx, &recorded)
+	var recorded []int
+	err := queryPrepared(ctx, s.db, &recorded, recordSQL, o.Status.String(), o.At, lastStatus, o.Error, next, deliveredAt, finishedAt,
+		[16]byte(d.Tenant), [16]byte(d.Endpoint), [16]byte(d.EventID), d.Attempts)
 	if err != nil {
 		return false, translate(err, "record webhook delivery")
 	}
-	return recorded == 1, nil
+	return len(recorded) == 1 && recorded[0] == 1, nil
 }
 
 func (s *DeliveryStore) ListDeliveries(ctx context.Context, f application.DeliveryFilter, limit int) ([]application.Delivery, error) {
