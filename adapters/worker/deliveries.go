@@ -20,9 +20,10 @@ type DeliveriesConfig struct {
 	PollInterval time.Duration
 	// FanOutBatch is how many outbox events one fan-out moves.
 	FanOutBatch int
-	// Senders is how many deliveries this replica sends at once. Each
-	// sender claims one delivery, sends it, records it and claims the next,
-	// so a slow endpoint holds up one sender, not a batch of others.
+	// Senders is how many claim loops this replica runs. Each sender claims
+	// a few deliveries (deliveryClaimBatch), sends them at once, records
+	// each, and claims again: a slow endpoint holds up one sender's next
+	// claim, not the others.
 	Senders int
 	// StatsEvery is how often the pending deliveries are measured.
 	StatsEvery time.Duration
