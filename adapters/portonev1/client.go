@@ -35,7 +35,8 @@ import (
 const DefaultBaseURL = "https://api.iamport.kr"
 
 // Secret is a credential that prints as "[redacted]" however it is
-// formatted or logged; string(s) is the only way to read it.
+// formatted, logged or marshalled (MarshalText covers JSON too); string(s)
+// is the only way to read it.
 type Secret string
 
 const redacted = "[redacted]"
@@ -43,7 +44,6 @@ const redacted = "[redacted]"
 func (s Secret) String() string               { return redacted }
 func (s Secret) GoString() string             { return redacted }
 func (s Secret) LogValue() slog.Value         { return slog.StringValue(redacted) }
-func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
 func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // Config configures a Client. IMPKey and IMPSecret are required.
@@ -204,12 +204,12 @@ func (c *Client) send(ctx context.Context, op, method, path string, query url.Va
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("portonev1 %s: no answer: %w", op, errors.Join(application.ErrUnavailable, c.scrub(err)))
+		return fmt.Errorf("portonev1 %s: no answer: %w: %w", op, application.ErrUnavailable, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return fmt.Errorf("portonev1 %s: no complete answer: %w", op, errors.Join(application.ErrUnavailable, c.scrub(err)))
+		return fmt.Errorf("portonev1 %s: no complete answer: %w: %w", op, application.ErrUnavailable, err)
 	}
 	var env envelope
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -243,15 +243,6 @@ func (c *Client) send(ctx context.Context, op, method, path string, query url.Va
 		return fmt.Errorf("portonev1 %s: decode the response: %w", op, err)
 	}
 	return nil
-}
-
-// scrub removes the secret from a transport error, should a URL or body
-// ever end up in one.
-func (c *Client) scrub(err error) error {
-	if s := string(c.secret); s != "" && strings.Contains(err.Error(), s) {
-		return errors.New(strings.ReplaceAll(err.Error(), s, redacted))
-	}
-	return err
 }
 
 // V1 failure messages creditd acts on. V1 has no error types, only a code
