@@ -25,7 +25,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/creditd/creditd/application"
@@ -76,11 +75,12 @@ type Client struct {
 	http    *http.Client
 	now     func() time.Time
 
-	// mu is held while the token is read or fetched, so concurrent callers
-	// share one fetch.
-	mu      sync.Mutex
-	token   string
-	expires time.Time // by the local clock, margin not yet taken off
+	// tokenLock (a one-slot semaphore, so a caller can stop waiting when its
+	// context ends) is held while the token is read or fetched: concurrent
+	// callers share one fetch.
+	tokenLock chan struct{}
+	token     string
+	expires   time.Time // by the local clock, margin not yet taken off
 }
 
 var _ application.PaymentGateway = (*Client)(nil)
@@ -104,7 +104,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c := &Client{
 		base: base.String(), key: cfg.IMPKey, secret: cfg.IMPSecret, impCode: cfg.IMPCode,
-		timeout: cfg.Timeout, http: cfg.HTTPClient, now: time.Now,
+		timeout: cfg.Timeout, http: cfg.HTTPClient, now: time.Now, tokenLock: make(chan struct{}, 1),
 	}
 	if c.timeout <= 0 {
 		c.timeout = 10 * time.Second
@@ -148,8 +148,12 @@ func (c *Client) call(ctx context.Context, op, method, path string, query url.Va
 // set, is a token PortOne just refused: it is not returned again, but a newer
 // one another caller fetched meanwhile is.
 func (c *Client) accessToken(ctx context.Context, rejected string) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	select {
+	case c.tokenLock <- struct{}{}:
+		defer func() { <-c.tokenLock }()
+	case <-ctx.Done():
+		return "", fmt.Errorf("portonev1: waiting for an access token: %w: %w", application.ErrUnavailable, ctx.Err())
+	}
 	if c.token != "" && c.token != rejected && c.now().Add(tokenMargin).Before(c.expires) {
 		return c.token, nil
 	}

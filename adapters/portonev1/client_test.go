@@ -342,6 +342,30 @@ func TestConcurrentCallsShareOneTokenFetch(t *testing.T) {
 	}
 }
 
+func TestWaitingForATokenEndsWithTheContext(t *testing.T) {
+	f := newFake(t, serving(payment("ord-1", "paid", "10000", "0", nil)))
+	f.tokenDelay = time.Second
+	c := f.client(t)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.GetPayment(context.Background(), pid(t, "ord-1"))
+		done <- err
+	}()
+	for f.tokenCalls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.GetPayment(ctx, pid(t, "ord-1"))
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, application.ErrUnavailable) || time.Since(start) > 500*time.Millisecond {
+		t.Errorf("after %v: err = %v; want the context's end, promptly", time.Since(start), err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestBadCredentialsAreARefusal(t *testing.T) {
 	f := newFake(t, serving(payment("ord-1", "paid", "10000", "0", nil)))
 	c, err := New(Config{BaseURL: f.srv.URL, IMPKey: testKey, IMPSecret: "wrong-secret"})
