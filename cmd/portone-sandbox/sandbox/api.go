@@ -37,6 +37,7 @@ func (s *Sandbox) routes() http.Handler {
 	mux.HandleFunc("GET /payments", s.api(s.listPage))
 	s.checkoutRoutes(mux)
 	s.controlRoutes(mux)
+	s.v1Routes(mux)
 	mux.HandleFunc("/", s.api(func(*http.Request, map[string]any) (int, any) {
 		return apiError(http.StatusNotFound, "NOT_FOUND", "the sandbox does not serve this endpoint")
 	}))
