@@ -280,6 +280,9 @@ func TestV1Cancel(t *testing.T) {
 	if p["status"] != "cancelled" || p["cancel_amount"] != json.Number("10000") || len(p["cancel_history"].([]any)) != 2 {
 		t.Errorf("full cancel answered %v", p)
 	}
+	if p["cancel_reason"] != "rest" {
+		t.Errorf("cancel_reason %v", p["cancel_reason"])
+	}
 	if stored, _ = sb.Payment("ord-1"); stored.Status != sandbox.StatusCancelled || stored.Cancelled != 10000 {
 		t.Errorf("stored %s %d", stored.Status, stored.Cancelled)
 	}
@@ -399,5 +402,70 @@ func TestV1Prefix(t *testing.T) {
 	}
 	if _, err := sandbox.New(sandbox.Config{V1Prefix: "/"}); err == nil {
 		t.Error("a V1Prefix of / is accepted")
+	}
+}
+
+// The lists filter on the time of each payment's status and sort as asked,
+// not in creation order.
+func TestV1ListTimes(t *testing.T) {
+	now := time.Date(2027, 1, 1, 12, 0, 0, 0, time.UTC)
+	sb := startSandbox(t, sandbox.Config{Now: func() time.Time { return now }})
+	tok := v1token(t, sb)
+	sb.SetPayment(sandbox.Payment{ID: "x", Status: "PAID", Total: 1, RequestedAt: now.Add(-20 * time.Minute), PaidAt: now.Add(-time.Minute)})
+	sb.SetPayment(sandbox.Payment{ID: "y", Status: "PAID", Total: 1, RequestedAt: now.Add(-10 * time.Minute), PaidAt: now.Add(-10 * time.Minute)})
+	sb.SetPayment(sandbox.Payment{ID: "z", Status: "READY", Total: 1, RequestedAt: now.Add(-30 * time.Minute)})
+	ids := func(query string) string {
+		t.Helper()
+		r := okV1(t)(v1call(t, sb, "GET", query, nil, tok))
+		var out []string
+		for _, p := range r["list"].([]any) {
+			out = append(out, p.(map[string]any)["merchant_uid"].(string))
+		}
+		return strings.Join(out, " ")
+	}
+	if got := ids("/payments/status/paid?from=" + itoa(now.Add(-2*time.Minute).Unix()) + "&to=" + itoa(now.Unix())); got != "x" {
+		t.Errorf("paid in the last two minutes: %q, want x (by paid_at, not started_at)", got)
+	}
+	if got := ids("/payments/status/all?sorting=started"); got != "z x y" {
+		t.Errorf("sorting=started: %q", got)
+	}
+	if got := ids("/payments/status/all?sorting=paid"); got != "z y x" {
+		t.Errorf("sorting=paid: %q", got)
+	}
+	if got := ids("/payments/status/all?sorting=-updated"); got != "x y z" {
+		t.Errorf("sorting=-updated: %q", got)
+	}
+}
+
+// Payments keep their imp_uid through SaveState and LoadState.
+func TestV1ImpUIDSaved(t *testing.T) {
+	sb := startSandbox(t, sandbox.Config{})
+	paid := sb.Pay("ord-1", sandbox.PaidWith{Total: 1})
+	var buf bytes.Buffer
+	if err := sb.SaveState(&buf); err != nil {
+		t.Fatal(err)
+	}
+	sb2 := startSandbox(t, sandbox.Config{})
+	if err := sb2.LoadState(&buf); err != nil {
+		t.Fatal(err)
+	}
+	p := okV1(t)(v1call(t, sb2, "GET", "/payments/"+paid.ImpUID, nil, v1token(t, sb2)))
+	if p["merchant_uid"] != "ord-1" {
+		t.Errorf("after LoadState: %v", p)
+	}
+	// A state saved before payments had an imp_uid gets one.
+	old := `{"version":1,"seq":3,"payments":[{"ID":"ord-old","Status":"PAID","Total":5,"Currency":"KRW","Seq":3}]}`
+	if err := sb2.LoadState(strings.NewReader(old)); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := sb2.Payment("ord-old"); p.ImpUID != "imp_000000000003" {
+		t.Errorf("an old state's payment has imp_uid %q", p.ImpUID)
+	}
+	// A replaced payment keeps its imp_uid; a new one gets another.
+	if again := sb.Pay("ord-1", sandbox.PaidWith{Total: 1}); again.ImpUID != paid.ImpUID {
+		t.Errorf("replaced: %s, was %s", again.ImpUID, paid.ImpUID)
+	}
+	if other := sb.Pay("ord-2", sandbox.PaidWith{Total: 1}); other.ImpUID == paid.ImpUID || other.ImpUID == "" {
+		t.Errorf("another payment's imp_uid %q", other.ImpUID)
 	}
 }
