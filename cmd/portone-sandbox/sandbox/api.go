@@ -56,7 +56,7 @@ func (s *Sandbox) Requests() []Request {
 	return out
 }
 
-// CancelRequests returns the cancel requests among Requests.
+// CancelRequests returns the cancel requests among Requests, V2's and V1's.
 func (s *Sandbox) CancelRequests() []Request {
 	var out []Request
 	for _, r := range s.Requests() {

@@ -39,7 +39,8 @@
 // vbank_* fields).
 //
 //	POST /users/getToken             {imp_key, imp_secret} (V1IMPKey, V1IMPSecret) -> {access_token, expired_at, now};
-//	                                 the same token while it lives (V1TokenLifetime, default 30 minutes); else 401 code -1
+//	                                 the same token while it lives (V1TokenLifetime, default 30 minutes; asked
+//	                                 for in its last minute, 5 minutes more); wrong key or secret: 401 code -1
 //	GET  /payments/find/{merchant_uid}, GET /payments/{imp_uid}   the payment; unknown -> 404 code -1
 //	POST /payments/prepare           {merchant_uid, amount, currency?}: V2's pre-registration
 //	POST /payments/cancel            {imp_uid | merchant_uid, amount? (none or 0: the rest), checksum?, reason}:

@@ -150,7 +150,9 @@ func (s *Sandbox) v1TokenValidLocked(r *http.Request) bool {
 	return tok != "" && ok && s.now().Before(exp)
 }
 
-// v1GetToken is POST /users/getToken: the same token again while it lives.
+// v1GetToken is POST /users/getToken: the same token again while it lives,
+// its life extended by 5 minutes when asked for in its last minute (as
+// PortOne does).
 func (s *Sandbox) v1GetToken(_ *http.Request, body map[string]any) (int, any) {
 	key, _ := body["imp_key"].(string)
 	secret, _ := body["imp_secret"].(string)
@@ -165,6 +167,10 @@ func (s *Sandbox) v1GetToken(_ *http.Request, body map[string]any) (int, any) {
 		} else if e.After(exp) {
 			tok, exp = t, e
 		}
+	}
+	if tok != "" && exp.Sub(now) <= time.Minute {
+		exp = exp.Add(5 * time.Minute)
+		s.v1Tokens[tok] = exp
 	}
 	if tok == "" {
 		if len(s.v1Tokens) >= maxV1Tokens {

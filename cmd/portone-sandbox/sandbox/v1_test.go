@@ -113,7 +113,13 @@ func TestV1Token(t *testing.T) {
 			t.Errorf("token in %s: %d", h[0], resp.StatusCode)
 		}
 	}
-	clock = now.Add(30 * time.Minute)
+	// Asked for in its last minute, the token lives 5 minutes longer.
+	clock = now.Add(29*time.Minute + 30*time.Second)
+	code, env = v1call(t, sb, "POST", "/users/getToken", map[string]string{"imp_key": sb.V1IMPKey, "imp_secret": sb.V1IMPSecret}, "")
+	if r := v1want(t, code, env, 200, "0"); r["access_token"] != tok || r["expired_at"] != json.Number("1798806900") {
+		t.Errorf("getToken in the token's last minute: %v, want the same token until 12:35", r)
+	}
+	clock = now.Add(35 * time.Minute)
 	code, env = v1call(t, sb, "GET", "/payments/find/ord-1", nil, tok)
 	v1want(t, code, env, 401, "-1")
 	tok2 := v1token(t, sb)
