@@ -37,6 +37,7 @@ func (s *Sandbox) routes() http.Handler {
 	mux.HandleFunc("GET /payments", s.api(s.listPage))
 	s.checkoutRoutes(mux)
 	s.controlRoutes(mux)
+	s.v1Routes(mux)
 	mux.HandleFunc("/", s.api(func(*http.Request, map[string]any) (int, any) {
 		return apiError(http.StatusNotFound, "NOT_FOUND", "the sandbox does not serve this endpoint")
 	}))
@@ -55,7 +56,7 @@ func (s *Sandbox) Requests() []Request {
 	return out
 }
 
-// CancelRequests returns the cancel requests among Requests.
+// CancelRequests returns the cancel requests among Requests, V2's and V1's.
 func (s *Sandbox) CancelRequests() []Request {
 	var out []Request
 	for _, r := range s.Requests() {

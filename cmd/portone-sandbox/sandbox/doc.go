@@ -1,4 +1,4 @@
-// Package sandbox is a local PortOne V2: its REST API, its webhooks and a
+// Package sandbox is a local PortOne V2 (and V1's REST API): its REST API, its webhooks and a
 // browser checkout, in memory, served by Handler. Tests serve it with
 // httptest; cmd/portone-sandbox serves it for development.
 //
@@ -25,6 +25,37 @@
 // POSTs honour Idempotency-Key (an RFC 8941 string, quotes included): a
 // repeat of a finished request gets the first answer again, a repeat while
 // the first is still being answered gets 409 IDEMPOTENCY_OUTSTANDING_REQUEST.
+//
+// # PortOne V1's REST API
+//
+// V1 (iamport) is served under Config.V1Prefix (default /v1compat: V1's
+// GET /payments/{imp_uid} would collide with V2's), so a V1 client's base
+// URL is Server.V1URL(). Every answer is V1's envelope {code, message,
+// response}; amounts are JSON integers (the sandbox's minor units, i.e. won
+// for KRW) and times Unix seconds. The payments are the same ones V2 sees:
+// merchant_uid is the V2 payment id, imp_uid is Payment.ImpUID. V2 PAID and
+// PARTIAL_CANCELLED are paid (with cancel_amount), CANCELLED cancelled,
+// FAILED failed, READY and VIRTUAL_ACCOUNT_ISSUED ready (the latter with
+// vbank_* fields).
+//
+//	POST /users/getToken             {imp_key, imp_secret} (V1IMPKey, V1IMPSecret) -> {access_token, expired_at, now};
+//	                                 the same token while it lives (V1TokenLifetime, default 30 minutes; asked
+//	                                 for in its last minute, 5 minutes more); wrong key or secret: 401 code -1
+//	GET  /payments/find/{merchant_uid}, GET /payments/{imp_uid}   the payment; unknown -> 404 code -1
+//	POST /payments/prepare           {merchant_uid, amount, currency?}: V2's pre-registration
+//	POST /payments/cancel            {imp_uid | merchant_uid, amount? (none or 0: the rest), checksum?, reason}:
+//	                                 the payment after it; refusals (checksum, already cancelled, too much,
+//	                                 unknown, unpaid) are HTTP 200 with code 1, as V1 answers them
+//	GET  /payments/status/{all|ready|paid|cancelled|failed}?page&limit&from&to&sorting
+//	                                 {total, previous, next (0 on the last page), list}; from and to (inclusive)
+//	                                 apply to the time of each payment's current status
+//
+// A token is taken as Authorization: Bearer <token>, Authorization: <token>
+// or X-ImpTokenHeader; none, an unknown or an expired one gets 401 code -1.
+// ExpireV1Tokens (POST /sandbox/v1/tokens/expire) expires every token now.
+// The API faults (FailNext, PUT /sandbox/faults, delays) apply to V1 requests
+// too, in the same queue, answered as a V1 envelope with code -1. V1 cancels
+// send no webhook (V1's enable_webhook defaults to false).
 //
 // # Webhooks
 //
@@ -63,6 +94,7 @@
 //	DELETE /sandbox/faults                      Heal: every fault off, held webhooks released
 //	POST   /sandbox/webhooks/release            {"order": "sent"|"reverse"}: ReleaseWebhooks
 //	POST   /sandbox/reset                       Reset: no payments, no faults
+//	POST   /sandbox/v1/tokens/expire            ExpireV1Tokens: every V1 access token expires now
 //
 // Payments change when the API, a checkout or a Go method says so: Ready,
 // Pay, PayPending, IssueVirtualAccount, Deposit, Fail, CancelFromConsole,

@@ -21,7 +21,9 @@ const (
 
 // Payment is a payment as the sandbox holds it. Amounts are in minor units.
 type Payment struct {
-	ID            string
+	ID string
+	// ImpUID is the payment's V1 id (imp_uid); default "imp_" and 12 digits.
+	ImpUID        string
 	Status        string // one of the Status constants
 	TransactionID string // default: a fresh UUID
 	StoreID       string // default: the sandbox's StoreID
@@ -188,6 +190,13 @@ func (s *Sandbox) put(p Payment) *Payment {
 	} else {
 		s.seq++
 		p.seq = s.seq
+	}
+	if p.ImpUID == "" {
+		if replaced {
+			p.ImpUID = old.ImpUID
+		} else {
+			p.ImpUID = fmt.Sprintf("imp_%012d", p.seq)
+		}
 	}
 	delete(s.raw, p.ID)
 	s.payments[p.ID] = &p

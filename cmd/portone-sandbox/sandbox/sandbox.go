@@ -54,7 +54,17 @@ type Config struct {
 	// PublicURL is the base of checkout URLs; empty takes the request's host.
 	PublicURL string
 	Now       func() time.Time // payment and webhook times; default time.Now
-	Logger    *slog.Logger     // webhook delivery failures; default discards
+	// V1Prefix is where PortOne V1's REST API is served (V1's
+	// GET /payments/{imp_uid} would collide with V2's at the root): a V1
+	// client's base URL is the sandbox's URL + V1Prefix. Default DefaultV1Prefix.
+	V1Prefix    string
+	V1IMPKey    string // V1's imp_key; default DefaultV1IMPKey
+	V1IMPSecret string // V1's imp_secret; default DefaultV1IMPSecret
+	V1IMPCode   string // the V1 merchant code (가맹점 식별코드); default DefaultV1IMPCode
+	// V1TokenLifetime is how long a V1 access token lives; default
+	// DefaultV1TokenLifetime (PortOne's 30 minutes).
+	V1TokenLifetime time.Duration
+	Logger          *slog.Logger // webhook delivery failures; default discards
 }
 
 // Sandbox is a local PortOne: serve Handler over HTTP, Close when done.
@@ -62,6 +72,8 @@ type Sandbox struct {
 	APISecret  string
 	StoreID    string
 	ChannelKey string
+	// V1's credentials and merchant code, as Config set them or defaulted.
+	V1IMPKey, V1IMPSecret, V1IMPCode string
 
 	cfg       Config
 	keys      [][]byte // decoded webhook secrets
@@ -96,6 +108,7 @@ type Sandbox struct {
 	held          []delivery
 	dropped       []DroppedWebhook
 	checkouts     map[string]*checkout
+	v1Tokens      map[string]time.Time // a V1 access token's expiry
 }
 
 // PreRegistration is what POST /payments/{id}/pre-register recorded.
@@ -115,6 +128,7 @@ type idemEntry struct {
 type failure struct {
 	status int
 	body   []byte
+	v1body []byte // the answer on a V1 path
 }
 
 // New makes a Sandbox with no payments and starts its webhook senders.
@@ -136,6 +150,25 @@ func New(cfg Config) (*Sandbox, error) {
 	}
 	if cfg.WebhookTimeout == 0 {
 		cfg.WebhookTimeout = DefaultWebhookTimeout
+	}
+	if cfg.V1Prefix == "" {
+		cfg.V1Prefix = DefaultV1Prefix
+	}
+	cfg.V1Prefix = "/" + strings.Trim(cfg.V1Prefix, "/")
+	if cfg.V1Prefix == "/" {
+		return nil, errors.New("sandbox: V1Prefix must name a path below the root")
+	}
+	if cfg.V1IMPKey == "" {
+		cfg.V1IMPKey = DefaultV1IMPKey
+	}
+	if cfg.V1IMPSecret == "" {
+		cfg.V1IMPSecret = DefaultV1IMPSecret
+	}
+	if cfg.V1IMPCode == "" {
+		cfg.V1IMPCode = DefaultV1IMPCode
+	}
+	if cfg.V1TokenLifetime == 0 {
+		cfg.V1TokenLifetime = DefaultV1TokenLifetime
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -160,6 +193,7 @@ func New(cfg Config) (*Sandbox, error) {
 		APISecret:  cfg.APISecret,
 		StoreID:    cfg.StoreID,
 		ChannelKey: cfg.ChannelKey,
+		V1IMPKey:   cfg.V1IMPKey, V1IMPSecret: cfg.V1IMPSecret, V1IMPCode: cfg.V1IMPCode,
 		cfg:        cfg,
 		keys:       keys,
 		now:        func() time.Time { return cfg.Now().UTC() },
@@ -200,6 +234,7 @@ func (s *Sandbox) resetLocked() {
 	s.webhookFaults = webhookFaults{}
 	s.held, s.dropped = nil, nil
 	s.checkouts = map[string]*checkout{}
+	s.v1Tokens = map[string]time.Time{}
 }
 
 // Handler serves the REST API, the checkout and the controls.
@@ -260,20 +295,23 @@ func (s *Sandbox) FailNext(n, status int) {
 	case status < 500:
 		typ = "INVALID_REQUEST"
 	}
-	s.failNext(n, status, mustJSON(errorBody{Type: typ, Message: "sandbox: injected failure"}))
+	s.failNext(n, status, mustJSON(errorBody{Type: typ, Message: "sandbox: injected failure"}),
+		mustJSON(v1Envelope{Code: -1, Message: "sandbox: injected failure"}))
 }
 
 // FailNextRaw answers the next n API requests with status and body as is
 // (say, a proxy's HTML page).
-func (s *Sandbox) FailNextRaw(n, status int, body string) { s.failNext(n, status, []byte(body)) }
+func (s *Sandbox) FailNextRaw(n, status int, body string) {
+	s.failNext(n, status, []byte(body), []byte(body))
+}
 
 const maxQueuedFailures = 100_000
 
-func (s *Sandbox) failNext(n, status int, body []byte) {
+func (s *Sandbox) failNext(n, status int, body, v1body []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for range min(n, maxQueuedFailures-len(s.failures)) {
-		s.failures = append(s.failures, failure{status, body})
+		s.failures = append(s.failures, failure{status, body, v1body})
 	}
 }
 

@@ -54,6 +54,9 @@ func (s *Sandbox) LoadState(r io.Reader) error {
 	for _, sp := range st.Payments {
 		p := sp.Payment.clone()
 		p.seq = sp.Seq
+		if p.ImpUID == "" { // saved before payments had one
+			p.ImpUID = fmt.Sprintf("imp_%012d", p.seq)
+		}
 		s.payments[p.ID] = &p
 	}
 	if st.PreRegistered != nil {
