@@ -39,6 +39,10 @@ type config struct {
 	WebhookRetryScale float64       `env:"SANDBOX_WEBHOOK_RETRY_SCALE" envDefault:"1"`
 	WebhookTimeout    time.Duration `env:"SANDBOX_WEBHOOK_TIMEOUT" envDefault:"30s"`
 	PublicURL         string        `env:"SANDBOX_PUBLIC_URL"` // default http:// + SANDBOX_ADDR
+	// PortOne V1 (iamport), served under /v1compat.
+	V1IMPKey    string `env:"SANDBOX_V1_IMP_KEY" envDefault:"sandbox-imp-key"`
+	V1IMPSecret string `env:"SANDBOX_V1_IMP_SECRET" envDefault:"sandbox-imp-secret"`
+	V1IMPCode   string `env:"SANDBOX_V1_IMP_CODE" envDefault:"imp00000000"`
 }
 
 // loadConfig reads the environment (as from env.ToMap(os.Environ())).
@@ -88,6 +92,7 @@ func run(statePath string, log *slog.Logger) error {
 		APISecret: cfg.APISecret, StoreID: cfg.StoreID, ChannelKey: cfg.ChannelKey,
 		WebhookURL: cfg.WebhookURL, WebhookSecrets: strings.Fields(cfg.WebhookSecret), WebhookRetryScale: cfg.WebhookRetryScale,
 		WebhookTimeout: cfg.WebhookTimeout, PublicURL: cfg.PublicURL, Logger: log,
+		V1IMPKey: cfg.V1IMPKey, V1IMPSecret: cfg.V1IMPSecret, V1IMPCode: cfg.V1IMPCode,
 	})
 	if err != nil {
 		return err
@@ -108,8 +113,8 @@ func run(statePath string, log *slog.Logger) error {
 	defer stop()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("PortOne sandbox listening", "url", cfg.PublicURL, "controls", cfg.PublicURL+"/sandbox/", "store", cfg.StoreID,
-		"webhooks", cfg.WebhookURL)
+	log.Info("PortOne sandbox listening", "url", cfg.PublicURL, "v1_url", cfg.PublicURL+sandbox.DefaultV1Prefix,
+		"controls", cfg.PublicURL+"/sandbox/", "store", cfg.StoreID, "webhooks", cfg.WebhookURL)
 
 	tick := time.NewTicker(saveEvery)
 	defer tick.Stop()

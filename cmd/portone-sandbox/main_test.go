@@ -15,7 +15,8 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config{Addr: "127.0.0.1:8090", APISecret: sandbox.DefaultAPISecret, StoreID: sandbox.DefaultStoreID, ChannelKey: sandbox.DefaultChannelKey,
-		WebhookRetryScale: 1, WebhookTimeout: 30 * time.Second, PublicURL: "http://127.0.0.1:8090"}
+		WebhookRetryScale: 1, WebhookTimeout: 30 * time.Second, PublicURL: "http://127.0.0.1:8090",
+		V1IMPKey: sandbox.DefaultV1IMPKey, V1IMPSecret: sandbox.DefaultV1IMPSecret, V1IMPCode: sandbox.DefaultV1IMPCode}
 	if cfg != want {
 		t.Errorf("defaults %+v, want %+v", cfg, want)
 	}
