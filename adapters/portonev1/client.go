@@ -74,6 +74,8 @@ type Client struct {
 	timeout time.Duration
 	http    *http.Client
 	now     func() time.Time
+	// retryWait is the first wait between attempts (retryWait; tests shorten it).
+	retryWait time.Duration
 
 	// tokenLock (a one-slot semaphore, so a caller can stop waiting when its
 	// context ends) is held while the token is read or fetched: concurrent
@@ -104,7 +106,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c := &Client{
 		base: base.String(), key: cfg.IMPKey, secret: cfg.IMPSecret, impCode: cfg.IMPCode,
-		timeout: cfg.Timeout, http: cfg.HTTPClient, now: time.Now, tokenLock: make(chan struct{}, 1),
+		timeout: cfg.Timeout, http: cfg.HTTPClient, now: time.Now, tokenLock: make(chan struct{}, 1), retryWait: retryWait,
 	}
 	if c.timeout <= 0 {
 		c.timeout = 10 * time.Second
@@ -176,10 +178,38 @@ func (c *Client) accessToken(ctx context.Context, rejected string) (string, erro
 	return c.token, nil
 }
 
-// send makes one request. Errors: *application.GatewayError for an answer
+// Retries: a request that got no answer, or a 5xx, is sent again up to
+// retryAttempts times in all, retryWait apart and doubling, when sending it
+// twice is harmless: reads, getToken, and prepare (which only sets the
+// amount again). A cancel is sent once: V1 takes no idempotency key, and
+// the caller finds out what happened by reading the payment.
+const (
+	retryAttempts = 3
+	retryWait     = 200 * time.Millisecond
+)
+
+// send makes a request, again when that is safe and may help (see retryAttempts).
+func (c *Client) send(ctx context.Context, op, method, path string, query url.Values, body any, token string, out any) error {
+	safe := method == http.MethodGet || op == "getToken" || op == "PreRegister"
+	wait := c.retryWait
+	for attempt := 1; ; attempt++ {
+		err := c.sendOnce(ctx, op, method, path, query, body, token, out)
+		if err == nil || !safe || attempt == retryAttempts || !errors.Is(err, application.ErrUnavailable) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// sendOnce makes one request. Errors: *application.GatewayError for an answer
 // that is not a success (a non-2xx status, or an envelope code other than
 // 0); an error wrapping application.ErrUnavailable for no answer.
-func (c *Client) send(ctx context.Context, op, method, path string, query url.Values, body any, token string, out any) error {
+func (c *Client) sendOnce(ctx context.Context, op, method, path string, query url.Values, body any, token string, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	target := c.base + path

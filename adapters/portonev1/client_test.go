@@ -115,6 +115,7 @@ func (f *fake) client(t *testing.T) *Client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.retryWait = time.Millisecond
 	return c
 }
 
@@ -616,5 +617,45 @@ func TestListPaymentsPages(t *testing.T) {
 	}
 	if _, err := c.ListPayments(context.Background(), application.PaymentListQuery{Cursor: "x"}); err == nil {
 		t.Error("a cursor that is no page number was taken")
+	}
+}
+
+// TestServerErrorsAreRetriedWhenSafe: a read that gets 500s is sent again,
+// up to three times in all; a cancel is sent once, whatever happens.
+func TestServerErrorsAreRetriedWhenSafe(t *testing.T) {
+	failingFirst := func(n int, then func(*http.Request, map[string]any) (int, any)) func(*http.Request, map[string]any) (int, any) {
+		var calls atomic.Int32
+		return func(r *http.Request, b map[string]any) (int, any) {
+			if calls.Add(1) <= int32(n) {
+				return 500, map[string]any{"code": -1, "message": "busy", "response": nil}
+			}
+			return then(r, b)
+		}
+	}
+	paid := serving(payment("ord-1", "paid", "10000", "0", map[string]any{"paid_at": 1764547200}))
+
+	f := newFake(t, failingFirst(2, paid))
+	if _, err := f.client(t).GetPayment(context.Background(), pid(t, "ord-1")); err != nil {
+		t.Fatalf("a read after two 500s: %v", err)
+	}
+	if reqs, _ := f.requests(); len(reqs) != 3 {
+		t.Fatalf("%d requests, want 3", len(reqs))
+	}
+
+	f = newFake(t, failingFirst(3, paid))
+	if _, err := f.client(t).GetPayment(context.Background(), pid(t, "ord-1")); !errors.Is(err, application.ErrUnavailable) {
+		t.Fatalf("a read after three 500s: %v, want ErrUnavailable", err)
+	}
+	if reqs, _ := f.requests(); len(reqs) != 3 {
+		t.Fatalf("%d requests, want 3 (no more)", len(reqs))
+	}
+
+	f = newFake(t, failingFirst(1, cancelling(10000, 0)))
+	_, err := f.client(t).Cancel(context.Background(), application.CancelRequest{Payment: pid(t, "ord-1"), CancellableBefore: 10000, Reason: "r"})
+	if !errors.Is(err, application.ErrUnavailable) {
+		t.Fatalf("a cancel answered 500: %v, want ErrUnavailable", err)
+	}
+	if reqs, _ := f.requests(); len(reqs) != 1 {
+		t.Fatalf("the cancel was sent %d times, want once", len(reqs))
 	}
 }

@@ -218,9 +218,14 @@ func TestV1ContractFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The client reads again after a 500, three times in all.
 	sb.FailNext(1, 500)
+	if _, err := c.GetPayment(ctx, id); err != nil {
+		t.Errorf("a read after one 500: %v", err)
+	}
+	sb.FailNext(3, 500)
 	if _, err := c.GetPayment(ctx, id); !errors.Is(err, application.ErrUnavailable) {
-		t.Errorf("a 500: %v", err)
+		t.Errorf("three 500s: %v", err)
 	}
 	if _, err := c.GetPayment(ctx, id); err != nil {
 		t.Errorf("after the fault: %v", err)
