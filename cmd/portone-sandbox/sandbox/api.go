@@ -98,20 +98,9 @@ func (s *Sandbox) api(h func(r *http.Request, body map[string]any) (int, any)) h
 		s.mu.Lock()
 		s.requests = appendBounded(s.requests, logged, maxRequestLog)
 		status, out, key, replay := s.serveLocked(r, *logged, raw, h)
-		var hold time.Duration
-		if len(s.delayNext) > 0 {
-			hold, s.delayNext = s.delayNext[0], s.delayNext[1:]
-		} else {
-			hold = s.delay
-		}
+		hold := s.takeDelayLocked()
 		s.mu.Unlock()
-
-		if hold > 0 {
-			select {
-			case <-time.After(hold):
-			case <-s.closed:
-			}
-		}
+		s.sleep(hold)
 		s.mu.Lock()
 		if key != "" && !replay {
 			s.idem[key] = &idemEntry{done: true, status: status, body: out, at: s.now()}
@@ -510,3 +499,25 @@ func integer(v any) (int64, bool) {
 
 // normalizeCurrency accepts the browser SDK's "CURRENCY_KRW" for "KRW".
 func normalizeCurrency(c string) string { return strings.TrimPrefix(c, "CURRENCY_") }
+
+// takeDelayLocked is how long the answer to the request being served waits:
+// the next queued delay, else the standing latency (both faults).
+func (s *Sandbox) takeDelayLocked() time.Duration {
+	if len(s.delayNext) > 0 {
+		var hold time.Duration
+		hold, s.delayNext = s.delayNext[0], s.delayNext[1:]
+		return hold
+	}
+	return s.delay
+}
+
+// sleep waits d, or until the sandbox closes.
+func (s *Sandbox) sleep(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	select {
+	case <-time.After(d):
+	case <-s.closed:
+	}
+}

@@ -112,20 +112,9 @@ func (s *Sandbox) v1api(auth bool, h func(r *http.Request, body map[string]any) 
 			status, v = h(r, body)
 			out = mustJSON(v)
 		}
-		var hold time.Duration
-		if len(s.delayNext) > 0 {
-			hold, s.delayNext = s.delayNext[0], s.delayNext[1:]
-		} else {
-			hold = s.delay
-		}
+		hold := s.takeDelayLocked()
 		s.mu.Unlock()
-
-		if hold > 0 {
-			select {
-			case <-time.After(hold):
-			case <-s.closed:
-			}
-		}
+		s.sleep(hold)
 		s.mu.Lock()
 		logged.Status = status
 		s.mu.Unlock()
