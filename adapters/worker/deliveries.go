@@ -173,19 +173,11 @@ func (w *Deliveries) PollOnce(ctx context.Context) {
 		return
 	}
 	now := w.clock.Now()
-	if w.lastStats.IsZero() || now.Sub(w.lastStats) >= w.cfg.StatsEvery {
-		w.lastStats = now
+	if dueEvery(&w.lastStats, now, w.cfg.StatsEvery) {
 		w.measure(ctx, now)
 	}
-	if w.lastForget.IsZero() || now.Sub(w.lastForget) >= w.cfg.ForgetEvery {
-		w.lastForget = now
-		n, err := w.deliveries.ForgetFinished(ctx)
-		if err != nil {
-			w.log.Error("forgetting finished webhook deliveries failed", "error", err.Error())
-		} else if n > 0 {
-			w.metrics.forgot.Add(float64(n))
-			w.log.Info("forgot finished webhook deliveries", "count", n)
-		}
+	if dueEvery(&w.lastForget, now, w.cfg.ForgetEvery) {
+		forgetFinished(ctx, w.log, w.metrics.forgot, "finished webhook deliveries", w.deliveries.ForgetFinished)
 	}
 }
 

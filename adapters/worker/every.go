@@ -2,8 +2,11 @@ package worker
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // loop runs a job on a timer in one background goroutine. A zero loop is
@@ -48,4 +51,26 @@ func (l *loop) halt() {
 	l.cancel()
 	l.done.Wait()
 	l.stop = nil
+}
+
+// dueEvery says whether a chore last run at *last (zero: never) is due again
+// at now, every apart, and if so notes now as its last run.
+func dueEvery(last *time.Time, now time.Time, every time.Duration) bool {
+	if !last.IsZero() && now.Sub(*last) < every {
+		return false
+	}
+	*last = now
+	return true
+}
+
+// forgetFinished runs a janitor's forget, counting and logging what it
+// forgot; what names the rows ("processed webhook events").
+func forgetFinished(ctx context.Context, log *slog.Logger, forgot prometheus.Counter, what string, forget func(context.Context) (int, error)) {
+	n, err := forget(ctx)
+	if err != nil {
+		log.Error("forgetting "+what+" failed", "error", err.Error())
+	} else if n > 0 {
+		forgot.Add(float64(n))
+		log.Info("forgot "+what, "count", n)
+	}
 }

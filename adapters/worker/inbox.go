@@ -138,19 +138,11 @@ func (w *Inbox) PollOnce(ctx context.Context) {
 		return
 	}
 	now := w.clock.Now()
-	if w.lastStats.IsZero() || now.Sub(w.lastStats) >= w.cfg.StatsEvery {
-		w.lastStats = now
+	if dueEvery(&w.lastStats, now, w.cfg.StatsEvery) {
 		w.measure(ctx, now)
 	}
-	if w.lastForget.IsZero() || now.Sub(w.lastForget) >= w.cfg.ForgetEvery {
-		w.lastForget = now
-		n, err := w.webhooks.ForgetProcessed(ctx)
-		if err != nil {
-			w.log.Error("forgetting processed webhook events failed", "error", err.Error())
-		} else if n > 0 {
-			w.metrics.forgot.Add(float64(n))
-			w.log.Info("forgot processed webhook events", "count", n)
-		}
+	if dueEvery(&w.lastForget, now, w.cfg.ForgetEvery) {
+		forgetFinished(ctx, w.log, w.metrics.forgot, "processed webhook events", w.webhooks.ForgetProcessed)
 	}
 }
 
