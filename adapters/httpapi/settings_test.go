@@ -92,3 +92,26 @@ func TestAccountSettingsSetAndRemoveTheThreshold(t *testing.T) {
 	assertProblem(t, h.get("/v1/accounts/new%2Fuser", withKey(h.keyB)), http.StatusNotFound, "not-found")
 	h.assertSound()
 }
+
+// TestSettingsRoutesUnderAttack: the settings routes refuse what any route
+// refuses, and change nothing: no key, made-up methods, a stalled body,
+// an account id with an encoded NUL or a broken UTF-8 escape.
+func TestSettingsRoutesUnderAttack(t *testing.T) {
+	h := newHarness(t)
+	h.must(h.put("/v1/accounts/alice/settings", `{"lowBalanceThreshold":"5"}`), http.StatusOK)
+	settings := func() string { return h.get("/v1/event-settings").Body.String() + h.get("/v1/accounts/alice").Body.String() }
+	before := settings()
+
+	for _, path := range []string{"/v1/event-settings", "/v1/accounts/alice/settings"} {
+		assertProblem(t, h.put(path, `{"lowBalanceThreshold":"1"}`, withoutHeader("Authorization")), http.StatusUnauthorized, "unauthorized")
+		assertProblem(t, h.do("BREW", path, `{}`), http.StatusMethodNotAllowed, "method-not-allowed")
+		assertProblem(t, h.do(http.MethodPatch, path, `{}`), http.StatusMethodNotAllowed, "method-not-allowed")
+		assertProblem(t, h.put(path, "", withStalledBody), http.StatusRequestTimeout, "request-timeout")
+	}
+	assertProblem(t, h.get("/v1/event-settings", withoutHeader("Authorization")), http.StatusUnauthorized, "unauthorized")
+	assert.Equal(t, "GET, PUT", h.do("BREW", "/v1/event-settings", "").Header().Get("Allow"))
+	for _, account := range []string{"alice%00", "%C3", "%FF%FE"} {
+		assertProblem(t, h.put("/v1/accounts/"+account+"/settings", `{"lowBalanceThreshold":"1"}`), http.StatusBadRequest, "validation-failed")
+	}
+	assert.Equal(t, before, settings(), "a refused request changed the settings")
+}
