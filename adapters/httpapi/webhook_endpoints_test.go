@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -202,4 +203,34 @@ func TestDeliveryBodiesMatchOpenAPI(t *testing.T) {
 	var v any
 	require.NoError(t, json.Unmarshal(body, &v))
 	assert.NoError(t, schema.VisitJSON(v), "%s", body)
+}
+
+// TestWebhookEndpointRoutesUnderAttack: no key, made-up methods, a stalled
+// body, odd encodings of the ids and NUL in a URL are refused, and nothing
+// is registered, deleted or redelivered.
+func TestWebhookEndpointRoutesUnderAttack(t *testing.T) {
+	h := newHarness(t)
+	id := h.must(h.post("/v1/webhook-endpoints", `{"url":"https://hooks.example.com/a"}`), http.StatusCreated)["id"].(string)
+	state := func() string {
+		return h.get("/v1/webhook-endpoints").Body.String() + h.get("/v1/webhook-endpoints/"+id+"/deliveries").Body.String()
+	}
+	before := state()
+
+	noKey := withoutHeader("Authorization")
+	assertProblem(t, h.post("/v1/webhook-endpoints", `{"url":"https://hooks.example.com/b"}`, noKey), http.StatusUnauthorized, "unauthorized")
+	assertProblem(t, h.get("/v1/webhook-endpoints", noKey), http.StatusUnauthorized, "unauthorized")
+	assertProblem(t, h.do(http.MethodDelete, "/v1/webhook-endpoints/"+id, "", noKey), http.StatusUnauthorized, "unauthorized")
+	assertProblem(t, h.post("/v1/webhook-endpoints/"+id+"/deliveries/"+id+"/redeliver", "", noKey), http.StatusUnauthorized, "unauthorized")
+	for _, method := range []string{"BREW", http.MethodPut, http.MethodPatch} {
+		assertProblem(t, h.do(method, "/v1/webhook-endpoints/"+id, `{}`), http.StatusMethodNotAllowed, "method-not-allowed")
+	}
+	assertProblem(t, h.post("/v1/webhook-endpoints", "", withStalledBody), http.StatusRequestTimeout, "request-timeout")
+	assertProblem(t, h.post("/v1/webhook-endpoints", `{"url":"https://hooks.example.com/\u0000"}`), http.StatusBadRequest, "validation-failed")
+	for _, bad := range []string{id + "%00", "%" + id[:2] + id[2:], url.PathEscape(id) + "%2F", "%C3%A9"} {
+		w := h.do(http.MethodDelete, "/v1/webhook-endpoints/"+bad, "")
+		assert.Contains(t, []int{http.StatusBadRequest, http.StatusNotFound}, w.Code, "%s: %s", bad, w.Body.String())
+		w = h.post("/v1/webhook-endpoints/"+id+"/deliveries/"+bad+"/redeliver", "")
+		assert.Contains(t, []int{http.StatusBadRequest, http.StatusNotFound}, w.Code, "%s: %s", bad, w.Body.String())
+	}
+	assert.Equal(t, before, state(), "a refused request changed the endpoints")
 }
