@@ -269,3 +269,53 @@ func grantedLot(t *testing.T, tx domain.Transaction) string {
 	t.Fatalf("grant %s names no lot", tx.ID())
 	return ""
 }
+
+// TestThresholdsChangeWhileSpendsGoOn: an account's own threshold is set
+// and removed while 16 clients spend from it; every change goes through the
+// wallet's lock, so no spend undoes a threshold change (the wallet row is
+// written whole), the account ends with the last value set, and the ledger
+// verifies.
+func TestThresholdsChangeWhileSpendsGoOn(t *testing.T) {
+	t.Parallel()
+	l := newLedger(t, system.Clock{})
+	tenant, acct := seed(t, l, "user-1", "2000")
+	accounts, _ := publishingAccounts(t, l)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for range 40 {
+				_, _, err := accounts.Spend(context.Background(), application.SpendCommand{Tenant: tenant, Account: acct, Amount: domain.MustCredits("1")}, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	var mu sync.Mutex
+	var last string
+	for c := range 4 {
+		wg.Go(func() {
+			for i := range 26 { // each ends setting a threshold, not removing it
+				value := []string{"0", fmt.Sprintf("%d", 100+c*25+i)}[i%2]
+				mu.Lock() // the writes serialize here, so the last one set is known
+				err := accounts.SetLowBalanceThreshold(context.Background(), tenant, acct, domain.MustCredits(value))
+				last = value
+				mu.Unlock()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	view, err := accounts.GetAccount(context.Background(), tenant, acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !view.LowBalanceThreshold.Equal(domain.MustCredits(last)) || view.Balance.String() != "1360" {
+		t.Fatalf("threshold %s (last set %s), balance %s (want 1360)", view.LowBalanceThreshold, last, view.Balance)
+	}
+	l.requireSound(t)
+}
