@@ -1,6 +1,7 @@
-// Command portone-sandbox serves a local PortOne V2 (package sandbox) for
-// development: creditd's PORTONE_API_URL points at it, its webhooks go to
-// SANDBOX_WEBHOOK_URL, and /sandbox/ shows what happened.
+// Command portone-sandbox serves a local PortOne V2 and V1 (package sandbox)
+// for development: creditd's PORTONE_API_URL points at it (its
+// PORTONE_V1_API_URL at /v1compat), its webhooks go to SANDBOX_WEBHOOK_URL
+// (V1's to SANDBOX_V1_WEBHOOK_URL), and /sandbox/ shows what happened.
 //
 //	portone-sandbox [-state FILE]
 //
@@ -43,7 +44,15 @@ type config struct {
 	V1IMPKey    string `env:"SANDBOX_V1_IMP_KEY" envDefault:"sandbox-imp-key"`
 	V1IMPSecret string `env:"SANDBOX_V1_IMP_SECRET" envDefault:"sandbox-imp-secret"`
 	V1IMPCode   string `env:"SANDBOX_V1_IMP_CODE" envDefault:"imp00000000"`
+	// V1's webhooks (unsigned): where, as json or form, and whether failed
+	// ones are retried (PortOne's option, off by default).
+	V1WebhookURL         string `env:"SANDBOX_V1_WEBHOOK_URL"`
+	V1WebhookContentType string `env:"SANDBOX_V1_WEBHOOK_CONTENT_TYPE" envDefault:"json"`
+	V1WebhookRetries     bool   `env:"SANDBOX_V1_WEBHOOK_RETRIES"`
 }
+
+// v1ContentTypes maps SANDBOX_V1_WEBHOOK_CONTENT_TYPE to what V1 sends.
+var v1ContentTypes = map[string]string{"json": sandbox.V1WebhookJSON, "form": sandbox.V1WebhookForm}
 
 // loadConfig reads the environment (as from env.ToMap(os.Environ())).
 func loadConfig(environment map[string]string) (config, error) {
@@ -56,6 +65,9 @@ func loadConfig(environment map[string]string) (config, error) {
 	}
 	if cfg.WebhookTimeout <= 0 {
 		return config{}, fmt.Errorf("SANDBOX_WEBHOOK_TIMEOUT %s must be positive", cfg.WebhookTimeout)
+	}
+	if _, ok := v1ContentTypes[cfg.V1WebhookContentType]; !ok {
+		return config{}, fmt.Errorf("SANDBOX_V1_WEBHOOK_CONTENT_TYPE %q is json or form", cfg.V1WebhookContentType)
 	}
 	if cfg.PublicURL == "" {
 		host, port, err := net.SplitHostPort(cfg.Addr)
@@ -93,6 +105,7 @@ func run(statePath string, log *slog.Logger) error {
 		WebhookURL: cfg.WebhookURL, WebhookSecrets: strings.Fields(cfg.WebhookSecret), WebhookRetryScale: cfg.WebhookRetryScale,
 		WebhookTimeout: cfg.WebhookTimeout, PublicURL: cfg.PublicURL, Logger: log,
 		V1IMPKey: cfg.V1IMPKey, V1IMPSecret: cfg.V1IMPSecret, V1IMPCode: cfg.V1IMPCode,
+		V1WebhookURL: cfg.V1WebhookURL, V1WebhookContentType: v1ContentTypes[cfg.V1WebhookContentType], V1WebhookRetries: cfg.V1WebhookRetries,
 	})
 	if err != nil {
 		return err
@@ -114,7 +127,7 @@ func run(statePath string, log *slog.Logger) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("PortOne sandbox listening", "url", cfg.PublicURL, "v1_url", cfg.PublicURL+sandbox.DefaultV1Prefix,
-		"controls", cfg.PublicURL+"/sandbox/", "store", cfg.StoreID, "webhooks", cfg.WebhookURL)
+		"controls", cfg.PublicURL+"/sandbox/", "store", cfg.StoreID, "webhooks", cfg.WebhookURL, "v1_webhooks", cfg.V1WebhookURL)
 
 	tick := time.NewTicker(saveEvery)
 	defer tick.Stop()

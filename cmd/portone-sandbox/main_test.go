@@ -16,7 +16,8 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	want := config{Addr: "127.0.0.1:8090", APISecret: sandbox.DefaultAPISecret, StoreID: sandbox.DefaultStoreID, ChannelKey: sandbox.DefaultChannelKey,
 		WebhookRetryScale: 1, WebhookTimeout: 30 * time.Second, PublicURL: "http://127.0.0.1:8090",
-		V1IMPKey: sandbox.DefaultV1IMPKey, V1IMPSecret: sandbox.DefaultV1IMPSecret, V1IMPCode: sandbox.DefaultV1IMPCode}
+		V1IMPKey: sandbox.DefaultV1IMPKey, V1IMPSecret: sandbox.DefaultV1IMPSecret, V1IMPCode: sandbox.DefaultV1IMPCode,
+		V1WebhookContentType: "json"}
 	if cfg != want {
 		t.Errorf("defaults %+v, want %+v", cfg, want)
 	}
@@ -24,11 +25,17 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil || cfg.PublicURL != "http://localhost:9000" || cfg.WebhookRetryScale != 0.001 {
 		t.Errorf("%+v %v", cfg, err)
 	}
+	cfg, err = loadConfig(map[string]string{"SANDBOX_V1_WEBHOOK_URL": "http://127.0.0.1:8080/webhooks/portone/v1",
+		"SANDBOX_V1_WEBHOOK_CONTENT_TYPE": "form", "SANDBOX_V1_WEBHOOK_RETRIES": "true"})
+	if err != nil || cfg.V1WebhookURL != "http://127.0.0.1:8080/webhooks/portone/v1" || v1ContentTypes[cfg.V1WebhookContentType] != sandbox.V1WebhookForm || !cfg.V1WebhookRetries {
+		t.Errorf("V1 webhooks %+v %v", cfg, err)
+	}
 	for name, environment := range map[string]map[string]string{
 		"a bad scale":          {"SANDBOX_WEBHOOK_RETRY_SCALE": "-1"},
 		"a scale not a number": {"SANDBOX_WEBHOOK_RETRY_SCALE": "fast"},
 		"a bad timeout":        {"SANDBOX_WEBHOOK_TIMEOUT": "0s"},
 		"a bad address":        {"SANDBOX_ADDR": "8090"},
+		"a V1 content type":    {"SANDBOX_V1_WEBHOOK_CONTENT_TYPE": "xml"},
 	} {
 		if _, err := loadConfig(environment); err == nil {
 			t.Errorf("%s was taken", name)

@@ -14,6 +14,7 @@ import (
 type PaymentRecord struct {
 	Payment json.RawMessage `json:"payment"`
 	History []StatusChange  `json:"history"`
+	ImpUID  string          `json:"impUid"` // its V1 id, which V2's shape has not
 }
 
 // Payments lists every payment, newest first.
@@ -27,7 +28,7 @@ func (s *Sandbox) Payments() []PaymentRecord {
 	slices.SortFunc(all, func(a, b *Payment) int { return b.seq - a.seq })
 	out := make([]PaymentRecord, 0, len(all))
 	for _, p := range all {
-		out = append(out, PaymentRecord{Payment: mustJSON(s.render(p)), History: slices.Clone(p.History)})
+		out = append(out, PaymentRecord{Payment: mustJSON(s.render(p)), History: slices.Clone(p.History), ImpUID: p.ImpUID})
 	}
 	return out
 }

@@ -54,8 +54,8 @@
 // or X-ImpTokenHeader; none, an unknown or an expired one gets 401 code -1.
 // ExpireV1Tokens (POST /sandbox/v1/tokens/expire) expires every token now.
 // The API faults (FailNext, PUT /sandbox/faults, delays) apply to V1 requests
-// too, in the same queue, answered as a V1 envelope with code -1. V1 cancels
-// send no webhook (V1's enable_webhook defaults to false).
+// too, in the same queue, answered as a V1 envelope with code -1. A V1
+// cancel sends a webhook only with enable_webhook: true (or "true").
 //
 // # Webhooks
 //
@@ -67,6 +67,23 @@
 // minutes with full jitter, times WebhookRetryScale), stop at a 2xx, and are
 // recorded in the payment's webhooks list. Without a WebhookURL nothing is
 // sent by itself; SendWebhook and SendWebhookWithID send one by hand.
+//
+// A payment made through V1 (Payment.Version VersionV1: IMP.request_pay,
+// PayV1, PaidWith.Version) announces itself by V1's webhooks instead, and
+// V2's API shows it as version V1. A V1 webhook is unsigned,
+// {imp_uid, merchant_uid, status[, cancellation_id]} as JSON or, with
+// V1WebhookContentType V1WebhookForm, a form, POSTed to the payment's
+// notice_url or else V1WebhookURL (SetV1WebhookURL). V1 sends one for: paid
+// (status paid), a virtual account issued (ready), its deposit (paid), a
+// console cancel, full or partial (cancelled), a V1 API cancel with
+// enable_webhook and a V2 API cancel without skipWebhook (cancelled); none
+// for a failure (a refusal by pre-registration included) or PAY_PENDING.
+// One attempt, or with V1WebhookRetries up to 5 more a minute apart (times
+// WebhookRetryScale) after a network error or a 5xx, none after a 4xx.
+// Attempts are recorded in the payment's webhooks list as V2's are (an id
+// "v1_…" of the sandbox's own: V1 sends none), and the webhook faults
+// (drop, duplicate, hold, release) and ResendWebhook apply to them.
+// SendV1Webhook and SendV1Notice send one by hand.
 //
 // # Browser checkout
 //
@@ -97,7 +114,7 @@
 //	POST   /sandbox/v1/tokens/expire            ExpireV1Tokens: every V1 access token expires now
 //
 // Payments change when the API, a checkout or a Go method says so: Ready,
-// Pay, PayPending, IssueVirtualAccount, Deposit, Fail, CancelFromConsole,
+// Pay, PayV1, PayPending, IssueVirtualAccount, Deposit, Fail, CancelFromConsole,
 // SetPayment (no webhook) and SetRawPayment (a hand-written body). API
 // faults: FailNext, FailNextRaw, Delay, DelayNext; webhook faults:
 // DropWebhooks, DuplicateWebhooks, HoldWebhooks, ReleaseWebhooks. Requests

@@ -19,9 +19,22 @@ const (
 	StatusCancelled            = "CANCELLED"
 )
 
+// The APIs a payment can be made through (Payment.Version, as PortOne's
+// V2 Payment object names them).
+const (
+	VersionV1 = "V1"
+	VersionV2 = "V2"
+)
+
 // Payment is a payment as the sandbox holds it. Amounts are in minor units.
 type Payment struct {
 	ID string
+	// Version is the API the payment was made through: VersionV1 (IMP.request_pay)
+	// announces its changes by V1 webhooks, VersionV2 (the default) by V2's.
+	Version string
+	// NoticeURL is V1's notice_url: where a V1 payment's webhooks go
+	// instead of Config.V1WebhookURL.
+	NoticeURL string
 	// ImpUID is the payment's V1 id (imp_uid); default "imp_" and 12 digits.
 	ImpUID        string
 	Status        string // one of the Status constants
@@ -109,6 +122,8 @@ type PaidWith struct {
 	StoreID    string // default the sandbox's
 	CustomData string
 	Customer   Customer
+	Version    string // VersionV1 makes a V1 payment (V1 webhooks); default VersionV2
+	NoticeURL  string // a V1 payment's notice_url
 }
 
 func (w PaidWith) payment(id, status string) Payment {
@@ -116,7 +131,7 @@ func (w PaidWith) payment(id, status string) Payment {
 		w.Currency = "KRW"
 	}
 	return Payment{ID: id, Status: status, Total: w.Total, TaxFree: w.TaxFree, Currency: w.Currency, OrderName: w.OrderName,
-		StoreID: w.StoreID, CustomData: w.CustomData, Customer: w.Customer}
+		StoreID: w.StoreID, CustomData: w.CustomData, Customer: w.Customer, Version: w.Version, NoticeURL: w.NoticeURL}
 }
 
 // clone copies p deeply enough that the copy shares no slice with it.
@@ -164,6 +179,9 @@ func (s *Sandbox) put(p Payment) *Payment {
 	}
 	if p.Currency == "" {
 		p.Currency = "KRW"
+	}
+	if p.Version == "" {
+		p.Version = VersionV2
 	}
 	if p.RequestedAt.IsZero() {
 		p.RequestedAt = now
@@ -239,13 +257,20 @@ func (s *Sandbox) Ready(id string, w PaidWith) Payment {
 }
 
 // Pay creates (or replaces) a PAID payment, paid by card now, and sends
-// Transaction.Paid. When the id was pre-registered with another amount or
+// Transaction.Paid (a V1 payment: V1's paid notice). When the id was pre-registered with another amount or
 // currency (and pre-registration is enforced), the payment is FAILED
 // instead, as PortOne refuses it, and Transaction.Failed is sent.
 func (s *Sandbox) Pay(id string, w PaidWith) Payment {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.payLocked(w.payment(id, StatusPaid), false).clone()
+}
+
+// PayV1 is Pay of a payment made through V1 (IMP.request_pay): its
+// webhooks are V1's, {imp_uid, merchant_uid, status}.
+func (s *Sandbox) PayV1(merchantUID string, w PaidWith) Payment {
+	w.Version = VersionV1
+	return s.Pay(merchantUID, w)
 }
 
 // payLocked makes p (built as PAID) paid by card or, with virtualAccount, a

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"time"
 )
 
@@ -102,7 +103,7 @@ func (s *Sandbox) render(p *Payment) wirePayment {
 	taxable := vat(p.Total - p.TaxFree)
 	w := wirePayment{
 		Status: p.Status, ID: p.ID, TransactionID: p.TransactionID,
-		MerchantID: "merchant-sandbox", StoreID: p.StoreID, Version: "V2", Webhooks: p.Webhooks,
+		MerchantID: "merchant-sandbox", StoreID: p.StoreID, Version: cmp.Or(p.Version, VersionV2), Webhooks: p.Webhooks,
 		RequestedAt: p.RequestedAt, UpdatedAt: latest(changed, p.StatusChangedAt), StatusChangedAt: p.StatusChangedAt,
 		OrderName: p.OrderName, Currency: p.Currency, CustomData: p.CustomData, Customer: p.Customer,
 		Amount: wireAmount{Total: p.Total, TaxFree: p.TaxFree, Vat: taxable, Supply: p.Total - p.TaxFree - taxable,

@@ -64,7 +64,17 @@ type Config struct {
 	// V1TokenLifetime is how long a V1 access token lives; default
 	// DefaultV1TokenLifetime (PortOne's 30 minutes).
 	V1TokenLifetime time.Duration
-	Logger          *slog.Logger // webhook delivery failures; default discards
+	// V1WebhookURL receives the V1 webhooks (unsigned) of payments made
+	// through V1; a payment's notice_url goes first. Empty sends none by itself.
+	V1WebhookURL string
+	// V1WebhookContentType is V1's console setting: V1WebhookJSON (the
+	// default) or V1WebhookForm.
+	V1WebhookContentType string
+	// V1WebhookRetries is the retry PortOne turns on when asked: up to 5
+	// more attempts, a minute (times WebhookRetryScale) apart, after a
+	// network error or a 5xx. Off, V1 makes one attempt.
+	V1WebhookRetries bool
+	Logger           *slog.Logger // webhook delivery failures; default discards
 }
 
 // Sandbox is a local PortOne: serve Handler over HTTP, Close when done.
@@ -104,6 +114,7 @@ type Sandbox struct {
 	webhookTimes  map[string]time.Time // a webhook id's event time, kept for resends
 	lastEvent     map[string]event     // per payment, for ResendWebhook
 	webhookURL    string
+	v1WebhookURL  string
 	webhookFaults webhookFaults
 	held          []delivery
 	dropped       []DroppedWebhook
@@ -170,6 +181,12 @@ func New(cfg Config) (*Sandbox, error) {
 	if cfg.V1TokenLifetime == 0 {
 		cfg.V1TokenLifetime = DefaultV1TokenLifetime
 	}
+	if cfg.V1WebhookContentType == "" {
+		cfg.V1WebhookContentType = V1WebhookJSON
+	}
+	if cfg.V1WebhookContentType != V1WebhookJSON && cfg.V1WebhookContentType != V1WebhookForm {
+		return nil, fmt.Errorf("sandbox: V1WebhookContentType %q is neither %s nor %s", cfg.V1WebhookContentType, V1WebhookJSON, V1WebhookForm)
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -204,7 +221,7 @@ func New(cfg Config) (*Sandbox, error) {
 		stop:       stop,
 		queue:      make(chan delivery, maxQueuedWebhooks),
 		sending:    make(chan struct{}, maxSendingAtOnce),
-		webhookURL: cfg.WebhookURL,
+		webhookURL: cfg.WebhookURL, v1WebhookURL: cfg.V1WebhookURL,
 	}
 	s.resetLocked()
 	s.handler = s.routes()
@@ -270,6 +287,14 @@ func (s *Sandbox) SetWebhookURL(url string) error {
 	defer s.mu.Unlock()
 	s.webhookURL = url
 	return nil
+}
+
+// SetV1WebhookURL changes where V1 webhooks go ("" stops sending those
+// of payments without a notice_url).
+func (s *Sandbox) SetV1WebhookURL(url string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.v1WebhookURL = url
 }
 
 // EnforcePreRegistration turns PortOne's check of a payment against its

@@ -380,9 +380,12 @@ func (s *Sandbox) v1Cancel(_ *http.Request, body map[string]any) (int, any) {
 		return v1Err(http.StatusOK, 1, "tax_free가 취소가능 면세금액보다 큽니다.")
 	}
 	reason, _ := body["reason"].(string)
-	s.applyCancel(p, amount, taxFree, vat(amount-taxFree), reason, "API")
-	// V1 sends no webhook for a cancel unless enable_webhook; the sandbox's
-	// webhooks are V2's, so none is sent.
+	c := s.applyCancel(p, amount, taxFree, vat(amount-taxFree), reason, "API")
+	// V1 announces a cancel made through its API only when asked to (a form
+	// sends the flag as text).
+	if enable := body["enable_webhook"]; enable == true || enable == "true" {
+		s.emitCancel(p, c)
+	}
 	return v1OK(s.renderV1(p))
 }
 

@@ -12,6 +12,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,8 +21,19 @@ import (
 	"github.com/google/uuid"
 )
 
-// maxExecutions is PortOne's attempts per event: one, then five retries.
+// maxExecutions is PortOne's attempts per event: one, then five retries
+// (V1's only when its retry option is on).
 const maxExecutions = 6
+
+// v1RetryWait is V1's fixed wait before a retry (times WebhookRetryScale).
+const v1RetryWait = time.Minute
+
+// The encodings of V1 webhooks (Config.V1WebhookContentType), as V1's
+// console offers them.
+const (
+	V1WebhookJSON = "application/json"
+	V1WebhookForm = "application/x-www-form-urlencoded"
+)
 
 // retryWaits are PortOne's waits before each attempt (before full jitter
 // and WebhookRetryScale).
@@ -71,8 +83,10 @@ type DroppedWebhook struct {
 }
 
 // event is one payment change to announce: every attempt of it carries the
-// same webhook-id and body.
+// same webhook-id and body. A V1 event is an unsigned V1 notice; its
+// webhookID only tells its attempts apart in the payment's webhooks.
 type event struct {
+	v1            bool
 	webhookID     string
 	eventType     string
 	paymentID     string
@@ -155,11 +169,16 @@ func (s *Sandbox) SendWebhookWithID(ctx context.Context, url, secret, webhookID,
 	}
 	s.mu.Unlock()
 	body := webhookBody(eventType, at, paymentID, storeID, transactionID, cancellationID)
+	return s.post(ctx, url, SignedWebhook(secret, webhookID, s.now(), body), body)
+}
+
+// post sends one webhook by hand and returns the status it got.
+func (s *Sandbox) post(ctx context.Context, url string, header http.Header, body []byte) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, fmt.Errorf("sandbox: webhook: %w", err)
 	}
-	req.Header = SignedWebhook(secret, webhookID, s.now(), body)
+	req.Header = header
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("sandbox: webhook: %w", err)
@@ -167,6 +186,46 @@ func (s *Sandbox) SendWebhookWithID(ctx context.Context, url, secret, webhookID,
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBodyBytes))
 	return resp.StatusCode, nil
+}
+
+// V1Notice is the body of a V1 webhook.
+type V1Notice struct {
+	ImpUID         string `json:"imp_uid"`
+	MerchantUID    string `json:"merchant_uid"`
+	Status         string `json:"status"` // paid, ready, cancelled
+	CancellationID string `json:"cancellation_id,omitempty"`
+}
+
+// encode is the body as contentType (V1WebhookJSON or V1WebhookForm) has it.
+func (n V1Notice) encode(contentType string) []byte {
+	if contentType == V1WebhookForm {
+		form := url.Values{"imp_uid": {n.ImpUID}, "merchant_uid": {n.MerchantUID}, "status": {n.Status}}
+		if n.CancellationID != "" {
+			form.Set("cancellation_id", n.CancellationID)
+		}
+		return []byte(form.Encode())
+	}
+	return mustJSON(n)
+}
+
+func v1Headers(contentType string) http.Header {
+	h := http.Header{}
+	h.Set("Content-Type", contentType)
+	h.Set("User-Agent", "portone-sandbox")
+	return h
+}
+
+// SendV1Webhook POSTs a V1 webhook {imp_uid, merchant_uid, status} to url,
+// encoded as Config.V1WebhookContentType says, and returns the status it
+// got. It is not recorded in the payment's webhooks.
+func (s *Sandbox) SendV1Webhook(ctx context.Context, url, impUID, merchantUID, status string) (int, error) {
+	return s.SendV1Notice(ctx, url, V1Notice{ImpUID: impUID, MerchantUID: merchantUID, Status: status}, s.cfg.V1WebhookContentType)
+}
+
+// SendV1Notice is SendV1Webhook with every field (cancellation_id too) and
+// the encoding given.
+func (s *Sandbox) SendV1Notice(ctx context.Context, url string, n V1Notice, contentType string) (int, error) {
+	return s.post(ctx, url, v1Headers(contentType), n.encode(contentType))
 }
 
 type webhookData struct {
@@ -185,21 +244,53 @@ func webhookBody(eventType string, at time.Time, paymentID, storeID, transaction
 	}{eventType, at.UTC().Format("2006-01-02T15:04:05.000Z"), webhookData{paymentID, storeID, transactionID, cancellationID}})
 }
 
-// emit announces a change of p (under s.mu): it becomes the payment's last
-// event and, with a WebhookURL, is sent, held or dropped as the faults say.
+// v1NoticeStatus is the status V1 announces for each change it announces:
+// not a failure, nor a pending payment.
+var v1NoticeStatus = map[string]string{
+	"Transaction.Paid":                 "paid",
+	"Transaction.VirtualAccountIssued": "ready",
+	"Transaction.PartialCancelled":     "cancelled",
+	"Transaction.Cancelled":            "cancelled",
+}
+
+// emit announces a change of p (under s.mu) in the webhooks of the API p
+// was made through: it becomes the payment's last event and, with a URL to
+// go to, is sent, held or dropped as the faults say.
 func (s *Sandbox) emit(p *Payment, eventType, cancellationID, trigger string, isAsync bool) {
 	now := s.now()
 	ev := event{
 		webhookID: "msg_" + uuid.NewString(), eventType: eventType, paymentID: p.ID, paymentStatus: p.Status,
 		trigger: trigger, isAsync: isAsync, triggeredAt: now,
-		body: webhookBody(eventType, now, p.ID, p.StoreID, p.TransactionID, cancellationID),
+	}
+	if p.Version == VersionV1 {
+		status, announced := v1NoticeStatus[eventType]
+		if !announced {
+			return
+		}
+		ev.v1, ev.webhookID = true, "v1_"+uuid.NewString()
+		ev.body = V1Notice{ImpUID: p.ImpUID, MerchantUID: p.ID, Status: status, CancellationID: cancellationID}.encode(s.cfg.V1WebhookContentType)
+	} else {
+		ev.body = webhookBody(eventType, now, p.ID, p.StoreID, p.TransactionID, cancellationID)
 	}
 	s.lastEvent[p.ID] = ev
 	s.sendLocked(ev)
 }
 
+// targetLocked is where an event goes now: WebhookURL, or for a V1 event
+// its payment's notice_url, else V1WebhookURL; "" is nowhere.
+func (s *Sandbox) targetLocked(ev event) string {
+	if !ev.v1 {
+		return s.webhookURL
+	}
+	if p, ok := s.payments[ev.paymentID]; ok && p.NoticeURL != "" {
+		return p.NoticeURL
+	}
+	return s.v1WebhookURL
+}
+
 func (s *Sandbox) sendLocked(ev event) {
-	if s.webhookURL == "" {
+	url := s.targetLocked(ev)
+	if url == "" {
 		return
 	}
 	if s.webhookFaults.drop > 0 {
@@ -208,7 +299,7 @@ func (s *Sandbox) sendLocked(ev event) {
 		return
 	}
 	for range 1 + s.webhookFaults.duplicate {
-		d := delivery{event: ev, url: s.webhookURL, attempt: 1}
+		d := delivery{event: ev, url: url, attempt: 1}
 		if s.webhookFaults.hold {
 			if len(s.held) >= maxHeldWebhooks {
 				s.recordDropLocked(ev, "too many held webhooks")
@@ -254,12 +345,16 @@ func (s *Sandbox) dispatch() {
 	}
 }
 
-// deliver makes d's attempts, waiting PortOne's jittered backoff before
-// each retry, until one succeeds, they run out, or the sandbox closes.
+// deliver makes d's attempts, waiting PortOne's backoff before each retry
+// (V2's jittered, V1's a fixed minute), until one settles the delivery,
+// they run out, or the sandbox closes.
 func (s *Sandbox) deliver(d delivery) {
-	for ; d.attempt <= maxExecutions; d.attempt++ {
+	for ; d.attempt <= s.maxAttempts(d.event); d.attempt++ {
 		if d.attempt > 1 {
 			wait := time.Duration(float64(retryWaits[d.attempt-1]) * s.cfg.WebhookRetryScale * rand.Float64())
+			if d.v1 {
+				wait = time.Duration(float64(v1RetryWait) * s.cfg.WebhookRetryScale)
+			}
 			select {
 			case <-time.After(wait):
 			case <-s.ctx.Done():
@@ -272,8 +367,18 @@ func (s *Sandbox) deliver(d delivery) {
 	}
 }
 
+// maxAttempts is how many times PortOne sends an event: V2 six times, V1
+// once unless its retry option is on.
+func (s *Sandbox) maxAttempts(ev event) int {
+	if ev.v1 && !s.cfg.V1WebhookRetries {
+		return 1
+	}
+	return maxExecutions
+}
+
 // attempt sends d once, records it in the payment's webhooks, and reports
-// whether the receiver took it (any 2xx).
+// whether that settles the delivery: the receiver took it (any 2xx) or,
+// for V1, which retries only after a network error or a 5xx, it answered.
 func (s *Sandbox) attempt(d delivery) bool {
 	select {
 	case s.sending <- struct{}{}:
@@ -282,13 +387,18 @@ func (s *Sandbox) attempt(d delivery) bool {
 		return false
 	}
 	sentAt := s.now()
-	header := signedHeaders(s.keys, d.webhookID, sentAt, d.body)
+	var header http.Header
+	if d.v1 {
+		header = v1Headers(s.cfg.V1WebhookContentType)
+	} else {
+		header = signedHeaders(s.keys, d.webhookID, sentAt, d.body)
+	}
 	rec := PaymentWebhook{
 		ID: d.webhookID, URL: d.url, PaymentStatus: d.paymentStatus, IsAsync: d.isAsync,
-		CurrentExecutionCount: d.attempt, MaxExecutionCount: maxExecutions, Trigger: d.trigger, TriggeredAt: d.triggeredAt,
+		CurrentExecutionCount: d.attempt, MaxExecutionCount: s.maxAttempts(d.event), Trigger: d.trigger, TriggeredAt: d.triggeredAt,
 		Request: &PaymentWebhookRequest{Header: headerText(header), Body: string(d.body), RequestedAt: sentAt},
 	}
-	ok := false
+	ok, settled := false, false
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.WebhookTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(d.body))
@@ -300,6 +410,7 @@ func (s *Sandbox) attempt(d delivery) bool {
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBodyBytes)) // lets the connection be reused
 			resp.Body.Close()
 			ok = resp.StatusCode >= 200 && resp.StatusCode < 300
+			settled = ok || (d.v1 && resp.StatusCode < 500)
 			rec.Response = &PaymentWebhookResponse{Code: strconv.Itoa(resp.StatusCode), Header: headerText(resp.Header), Body: string(body), RespondedAt: s.now()}
 		}
 	}
@@ -320,7 +431,7 @@ func (s *Sandbox) attempt(d delivery) bool {
 		p.Webhooks = appendBounded(p.Webhooks, rec, maxWebhooksPerPay)
 	}
 	s.mu.Unlock()
-	return ok
+	return settled
 }
 
 // headerText renders a header as HTTP/1.1 lines, names sorted.
@@ -421,8 +532,8 @@ func (s *Sandbox) ResendWebhook(paymentID string) error {
 	if !ok {
 		return ErrNoEvent
 	}
-	if s.webhookURL == "" {
-		return errors.New("sandbox: no WebhookURL to resend to")
+	if s.targetLocked(ev) == "" {
+		return errors.New("sandbox: no webhook URL to resend to")
 	}
 	ev.trigger = "MANUAL"
 	s.sendLocked(ev)
