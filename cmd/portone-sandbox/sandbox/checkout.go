@@ -3,6 +3,7 @@ package sandbox
 import (
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -76,6 +77,8 @@ type CheckoutDetails struct {
 	PreRegistered           *preRegisteredAs `json:"preRegistered"`
 	PreRegistrationEnforced bool             `json:"preRegistrationEnforced"`
 	Status                  string           `json:"status"`
+	API                     string           `json:"api"`              // V1 for IMP.request_pay's window, else V2
+	ImpUID                  string           `json:"impUid,omitempty"` // V1's id of the payment
 }
 
 type preRegisteredAs struct {
@@ -98,6 +101,7 @@ type checkout struct {
 	id        string
 	paymentID string
 	payMethod string
+	v1        bool // opened by IMP.request_pay: answered in V1's shape
 	createdAt time.Time
 	done      bool
 }
@@ -130,25 +134,39 @@ func (s *Sandbox) StartCheckout(req CheckoutRequest) (checkoutID string, err err
 	case req.PayMethod == "":
 		return refuse("payMethod is required")
 	}
-	customData, ok := req.CustomData.(string)
-	if !ok && req.CustomData != nil {
-		customData = string(mustJSON(req.CustomData))
-	}
-	w := PaidWith{Total: total, Currency: currency, OrderName: req.OrderName, CustomData: customData}
+	w := PaidWith{Total: total, Currency: currency, OrderName: req.OrderName, CustomData: customDataText(req.CustomData)}
 	if c := req.Customer; c != nil {
 		w.Customer = Customer{ID: c.CustomerID, Name: c.FullName, Email: c.Email, PhoneNumber: c.PhoneNumber}
 	}
+	c, _, err := s.openCheckout(req.PaymentID, req.PayMethod, w)
+	if err != nil {
+		return "", err
+	}
+	return c.id, nil
+}
 
+// customDataText is customData as PortOne stores it: a string as it is, anything else as JSON.
+func customDataText(v any) string {
+	text, ok := v.(string)
+	if !ok && v != nil {
+		text = string(mustJSON(v))
+	}
+	return text
+}
+
+// openCheckout creates the payment of a checkout (or, after a failed
+// attempt, re-uses it) in READY, and the checkout the window completes.
+func (s *Sandbox) openCheckout(paymentID, payMethod string, w PaidWith) (*checkout, Payment, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if p, ok := s.payments[req.PaymentID]; ok && p.Status != StatusReady && p.Status != StatusFailed {
-		return "", &CheckoutError{http.StatusBadRequest, codePaymentAlreadyPaid, fmt.Sprintf("payment %q is %s", p.ID, p.Status)}
+	if p, ok := s.payments[paymentID]; ok && p.Status != StatusReady && p.Status != StatusFailed {
+		return nil, Payment{}, &CheckoutError{http.StatusBadRequest, codePaymentAlreadyPaid, fmt.Sprintf("payment %q is %s", p.ID, p.Status)}
 	}
-	s.put(w.payment(req.PaymentID, StatusReady))
+	p := s.put(w.payment(paymentID, StatusReady))
 	s.forgetOldCheckoutsLocked()
-	c := &checkout{id: uuid.NewString(), paymentID: req.PaymentID, payMethod: req.PayMethod, createdAt: s.now()}
+	c := &checkout{id: uuid.NewString(), paymentID: paymentID, payMethod: payMethod, v1: w.Version == VersionV1, createdAt: s.now()}
 	s.checkouts[c.id] = c
-	return c.id, nil
+	return c, p.clone(), nil
 }
 
 // forgetOldCheckoutsLocked drops expired checkouts and, at the cap, the oldest.
@@ -192,7 +210,10 @@ func (s *Sandbox) CheckoutDetails(checkoutID string) (CheckoutDetails, error) {
 		return CheckoutDetails{}, err
 	}
 	d := CheckoutDetails{CheckoutID: c.id, PaymentID: p.ID, StoreID: p.StoreID, OrderName: p.OrderName, TotalAmount: p.Total,
-		Currency: p.Currency, PayMethod: c.payMethod, PreRegistrationEnforced: s.enforcePreReg, Status: p.Status}
+		Currency: p.Currency, PayMethod: c.payMethod, PreRegistrationEnforced: s.enforcePreReg, Status: p.Status, API: VersionV2}
+	if c.v1 {
+		d.API, d.ImpUID = VersionV1, p.ImpUID
+	}
 	if r, ok := s.preRegistered[p.ID]; ok {
 		d.PreRegistered = &preRegisteredAs{r.TotalAmount, r.Currency}
 	}
@@ -205,15 +226,24 @@ func (s *Sandbox) CheckoutDetails(checkoutID string) (CheckoutDetails, error) {
 func (s *Sandbox) CompleteCheckout(checkoutID, outcome string, amount int64) (PaymentResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, p, err := s.checkoutLocked(checkoutID)
+	_, done, err := s.completeCheckoutLocked(checkoutID, outcome, amount)
 	if err != nil {
 		return PaymentResult{}, err
 	}
+	return paymentResult(done), nil
+}
+
+// completeCheckoutLocked ends a checkout with outcome and returns it and its payment.
+func (s *Sandbox) completeCheckoutLocked(checkoutID, outcome string, amount int64) (*checkout, *Payment, error) {
+	c, p, err := s.checkoutLocked(checkoutID)
+	if err != nil {
+		return nil, nil, err
+	}
 	if outcome == OutcomeDifferentAmount && amount <= 0 {
-		return PaymentResult{}, &CheckoutError{http.StatusBadRequest, codeInvalidArgument, "different-amount needs a positive amount"}
+		return nil, nil, &CheckoutError{http.StatusBadRequest, codeInvalidArgument, "different-amount needs a positive amount"}
 	}
 	if c.done || p.Status != StatusReady {
-		return PaymentResult{}, &CheckoutError{http.StatusConflict, codePaymentAlreadyPaid, fmt.Sprintf("this checkout has ended: the payment is %s", p.Status)}
+		return nil, nil, &CheckoutError{http.StatusConflict, codePaymentAlreadyPaid, fmt.Sprintf("this checkout has ended: the payment is %s", p.Status)}
 	}
 	attempt := p.clone()
 	attempt.Status, attempt.TransactionID, attempt.History = StatusPaid, uuid.NewString(), nil
@@ -229,9 +259,14 @@ func (s *Sandbox) CompleteCheckout(checkoutID, outcome string, amount int64) (Pa
 	case OutcomeFail:
 		done = s.failLocked(p.ID, Failure{Reason: "카드사 승인 거절", PgCode: "CARD_DECLINED", PgMessage: "[3011] 한도초과 또는 잔액부족으로 승인이 거절되었습니다."})
 	default:
-		return PaymentResult{}, &CheckoutError{http.StatusBadRequest, codeInvalidArgument, "outcome is card, virtual-account, fail or different-amount"}
+		return nil, nil, &CheckoutError{http.StatusBadRequest, codeInvalidArgument, "outcome is card, virtual-account, fail or different-amount"}
 	}
 	c.done = true
+	return c, done, nil
+}
+
+// paymentResult is what the browser SDK answers for a payment a checkout ended.
+func paymentResult(done *Payment) PaymentResult {
 	result := PaymentResult{TransactionType: "PAYMENT", PaymentID: done.ID, TxID: done.TransactionID}
 	if done.Status == StatusFailed {
 		result.Code, result.Message = codePGFailure, done.Failure.Reason
@@ -240,13 +275,17 @@ func (s *Sandbox) CompleteCheckout(checkoutID, outcome string, amount int64) (Pa
 			result.Code, result.PgCode, result.PgMessage = codeAmountNotEqualToPredefined, "", ""
 		}
 	}
-	return result, nil
+	return result
 }
 
 // --- HTTP -----------------------------------------------------------------
 
 func (s *Sandbox) checkoutRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /v2/browser-sdk.js", cors(asset("web/browser-sdk.js", "application/javascript; charset=utf-8")))
+	mux.Handle("GET /v2/browser-sdk.js", cors(library("web/browser-sdk.js")))
+	mux.Handle("GET /v1/iamport.js", cors(library("web/iamport.js")))
+	mux.Handle("POST /v1/checkout", cors(http.HandlerFunc(s.postV1Checkout)))
+	mux.Handle("OPTIONS /v1/checkout", cors(nil))
+	mux.Handle("OPTIONS /v1/iamport.js", cors(nil))
 	mux.Handle("GET /checkout/{checkoutId}", asset("web/checkout.html", "text/html; charset=utf-8"))
 	mux.Handle("GET /sandbox/{$}", asset("web/sandbox.html", "text/html; charset=utf-8"))
 	mux.Handle("GET /static/style.css", asset("web/style.css", "text/css; charset=utf-8"))
@@ -268,6 +307,23 @@ func asset(name, contentType string) http.Handler {
 		w.Header().Set("Content-Type", contentType)
 		w.Header().Set("Cache-Control", "no-cache")
 		_, _ = w.Write(b)
+	})
+}
+
+// library serves a browser library with the payment window it shares with
+// the other (web/payment-window.js), in one function so that neither leaks
+// a global but the one it defines.
+func library(name string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		shared, err1 := web.ReadFile("web/payment-window.js")
+		own, err2 := web.ReadFile(name)
+		if err := errors.Join(err1, err2); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/javascript; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		_, _ = fmt.Fprintf(w, "(function () {\n\"use strict\";\n%s\n%s})();\n", shared, own)
 	})
 }
 
@@ -348,7 +404,18 @@ func (s *Sandbox) postOutcome(w http.ResponseWriter, r *http.Request) {
 		writeCheckoutError(w, &CheckoutError{http.StatusBadRequest, codeInvalidArgument, "the body is {outcome, amount?}: " + err.Error()})
 		return
 	}
-	result, err := s.CompleteCheckout(r.PathValue("checkoutId"), req.Outcome, req.Amount)
+	// The window answers in the shape of the library that opened it.
+	s.mu.Lock()
+	c, done, err := s.completeCheckoutLocked(r.PathValue("checkoutId"), req.Outcome, req.Amount)
+	var result any
+	switch {
+	case err != nil:
+	case c.v1:
+		result = s.v1PayResponse(done)
+	default:
+		result = paymentResult(done)
+	}
+	s.mu.Unlock()
 	if err != nil {
 		writeCheckoutError(w, err)
 		return

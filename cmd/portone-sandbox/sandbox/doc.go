@@ -1,5 +1,5 @@
-// Package sandbox is a local PortOne V2 (and V1's REST API): its REST API, its webhooks and a
-// browser checkout, in memory, served by Handler. Tests serve it with
+// Package sandbox is a local PortOne V2 and V1: their REST APIs, their webhooks and their
+// browser checkouts, in memory, served by Handler. Tests serve it with
 // httptest; cmd/portone-sandbox serves it for development.
 //
 //	sb, _ := sandbox.New(sandbox.Config{WebhookURL: appURL + "/webhooks/portone", WebhookSecrets: []string{secret}})
@@ -87,15 +87,32 @@
 //
 // # Browser checkout
 //
-// The browser SDK's requestPayment posts to /checkout and opens the page it
-// is given, where a person (or a test) picks an outcome. No auth, CORS *.
+// The browser SDK's requestPayment posts to /checkout, and V1's
+// IMP.request_pay (after IMP.init(V1IMPCode)) to /v1/checkout; each opens the
+// page it is given in the same payment window (an overlay holding
+// iframe#portone-sandbox-window, closed by button#portone-sandbox-close),
+// where a person (or a test) picks an outcome (button#pay-card,
+// #issue-virtual-account, #pay-fail, #pay-different-amount with
+// input#different-amount). No auth, CORS *.
 //
-//	GET  /v2/browser-sdk.js           the browser SDK
+//	GET  /v2/browser-sdk.js           the browser SDK (global PortOne)
+//	GET  /v1/iamport.js               V1's browser library (global IMP); its header comment is its contract
 //	POST /checkout                    requestPayment's argument -> {checkoutId, checkoutUrl}, or 400 {code, message}
+//	POST /v1/checkout                 {impCode, params: request_pay's params} -> {checkoutId, checkoutUrl, impUid},
+//	                                  or 400 {code, message}: UnknownImpCode for another imp code, InvalidArgument
+//	                                  for bad params (merchant_uid up to 256 printable bytes, amount a positive
+//	                                  whole number, pay_method like card or vbank, notice_url http(s)), and
+//	                                  PaymentAlreadyPaid; the payment is a V1 payment (V1 webhooks, notice_url)
 //	GET  /checkout/{checkoutId}       the payment window
-//	GET  /checkout/{checkoutId}/details
+//	GET  /checkout/{checkoutId}/details {…, api: "V1"|"V2", impUid (V1)}
 //	POST /checkout/{checkoutId}/outcome {"outcome": "card"|"fail"|"virtual-account"|"different-amount", "amount"}
-//	                                  -> the SDK's PaymentResponse
+//	                                  -> the SDK's PaymentResponse, or for a V1 checkout V1's rsp: {success: true,
+//	                                  imp_uid, merchant_uid, pay_method, paid_amount, status, …} or {success:
+//	                                  false, imp_uid, merchant_uid, error_code, error_msg} (error_code the
+//	                                  sandbox's: AmountNotEqualToPredefined, CARD_DECLINED)
+//
+// StartCheckout, StartV1Checkout, CheckoutDetails, CompleteCheckout and
+// CompleteV1Checkout do the same in Go.
 //
 // # Controls (JSON, no auth; each has a Go method of the same behaviour)
 //

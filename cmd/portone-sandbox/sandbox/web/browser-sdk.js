@@ -1,7 +1,8 @@
 /*
  * PortOne browser SDK V2, sandbox edition.
  *
- * Served by cmd/portone-sandbox at GET /v2/browser-sdk.js. A merchant page loads it with
+ * Served by cmd/portone-sandbox at GET /v2/browser-sdk.js, after payment-window.js (the window it
+ * shares with iamport.js) and inside one function with it. A merchant page loads it with
  *   <script src="http://127.0.0.1:PORT/v2/browser-sdk.js"></script>
  * and calls PortOne.requestPayment(request) exactly as it would call the real SDK
  * (https://cdn.portone.io/v2/browser-sdk.js). The only global it defines is `PortOne`.
@@ -18,7 +19,7 @@
  *        200 {checkoutId, checkoutUrl}  -> go on
  *        400 {code, message}            -> resolve with that failure
  *        network error / other answer   -> resolve with code "NetworkError"
- *   2. Show a modal overlay (dimmed page, centred card) holding
+ *   2. Show the payment window (payment-window.js): a modal overlay holding
  *        <iframe id="portone-sandbox-window" src="{checkoutUrl}">
  *      The overlay is <div id="portone-sandbox-overlay">, its close button is
  *      <button id="portone-sandbox-close">.
@@ -39,267 +40,139 @@
  * and the promise resolves with undefined. Failures that happen before a window opens (bad request,
  * network error, window already open) are still returned through the promise.
  */
-(function () {
-  "use strict";
+if (window.PortOne && window.PortOne.version === "sandbox") {
+  return; // loaded twice: keep the first instance (and its open window, if any)
+}
 
-  if (window.PortOne && window.PortOne.version === "sandbox") {
-    return; // loaded twice: keep the first instance (and its open window, if any)
-  }
+// The sandbox's origin, from this script's own URL, fixed at load time.
+var sandboxOrigin = scriptOrigin(/\/v2\/browser-sdk\.js(\?|#|$)/);
 
-  // The sandbox's origin, from this script's own URL, fixed at load time.
-  var sandboxOrigin = (function () {
-    var script = document.currentScript;
-    if (!script) {
-      var all = document.getElementsByTagName("script");
-      for (var i = all.length - 1; i >= 0; i--) {
-        if (/\/v2\/browser-sdk\.js(\?|#|$)/.test(all[i].src)) {
-          script = all[i];
-          break;
-        }
-      }
-    }
-    try {
-      return new URL(script.src, location.href).origin;
-    } catch (e) {
-      return location.origin;
-    }
-  })();
+var CANCELED_MESSAGE = "결제를 취소했습니다 (the buyer closed the payment window)";
 
-  var MESSAGE_TYPE = "portone-sandbox-result";
-  var CANCELED_MESSAGE = "결제를 취소했습니다 (the buyer closed the payment window)";
+var windowOpen = false;
 
-  var windowOpen = false;
-
-  function failure(paymentId, code, message, extra) {
-    var out = { transactionType: "PAYMENT", paymentId: paymentId, code: code, message: message };
-    if (extra) {
-      ["txId", "pgCode", "pgMessage"].forEach(function (k) {
-        if (extra[k] !== undefined && extra[k] !== null) out[k] = extra[k];
-      });
-    }
-    return out;
-  }
-
-  // Normalises what the checkout window sent into a PaymentResponse.
-  function normaliseResult(paymentId, result) {
-    if (!result || typeof result !== "object") {
-      return failure(paymentId, "NetworkError", "the sandbox payment window sent no result");
-    }
-    var out = { transactionType: "PAYMENT", paymentId: result.paymentId || paymentId };
-    ["txId", "paymentToken", "code", "message", "pgCode", "pgMessage"].forEach(function (k) {
-      if (result[k] !== undefined && result[k] !== null) out[k] = result[k];
-    });
-    return out;
-  }
-
-  function isMobileDevice() {
-    if (navigator.userAgentData && typeof navigator.userAgentData.mobile === "boolean") {
-      return navigator.userAgentData.mobile;
-    }
-    return /Mobi|Android|iPhone|iPad|iPod/i.test(navigator.userAgent || "");
-  }
-
-  function redirectTarget(request) {
-    if (!request.redirectUrl || typeof request.redirectUrl !== "string") return null;
-    var wt = request.windowType || {};
-    var mode = isMobileDevice() ? wt.mobile : wt.pc;
-    if (mode !== "REDIRECTION") return null;
-    try {
-      return new URL(request.redirectUrl, location.href);
-    } catch (e) {
-      return null;
-    }
-  }
-
-  function redirectWith(target, response) {
-    var url = new URL(target.href);
-    ["paymentId", "txId", "code", "message", "pgCode", "pgMessage"].forEach(function (k) {
-      if (response[k] !== undefined && response[k] !== null) url.searchParams.set(k, String(response[k]));
-    });
-    location.assign(url.href);
-  }
-
-  // Builds the overlay; inline styles only, since the merchant's page does not load our CSS.
-  function showWindow(checkoutUrl, onClose) {
-    var overlay = document.createElement("div");
-    overlay.id = "portone-sandbox-overlay";
-    overlay.setAttribute("role", "dialog");
-    overlay.setAttribute("aria-modal", "true");
-    overlay.setAttribute("aria-label", "PortOne sandbox payment window");
-    overlay.style.cssText = [
-      "position:fixed", "inset:0", "z-index:2147483000", "margin:0", "padding:12px",
-      "box-sizing:border-box", "display:flex", "align-items:center", "justify-content:center",
-      "background:rgba(17,24,39,0.55)", "backdrop-filter:blur(2px)",
-      "font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans KR',sans-serif",
-    ].join(";");
-
-    var card = document.createElement("div");
-    card.style.cssText = [
-      "position:relative", "display:flex", "flex-direction:column", "box-sizing:border-box",
-      "width:min(480px,100%)", "height:min(720px,100%)", "background:#fff", "border-radius:14px",
-      "overflow:hidden", "box-shadow:0 24px 60px rgba(0,0,0,0.35)",
-    ].join(";");
-
-    var bar = document.createElement("div");
-    bar.style.cssText = [
-      "display:flex", "align-items:center", "justify-content:space-between", "flex:none",
-      "height:44px", "padding:0 8px 0 16px", "background:#f8fafc", "border-bottom:1px solid #e5e7eb",
-      "color:#111827", "font-size:14px", "font-weight:600",
-    ].join(";");
-    var title = document.createElement("span");
-    title.textContent = "PortOne sandbox";
-    var close = document.createElement("button");
-    close.id = "portone-sandbox-close";
-    close.type = "button";
-    close.setAttribute("aria-label", "Close the payment window");
-    close.title = "Close (cancels the payment)";
-    close.textContent = "\u00d7";
-    close.style.cssText = [
-      "width:32px", "height:32px", "border:0", "border-radius:8px", "background:transparent",
-      "color:#4b5563", "font-size:24px", "line-height:32px", "cursor:pointer", "padding:0",
-    ].join(";");
-    close.addEventListener("click", onClose);
-    bar.appendChild(title);
-    bar.appendChild(close);
-
-    var iframe = document.createElement("iframe");
-    iframe.id = "portone-sandbox-window";
-    iframe.title = "PortOne sandbox payment window";
-    iframe.src = checkoutUrl;
-    iframe.style.cssText = "flex:1;width:100%;border:0;display:block;background:#fff";
-
-    card.appendChild(bar);
-    card.appendChild(iframe);
-    overlay.appendChild(card);
-
-    var previousOverflow = document.documentElement.style.overflow;
-    document.documentElement.style.overflow = "hidden";
-    (document.body || document.documentElement).appendChild(overlay);
-
-    return {
-      iframe: iframe,
-      remove: function () {
-        document.documentElement.style.overflow = previousOverflow;
-        if (overlay.parentNode) overlay.parentNode.removeChild(overlay);
-      },
-    };
-  }
-
-  function requestPayment(request) {
-    var paymentId = request && typeof request === "object" ? request.paymentId : undefined;
-    if (!request || typeof request !== "object") {
-      return Promise.resolve(failure(undefined, "InvalidArgument", "requestPayment needs a request object"));
-    }
-    if (windowOpen) {
-      return Promise.resolve(
-        failure(paymentId, "InvalidArgument", "a PortOne sandbox payment window is already open"),
-      );
-    }
-    windowOpen = true;
-
-    var body = {
-      storeId: request.storeId,
-      channelKey: request.channelKey,
-      paymentId: request.paymentId,
-      orderName: request.orderName,
-      totalAmount: request.totalAmount,
-      currency: request.currency,
-      payMethod: request.payMethod,
-      customData: request.customData,
-      redirectUrl: request.redirectUrl,
-      customer: request.customer,
-      windowType: request.windowType,
-    };
-
-    return fetch(sandboxOrigin + "/checkout", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-      credentials: "omit",
-    })
-      .then(
-        function (res) {
-          return res.text().then(function (text) {
-            var json = null;
-            try {
-              json = JSON.parse(text);
-            } catch (e) {
-              json = null;
-            }
-            return { status: res.status, json: json, text: text };
-          });
-        },
-        function (err) {
-          return { networkError: err };
-        },
-      )
-      .then(function (answer) {
-        if (answer.networkError) {
-          windowOpen = false;
-          return failure(
-            paymentId,
-            "NetworkError",
-            "could not reach the PortOne sandbox at " + sandboxOrigin + ": " + String(answer.networkError),
-          );
-        }
-        var json = answer.json;
-        if (answer.status !== 200 || !json || typeof json.checkoutUrl !== "string") {
-          windowOpen = false;
-          if (json && typeof json.code === "string") {
-            return failure(paymentId, json.code, String(json.message || ""), json);
-          }
-          return failure(
-            paymentId,
-            "NetworkError",
-            "the PortOne sandbox answered HTTP " + answer.status + " to POST /checkout",
-          );
-        }
-        return openWindow(request, paymentId, json.checkoutUrl);
-      });
-  }
-
-  function openWindow(request, paymentId, rawCheckoutUrl) {
-    var checkoutUrl = new URL(rawCheckoutUrl, sandboxOrigin + "/");
-    var checkoutOrigin = checkoutUrl.origin;
-    var redirect = redirectTarget(request);
-
-    return new Promise(function (resolve) {
-      var settled = false;
-      var view;
-
-      function finish(response) {
-        if (settled) return;
-        settled = true;
-        window.removeEventListener("message", onMessage);
-        view.remove();
-        windowOpen = false;
-        if (redirect) {
-          resolve(undefined);
-          redirectWith(redirect, response);
-        } else {
-          resolve(response);
-        }
-      }
-
-      function onMessage(event) {
-        if (event.origin !== checkoutOrigin) return;
-        if (event.source !== view.iframe.contentWindow) return;
-        var data = event.data;
-        if (!data || typeof data !== "object" || data.type !== MESSAGE_TYPE) return;
-        finish(normaliseResult(paymentId, data.result));
-      }
-
-      view = showWindow(checkoutUrl.href, function () {
-        finish(failure(paymentId, "PAY_PROCESS_CANCELED", CANCELED_MESSAGE));
-      });
-      window.addEventListener("message", onMessage);
+function failure(paymentId, code, message, extra) {
+  var out = { transactionType: "PAYMENT", paymentId: paymentId, code: code, message: message };
+  if (extra) {
+    ["txId", "pgCode", "pgMessage"].forEach(function (k) {
+      if (extra[k] !== undefined && extra[k] !== null) out[k] = extra[k];
     });
   }
+  return out;
+}
 
-  var PortOne = {
-    version: "sandbox",
-    requestPayment: requestPayment,
+// Normalises what the checkout window sent into a PaymentResponse.
+function normaliseResult(paymentId, result) {
+  if (!result || typeof result !== "object") {
+    return failure(paymentId, "NetworkError", "the sandbox payment window sent no result");
+  }
+  var out = { transactionType: "PAYMENT", paymentId: result.paymentId || paymentId };
+  ["txId", "paymentToken", "code", "message", "pgCode", "pgMessage"].forEach(function (k) {
+    if (result[k] !== undefined && result[k] !== null) out[k] = result[k];
+  });
+  return out;
+}
+
+function isMobileDevice() {
+  if (navigator.userAgentData && typeof navigator.userAgentData.mobile === "boolean") {
+    return navigator.userAgentData.mobile;
+  }
+  return /Mobi|Android|iPhone|iPad|iPod/i.test(navigator.userAgent || "");
+}
+
+function redirectTarget(request) {
+  if (!request.redirectUrl || typeof request.redirectUrl !== "string") return null;
+  var wt = request.windowType || {};
+  var mode = isMobileDevice() ? wt.mobile : wt.pc;
+  if (mode !== "REDIRECTION") return null;
+  try {
+    return new URL(request.redirectUrl, location.href);
+  } catch (e) {
+    return null;
+  }
+}
+
+function redirectWith(target, response) {
+  var url = new URL(target.href);
+  ["paymentId", "txId", "code", "message", "pgCode", "pgMessage"].forEach(function (k) {
+    if (response[k] !== undefined && response[k] !== null) url.searchParams.set(k, String(response[k]));
+  });
+  location.assign(url.href);
+}
+
+function requestPayment(request) {
+  var paymentId = request && typeof request === "object" ? request.paymentId : undefined;
+  if (!request || typeof request !== "object") {
+    return Promise.resolve(failure(undefined, "InvalidArgument", "requestPayment needs a request object"));
+  }
+  if (windowOpen) {
+    return Promise.resolve(
+      failure(paymentId, "InvalidArgument", "a PortOne sandbox payment window is already open"),
+    );
+  }
+  windowOpen = true;
+
+  var body = {
+    storeId: request.storeId,
+    channelKey: request.channelKey,
+    paymentId: request.paymentId,
+    orderName: request.orderName,
+    totalAmount: request.totalAmount,
+    currency: request.currency,
+    payMethod: request.payMethod,
+    customData: request.customData,
+    redirectUrl: request.redirectUrl,
+    customer: request.customer,
+    windowType: request.windowType,
   };
-  Object.freeze(PortOne);
-  window.PortOne = PortOne;
-})();
+
+  return postJSON(sandboxOrigin + "/checkout", body)
+    .then(function (answer) {
+      if (answer.networkError) {
+        windowOpen = false;
+        return failure(
+          paymentId,
+          "NetworkError",
+          "could not reach the PortOne sandbox at " + sandboxOrigin + ": " + String(answer.networkError),
+        );
+      }
+      var json = answer.json;
+      if (answer.status !== 200 || !json || typeof json.checkoutUrl !== "string") {
+        windowOpen = false;
+        if (json && typeof json.code === "string") {
+          return failure(paymentId, json.code, String(json.message || ""), json);
+        }
+        return failure(
+          paymentId,
+          "NetworkError",
+          "the PortOne sandbox answered HTTP " + answer.status + " to POST /checkout",
+        );
+      }
+      return openWindow(request, paymentId, json.checkoutUrl);
+    });
+}
+
+function openWindow(request, paymentId, rawCheckoutUrl) {
+  var redirect = redirectTarget(request);
+  return new Promise(function (resolve) {
+    openPaymentWindow(rawCheckoutUrl, sandboxOrigin + "/", function (result, closed) {
+      windowOpen = false;
+      var response = closed
+        ? failure(paymentId, "PAY_PROCESS_CANCELED", CANCELED_MESSAGE)
+        : normaliseResult(paymentId, result);
+      if (redirect) {
+        resolve(undefined);
+        redirectWith(redirect, response);
+      } else {
+        resolve(response);
+      }
+    });
+  });
+}
+
+var PortOne = {
+  version: "sandbox",
+  requestPayment: requestPayment,
+};
+Object.freeze(PortOne);
+window.PortOne = PortOne;
