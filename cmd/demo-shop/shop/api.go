@@ -172,16 +172,23 @@ func (s *Shop) products(w http.ResponseWriter, r *http.Request) {
 }
 
 // order is creditd's Order. customData goes to PortOne unchanged, so it is
-// kept as the bytes creditd sent.
+// kept as the bytes creditd sent. What requestPayment takes is a V2 order's,
+// what IMP.request_pay takes a V1 order's; each is left out of the other.
 type order struct {
 	PaymentID      string          `json:"paymentId"`
 	AccountID      string          `json:"accountId"`
 	ProductID      string          `json:"productId"`
 	Status         string          `json:"status"`
-	StoreID        string          `json:"storeId"`
-	ChannelKey     string          `json:"channelKey"`
-	OrderName      string          `json:"orderName"`
-	TotalAmount    int64           `json:"totalAmount"`
+	Gateway        string          `json:"gateway,omitempty"`
+	StoreID        string          `json:"storeId,omitempty"`
+	ChannelKey     string          `json:"channelKey,omitempty"`
+	OrderName      string          `json:"orderName,omitempty"`
+	TotalAmount    int64           `json:"totalAmount,omitempty"`
+	MerchantUID    string          `json:"merchantUid,omitempty"`
+	Name           string          `json:"name,omitempty"`
+	Amount         int64           `json:"amount,omitempty"`
+	ImpCode        string          `json:"impCode,omitempty"`
+	PG             string          `json:"pg,omitempty"`
 	Currency       string          `json:"currency"`
 	CustomData     json.RawMessage `json:"customData"`
 	Credits        string          `json:"credits"`
@@ -201,7 +208,8 @@ type order struct {
 
 var productID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`) // creditd's ProductId
 
-// POST /api/orders {productId}: start buying a pack.
+// POST /api/orders {productId, gateway?}: start buying a pack, through the
+// PortOne API the page chose (none: creditd's default).
 func (s *Shop) createOrder(w http.ResponseWriter, r *http.Request) {
 	u, err := user(r)
 	if err != nil {
@@ -210,6 +218,7 @@ func (s *Shop) createOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	var in struct {
 		ProductID string `json:"productId"`
+		Gateway   string `json:"gateway"`
 	}
 	if err := decode(w, r, &in); err != nil {
 		s.fail(w, r, err)
@@ -219,8 +228,15 @@ func (s *Shop) createOrder(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("productId %q is not a product id", in.ProductID))
 		return
 	}
+	if in.Gateway != "" && !gateways[in.Gateway] {
+		s.fail(w, r, badRequest("gateway %q is v2 or v1", in.Gateway))
+		return
+	}
 	var o order
 	body := map[string]string{"accountId": accountID(u), "productId": in.ProductID}
+	if in.Gateway != "" {
+		body["gateway"] = in.Gateway
+	}
 	if err := s.creditd.do(r.Context(), http.MethodPost, "/v1/orders", body, &o); err != nil {
 		s.fail(w, r, err)
 		return
@@ -295,15 +311,35 @@ func (s *Shop) getOrder(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, o)
 }
 
-// POST /api/orders/{paymentId}/complete: after requestPayment, whatever it
-// said. creditd asks PortOne and answers the order as it now is.
+var impUID = regexp.MustCompile(`^imp_[A-Za-z0-9]{1,64}$`) // PortOne V1's payment id
+
+// POST /api/orders/{paymentId}/complete {impUid?}: after the payment window,
+// whatever it said. creditd asks PortOne and answers the order as it now
+// is; V1's impUid only tells creditd where to look first.
 func (s *Shop) completeOrder(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		ImpUID string `json:"impUid"`
+	}
+	if r.ContentLength != 0 { // V2's page sends no body
+		if err := decode(w, r, &in); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	if in.ImpUID != "" && !impUID.MatchString(in.ImpUID) {
+		s.fail(w, r, badRequest("impUid %q is not a PortOne V1 imp_uid", in.ImpUID))
+		return
+	}
 	o, err := s.ownOrder(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.creditd.do(r.Context(), http.MethodPost, "/v1/orders/"+escapeID(o.PaymentID)+"/complete", nil, &o); err != nil {
+	var body any // none, exactly as before V1, unless there is a hint
+	if in.ImpUID != "" {
+		body = map[string]string{"impUid": in.ImpUID}
+	}
+	if err := s.creditd.do(r.Context(), http.MethodPost, "/v1/orders/"+escapeID(o.PaymentID)+"/complete", body, &o); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -1,6 +1,7 @@
 package shop
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,8 +22,13 @@ type Config struct {
 	// APIKey authenticates the shop to creditd. It stays on this server:
 	// whoever holds it can grant credits to anyone.
 	APIKey APIKey `env:"CREDITD_API_KEY,required"`
-	// PortOneSDKURL is the one script the page loads from elsewhere.
-	PortOneSDKURL string `env:"PORTONE_BROWSER_SDK_URL" envDefault:"https://cdn.portone.io/v2/browser-sdk.js"`
+	// PortOneSDKURL and PortOneV1SDKURL are PortOne's browser libraries, V2's
+	// and V1's (iamport): the only scripts the page loads from elsewhere.
+	PortOneSDKURL   string `env:"PORTONE_BROWSER_SDK_URL" envDefault:"https://cdn.portone.io/v2/browser-sdk.js"`
+	PortOneV1SDKURL string `env:"PORTONE_V1_BROWSER_SDK_URL" envDefault:"https://cdn.iamport.kr/v1/iamport.js"`
+	// Gateway is the PortOne API the page offers first: v2 or v1. Empty
+	// (and an empty PortOneV1SDKURL) in a Config made by hand are the defaults.
+	Gateway string `env:"DEMO_SHOP_GATEWAY" envDefault:"v2"`
 
 	// HTTPClient calls creditd; nil is a client with a 15 s timeout.
 	HTTPClient *http.Client `env:"-"`
@@ -39,18 +45,31 @@ func LoadConfig(environment map[string]string) (Config, error) {
 	return cfg, cfg.check()
 }
 
+// withDefaults fills in what LoadConfig's environment defaults would.
+func (c Config) withDefaults() Config {
+	c.PortOneV1SDKURL = cmp.Or(c.PortOneV1SDKURL, "https://cdn.iamport.kr/v1/iamport.js")
+	c.Gateway = cmp.Or(c.Gateway, "v2")
+	return c
+}
+
 func (c Config) check() error {
 	var errs []error
 	if c.APIKey == "" {
 		errs = append(errs, errors.New("CREDITD_API_KEY is required (make run prints one; or: creditd apikey create --tenant demo)"))
 	}
-	for name, raw := range map[string]string{"CREDITD_URL": c.CreditdURL, "PORTONE_BROWSER_SDK_URL": c.PortOneSDKURL} {
+	if !gateways[c.Gateway] {
+		errs = append(errs, fmt.Errorf("DEMO_SHOP_GATEWAY %q is v2 or v1", c.Gateway))
+	}
+	for name, raw := range map[string]string{"CREDITD_URL": c.CreditdURL, "PORTONE_BROWSER_SDK_URL": c.PortOneSDKURL, "PORTONE_V1_BROWSER_SDK_URL": c.PortOneV1SDKURL} {
 		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("%s %q is not an http(s) URL", name, raw))
 		}
 	}
 	return errors.Join(errs...)
 }
+
+// gateways are the PortOne APIs creditd takes orders through.
+var gateways = map[string]bool{"v2": true, "v1": true}
 
 // APIKey is a creditd API key. It prints redacted, so no log line or error
 // message can leak it.

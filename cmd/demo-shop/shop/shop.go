@@ -4,15 +4,19 @@
 // The shop holds its creditd API key on the server; the browser only ever
 // talks to the shop (same origin), never to creditd. A purchase goes:
 //
-//  1. The page asks the shop to buy a pack (POST /api/orders). The shop
-//     creates the order in creditd (POST /v1/orders {accountId, productId}),
-//     which fixes the price and pre-registers it at PortOne, and hands the
-//     order's storeId, channelKey, paymentId, orderName, totalAmount, currency
-//     and customData to the page unchanged.
-//  2. The page calls PortOne.requestPayment with them (and the pay method).
-//  3. Whatever requestPayment says, success or failure, the page asks the
-//     shop to complete the order (POST /api/orders/{paymentId}/complete),
-//     and the shop asks creditd (POST /v1/orders/{paymentId}/complete).
+//  1. The page asks the shop to buy a pack (POST /api/orders {productId,
+//     gateway}). The shop creates the order in creditd (POST /v1/orders
+//     {accountId, productId, gateway}), which fixes the price and
+//     pre-registers it at PortOne, and hands the order to the page
+//     unchanged: for PortOne V2 its storeId, channelKey, paymentId,
+//     orderName, totalAmount, currency and customData; for V1 (iamport) its
+//     impCode, pg, merchantUid, name, amount, currency and customData.
+//  2. The page calls PortOne.requestPayment with them (and the pay method),
+//     or for V1 IMP.init(impCode) and IMP.request_pay.
+//  3. Whatever the payment window says, success or failure, the page asks
+//     the shop to complete the order (POST /api/orders/{paymentId}/complete,
+//     with V1's {impUid} as a hint), and the shop asks creditd
+//     (POST /v1/orders/{paymentId}/complete).
 //     creditd reads the payment from PortOne and grants the credits once;
 //     the browser's word counts for nothing. The page shows the status
 //     creditd answers.
@@ -48,12 +52,19 @@ var indexTemplate = template.Must(template.ParseFS(web, "web/index.html"))
 // Shop serves the page and the JSON API the page calls.
 type Shop struct {
 	creditd creditd
-	sdkURL  string
+	page    page
 	log     *slog.Logger
+}
+
+// page is what the page template shows from the configuration.
+type page struct {
+	PortOneSDKURL, PortOneV1SDKURL string
+	Gateway                        string // v2 or v1, selected first
 }
 
 // New checks cfg and builds a shop.
 func New(cfg Config) (*Shop, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
@@ -68,7 +79,7 @@ func New(cfg Config) (*Shop, error) {
 	}
 	return &Shop{
 		creditd: creditd{baseURL: strings.TrimSuffix(cfg.CreditdURL, "/"), key: cfg.APIKey, http: client},
-		sdkURL:  cfg.PortOneSDKURL,
+		page:    page{PortOneSDKURL: cfg.PortOneSDKURL, PortOneV1SDKURL: cfg.PortOneV1SDKURL, Gateway: cfg.Gateway},
 		log:     log,
 	}, nil
 }
@@ -106,7 +117,7 @@ func (s *Shop) Handler() http.Handler {
 func (s *Shop) index(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	if err := indexTemplate.Execute(w, struct{ PortOneSDKURL string }{s.sdkURL}); err != nil {
+	if err := indexTemplate.Execute(w, s.page); err != nil {
 		s.log.Error("render index", "err", err)
 	}
 }

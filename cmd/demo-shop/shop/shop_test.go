@@ -159,9 +159,17 @@ func TestEachRouteCallsCreditd(t *testing.T) {
 			{"POST", "/v1/orders", `{"accountId":"demo-alice","productId":"pack-100"}`}}},
 		{"create an order as bob", "POST", "/api/orders", "bob", `{"productId":"pack-100"}`, 201, []want{
 			{"POST", "/v1/orders", `{"accountId":"demo-bob","productId":"pack-100"}`}}},
+		{"create an order through V1", "POST", "/api/orders", "alice", `{"productId":"pack-100","gateway":"v1"}`, 201, []want{
+			{"POST", "/v1/orders", `{"accountId":"demo-alice","productId":"pack-100","gateway":"v1"}`}}},
+		{"create an order through V2", "POST", "/api/orders", "alice", `{"productId":"pack-100","gateway":"v2"}`, 201, []want{
+			{"POST", "/v1/orders", `{"accountId":"demo-alice","productId":"pack-100","gateway":"v2"}`}}},
 		{"list orders", "GET", "/api/orders", "alice", "", 200, []want{{"GET", "/v1/orders?accountId=demo-alice&limit=200", ""}}},
 		{"get an order", "GET", "/api/orders/" + aliceOrder, "alice", "", 200, []want{{"GET", "/v1/orders/" + aliceOrder, ""}}},
 		{"complete", "POST", "/api/orders/" + aliceOrder + "/complete", "alice", "", 200, []want{
+			{"GET", "/v1/orders/" + aliceOrder, ""}, {"POST", "/v1/orders/" + aliceOrder + "/complete", ""}}},
+		{"complete with V1's imp_uid", "POST", "/api/orders/" + aliceOrder + "/complete", "alice", `{"impUid":"imp_000000000001"}`, 200, []want{
+			{"GET", "/v1/orders/" + aliceOrder, ""}, {"POST", "/v1/orders/" + aliceOrder + "/complete", `{"impUid":"imp_000000000001"}`}}},
+		{"complete with an empty object", "POST", "/api/orders/" + aliceOrder + "/complete", "alice", `{}`, 200, []want{
 			{"GET", "/v1/orders/" + aliceOrder, ""}, {"POST", "/v1/orders/" + aliceOrder + "/complete", ""}}},
 		{"refund quote", "GET", "/api/orders/" + aliceOrder + "/refund-quote", "alice", "", 200, []want{
 			{"GET", "/v1/orders/" + aliceOrder, ""}, {"GET", "/v1/orders/" + aliceOrder + "/refund-quote", ""}}},
@@ -289,6 +297,13 @@ func TestBadInputCallsNothing(t *testing.T) {
 		{"switch to no name", "POST", "/api/user", "", `{"user":""}`, "", 400},
 		{"unknown member", "POST", "/api/orders", "", `{"productId":"pack-100","accountId":"demo-bob"}`, "", 400},
 		{"bad product id", "POST", "/api/orders", "", `{"productId":"pack 100/../x"}`, "", 400},
+		{"a made-up gateway", "POST", "/api/orders", "", `{"productId":"pack-100","gateway":"v3"}`, "", 400},
+		{"a gateway in capitals", "POST", "/api/orders", "", `{"productId":"pack-100","gateway":"V1"}`, "", 400},
+		{"a gateway not a string", "POST", "/api/orders", "", `{"productId":"pack-100","gateway":1}`, "", 400},
+		{"an impUid not V1's", "POST", "/api/orders/" + aliceOrder + "/complete", "", `{"impUid":"imp_../x"}`, "", 400},
+		{"a huge impUid", "POST", "/api/orders/" + aliceOrder + "/complete", "", `{"impUid":"imp_` + strings.Repeat("1", 100) + `"}`, "", 400},
+		{"an impUid and more", "POST", "/api/orders/" + aliceOrder + "/complete", "", `{"impUid":"imp_1","amount":1}`, "", 400},
+		{"complete with a form", "POST", "/api/orders/" + aliceOrder + "/complete", "", `impUid=imp_1`, "application/x-www-form-urlencoded", 415},
 		{"no product id", "POST", "/api/orders", "", `{}`, "", 400},
 		{"two JSON values", "POST", "/api/orders", "", `{"productId":"a"}{"productId":"b"}`, "", 400},
 		{"not JSON", "POST", "/api/orders", "", `productId=pack-100`, "", 400},
@@ -415,7 +430,10 @@ func TestPage(t *testing.T) {
 	resp := send(t, srv, "GET", "/", "", "")
 	require.Equal(t, 200, resp.Status)
 	assert.Contains(t, resp.Body, `<script src="https://cdn.portone.io/v2/browser-sdk.js"></script>`)
-	for _, hook := range []string{`id="user"`, `id="user-switch"`, `id="pay-method"`, `value="CARD"`, `value="VIRTUAL_ACCOUNT"`,
+	assert.Contains(t, resp.Body, `<script src="https://cdn.iamport.kr/v1/iamport.js"></script>`, "V1's library by default")
+	assert.Contains(t, resp.Body, `<option value="v2" selected>`, "V2 is the default gateway")
+	assert.NotContains(t, resp.Body, `<option value="v1" selected>`)
+	for _, hook := range []string{`id="user"`, `id="user-switch"`, `id="pay-method"`, `value="CARD"`, `value="VIRTUAL_ACCOUNT"`, `id="gateway"`,
 		`id="balance"`, `id="orders"`, `id="message"`, `id="spend"`, `id="history"`} {
 		assert.Contains(t, resp.Body, hook)
 	}
@@ -425,6 +443,39 @@ func TestPage(t *testing.T) {
 	assert.Equal(t, 200, send(t, srv, "GET", "/shop.css", "", "").Status)
 	assert.Equal(t, 404, send(t, srv, "GET", "/index.html", "", "").Status)
 	assert.Empty(t, fake.Calls(), "the page itself calls nothing")
+
+	v1, err := shop.New(shop.Config{CreditdURL: "http://127.0.0.1:1", APIKey: apiKey, Gateway: "v1", PortOneSDKURL: "https://cdn.portone.io/v2/browser-sdk.js",
+		PortOneV1SDKURL: "http://127.0.0.1:8090/v1/iamport.js", Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	v1srv := httptest.NewServer(v1.Handler())
+	t.Cleanup(v1srv.Close)
+	resp = send(t, v1srv, "GET", "/", "", "")
+	assert.Contains(t, resp.Body, `<option value="v1" selected>`, "the configured gateway comes first")
+	assert.Contains(t, resp.Body, `<script src="http://127.0.0.1:8090/v1/iamport.js"></script>`)
+}
+
+// A V1 order reaches the page with what IMP.request_pay takes, and none of
+// V2's requestPayment fields it does not have.
+func TestV1OrderForThePage(t *testing.T) {
+	srv, fake := newShop(t)
+	fake.routes["POST /v1/orders"] = reply(201, `{"paymentId":"`+aliceOrder+`","accountId":"demo-alice","productId":"pack-100",
+		"status":"PENDING","gateway":"v1","merchantUid":"`+aliceOrder+`","name":"100 credits","amount":10000,"currency":"KRW",
+		"impCode":"imp00000000","pg":"html5_inicis","customData":{"order":"`+aliceOrder+`"},"credits":"100","bonusCredits":"30",
+		"refundedAmount":"0","virtualAccount":null,"rejection":null,"paidAt":null,"createdAt":"2030-01-02T15:04:05Z","updatedAt":"2030-01-02T15:04:05Z"}`)
+	resp := send(t, srv, "POST", "/api/orders", "alice", `{"productId":"pack-100","gateway":"v1"}`)
+	require.Equal(t, 201, resp.Status, resp.Body)
+	var o map[string]any
+	require.NoError(t, json.Unmarshal([]byte(resp.Body), &o))
+	assert.Equal(t, "v1", o["gateway"])
+	assert.Equal(t, aliceOrder, o["merchantUid"])
+	assert.Equal(t, "100 credits", o["name"])
+	assert.InDelta(t, 10000, o["amount"], 0)
+	assert.Equal(t, "imp00000000", o["impCode"])
+	assert.Equal(t, "html5_inicis", o["pg"])
+	assert.Equal(t, map[string]any{"order": aliceOrder}, o["customData"])
+	for _, v2Only := range []string{"storeId", "channelKey", "orderName", "totalAmount"} {
+		assert.NotContains(t, o, v2Only)
+	}
 }
 
 func TestLoadConfig(t *testing.T) {
@@ -433,7 +484,19 @@ func TestLoadConfig(t *testing.T) {
 	assert.Equal(t, "127.0.0.1:8081", cfg.Addr)
 	assert.Equal(t, "http://127.0.0.1:8080", cfg.CreditdURL)
 	assert.Equal(t, "https://cdn.portone.io/v2/browser-sdk.js", cfg.PortOneSDKURL)
+	assert.Equal(t, "https://cdn.iamport.kr/v1/iamport.js", cfg.PortOneV1SDKURL)
+	assert.Equal(t, "v2", cfg.Gateway)
 	assert.Equal(t, shop.APIKey(apiKey), cfg.APIKey)
+
+	cfg, err = shop.LoadConfig(map[string]string{"CREDITD_API_KEY": apiKey, "DEMO_SHOP_GATEWAY": "v1",
+		"PORTONE_V1_BROWSER_SDK_URL": "http://127.0.0.1:8090/v1/iamport.js"})
+	require.NoError(t, err)
+	assert.Equal(t, "v1", cfg.Gateway)
+	assert.Equal(t, "http://127.0.0.1:8090/v1/iamport.js", cfg.PortOneV1SDKURL)
+	_, err = shop.LoadConfig(map[string]string{"CREDITD_API_KEY": apiKey, "DEMO_SHOP_GATEWAY": "v3"})
+	require.ErrorContains(t, err, "DEMO_SHOP_GATEWAY")
+	_, err = shop.LoadConfig(map[string]string{"CREDITD_API_KEY": apiKey, "PORTONE_V1_BROWSER_SDK_URL": "javascript:alert(1)"})
+	require.ErrorContains(t, err, "PORTONE_V1_BROWSER_SDK_URL")
 
 	_, err = shop.LoadConfig(map[string]string{})
 	require.ErrorContains(t, err, "CREDITD_API_KEY")

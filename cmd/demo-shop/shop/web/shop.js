@@ -54,6 +54,9 @@ function formatPrice(minor, currency) {
 }
 
 const credits = (n) => `${n} credit${n === "1" || n === 1 ? "" : "s"}`;
+// A V2 order has orderName and totalAmount, a V1 order name and amount.
+const orderName = (o) => o.orderName || o.name;
+const orderAmount = (o) => o.totalAmount ?? o.amount;
 const totalCredits = (o) => String(Number(o.credits) + Number(o.bonusCredits || 0));
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
 
@@ -103,8 +106,9 @@ function orderItem(o) {
   const refundable = o.status === "PAID" || o.status === "PARTIALLY_REFUNDED";
   return el("li", { class: "order", dataset: { orderId: o.paymentId, status: o.status } },
     el("div", { class: "order-main" },
-      el("span", { class: "what" }, o.orderName, el("small", {}, `${when(o.createdAt)} · ${o.paymentId}`)),
-      el("span", { class: "price" }, formatPrice(o.totalAmount, o.currency)),
+      el("span", { class: "what" }, orderName(o),
+        el("small", {}, `${when(o.createdAt)} · ${o.paymentId}${o.gateway === "v1" ? " · PortOne V1" : ""}`)),
+      el("span", { class: "price" }, formatPrice(orderAmount(o), o.currency)),
       el("span", { class: `status badge ${o.status.toLowerCase()}` }, o.status),
       refundable ? el("button", { class: "refund secondary", type: "button", onclick: () => refund(o.paymentId) }, "Refund") : null),
     va ? el("p", { class: "va small" },
@@ -158,7 +162,7 @@ function outcome(o, payError) {
     case "PAID": return `Paid: ${credits(totalCredits(o))} added`;
     case "AWAITING_DEPOSIT": {
       const va = o.virtualAccount || {};
-      return `Virtual account issued: deposit ${formatPrice(o.totalAmount, o.currency)} to ${va.bank} ${va.accountNumber}` +
+      return `Virtual account issued: deposit ${formatPrice(orderAmount(o), o.currency)} to ${va.bank} ${va.accountNumber}` +
         (va.dueAt ? ` by ${when(va.dueAt)}` : "");
     }
     case "REJECTED": return `Order REJECTED: the payment's ${o.rejection} did not match the order; nothing was charged`;
@@ -183,33 +187,57 @@ async function busy(fn) {
   }
 }
 
+// payV2 pays an order through PortOne V2's SDK; it resolves the failure's
+// message, if any.
+async function payV2(order, payMethod) {
+  const request = {
+    storeId: order.storeId, channelKey: order.channelKey, paymentId: order.paymentId,
+    orderName: order.orderName, totalAmount: order.totalAmount, currency: order.currency,
+    payMethod, customData: order.customData,
+  };
+  if (payMethod === "VIRTUAL_ACCOUNT") request.virtualAccount = { accountExpiry: { validHours: 72 } };
+  if (!window.PortOne) throw new Error("PortOne's SDK did not load");
+  const res = await window.PortOne.requestPayment(request);
+  return { payError: res && res.code !== undefined ? res.message || res.code : undefined };
+}
+
+// payV1 pays an order through PortOne V1's library (iamport.js); it resolves
+// the failure's message, if any, and the payment's imp_uid.
+function payV1(order, payMethod) {
+  return new Promise((resolve, reject) => {
+    if (!window.IMP) throw new Error("PortOne V1's library did not load");
+    window.IMP.init(order.impCode);
+    window.IMP.request_pay({
+      pg: order.pg, pay_method: payMethod === "VIRTUAL_ACCOUNT" ? "vbank" : "card",
+      merchant_uid: order.merchantUid, name: order.name, amount: order.amount, currency: order.currency,
+      custom_data: order.customData,
+    }, (rsp) => resolve({
+      payError: rsp.success ? undefined : rsp.error_msg || rsp.error_code || "the payment failed",
+      impUid: rsp.imp_uid,
+    }));
+  }).catch((e) => ({ payError: e.message || String(e) }));
+}
+
 function buy(productId) {
   return busy(async () => {
     say("Creating your order…");
-    const order = await api("POST", "/api/orders", { productId });
+    const order = await api("POST", "/api/orders", { productId, gateway: $("#gateway").value });
     const payMethod = $("#pay-method").value;
-    const request = {
-      storeId: order.storeId, channelKey: order.channelKey, paymentId: order.paymentId,
-      orderName: order.orderName, totalAmount: order.totalAmount, currency: order.currency,
-      payMethod, customData: order.customData,
-    };
-    if (payMethod === "VIRTUAL_ACCOUNT") request.virtualAccount = { accountExpiry: { validHours: 72 } };
     showOrder(order);
     say("Waiting for PortOne…");
 
-    // The SDK's answer is not authoritative: success or failure, the shop
-    // completes the order and creditd asks PortOne what really happened.
-    let payError;
+    // The payment window's answer is not authoritative: success or failure,
+    // the shop completes the order and creditd asks PortOne what really
+    // happened (for V1, the imp_uid tells it where to look).
+    let payError, impUid;
     try {
-      if (!window.PortOne) throw new Error("PortOne's SDK did not load");
-      const res = await window.PortOne.requestPayment(request);
-      if (res && res.code !== undefined) payError = res.message || res.code;
+      ({ payError, impUid } = order.gateway === "v1" ? await payV1(order, payMethod) : await payV2(order, payMethod));
     } catch (e) {
       payError = e.message || String(e);
     }
     let done;
     try {
-      done = await api("POST", `/api/orders/${encodeURIComponent(order.paymentId)}/complete`);
+      done = await api("POST", `/api/orders/${encodeURIComponent(order.paymentId)}/complete`, impUid ? { impUid } : undefined);
     } catch (e) {
       watchIfOpen(order, true); // PortOne's webhook settles it in creditd; watch for that
       throw Object.assign(new Error(`${payError ? `Payment failed: ${payError}. ` : ""}Could not confirm the order yet: ${e.message}`), { status: e.status });
