@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make run`: the whole product on this machine. PostgreSQL in Docker (unless
 # DATABASE_URL names one), creditd (migrated, with the tenant "demo", its key
-# and a catalog), the PortOne sandbox wired to creditd's webhook endpoint with
-# the same secret, and the demo shop; then it prints the one URL to open.
+# and a catalog), the PortOne sandbox wired to creditd's webhook endpoints (V2's
+# with the same secret, and V1's), and the demo shop, which sells through
+# either; then it prints the one URL to open.
 # Ctrl-C stops all of them, and the PostgreSQL container if this started it
 # (its data volume stays, so orders and credits survive a restart).
 #
@@ -116,7 +117,8 @@ fi
 
 # The sandbox and creditd share PortOne's settings as a real store would:
 # the API secret creditd calls with, the store, the channel, and the webhook
-# secret the sandbox signs with and creditd verifies.
+# secret the sandbox signs with and creditd verifies; for V1 (iamport) the
+# imp_key and imp_secret creditd calls with and the store's imp code.
 random() { head -c "$1" /dev/urandom | base64 | tr -d '\n='; }
 export SANDBOX_API_SECRET SANDBOX_WEBHOOK_SECRET SANDBOX_STORE_ID SANDBOX_CHANNEL_KEY
 SANDBOX_API_SECRET=$(secret "$dir/sandbox-api-secret" random 24)
@@ -124,6 +126,11 @@ SANDBOX_WEBHOOK_SECRET=whsec_$(secret "$dir/sandbox-webhook-key" sh -c 'head -c 
 SANDBOX_STORE_ID=${SANDBOX_STORE_ID:-store-sandbox}
 SANDBOX_CHANNEL_KEY=${SANDBOX_CHANNEL_KEY:-channel-key-sandbox}
 export SANDBOX_WEBHOOK_URL=$creditd_url/webhooks/portone
+export SANDBOX_V1_IMP_KEY SANDBOX_V1_IMP_SECRET SANDBOX_V1_IMP_CODE
+SANDBOX_V1_IMP_KEY=${SANDBOX_V1_IMP_KEY:-sandbox-imp-key}
+SANDBOX_V1_IMP_SECRET=$(secret "$dir/sandbox-v1-imp-secret" random 24)
+SANDBOX_V1_IMP_CODE=${SANDBOX_V1_IMP_CODE:-imp00000000}
+export SANDBOX_V1_WEBHOOK_URL=$creditd_url/webhooks/portone/v1
 start portone-sandbox "$bin/portone-sandbox" -state "$dir/sandbox-state.json"
 wait_for portone-sandbox "$sandbox_url/sandbox/payments" "${pids[-1]}"
 
@@ -133,6 +140,11 @@ start creditd env \
 	PORTONE_STORE_ID="$SANDBOX_STORE_ID" \
 	PORTONE_CHANNEL_KEY="$SANDBOX_CHANNEL_KEY" \
 	PORTONE_WEBHOOK_SECRETS="$SANDBOX_WEBHOOK_SECRET" \
+	PORTONE_V1_API_URL="$sandbox_url/v1compat" \
+	PORTONE_V1_IMP_KEY="$SANDBOX_V1_IMP_KEY" \
+	PORTONE_V1_IMP_SECRET="$SANDBOX_V1_IMP_SECRET" \
+	PORTONE_V1_IMP_CODE="$SANDBOX_V1_IMP_CODE" \
+	PORTONE_V1_PG=html5_inicis \
 	CREDITD_RECONCILE_INTERVAL=1m \
 	CREDITD_EVENTS_ALLOW_PRIVATE_URLS=true \
 	"$bin/creditd" serve
@@ -157,6 +169,7 @@ start demo-shop env \
 	CREDITD_URL="$creditd_url" \
 	CREDITD_API_KEY="$key" \
 	PORTONE_BROWSER_SDK_URL="$sandbox_url/v2/browser-sdk.js" \
+	PORTONE_V1_BROWSER_SDK_URL="$sandbox_url/v1/iamport.js" \
 	"$bin/demo-shop"
 wait_for demo-shop "$shop_url/" "${pids[-1]}"
 
