@@ -51,7 +51,7 @@ const (
 )
 
 // stack is the product as make run starts it: creditd, the sandbox wired to
-// its webhook endpoint, and the demo shop, all on 127.0.0.1 (one site, so the
+// its webhook endpoints (V2's and V1's), and the demo shop, all on 127.0.0.1 (one site, so the
 // payment window, an iframe, shares the page's process and DOM tree).
 type stack struct {
 	t       *testing.T
@@ -77,6 +77,8 @@ func startStack(t *testing.T) *stack {
 		"DATABASE_URL": pgtest.NewDatabase(t), "CREDITD_ADDR": "127.0.0.1:0",
 		"PORTONE_API_URL": sb.URL, "PORTONE_API_SECRET": apiSecret, "PORTONE_STORE_ID": storeID,
 		"PORTONE_CHANNEL_KEY": channelKey, "PORTONE_WEBHOOK_SECRETS": webhookSecret,
+		"PORTONE_V1_API_URL": sb.V1URL(), "PORTONE_V1_IMP_KEY": sb.V1IMPKey, "PORTONE_V1_IMP_SECRET": sb.V1IMPSecret,
+		"PORTONE_V1_IMP_CODE": sb.V1IMPCode, "PORTONE_V1_PG": "html5_inicis",
 		"CREDITD_WEBHOOK_POLL_INTERVAL": "50ms",
 	})
 	if err != nil {
@@ -97,11 +99,13 @@ func startStack(t *testing.T) *stack {
 	if err := sb.SetWebhookURL(s.creditd + "/webhooks/portone"); err != nil {
 		t.Fatal(err)
 	}
+	sb.SetV1WebhookURL(s.creditd + "/webhooks/portone/v1")
 
 	s.addPack(`{"id":"starter","name":"Starter","price":"9900","currency":"KRW","credits":"100"}`)
 	s.addPack(`{"id":"creator","name":"Creator","price":"45000","currency":"KRW","credits":"500","bonusCredits":"50"}`)
 
-	demo, err := shop.New(shop.Config{CreditdURL: s.creditd, APIKey: shop.APIKey(s.key), PortOneSDKURL: sb.URL + "/v2/browser-sdk.js"})
+	demo, err := shop.New(shop.Config{CreditdURL: s.creditd, APIKey: shop.APIKey(s.key), PortOneSDKURL: sb.URL + "/v2/browser-sdk.js",
+		PortOneV1SDKURL: sb.URL + "/v1/iamport.js"})
 	if err != nil {
 		t.Fatal(err)
 	}

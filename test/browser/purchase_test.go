@@ -21,12 +21,19 @@ func (s *stack) openShop() {
 	s.run("open the shop", chromedp.Navigate(s.shopURL), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)))
 }
 
-// buy picks the pay method, clicks the pack's buy button and waits for the
-// payment window.
+// buy pays through PortOne V2, the shop's default.
 func (s *stack) buy(productID, payMethod string) {
 	s.t.Helper()
-	s.run("buy "+productID,
+	s.buyThrough("v2", productID, payMethod)
+}
+
+// buyThrough picks the PortOne API (v2 or v1) and the pay method, clicks the
+// pack's buy button and waits for the payment window.
+func (s *stack) buyThrough(gateway, productID, payMethod string) {
+	s.t.Helper()
+	s.run("buy "+productID+" through "+gateway,
 		chromedp.WaitVisible(chromedp.CSS(`body[data-busy="false"], body:not([data-busy])`)),
+		chromedp.SetValue(chromedp.CSS("#gateway"), gateway),
 		chromedp.SetValue(chromedp.CSS("#pay-method"), payMethod),
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`[data-product-id=%q] button.buy`, productID))),
 		chromedp.WaitVisible(chromedp.CSS("#portone-sandbox-window")))
