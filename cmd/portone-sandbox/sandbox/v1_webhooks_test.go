@@ -318,3 +318,29 @@ func TestSendV1Webhook(t *testing.T) {
 		t.Error("no error from a refused connection")
 	}
 }
+
+// A V1 payment stays one across SaveState and LoadState, notice_url and all.
+func TestV1PaymentSurvivesSaveAndLoad(t *testing.T) {
+	notice := newReceiver(t, always(http.StatusOK))
+	sb := startSandbox(t, sandbox.Config{})
+	sb.PayV1("ord-1", sandbox.PaidWith{Total: 1000, NoticeURL: notice.URL})
+	waitFor(t, "the paid webhook", func() bool { return len(notice.deliveries()) == 1 })
+	var state strings.Builder
+	if err := sb.SaveState(&state); err != nil {
+		t.Fatal(err)
+	}
+	again := startSandbox(t, sandbox.Config{})
+	if err := again.LoadState(strings.NewReader(state.String())); err != nil {
+		t.Fatal(err)
+	}
+	if p := mustPayment(t, again, "ord-1"); p.Version != sandbox.VersionV1 || p.NoticeURL != notice.URL {
+		t.Fatalf("loaded %+v", p)
+	}
+	if _, err := again.CancelFromConsole("ord-1", 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the cancel's V1 webhook", func() bool { return len(notice.deliveries()) == 2 })
+	if n := v1notices(t, notice); n[1].Status != "cancelled" {
+		t.Errorf("after a reload: %+v", n)
+	}
+}

@@ -289,8 +289,8 @@ func (s *Sandbox) targetLocked(ev event) string {
 }
 
 func (s *Sandbox) sendLocked(ev event) {
-	url := s.targetLocked(ev)
-	if url == "" {
+	target := s.targetLocked(ev)
+	if target == "" {
 		return
 	}
 	if s.webhookFaults.drop > 0 {
@@ -299,7 +299,7 @@ func (s *Sandbox) sendLocked(ev event) {
 		return
 	}
 	for range 1 + s.webhookFaults.duplicate {
-		d := delivery{event: ev, url: url, attempt: 1}
+		d := delivery{event: ev, url: target, attempt: 1}
 		if s.webhookFaults.hold {
 			if len(s.held) >= maxHeldWebhooks {
 				s.recordDropLocked(ev, "too many held webhooks")
