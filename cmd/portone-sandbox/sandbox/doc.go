@@ -117,7 +117,7 @@
 // # Controls (JSON, no auth; each has a Go method of the same behaviour)
 //
 //	GET    /sandbox/                            a page showing the payments, their history and webhook attempts
-//	GET    /sandbox/payments                    {payments: [{payment, history}]}, newest first
+//	GET    /sandbox/payments                    {payments: [{payment, history, impUid}]}, newest first
 //	POST   /sandbox/payments/{id}/deposit       Deposit: the buyer pays into the virtual account
 //	POST   /sandbox/payments/{id}/console-cancel {amount?, reason?}: CancelFromConsole
 //	POST   /sandbox/payments/{id}/webhooks/resend  ResendWebhook: the payment's last event again
@@ -131,8 +131,10 @@
 //	POST   /sandbox/v1/tokens/expire            ExpireV1Tokens: every V1 access token expires now
 //
 // Payments change when the API, a checkout or a Go method says so: Ready,
-// Pay, PayV1, PayPending, IssueVirtualAccount, Deposit, Fail, CancelFromConsole,
-// SetPayment (no webhook) and SetRawPayment (a hand-written body). API
+// Pay, PayV1, PayPending, IssueVirtualAccount, Deposit, Fail,
+// CancelFromConsole, SetPayment (no webhook) and SetRawPayment (a
+// hand-written body); PaidWith.Version makes any of them a V1 payment.
+// SetWebhookURL and SetV1WebhookURL move the webhooks. API
 // faults: FailNext, FailNextRaw, Delay, DelayNext; webhook faults:
 // DropWebhooks, DuplicateWebhooks, HoldWebhooks, ReleaseWebhooks. Requests
 // and CancelRequests show what the API received.
