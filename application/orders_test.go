@@ -55,7 +55,7 @@ func newShopWith(t *testing.T, shortfall domain.ShortfallPolicy) *shop {
 	}
 	g := memory.NewGateway()
 	orders := application.NewOrders(e.store.UnitOfWork(), e.store.Queries(), fakeProducts{map[domain.ProductID]*domain.Product{pid: pack}},
-		g, e.clock, e.ids, application.OrdersConfig{Checkout: application.Checkout{StoreID: testStore, ChannelKey: "channel"}, CancelRejected: true, Shortfall: shortfall})
+		application.PaymentGateways{domain.GatewayPortOneV2: g}, e.clock, e.ids, application.OrdersConfig{Checkouts: map[domain.Gateway]application.Checkout{domain.GatewayPortOneV2: {StoreID: testStore, ChannelKey: "channel"}}, CancelRejected: true, Shortfall: shortfall})
 	return &shop{env: e, gateway: g, orders: orders, pack: pack}
 }
 
@@ -265,7 +265,7 @@ func TestCompleteRefusesAnotherTenantsOrder(t *testing.T) {
 	s := newShop(t)
 	o := s.order("u1")
 	other := domain.TenantID(s.ids.NewID())
-	if _, err := s.orders.Complete(s.ctx, other, o.PaymentID()); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := s.orders.Complete(s.ctx, other, o.PaymentID(), ""); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("err = %v, want not found", err)
 	}
 }

@@ -120,12 +120,25 @@ func (o *Orders) reserveRefund(ctx context.Context, cmd RefundCommand, key strin
 // cancelAtGateway is step 2. A refusal (the payment changed meanwhile, say)
 // ends the refund: its reservation is released and the client told why.
 func (o *Orders) cancelAtGateway(ctx context.Context, order *domain.Order, p domain.PendingRefund) error {
+	gw, err := o.gateway(order)
+	if err != nil {
+		return err
+	}
 	amount := p.Amount
-	_, err := o.gateway.Cancel(ctx, CancelRequest{Payment: order.PaymentID(), Amount: &amount, CancellableBefore: p.CancellableBefore,
-		Reason: p.Reason, IdempotencyKey: "creditd-refund-" + p.Hold.String()})
+	_, err = gw.Cancel(ctx, CancelRequest{Payment: order.PaymentID(), Transaction: order.Transaction(), Amount: &amount,
+		CancellableBefore: p.CancellableBefore, Reason: p.Reason, IdempotencyKey: "creditd-refund-" + p.Hold.String()})
 	var refused *GatewayError
 	if err == nil || !errors.As(err, &refused) || refused.Status >= 500 || refused.Type == GatewayErrOutstanding {
 		return err // done, or unknown: the refund stays pending and a retry asks again
+	}
+	// A retry of a cancel whose answer was lost is refused when the gateway
+	// keeps no idempotency key (V1): what was cancellable has changed. The
+	// payment tells: if what is left dropped by exactly this refund's amount,
+	// the refund happened, and step 3 takes its credits back.
+	if payment, err := gw.GetPayment(ctx, order.PaymentID()); err != nil {
+		return err // unknown: the refund stays pending and a retry asks again
+	} else if payment.Total-payment.Cancelled == p.CancellableBefore-p.Amount {
+		return nil
 	}
 	if abandonErr := o.abandonRefund(ctx, order, p.Key); abandonErr != nil {
 		return abandonErr

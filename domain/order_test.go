@@ -25,7 +25,7 @@ func TestCreditsTakenBackIsWhatTheClawbacksAddUpTo(t *testing.T) {
 		}
 		id, _ := domain.ParsePaymentID("ord-1")
 		buyer, _ := domain.ParseAccountID("buyer-1")
-		o, err := domain.NewOrder(tenant, id, buyer, p, now)
+		o, err := domain.NewOrder(tenant, id, buyer, p, domain.GatewayPortOneV2, now)
 		if err != nil {
 			t.Fatal(err)
 		}

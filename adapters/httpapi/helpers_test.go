@@ -63,7 +63,7 @@ type harness struct {
 
 // ordersConfig is how the harness sells: through the fake gateway's store
 // and channel, cancelling rejected payments, clawing back into debt.
-var ordersConfig = application.OrdersConfig{Checkout: application.Checkout{StoreID: testStoreID, ChannelKey: testChannelKey},
+var ordersConfig = application.OrdersConfig{Checkouts: map[domain.Gateway]application.Checkout{domain.GatewayPortOneV2: {StoreID: testStoreID, ChannelKey: testChannelKey}},
 	CancelRejected: true, Shortfall: domain.ShortfallDebt}
 
 // reversalsConfig takes a reversed grant's spent part as debt, as orders do.
@@ -92,7 +92,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		catalog:  application.NewCatalog(store.Products(), clock),
 		gateway:  newFakeGateway(),
 	}
-	h.orders = application.NewOrders(store.UnitOfWork(), store.Queries(), store.Products(), h.gateway, clock, ids, ordersConfig)
+	h.orders = application.NewOrders(store.UnitOfWork(), store.Queries(), store.Products(), application.PaymentGateways{domain.GatewayPortOneV2: h.gateway}, clock, ids, ordersConfig)
 	h.keyA = h.issueKey("alpha")
 	h.keyB = h.issueKey("beta")
 	h.readOnlyA = h.issueKey("alpha", domain.ScopeRead)
