@@ -198,13 +198,16 @@ func (o *Orders) Complete(ctx context.Context, tenant domain.TenantID, id domain
 	if transaction == "" || known.Status() == domain.OrderRefunded {
 		return o.converge(ctx, known)
 	}
+	if known.Gateway() != domain.GatewayPortOneV1 { // V2's browser SDK reports the paymentId itself
+		return nil, fmt.Errorf("%w: PortOne %s orders are completed without an impUid", domain.ErrInvalidInput, known.Gateway())
+	}
 	gw, err := o.gateway(known)
 	if err != nil {
 		return nil, err
 	}
 	reader, ok := gw.(TransactionReader)
 	if !ok {
-		return nil, fmt.Errorf("%w: PortOne %s orders are completed without a transaction id", domain.ErrInvalidInput, known.Gateway())
+		return nil, fmt.Errorf("the PortOne %s client cannot read a payment by its transaction id", known.Gateway())
 	}
 	payment, err := reader.GetPaymentByTransaction(ctx, transaction)
 	if errors.Is(err, ErrPaymentNotFound) {

@@ -97,6 +97,11 @@ func NewOrder(tenant TenantID, id PaymentID, account AccountID, p *Product, gate
 	if _, err := ParseGateway(string(gateway)); err != nil {
 		return nil, err
 	}
+	if gateway == GatewayPortOneV1 && p.Spec().Price.Currency().MinorDigits() != 0 {
+		// V1 takes amounts in major units; creditd sells through it in whole ones only.
+		return nil, fmt.Errorf("%w: product %s is priced in %s, which creditd sells through PortOne V1 only in whole units (KRW, JPY)",
+			ErrProductUnavailable, p.ID(), p.Spec().Price.Currency())
+	}
 	return &Order{tenant: tenant, payment: id, account: account, product: p.ID(), spec: p.Spec(), gateway: gateway,
 		customData: custom, status: OrderPending, createdAt: now, updatedAt: now}, nil
 }
