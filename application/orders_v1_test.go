@@ -171,12 +171,14 @@ func TestV1RefundWhoseAnswerWasLostIsTakenBackOnce(t *testing.T) {
 	if p, _ := s.v1.Payment(o.PaymentID()); p.Cancelled != 4000 {
 		t.Fatalf("cancelled at V1 %d, want 4000 once", p.Cancelled)
 	}
-	// A genuine refusal still ends the refund: the payment was cancelled elsewhere meanwhile.
+	// A genuine refusal still ends the refund: the payment was cancelled
+	// elsewhere meanwhile, by the very amount this refund asks (so only the
+	// refund's being new tells the two apart).
 	p, _ := s.v1.Payment(o.PaymentID())
 	p.Cancelled += 1000
 	s.v1.Set(p)
-	two := int64(2000)
-	if _, receipt, err := s.refund(o, "r2", &two); err != nil || receipt.Status != 409 {
+	one := int64(1000)
+	if _, receipt, err := s.refund(o, "r2", &one); err != nil || receipt.Status != 409 {
 		t.Fatalf("refund on a stale belief: %v %+v, want 409", err, receipt)
 	}
 }
