@@ -31,9 +31,22 @@ type PaymentGateway interface {
 	ListPayments(ctx context.Context, q PaymentListQuery) (PaymentPage, error)
 }
 
+// PaymentGateways are the gateways orders may be paid through; one creditd
+// is not configured for is absent.
+type PaymentGateways map[domain.Gateway]PaymentGateway
+
+// TransactionReader is a gateway that also reads a payment by the id of one
+// attempt at paying it (V1's imp_uid), as a browser reports it.
+type TransactionReader interface {
+	GetPaymentByTransaction(ctx context.Context, transaction string) (domain.Payment, error)
+}
+
 // CancelRequest asks the gateway to give money back.
 type CancelRequest struct {
 	Payment domain.PaymentID
+	// Transaction is the attempt that paid, when known (V1 cancels by
+	// imp_uid, which names it exactly); empty: the payment's.
+	Transaction string
 	// Amount is what to cancel, in minor units; nil cancels what is left.
 	Amount *int64
 	// CancellableBefore is what creditd believes is still cancellable; the
@@ -106,6 +119,14 @@ func IsGatewayError(err error, typ string) bool {
 // the reason) for anything not provably sent by the gateway just now.
 type WebhookVerifier interface {
 	Verify(d WebhookDelivery, now time.Time) (WebhookEvent, error)
+}
+
+// RefuseWebhooks is the verifier when creditd has no webhook secret (it
+// sells through V1 only): no delivery can be proved genuine.
+type RefuseWebhooks struct{}
+
+func (RefuseWebhooks) Verify(WebhookDelivery, time.Time) (WebhookEvent, error) {
+	return WebhookEvent{}, &InvalidWebhookError{Reason: WebhookNoMatchingSignature}
 }
 
 // WebhookDelivery is one HTTP delivery of a webhook, as received.

@@ -9,16 +9,23 @@ import (
 	"github.com/creditd/creditd/domain"
 )
 
-// Checkout is what a browser needs, beside the order, to pay through the
-// gateway: the store and the channel (PortOne's storeId and channelKey).
+// Checkout is what a browser needs, beside the order, to pay through a
+// gateway: for V2 the store and the channel (PortOne's storeId and
+// channelKey); for V1 the merchant code (imp code, as StoreID) and the PG
+// string IMP.request_pay takes.
 type Checkout struct {
 	StoreID    string
 	ChannelKey string
+	PG         string
 }
 
 // OrdersConfig tunes purchases.
 type OrdersConfig struct {
-	Checkout Checkout
+	// Checkouts says, for each gateway creditd sells through, what a browser
+	// needs to pay there.
+	Checkouts map[domain.Gateway]Checkout
+	// DefaultGateway is the gateway of an order that names none; empty: V2.
+	DefaultGateway domain.Gateway
 	// CancelRejected cancels, at the gateway, a payment found not to match its
 	// order, so the buyer gets the money back at once.
 	CancelRejected bool
@@ -36,31 +43,45 @@ type OrderObserver interface {
 }
 
 // Orders sells credit packs: it creates orders, and converges each with
-// what the payment gateway says about its payment (Sync), granting a paid
+// what its payment gateway says about its payment (Sync), granting a paid
 // order's credits exactly once.
 type Orders struct {
 	uow      UnitOfWork
 	queries  Queries
 	products ProductStore
-	gateway  PaymentGateway
+	gateways PaymentGateways
 	clock    Clock
 	ids      IDGenerator
 	cfg      OrdersConfig
 }
 
 // NewOrders builds the order use cases.
-func NewOrders(uow UnitOfWork, queries Queries, products ProductStore, gateway PaymentGateway, clock Clock, ids IDGenerator, cfg OrdersConfig) *Orders {
-	return &Orders{uow: uow, queries: queries, products: products, gateway: gateway, clock: clock, ids: ids, cfg: cfg}
+func NewOrders(uow UnitOfWork, queries Queries, products ProductStore, gateways PaymentGateways, clock Clock, ids IDGenerator, cfg OrdersConfig) *Orders {
+	if cfg.DefaultGateway == "" {
+		cfg.DefaultGateway = domain.GatewayPortOneV2
+	}
+	return &Orders{uow: uow, queries: queries, products: products, gateways: gateways, clock: clock, ids: ids, cfg: cfg}
 }
 
-// Checkout is the store and channel browsers pay through.
-func (o *Orders) Checkout() Checkout { return o.cfg.Checkout }
+// Checkout is what browsers pay an order of the gateway through.
+func (o *Orders) Checkout(g domain.Gateway) Checkout { return o.cfg.Checkouts[g] }
+
+// gateway is the client of the order's gateway.
+func (o *Orders) gateway(order *domain.Order) (PaymentGateway, error) {
+	if gw, ok := o.gateways[order.Gateway()]; ok {
+		return gw, nil
+	}
+	return nil, fmt.Errorf("%w: order %s is paid through PortOne %s, which creditd is not configured for",
+		domain.ErrGatewayNotConfigured, order.PaymentID(), order.Gateway())
+}
 
 // CreateOrderCommand buys a product for an account.
 type CreateOrderCommand struct {
 	Tenant  domain.TenantID
 	Account domain.AccountID
 	Product domain.ProductID
+	// Gateway is the API the buyer pays through; empty: the default.
+	Gateway domain.Gateway
 }
 
 // Create makes a PENDING order at the product's current price, after
@@ -85,7 +106,11 @@ func (o *Orders) Create(ctx context.Context, cmd CreateOrderCommand, idem *Idemp
 		}
 		return nil, nil, err
 	}
-	if err := o.gateway.PreRegister(ctx, order.PaymentID(), order.Price()); err != nil {
+	gw, err := o.gateway(order)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := gw.PreRegister(ctx, order.PaymentID(), order.Price()); err != nil {
 		return nil, nil, fmt.Errorf("pre-register payment %s: %w", order.PaymentID(), err)
 	}
 	scope := Scope{Orders: []domain.PaymentID{order.PaymentID()}}
@@ -105,7 +130,14 @@ func (o *Orders) newOrder(ctx context.Context, cmd CreateOrderCommand) (*domain.
 	if err != nil {
 		return nil, err
 	}
-	return domain.NewOrder(cmd.Tenant, id, cmd.Account, p, o.clock.Now())
+	gateway := cmd.Gateway
+	if gateway == "" {
+		gateway = o.cfg.DefaultGateway
+	}
+	if _, ok := o.gateways[gateway]; !ok {
+		return nil, fmt.Errorf("%w: creditd does not sell through PortOne %s", domain.ErrGatewayNotConfigured, gateway)
+	}
+	return domain.NewOrder(cmd.Tenant, id, cmd.Account, p, gateway, o.clock.Now())
 }
 
 // newPaymentID is "ord-" and a UUIDv7: unique, sortable, safe in any URL.
@@ -153,12 +185,40 @@ func (o *Orders) List(ctx context.Context, f OrderFilter, limit int) (OrderPage,
 
 // Complete is the buyer's backend saying a payment is done: the order is
 // converged with the gateway (the browser's word is never taken) and returned.
-func (o *Orders) Complete(ctx context.Context, tenant domain.TenantID, id domain.PaymentID) (*domain.Order, error) {
+//
+// transaction, when set, is the attempt the browser reported (V1's
+// imp_uid): only a hint of where to look. The payment it names is read from
+// the gateway, and refused (ErrPaymentMismatch) unless it is the order's;
+// without it, the payment is found by the order's id.
+func (o *Orders) Complete(ctx context.Context, tenant domain.TenantID, id domain.PaymentID, transaction string) (*domain.Order, error) {
 	known, err := o.Get(ctx, tenant, id)
 	if err != nil {
 		return nil, err
 	}
-	return o.converge(ctx, known)
+	if transaction == "" || known.Status() == domain.OrderRefunded {
+		return o.converge(ctx, known)
+	}
+	if known.Gateway() != domain.GatewayPortOneV1 { // V2's browser SDK reports the paymentId itself
+		return nil, fmt.Errorf("%w: PortOne %s orders are completed without an impUid", domain.ErrInvalidInput, known.Gateway())
+	}
+	gw, err := o.gateway(known)
+	if err != nil {
+		return nil, err
+	}
+	reader, ok := gw.(TransactionReader)
+	if !ok {
+		return nil, fmt.Errorf("the PortOne %s client cannot read a payment by its transaction id", known.Gateway())
+	}
+	payment, err := reader.GetPaymentByTransaction(ctx, transaction)
+	if errors.Is(err, ErrPaymentNotFound) {
+		return nil, fmt.Errorf("%w: the gateway has no payment %q", domain.ErrPaymentMismatch, transaction)
+	} else if err != nil {
+		return nil, fmt.Errorf("read payment %q: %w", transaction, err)
+	}
+	if payment.ID != known.PaymentID() {
+		return nil, fmt.Errorf("%w: payment %q pays for another order", domain.ErrPaymentMismatch, transaction)
+	}
+	return o.apply(ctx, known, payment)
 }
 
 // Sync converges the order of a payment (see SyncOrder).
@@ -197,25 +257,34 @@ func (o *Orders) converge(ctx context.Context, known *domain.Order) (*domain.Ord
 	if known.Status() == domain.OrderRefunded {
 		return known, nil // final: nothing the gateway says can change it
 	}
-	payment, err := o.gateway.GetPayment(ctx, id)
+	gw, err := o.gateway(known)
+	if err != nil {
+		return nil, err
+	}
+	payment, err := gw.GetPayment(ctx, id)
 	if errors.Is(err, ErrPaymentNotFound) {
 		return known, nil // nobody has paid yet
 	} else if err != nil {
 		return nil, fmt.Errorf("read payment %s: %w", id, err)
 	}
+	return o.apply(ctx, known, payment)
+}
 
+// apply converges the order with its payment, as read from the gateway just now.
+func (o *Orders) apply(ctx context.Context, known *domain.Order, payment domain.Payment) (*domain.Order, error) {
+	id := known.PaymentID()
 	var order *domain.Order
 	var conv domain.Convergence
 	var from domain.OrderStatus
 	scope := Scope{Orders: []domain.PaymentID{id}, Wallets: []WalletRef{{Tenant: known.Tenant(), Account: known.Account()}}}
-	err = o.uow.WithinTx(ctx, scope, func(ctx context.Context, r Repos) error {
+	err := o.uow.WithinTx(ctx, scope, func(ctx context.Context, r Repos) error {
 		var err error
 		if order, err = r.Orders.Get(ctx, id); err != nil {
 			return err
 		}
 		now := o.clock.Now()
 		from = order.Status()
-		if conv = order.Converge(payment, o.cfg.Checkout.StoreID, now); !conv.Changed {
+		if conv = order.Converge(payment, o.Checkout(order.Gateway()).StoreID, now); !conv.Changed {
 			return nil
 		}
 		if err := o.applyToLedger(ctx, r, order, conv, now); err != nil {
@@ -299,8 +368,13 @@ func releaseRefundHold(ctx context.Context, r Repos, w *domain.Wallet, order *do
 }
 
 func (o *Orders) cancelRejected(ctx context.Context, order *domain.Order, p domain.Payment) error {
-	_, err := o.gateway.Cancel(ctx, CancelRequest{
+	gw, err := o.gateway(order)
+	if err != nil {
+		return err
+	}
+	_, err = gw.Cancel(ctx, CancelRequest{
 		Payment:           order.PaymentID(),
+		Transaction:       p.TransactionID,
 		CancellableBefore: p.Total - p.Cancelled,
 		Reason:            fmt.Sprintf("creditd: the payment does not match its order (%s)", order.Rejection()),
 		IdempotencyKey:    "creditd-reject-" + order.PaymentID().String(),

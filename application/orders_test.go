@@ -34,9 +34,17 @@ func (s fakeProducts) Get(_ context.Context, tenant domain.TenantID, id domain.P
 
 const testStore = "store-test"
 
+// The V1 gateway's merchant code and PG, as a shop's configuration gives them.
+const (
+	testIMPCode = "imp-test"
+	testPG      = "html5_inicis"
+)
+
+// shop sells through both gateways: V2 (gateway, the default) and V1 (v1).
 type shop struct {
 	*env
 	gateway *memory.Gateway
+	v1      *memory.Gateway
 	orders  *application.Orders
 	pack    *domain.Product
 }
@@ -53,10 +61,14 @@ func newShopWith(t *testing.T, shortfall domain.ShortfallPolicy) *shop {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := memory.NewGateway()
+	g, v1 := memory.NewGateway(), memory.NewV1Gateway()
 	orders := application.NewOrders(e.store.UnitOfWork(), e.store.Queries(), fakeProducts{map[domain.ProductID]*domain.Product{pid: pack}},
-		g, e.clock, e.ids, application.OrdersConfig{Checkout: application.Checkout{StoreID: testStore, ChannelKey: "channel"}, CancelRejected: true, Shortfall: shortfall})
-	return &shop{env: e, gateway: g, orders: orders, pack: pack}
+		application.PaymentGateways{domain.GatewayPortOneV2: g, domain.GatewayPortOneV1: v1}, e.clock, e.ids,
+		application.OrdersConfig{Checkouts: map[domain.Gateway]application.Checkout{
+			domain.GatewayPortOneV2: {StoreID: testStore, ChannelKey: "channel"},
+			domain.GatewayPortOneV1: {StoreID: testIMPCode, PG: testPG},
+		}, CancelRejected: true, Shortfall: shortfall})
+	return &shop{env: e, gateway: g, v1: v1, orders: orders, pack: pack}
 }
 
 func (s *shop) order(account string) *domain.Order {
@@ -265,7 +277,7 @@ func TestCompleteRefusesAnotherTenantsOrder(t *testing.T) {
 	s := newShop(t)
 	o := s.order("u1")
 	other := domain.TenantID(s.ids.NewID())
-	if _, err := s.orders.Complete(s.ctx, other, o.PaymentID()); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := s.orders.Complete(s.ctx, other, o.PaymentID(), ""); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("err = %v, want not found", err)
 	}
 }

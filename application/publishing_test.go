@@ -205,7 +205,7 @@ func TestOrderEventsFollowTheOrder(t *testing.T) {
 	pe := &publishingEnv{env: s.env}
 	uow := application.Publishing(s.store.UnitOfWork(), s.ids, s.clock, application.NewSettings(s.store.Settings(), nil, s.clock))
 	s.orders = application.NewOrders(uow, s.store.Queries(), fakeProducts{map[domain.ProductID]*domain.Product{s.pack.ID(): s.pack}},
-		s.gateway, s.clock, s.ids, application.OrdersConfig{Checkout: application.Checkout{StoreID: testStore, ChannelKey: "channel"},
+		application.PaymentGateways{domain.GatewayPortOneV2: s.gateway}, s.clock, s.ids, application.OrdersConfig{Checkouts: map[domain.Gateway]application.Checkout{domain.GatewayPortOneV2: {StoreID: testStore, ChannelKey: "channel"}},
 			CancelRejected: true, Shortfall: domain.ShortfallDebt})
 
 	vbank := s.order("alice")

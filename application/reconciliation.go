@@ -98,17 +98,17 @@ const reportSaveTimeout = 10 * time.Second
 // Orders.SyncOrder), so a second run costs only gateway reads, and finds
 // (and reports) nothing left to do for what the first has synced.
 type Reconciler struct {
-	gateway PaymentGateway
-	queries Queries
-	orders  *Orders
-	reports ReconciliationReports
-	clock   Clock
-	ids     IDGenerator
+	gateways PaymentGateways
+	queries  Queries
+	orders   *Orders
+	reports  ReconciliationReports
+	clock    Clock
+	ids      IDGenerator
 }
 
 // NewReconciler builds the reconciliation use case.
-func NewReconciler(gateway PaymentGateway, queries Queries, orders *Orders, reports ReconciliationReports, clock Clock, ids IDGenerator) *Reconciler {
-	return &Reconciler{gateway: gateway, queries: queries, orders: orders, reports: reports, clock: clock, ids: ids}
+func NewReconciler(gateways PaymentGateways, queries Queries, orders *Orders, reports ReconciliationReports, clock Clock, ids IDGenerator) *Reconciler {
+	return &Reconciler{gateways: gateways, queries: queries, orders: orders, reports: reports, clock: clock, ids: ids}
 }
 
 // Run reconciles the payments created in the last since, and stores and
@@ -152,12 +152,31 @@ func (r *Reconciler) RunIfDue(ctx context.Context, since, every time.Duration) (
 	return rep, true, err
 }
 
-// scan pages through the window's payments, checking each once.
+// scan pages through the window's payments at every gateway. One gateway
+// failing to list does not keep the others from being reconciled.
 func (r *Reconciler) scan(ctx context.Context, rep *ReconciliationReport) error {
+	var errs []error
+	for _, g := range domain.Gateways {
+		gw, ok := r.gateways[g]
+		if !ok {
+			continue
+		}
+		if err := r.scanGateway(ctx, rep, g, gw); err != nil {
+			errs = append(errs, fmt.Errorf("PortOne %s: %w", g, err))
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// scanGateway pages through the window's payments at one gateway, checking each once.
+func (r *Reconciler) scanGateway(ctx context.Context, rep *ReconciliationReport, g domain.Gateway, gw PaymentGateway) error {
 	q := PaymentListQuery{From: rep.WindowStart, Until: rep.WindowEnd, Size: reconciliationPageSize}
 	seen := map[domain.PaymentID]bool{}
 	for {
-		page, err := r.gateway.ListPayments(ctx, q)
+		page, err := gw.ListPayments(ctx, q)
 		if err != nil {
 			return fmt.Errorf("list payments: %w", err)
 		}
@@ -167,7 +186,7 @@ func (r *Reconciler) scan(ctx context.Context, rep *ReconciliationReport) error 
 			}
 			seen[p.ID] = true
 			rep.PaymentsSeen++
-			if err := r.check(ctx, rep, p); err != nil {
+			if err := r.check(ctx, rep, g, p); err != nil {
 				return err
 			}
 		}
@@ -181,10 +200,11 @@ func (r *Reconciler) scan(ctx context.Context, rep *ReconciliationReport) error 
 	}
 }
 
-// check syncs the payment's order if it disagrees with the payment.
-func (r *Reconciler) check(ctx context.Context, rep *ReconciliationReport, p domain.Payment) error {
+// check syncs the payment's order if it disagrees with the payment. A
+// payment another gateway lists under an order's id is not that order's.
+func (r *Reconciler) check(ctx context.Context, rep *ReconciliationReport, g domain.Gateway, p domain.Payment) error {
 	order, err := r.queries.Orders.Get(ctx, p.ID)
-	if errors.Is(err, domain.ErrNotFound) {
+	if errors.Is(err, domain.ErrNotFound) || err == nil && order.Gateway() != g {
 		rep.UnknownPayments++
 		return nil
 	} else if err != nil {
@@ -213,7 +233,7 @@ func (r *Reconciler) differs(o *domain.Order, p domain.Payment) bool {
 		return false // final: SyncOrder leaves it as it is
 	}
 	c := *o
-	conv := c.Converge(p, r.orders.cfg.Checkout.StoreID, r.clock.Now())
+	conv := c.Converge(p, r.orders.Checkout(o.Gateway()).StoreID, r.clock.Now())
 	return conv.Changed || conv.CancelAtGateway && r.orders.cfg.CancelRejected
 }
 

@@ -23,7 +23,7 @@ func newReconShop(t *testing.T) *reconShop {
 	s := newShop(t)
 	reports := memory.NewReconciliationReports()
 	return &reconShop{shop: s, reports: reports,
-		reconciler: application.NewReconciler(s.gateway, s.store.Queries(), s.orders, reports, s.clock, s.ids),
+		reconciler: application.NewReconciler(application.PaymentGateways{domain.GatewayPortOneV2: s.gateway}, s.store.Queries(), s.orders, reports, s.clock, s.ids),
 		log:        application.NewReconciliationLog(reports)}
 }
 
@@ -219,7 +219,7 @@ func TestReconciliationLogShowsATenantOnlyItsOwnFindings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	theirs, err := domain.NewOrder(other, mustPaymentID("ord-other-1"), acct("v1"), pack, s.clock.Now())
+	theirs, err := domain.NewOrder(other, mustPaymentID("ord-other-1"), acct("v1"), pack, domain.GatewayPortOneV2, s.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,12 +57,12 @@ func (o *Orders) Refund(ctx context.Context, cmd RefundCommand, idem *Idempotenc
 	if err != nil {
 		return o.settleRefund(ctx, cmd, idem, nil, err)
 	}
-	pending, done, err := o.reserveRefund(ctx, cmd, idem.Key, known)
+	pending, resumed, done, err := o.reserveRefund(ctx, cmd, idem.Key, known)
 	if err != nil {
 		return o.settleRefund(ctx, cmd, idem, nil, err)
 	}
 	if !done {
-		if err := o.cancelAtGateway(ctx, known, pending); err != nil {
+		if err := o.cancelAtGateway(ctx, known, pending, resumed); err != nil {
 			return o.settleRefund(ctx, cmd, idem, nil, err)
 		}
 	}
@@ -73,19 +73,18 @@ func (o *Orders) Refund(ctx context.Context, cmd RefundCommand, idem *Idempotenc
 	return o.settleRefund(ctx, cmd, idem, order, nil)
 }
 
-// reserveRefund is step 1. It resumes a refund pending under the same key,
-// and reports done for one already seen done (a retry after a crash).
-func (o *Orders) reserveRefund(ctx context.Context, cmd RefundCommand, key string, known *domain.Order) (domain.PendingRefund, bool, error) {
-	var pending domain.PendingRefund
-	var done bool
+// reserveRefund is step 1. It resumes a refund pending under the same key
+// (resumed), and reports done for one already seen done (a retry after a
+// crash).
+func (o *Orders) reserveRefund(ctx context.Context, cmd RefundCommand, key string, known *domain.Order) (pending domain.PendingRefund, resumed, done bool, err error) {
 	scope := Scope{Orders: []domain.PaymentID{cmd.Payment}, Wallets: []WalletRef{{Tenant: known.Tenant(), Account: known.Account()}}}
-	err := o.uow.WithinTx(ctx, scope, func(ctx context.Context, r Repos) error {
+	err = o.uow.WithinTx(ctx, scope, func(ctx context.Context, r Repos) error {
 		order, err := r.Orders.Get(ctx, cmd.Payment)
 		if err != nil {
 			return err
 		}
 		if p := order.PendingRefund(); p != nil && p.Key == key {
-			pending = *p
+			pending, resumed = *p, true
 			return nil
 		}
 		if order.LastRefundKey() == key {
@@ -114,18 +113,34 @@ func (o *Orders) reserveRefund(ctx context.Context, cmd RefundCommand, key strin
 		}
 		return r.Orders.Save(ctx, order)
 	})
-	return pending, done, err
+	return pending, resumed, done, err
 }
 
 // cancelAtGateway is step 2. A refusal (the payment changed meanwhile, say)
 // ends the refund: its reservation is released and the client told why.
-func (o *Orders) cancelAtGateway(ctx context.Context, order *domain.Order, p domain.PendingRefund) error {
+// resumed says an earlier try of this refund may have reached the gateway.
+func (o *Orders) cancelAtGateway(ctx context.Context, order *domain.Order, p domain.PendingRefund, resumed bool) error {
+	gw, err := o.gateway(order)
+	if err != nil {
+		return err
+	}
 	amount := p.Amount
-	_, err := o.gateway.Cancel(ctx, CancelRequest{Payment: order.PaymentID(), Amount: &amount, CancellableBefore: p.CancellableBefore,
-		Reason: p.Reason, IdempotencyKey: "creditd-refund-" + p.Hold.String()})
+	_, err = gw.Cancel(ctx, CancelRequest{Payment: order.PaymentID(), Transaction: order.Transaction(), Amount: &amount,
+		CancellableBefore: p.CancellableBefore, Reason: p.Reason, IdempotencyKey: "creditd-refund-" + p.Hold.String()})
 	var refused *GatewayError
 	if err == nil || !errors.As(err, &refused) || refused.Status >= 500 || refused.Type == GatewayErrOutstanding {
 		return err // done, or unknown: the refund stays pending and a retry asks again
+	}
+	// A retry of a cancel whose answer was lost is refused when the gateway
+	// keeps no idempotency key (V1): what was cancellable has changed. The
+	// payment tells: if what is left dropped by exactly this refund's amount,
+	// the earlier try happened, and step 3 takes its credits back.
+	if resumed {
+		if payment, err := gw.GetPayment(ctx, order.PaymentID()); err != nil {
+			return err // unknown: the refund stays pending and a retry asks again
+		} else if payment.Total-payment.Cancelled == p.CancellableBefore-p.Amount {
+			return nil
+		}
 	}
 	if abandonErr := o.abandonRefund(ctx, order, p.Key); abandonErr != nil {
 		return abandonErr

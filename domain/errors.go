@@ -31,6 +31,8 @@ var (
 	ErrRefundInProgress        = rejection("a refund of the order is in progress")
 	ErrRefundExceedsRefundable = rejection("refund exceeds the refundable amount")
 	ErrRefundRefused           = rejection("the payment gateway refused the refund")
+	ErrGatewayNotConfigured    = rejection("the payment gateway is not configured")
+	ErrPaymentMismatch         = rejection("the payment named is not the order's")
 	// Reversals.
 	ErrNotReversible           = rejection("transaction is not reversible")
 	ErrReversalExceedsOriginal = rejection("reversal exceeds what is left to reverse of the transaction")

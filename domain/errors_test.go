@@ -28,6 +28,8 @@ func TestEveryDomainErrorIsARejection(t *testing.T) {
 		"ErrNotReversible":           domain.ErrNotReversible,
 		"ErrReversalExceedsOriginal": domain.ErrReversalExceedsOriginal,
 		"ErrWebhookEndpointLimit":    domain.ErrWebhookEndpointLimit,
+		"ErrGatewayNotConfigured":    domain.ErrGatewayNotConfigured,
+		"ErrPaymentMismatch":         domain.ErrPaymentMismatch,
 	}
 	if len(domain.Rejections()) != len(byName) {
 		t.Fatalf("Rejections lists %d, this test knows %d: add the new one here", len(domain.Rejections()), len(byName))

@@ -57,10 +57,12 @@ const (
 	RejectedCurrency   RejectionReason = "currency"
 	RejectedOrderName  RejectionReason = "order_name"
 	RejectedCustomData RejectionReason = "custom_data"
+	// RejectedPaymentID: the payment is another order's (V1's merchant_uid).
+	RejectedPaymentID RejectionReason = "payment_id"
 )
 
 // RejectionReasons lists every reason.
-var RejectionReasons = []RejectionReason{RejectedStore, RejectedAmount, RejectedCurrency, RejectedOrderName, RejectedCustomData}
+var RejectionReasons = []RejectionReason{RejectedStore, RejectedAmount, RejectedCurrency, RejectedOrderName, RejectedCustomData, RejectedPaymentID}
 
 // Order is one purchase of a credit pack, named by its payment id. It keeps
 // the pack as it was sold, so later catalog changes never change what a
@@ -71,8 +73,10 @@ type Order struct {
 	account        AccountID
 	product        ProductID
 	spec           ProductSpec
+	gateway        Gateway
 	customData     string
 	status         OrderStatus
+	transaction    string // the gateway's id of the attempt that paid (V2 transactionId, V1 imp_uid)
 	virtualAccount *VirtualAccount
 	cancelled      int64 // money the ledger has taken credits back for, in minor units
 	rejection      RejectionReason
@@ -83,14 +87,22 @@ type Order struct {
 	updatedAt      time.Time
 }
 
-// NewOrder starts a PENDING order for an active product.
-func NewOrder(tenant TenantID, id PaymentID, account AccountID, p *Product, now time.Time) (*Order, error) {
+// NewOrder starts a PENDING order for an active product, paid through gateway.
+func NewOrder(tenant TenantID, id PaymentID, account AccountID, p *Product, gateway Gateway, now time.Time) (*Order, error) {
 	if !p.Active() {
 		return nil, fmt.Errorf("%w: product %s is archived", ErrProductUnavailable, p.ID())
 	}
 	// A payment id needs no escaping (see ParsePaymentID).
 	custom := `{"` + customDataOrderKey + `":"` + id.String() + `"}`
-	return &Order{tenant: tenant, payment: id, account: account, product: p.ID(), spec: p.Spec(),
+	if _, err := ParseGateway(string(gateway)); err != nil {
+		return nil, err
+	}
+	if gateway == GatewayPortOneV1 && p.Spec().Price.Currency().MinorDigits() != 0 {
+		// V1 takes amounts in major units; creditd sells through it in whole ones only.
+		return nil, fmt.Errorf("%w: product %s is priced in %s, which creditd sells through PortOne V1 only in whole units (KRW, JPY)",
+			ErrProductUnavailable, p.ID(), p.Spec().Price.Currency())
+	}
+	return &Order{tenant: tenant, payment: id, account: account, product: p.ID(), spec: p.Spec(), gateway: gateway,
 		customData: custom, status: OrderPending, createdAt: now, updatedAt: now}, nil
 }
 
@@ -113,13 +125,32 @@ func namesOrder(customData string, id PaymentID) bool {
 	return ok && obj[customDataOrderKey] == id.String()
 }
 
+// StoredOrder is an order as an adapter stored it.
+type StoredOrder struct {
+	Tenant         TenantID
+	Payment        PaymentID
+	Account        AccountID
+	Product        ProductID
+	Spec           ProductSpec
+	Gateway        Gateway
+	CustomData     string
+	Status         OrderStatus
+	Transaction    string
+	VirtualAccount *VirtualAccount
+	Cancelled      int64
+	Rejection      RejectionReason
+	Refund         *PendingRefund
+	LastRefundKey  string
+	PaidAt         *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
 // RehydrateOrder rebuilds a stored order; adapters only.
-func RehydrateOrder(tenant TenantID, id PaymentID, account AccountID, product ProductID, spec ProductSpec, customData string,
-	status OrderStatus, va *VirtualAccount, cancelled int64, rejection RejectionReason, refund *PendingRefund, lastRefundKey string,
-	paidAt *time.Time, createdAt, updatedAt time.Time) *Order {
-	return &Order{tenant: tenant, payment: id, account: account, product: product, spec: spec, customData: customData,
-		status: status, virtualAccount: va, cancelled: cancelled, rejection: rejection, refund: refund, lastRefundKey: lastRefundKey,
-		paidAt: paidAt, createdAt: createdAt, updatedAt: updatedAt}
+func RehydrateOrder(s StoredOrder) *Order {
+	return &Order{tenant: s.Tenant, payment: s.Payment, account: s.Account, product: s.Product, spec: s.Spec, gateway: s.Gateway,
+		customData: s.CustomData, status: s.Status, transaction: s.Transaction, virtualAccount: s.VirtualAccount, cancelled: s.Cancelled,
+		rejection: s.Rejection, refund: s.Refund, lastRefundKey: s.LastRefundKey, paidAt: s.PaidAt, createdAt: s.CreatedAt, updatedAt: s.UpdatedAt}
 }
 
 func (o *Order) Tenant() TenantID                { return o.tenant }
@@ -127,6 +158,8 @@ func (o *Order) PaymentID() PaymentID            { return o.payment }
 func (o *Order) Account() AccountID              { return o.account }
 func (o *Order) Product() ProductID              { return o.product }
 func (o *Order) Spec() ProductSpec               { return o.spec }
+func (o *Order) Gateway() Gateway                { return o.gateway }
+func (o *Order) Transaction() string             { return o.transaction }
 func (o *Order) OrderName() string               { return o.spec.Name }
 func (o *Order) Price() Money                    { return o.spec.Price }
 func (o *Order) CustomData() string              { return o.customData }
@@ -189,6 +222,7 @@ func (o *Order) Converge(p Payment, store string, now time.Time) Convergence {
 				at = *p.PaidAt
 			}
 			o.paidAt = &at
+			o.transaction = p.TransactionID
 			o.virtualAccount = nil
 			o.advance(OrderPaid, now)
 			c.Changed, c.Grant = true, true
@@ -226,9 +260,14 @@ func (o *Order) advance(to OrderStatus, now time.Time) bool {
 	return true
 }
 
-// mismatch compares a paid payment with the order.
+// mismatch compares a paid payment with the order. A V1 payment is found
+// by the order's merchant_uid, which creditd made for the order alone, so it
+// needs no custom data to say which order it pays for (and V1 merchants'
+// pages seldom send any).
 func (o *Order) mismatch(p Payment, store string) (RejectionReason, bool) {
 	switch {
+	case p.ID != o.payment:
+		return RejectedPaymentID, false
 	case p.StoreID != store:
 		return RejectedStore, false
 	case p.Total != o.spec.Price.amount:
@@ -237,7 +276,7 @@ func (o *Order) mismatch(p Payment, store string) (RejectionReason, bool) {
 		return RejectedCurrency, false
 	case p.OrderName != o.spec.Name:
 		return RejectedOrderName, false
-	case !namesOrder(p.CustomData, o.payment):
+	case o.gateway != GatewayPortOneV1 && !namesOrder(p.CustomData, o.payment):
 		return RejectedCustomData, false
 	}
 	return "", true

@@ -74,7 +74,7 @@ func withFaults(f *dbFaults) harnessOption {
 		d.APIKeys = application.NewAPIKeys(faultyKeys{h.store.APIKeys(), f}, h.clock, h.ids)
 		d.Catalog = application.NewCatalog(faultyProducts{h.store.Products(), f}, h.clock)
 		d.Reconciliations = application.NewReconciliationLog(faultyReports{h.reports, f})
-		d.Orders = application.NewOrders(uow, queries, faultyProducts{h.store.Products(), f}, h.gateway, h.clock, h.ids, ordersConfig)
+		d.Orders = application.NewOrders(uow, queries, faultyProducts{h.store.Products(), f}, application.PaymentGateways{domain.GatewayPortOneV2: h.gateway, domain.GatewayPortOneV1: h.v1}, h.clock, h.ids, ordersConfig)
 		d.Reversals = application.NewReversals(uow, queries, h.clock, h.ids, reversalsConfig)
 		h.t.Cleanup(f.thaw)
 	}

@@ -42,7 +42,8 @@ type harness struct {
 	holds    *application.Holds
 	catalog  *application.Catalog
 	orders   *application.Orders
-	gateway  *fakeGateway // the payment gateway the orders pay through
+	gateway  *fakeGateway // the payment gateway the orders pay through (PortOne V2)
+	v1       *fakeGateway // PortOne V1's
 	router   *gin.Engine
 	logs     *syncBuffer
 	reports  *memory.ReconciliationReports
@@ -63,7 +64,10 @@ type harness struct {
 
 // ordersConfig is how the harness sells: through the fake gateway's store
 // and channel, cancelling rejected payments, clawing back into debt.
-var ordersConfig = application.OrdersConfig{Checkout: application.Checkout{StoreID: testStoreID, ChannelKey: testChannelKey},
+var ordersConfig = application.OrdersConfig{Checkouts: map[domain.Gateway]application.Checkout{
+	domain.GatewayPortOneV2: {StoreID: testStoreID, ChannelKey: testChannelKey},
+	domain.GatewayPortOneV1: {StoreID: testIMPCode, PG: testPG},
+},
 	CancelRejected: true, Shortfall: domain.ShortfallDebt}
 
 // reversalsConfig takes a reversed grant's spent part as debt, as orders do.
@@ -91,8 +95,10 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 		holds:    application.NewHolds(store.UnitOfWork(), store.Queries(), clock, ids),
 		catalog:  application.NewCatalog(store.Products(), clock),
 		gateway:  newFakeGateway(),
+		v1:       &fakeGateway{memory.NewV1Gateway()},
 	}
-	h.orders = application.NewOrders(store.UnitOfWork(), store.Queries(), store.Products(), h.gateway, clock, ids, ordersConfig)
+	h.orders = application.NewOrders(store.UnitOfWork(), store.Queries(), store.Products(),
+		application.PaymentGateways{domain.GatewayPortOneV2: h.gateway, domain.GatewayPortOneV1: h.v1}, clock, ids, ordersConfig)
 	h.keyA = h.issueKey("alpha")
 	h.keyB = h.issueKey("beta")
 	h.readOnlyA = h.issueKey("alpha", domain.ScopeRead)

@@ -25,6 +25,7 @@ type orderHandlers struct {
 type createOrderRequest struct {
 	AccountID string `json:"accountId"`
 	ProductID string `json:"productId"`
+	Gateway   string `json:"gateway"` // empty: the configured default
 }
 
 func (r createOrderRequest) toCommand(tenant domain.TenantID) (application.CreateOrderCommand, error) {
@@ -44,20 +45,62 @@ func (r createOrderRequest) toCommand(tenant domain.TenantID) (application.Creat
 	} else {
 		cmd.Product = p
 	}
+	if r.Gateway != "" {
+		if g, err := domain.ParseGateway(r.Gateway); err != nil {
+			fe.add("gateway", err)
+		} else {
+			cmd.Gateway = g
+		}
+	}
 	return cmd, fe.err()
 }
 
-// orderResponse carries, beside the order, everything the browser SDK's
-// requestPayment takes: storeId, channelKey, paymentId, orderName,
-// totalAmount (a JSON integer in the currency's minor unit, as the SDK
-// takes it), currency and customData.
+// completeOrderRequest may be left out.
+type completeOrderRequest struct {
+	// ImpUID is the V1 payment attempt the browser reported: a hint only.
+	ImpUID string `json:"impUid"`
+}
+
+func (completeOrderRequest) bodyIsOptional() {}
+
+// maxTransactionIDLength bounds a transaction id a client names; PortOne's
+// are short tokens such as imp_123456789012.
+const maxTransactionIDLength = 64
+
+func (r completeOrderRequest) transaction() (string, error) {
+	if r.ImpUID == "" {
+		return "", nil
+	}
+	if len(r.ImpUID) > maxTransactionIDLength || strings.IndexFunc(r.ImpUID, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.')
+	}) >= 0 {
+		var fe fieldErrors
+		fe.addf("impUid", "must be 1 to %d characters of A-Z, a-z, 0-9, '-', '_' and '.'", maxTransactionIDLength)
+		return "", fe.err()
+	}
+	return r.ImpUID, nil
+}
+
+// orderResponse carries, beside the order, everything the browser needs to
+// pay it. For V2, what the SDK's requestPayment takes: storeId, channelKey,
+// paymentId, orderName, totalAmount (a JSON integer in the currency's minor
+// unit, as the SDK takes it), currency and customData. For V1, what
+// IMP.init and IMP.request_pay take: impCode, pg, merchantUid, name, amount
+// (a JSON integer), currency and customData.
 type orderResponse struct {
 	PaymentID          string                  `json:"paymentId"`
 	AccountID          string                  `json:"accountId"`
 	ProductID          string                  `json:"productId"`
 	Status             string                  `json:"status"`
-	StoreID            string                  `json:"storeId"`
-	ChannelKey         string                  `json:"channelKey"`
+	Gateway            string                  `json:"gateway"`
+	StoreID            *string                 `json:"storeId,omitempty"`
+	ChannelKey         *string                 `json:"channelKey,omitempty"`
+	IMPCode            *string                 `json:"impCode,omitempty"`
+	PG                 *string                 `json:"pg,omitempty"`
+	MerchantUID        *string                 `json:"merchantUid,omitempty"`
+	Name               *string                 `json:"name,omitempty"`
+	Amount             *int64                  `json:"amount,omitempty"`
+	TransactionID      *string                 `json:"transactionId"`
 	OrderName          string                  `json:"orderName"`
 	TotalAmount        int64                   `json:"totalAmount"`
 	Currency           string                  `json:"currency"`
@@ -83,11 +126,18 @@ type virtualAccountResponse struct {
 func toOrderResponse(o *domain.Order, checkout application.Checkout) orderResponse {
 	spec := o.Spec()
 	r := orderResponse{PaymentID: o.PaymentID().String(), AccountID: o.Account().String(), ProductID: o.Product().String(),
-		Status: o.Status().String(), StoreID: checkout.StoreID, ChannelKey: checkout.ChannelKey, OrderName: spec.Name,
+		Status: o.Status().String(), Gateway: string(o.Gateway()), TransactionID: optionalString(o.Transaction()), OrderName: spec.Name,
 		TotalAmount: spec.Price.Amount(), Currency: spec.Price.Currency().String(), CustomData: json.RawMessage(o.CustomData()),
 		Credits: spec.Credits.String(), BonusCredits: spec.BonusCredits.String(), CreditValidityDays: spec.CreditValidityDays,
 		RefundedAmount: strconv.FormatInt(o.Cancelled(), 10), PaidAt: optionalTime(o.PaidAt()),
 		CreatedAt: formatTime(o.CreatedAt()), UpdatedAt: formatTime(o.UpdatedAt())}
+	switch o.Gateway() {
+	case domain.GatewayPortOneV1:
+		id, amount := o.PaymentID().String(), spec.Price.Amount()
+		r.IMPCode, r.PG, r.MerchantUID, r.Name, r.Amount = &checkout.StoreID, &checkout.PG, &id, &spec.Name, &amount
+	default:
+		r.StoreID, r.ChannelKey = &checkout.StoreID, &checkout.ChannelKey
+	}
 	if va := o.VirtualAccount(); va != nil {
 		r.VirtualAccount = &virtualAccountResponse{Bank: va.Bank, AccountNumber: va.AccountNumber, Holder: va.Holder, DueAt: optionalTime(va.DueAt)}
 	}
@@ -98,6 +148,13 @@ func toOrderResponse(o *domain.Order, checkout application.Checkout) orderRespon
 	return r
 }
 
+func optionalString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
 func optionalTime(t *time.Time) *string {
 	if t == nil {
 		return nil
@@ -106,7 +163,9 @@ func optionalTime(t *time.Time) *string {
 	return &s
 }
 
-func (h *orderHandlers) render(o *domain.Order) any { return toOrderResponse(o, h.orders.Checkout()) }
+func (h *orderHandlers) render(o *domain.Order) any {
+	return toOrderResponse(o, h.orders.Checkout(o.Gateway()))
+}
 
 func (h *orderHandlers) create(c *gin.Context) {
 	idempotentPost(c, http.StatusCreated, func(r createOrderRequest) (application.CreateOrderCommand, error) {
@@ -147,7 +206,20 @@ func (h *orderHandlers) complete(c *gin.Context) {
 		_ = c.Error(err)
 		return
 	}
-	o, err := h.orders.Complete(c.Request.Context(), principal(c).Tenant, id)
+	// A body that is not JSON is ignored, as it was before V1's impUid.
+	var req completeOrderRequest
+	if requireJSONContentType(c.Request) == nil {
+		if err := bindJSON(c, &req); err != nil {
+			_ = c.Error(err)
+			return
+		}
+	}
+	transaction, err := req.transaction()
+	if err != nil {
+		_ = c.Error(err)
+		return
+	}
+	o, err := h.orders.Complete(c.Request.Context(), principal(c).Tenant, id, transaction)
 	if errors.Is(err, application.ErrCancelFailed) && o != nil {
 		// The order is rejected and stays so; the refund of the payment is
 		// retried by the next sync. The client's answer is the order.
@@ -179,7 +251,7 @@ func (h *orderHandlers) list(c *gin.Context) {
 	}
 	out := orderListResponse{Items: make([]orderResponse, len(page.Items))}
 	for i, o := range page.Items {
-		out.Items[i] = toOrderResponse(o, h.orders.Checkout())
+		out.Items[i] = toOrderResponse(o, h.orders.Checkout(o.Gateway()))
 	}
 	if page.Next != nil {
 		s := encodeOrderCursor(*page.Next)

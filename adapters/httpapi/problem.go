@@ -88,6 +88,8 @@ var errorTable = []struct {
 	{domain.ErrRefundInProgress, problemKind{http.StatusConflict, "refund-in-progress", "Refund in progress", ""}},
 	{domain.ErrRefundExceedsRefundable, problemKind{http.StatusUnprocessableEntity, "refund-exceeds-refundable", "Refund exceeds the refundable amount", ""}},
 	{domain.ErrRefundRefused, problemKind{http.StatusConflict, "refund-refused", "Refund refused", ""}},
+	{domain.ErrGatewayNotConfigured, problemKind{http.StatusUnprocessableEntity, "gateway-not-configured", "Payment gateway not configured", ""}},
+	{domain.ErrPaymentMismatch, problemKind{http.StatusUnprocessableEntity, "payment-mismatch", "Payment is not the order's", ""}},
 	{domain.ErrNotReversible, problemKind{http.StatusConflict, "transaction-not-reversible", "Transaction not reversible", ""}},
 	{domain.ErrReversalExceedsOriginal, problemKind{http.StatusUnprocessableEntity, "reversal-exceeds-original", "Reversal exceeds the original", ""}},
 	{domain.ErrWebhookEndpointLimit, problemKind{http.StatusConflict, "webhook-endpoint-limit", "Too many webhook endpoints", ""}},

@@ -99,7 +99,9 @@ func TestAccountSettingsSetAndRemoveTheThreshold(t *testing.T) {
 func TestSettingsRoutesUnderAttack(t *testing.T) {
 	h := newHarness(t)
 	h.must(h.put("/v1/accounts/alice/settings", `{"lowBalanceThreshold":"5"}`), http.StatusOK)
-	settings := func() string { return h.get("/v1/event-settings").Body.String() + h.get("/v1/accounts/alice").Body.String() }
+	settings := func() string {
+		return h.get("/v1/event-settings").Body.String() + h.get("/v1/accounts/alice").Body.String()
+	}
 	before := settings()
 
 	for _, path := range []string{"/v1/event-settings", "/v1/accounts/alice/settings"} {

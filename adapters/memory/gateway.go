@@ -30,12 +30,48 @@ type Gateway struct {
 	failGet     map[domain.PaymentID]error            // GetPayment of these fails
 	pageSize    int
 	lists       []application.PaymentListQuery
+	// keyless: cancels take no idempotency key, as V1's do.
+	keyless bool
+	// loseCancelAnswers: that many next cancels happen but answer ErrUnavailable.
+	loseCancelAnswers int
 }
 
 // NewGateway returns a gateway with no payments.
 func NewGateway() *Gateway {
 	return &Gateway{payments: map[domain.PaymentID]domain.Payment{}, preRegister: map[domain.PaymentID]domain.Money{},
 		cancelled: map[string]domain.PaymentCancellation{}, failGet: map[domain.PaymentID]error{}}
+}
+
+// NewV1Gateway returns a gateway with no payments that, like PortOne V1,
+// keeps no idempotency key: a retried cancel is judged afresh (by its
+// checksum).
+func NewV1Gateway() *Gateway {
+	g := NewGateway()
+	g.keyless = true
+	return g
+}
+
+// LoseCancelAnswers makes the next n cancels happen but answer as if the
+// gateway had not been reached (a lost answer).
+func (g *Gateway) LoseCancelAnswers(n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.loseCancelAnswers = n
+}
+
+// GetPaymentByTransaction finds the payment whose TransactionID is transaction.
+func (g *Gateway) GetPaymentByTransaction(_ context.Context, transaction string) (domain.Payment, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.fail != nil {
+		return domain.Payment{}, g.fail
+	}
+	for _, p := range g.payments {
+		if p.TransactionID == transaction {
+			return p, nil
+		}
+	}
+	return domain.Payment{}, application.ErrPaymentNotFound
 }
 
 // Set stores a payment as the gateway will report it.
@@ -140,7 +176,7 @@ func (g *Gateway) Cancel(_ context.Context, c application.CancelRequest) (domain
 		return domain.PaymentCancellation{}, g.fail
 	}
 	g.cancels = append(g.cancels, c)
-	if done, ok := g.cancelled[c.IdempotencyKey]; ok {
+	if done, ok := g.cancelled[c.IdempotencyKey]; ok && !g.keyless {
 		return done, nil
 	}
 	p, ok := g.payments[c.Payment]
@@ -173,6 +209,10 @@ func (g *Gateway) Cancel(_ context.Context, c application.CancelRequest) (domain
 	p.Cancellations = append(p.Cancellations, done)
 	g.payments[c.Payment] = p
 	g.cancelled[c.IdempotencyKey] = done
+	if g.loseCancelAnswers > 0 {
+		g.loseCancelAnswers--
+		return domain.PaymentCancellation{}, fmt.Errorf("%w: the answer was lost", application.ErrUnavailable)
+	}
 	return done, nil
 }
 

@@ -715,7 +715,8 @@ func TestAuditorReportsOrderDrift(t *testing.T) {
 	spec := domain.ProductSpec{Name: "100 credits", Price: price, Credits: cr("100"), BonusCredits: cr("10")}
 	order := func(f *fixture, status domain.OrderStatus, cancelled int64) *domain.Order {
 		id, _ := domain.ParsePaymentID("ord-1")
-		return domain.RehydrateOrder(f.tenant, id, account("alice"), pid, spec, `{"creditdOrder":"ord-1"}`, status, nil, cancelled, "", nil, "", nil, now, now)
+		return domain.RehydrateOrder(domain.StoredOrder{Tenant: f.tenant, Payment: id, Account: account("alice"), Product: pid, Spec: spec,
+			Gateway: domain.GatewayPortOneV2, CustomData: `{"creditdOrder":"ord-1"}`, Status: status, Cancelled: cancelled, CreatedAt: now, UpdatedAt: now})
 	}
 	funded, _ := domain.NewFunding(domain.FundedByOrder, "ord-1")
 	tests := []struct {

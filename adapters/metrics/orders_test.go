@@ -29,7 +29,7 @@ func TestOrderObserverCountsAndWarnsOfRejections(t *testing.T) {
 		t.Fatal(err)
 	}
 	id, _ := domain.ParsePaymentID("ord-1")
-	o, err := domain.NewOrder(domain.TenantID{1}, id, account, p, now)
+	o, err := domain.NewOrder(domain.TenantID{1}, id, account, p, domain.GatewayPortOneV2, now)
 	if err != nil {
 		t.Fatal(err)
 	}

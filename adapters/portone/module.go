@@ -17,12 +17,12 @@ type Settings struct {
 	WebhookSecrets []string
 }
 
-// Module provides the PortOne client as the application's PaymentGateway
-// and the webhook verifier, and exports the client's request latencies by
-// operation and outcome when a prometheus.Registerer is provided.
+// Module provides the PortOne client (the V2 gateway) and the webhook
+// verifier, and exports the client's request latencies by operation and
+// outcome when a prometheus.Registerer is provided.
 var Module = fx.Module("portone",
 	fx.Provide(
-		fx.Annotate(newGatewayFx, fx.As(new(application.PaymentGateway))),
+		newGatewayFx,
 		fx.Annotate(newVerifierFx, fx.As(new(application.WebhookVerifier))),
 	),
 )

@@ -171,6 +171,28 @@ func TestGetPaymentRefusesAnotherMerchantUID(t *testing.T) {
 	}
 }
 
+func TestGetPaymentByTransactionReadsByImpUID(t *testing.T) {
+	f := newFake(t, serving(payment("ord-1", "paid", "10000", "0", nil)))
+	p, err := f.client(t).GetPaymentByTransaction(context.Background(), "imp_ord-1")
+	if err != nil || p.ID.String() != "ord-1" || p.TransactionID != "imp_ord-1" {
+		t.Fatalf("GetPaymentByTransaction = %+v, %v", p, err)
+	}
+	reqs, _ := f.requests()
+	if reqs[0].URL.Path != "/payments/imp_ord-1" {
+		t.Errorf("path %s", reqs[0].URL.Path)
+	}
+	// An answer about another attempt is refused; an unknown one is not found.
+	if _, err := f.client(t).GetPaymentByTransaction(context.Background(), "imp_other"); err == nil || !strings.Contains(err.Error(), "imp_ord-1") {
+		t.Fatalf("err = %v, want a refusal naming imp_ord-1", err)
+	}
+	missing := newFake(t, func(*http.Request, map[string]any) (int, any) {
+		return 404, map[string]any{"code": -1, "message": "존재하지 않는 결제정보입니다.", "response": nil}
+	})
+	if _, err := missing.client(t).GetPaymentByTransaction(context.Background(), "imp_1"); !errors.Is(err, application.ErrPaymentNotFound) {
+		t.Fatalf("err = %v, want ErrPaymentNotFound", err)
+	}
+}
+
 func TestStatusMapping(t *testing.T) {
 	vbank := map[string]any{"vbank_code": "088", "vbank_name": "신한은행", "vbank_num": "56211105948400", "vbank_holder": "creditd", "vbank_date": 1764633600}
 	due := time.Unix(1764633600, 0)
@@ -526,6 +548,18 @@ func TestCancel(t *testing.T) {
 		if reqs[0].URL.Path != "/payments/cancel" || b["merchant_uid"] != "ord-1" || b["amount"] != json.Number("3000") ||
 			b["checksum"] != json.Number("10000") || b["reason"] != "refund" {
 			t.Errorf("request body %v", b)
+		}
+	})
+	t.Run("the attempt that paid", func(t *testing.T) {
+		f := newFake(t, cancelling(10000, 0))
+		amount := int64(3000)
+		_, err := f.client(t).Cancel(context.Background(), application.CancelRequest{Payment: pid(t, "ord-1"), Transaction: "imp_ord-1",
+			Amount: &amount, CancellableBefore: 10000, Reason: "refund"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, bodies := f.requests(); bodies[0]["imp_uid"] != "imp_ord-1" || bodies[0]["merchant_uid"] != nil {
+			t.Errorf("request body %v: want imp_uid only", bodies[0])
 		}
 	})
 	t.Run("all that is left", func(t *testing.T) {

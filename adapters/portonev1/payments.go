@@ -35,6 +35,24 @@ func (c *Client) GetPayment(ctx context.Context, id domain.PaymentID) (domain.Pa
 	return p, nil
 }
 
+// GetPaymentByTransaction reads GET /payments/{imp_uid}: the one attempt a
+// browser reported, whichever order it names.
+func (c *Client) GetPaymentByTransaction(ctx context.Context, impUID string) (domain.Payment, error) {
+	var w wirePayment
+	err := c.call(ctx, "GetPaymentByTransaction", http.MethodGet, "/payments/"+url.PathEscape(impUID), nil, nil, &w)
+	if err != nil {
+		return domain.Payment{}, fmt.Errorf("GetPaymentByTransaction(%s): %w", impUID, notFound(err))
+	}
+	p, err := c.toDomain(w)
+	if err != nil {
+		return domain.Payment{}, fmt.Errorf("GetPaymentByTransaction(%s): %w", impUID, err)
+	}
+	if p.TransactionID != impUID {
+		return domain.Payment{}, fmt.Errorf("GetPaymentByTransaction(%s): PortOne answered with imp_uid %q", impUID, p.TransactionID)
+	}
+	return p, nil
+}
+
 // PreRegister calls POST /payments/prepare {merchant_uid, amount, currency},
 // so PortOne refuses a payment of any other amount.
 func (c *Client) PreRegister(ctx context.Context, id domain.PaymentID, total domain.Money) error {
@@ -46,10 +64,11 @@ func (c *Client) PreRegister(ctx context.Context, id domain.PaymentID, total dom
 	return nil
 }
 
-// Cancel calls POST /payments/cancel {merchant_uid, amount, checksum,
-// reason}, with checksum = CancellableBefore so PortOne refuses the cancel
-// when it disagrees about what is left. It is tried once: a lost answer may
-// hide a cancel that happened.
+// Cancel calls POST /payments/cancel {imp_uid, amount, checksum, reason}
+// (merchant_uid when the request names no attempt), with checksum =
+// CancellableBefore so PortOne refuses the cancel when it disagrees about
+// what is left. It is tried once: a lost answer may hide a cancel that
+// happened.
 //
 // PortOne answers with the payment after the cancel. The cancel counts only
 // when that payment shows it: what is left to cancel must have dropped from
@@ -63,7 +82,10 @@ func (c *Client) Cancel(ctx context.Context, r application.CancelRequest) (domai
 		// V1 takes 0 as "cancel everything".
 		return domain.PaymentCancellation{}, fmt.Errorf("Cancel(%s): amount %d is not positive", r.Payment, *r.Amount)
 	}
-	body := cancelBody{MerchantUID: r.Payment.String(), Amount: r.Amount, Checksum: r.CancellableBefore, Reason: r.Reason}
+	body := cancelBody{IMPUID: r.Transaction, Amount: r.Amount, Checksum: r.CancellableBefore, Reason: r.Reason}
+	if r.Transaction == "" {
+		body.MerchantUID = r.Payment.String()
+	}
 	var w wirePayment
 	if err := c.call(ctx, "Cancel", http.MethodPost, "/payments/cancel", nil, body, &w); err != nil {
 		return domain.PaymentCancellation{}, fmt.Errorf("Cancel(%s): %w", r.Payment, notFound(err))
@@ -170,7 +192,8 @@ type prepareBody struct {
 }
 
 type cancelBody struct {
-	MerchantUID string `json:"merchant_uid"`
+	IMPUID      string `json:"imp_uid,omitempty"` // wins over merchant_uid when both are sent
+	MerchantUID string `json:"merchant_uid,omitempty"`
 	Amount      *int64 `json:"amount,omitempty"` // omitted: everything left
 	Checksum    int64  `json:"checksum"`
 	Reason      string `json:"reason"`

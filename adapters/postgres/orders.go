@@ -30,8 +30,10 @@ type orderRow struct {
 	Credits            decimal.Decimal     `bun:"credits,type:numeric"`
 	BonusCredits       decimal.Decimal     `bun:"bonus_credits,type:numeric"`
 	CreditValidityDays *int                `bun:"credit_validity_days"`
+	Gateway            string              `bun:"gateway"`
 	CustomData         string              `bun:"custom_data"`
 	Status             string              `bun:"status"`
+	TransactionID      *string             `bun:"transaction_id"`
 	VirtualAccount     *virtualAccountJSON `bun:"virtual_account,type:jsonb"`
 	CancelledAmount    int64               `bun:"cancelled_amount"`
 	Rejection          *string             `bun:"rejection"`
@@ -72,8 +74,10 @@ var ordersTable = table[orderRow]{
 		fixed("credits", "numeric", func(r orderRow) string { return r.Credits.String() }),
 		fixed("bonus_credits", "numeric", func(r orderRow) string { return r.BonusCredits.String() }),
 		fixed("credit_validity_days", "int", func(r orderRow) *int { return r.CreditValidityDays }),
+		fixed("gateway", "text", func(r orderRow) string { return r.Gateway }),
 		fixed("custom_data", "text", func(r orderRow) string { return r.CustomData }),
 		updated("status", "text", func(r orderRow) string { return r.Status }),
+		updated("transaction_id", "text", func(r orderRow) *string { return r.TransactionID }),
 		updated("virtual_account", "jsonb", func(r orderRow) *string { return optionalJSON(r.VirtualAccount) }),
 		updated("cancelled_amount", "int8", func(r orderRow) int64 { return r.CancelledAmount }),
 		updated("rejection", "text", func(r orderRow) *string { return r.Rejection }),
@@ -102,7 +106,7 @@ func toOrderRow(o *domain.Order) orderRow {
 	row := orderRow{PaymentID: o.PaymentID().String(), TenantID: uuid.UUID(o.Tenant()), AccountID: o.Account().String(),
 		ProductID: o.Product().String(), OrderName: spec.Name, PriceAmount: spec.Price.Amount(), Currency: spec.Price.Currency().String(),
 		Credits: spec.Credits.Decimal(), BonusCredits: spec.BonusCredits.Decimal(), CreditValidityDays: spec.CreditValidityDays,
-		CustomData: o.CustomData(), Status: o.Status().String(), CancelledAmount: o.Cancelled(),
+		Gateway: string(o.Gateway()), CustomData: o.CustomData(), Status: o.Status().String(), CancelledAmount: o.Cancelled(),
 		PaidAt: utcPtr(o.PaidAt()), CreatedAt: o.CreatedAt(), UpdatedAt: o.UpdatedAt()}
 	if va := o.VirtualAccount(); va != nil {
 		row.VirtualAccount = &virtualAccountJSON{Bank: va.Bank, AccountNumber: va.AccountNumber, Holder: va.Holder, DueAt: utcPtr(va.DueAt)}
@@ -117,6 +121,9 @@ func toOrderRow(o *domain.Order) orderRow {
 	}
 	if k := o.LastRefundKey(); k != "" {
 		row.LastRefundKey = &k
+	}
+	if t := o.Transaction(); t != "" {
+		row.TransactionID = &t
 	}
 	return row
 }
@@ -155,12 +162,14 @@ func (r orderRow) toDomain() (*domain.Order, error) {
 		refund = &domain.PendingRefund{Key: p.Key, Amount: p.Amount, CancellableBefore: p.CancellableBefore,
 			Hold: domain.HoldID(p.Hold), Reason: p.Reason, RequestedAt: p.RequestedAt.UTC()}
 	}
-	var lastRefundKey string
-	if r.LastRefundKey != nil {
-		lastRefundKey = *r.LastRefundKey
+	gateway, err := domain.ParseGateway(r.Gateway)
+	if err != nil {
+		return nil, fmt.Errorf("stored order %s: %w", r.PaymentID, err)
 	}
-	return domain.RehydrateOrder(domain.TenantID(r.TenantID), id, account, product, spec, r.CustomData, status, va, r.CancelledAmount,
-		rejection, refund, lastRefundKey, utcPtr(r.PaidAt), r.CreatedAt.UTC(), r.UpdatedAt.UTC()), nil
+	return domain.RehydrateOrder(domain.StoredOrder{Tenant: domain.TenantID(r.TenantID), Payment: id, Account: account, Product: product,
+		Spec: spec, Gateway: gateway, CustomData: r.CustomData, Status: status, Transaction: deref(r.TransactionID), VirtualAccount: va,
+		Cancelled: r.CancelledAmount, Rejection: rejection, Refund: refund, LastRefundKey: deref(r.LastRefundKey),
+		PaidAt: utcPtr(r.PaidAt), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}), nil
 }
 
 // lockOrders locks orders in payment id order (after the batch's wallets:

@@ -308,6 +308,14 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
+// deref is a nullable text column's value, "" for NULL.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
 func nonNil(m map[string]string) map[string]string {
 	if m == nil {
 		return map[string]string{}

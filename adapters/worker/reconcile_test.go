@@ -49,7 +49,7 @@ func TestReconcileMetrics(t *testing.T) {
 	pack, _ := domain.NewProduct(tenant, pid, domain.ProductSpec{Name: "10 credits", Price: price, Credits: domain.MustCredits("10")}, start)
 	payment, _ := domain.ParsePaymentID("ord-1")
 	buyer, _ := domain.ParseAccountID("buyer")
-	order, err := domain.NewOrder(tenant, payment, buyer, pack, start)
+	order, err := domain.NewOrder(tenant, payment, buyer, pack, domain.GatewayPortOneV2, start)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,9 +63,9 @@ func TestReconcileMetrics(t *testing.T) {
 			CustomData: order.CustomData()},
 		{ID: stranger, Status: domain.PaymentPaid, StoreID: "store", Currency: "KRW", Total: 5, Paid: 5},
 	}}
-	orders := application.NewOrders(store.UnitOfWork(), store.Queries(), nil, gw, clock, ids,
-		application.OrdersConfig{Checkout: application.Checkout{StoreID: "store"}})
-	reconciler := application.NewReconciler(gw, store.Queries(), orders, memory.NewReconciliationReports(), clock, ids)
+	orders := application.NewOrders(store.UnitOfWork(), store.Queries(), nil, application.PaymentGateways{domain.GatewayPortOneV2: gw}, clock, ids,
+		application.OrdersConfig{Checkouts: map[domain.Gateway]application.Checkout{domain.GatewayPortOneV2: {StoreID: "store"}}})
+	reconciler := application.NewReconciler(application.PaymentGateways{domain.GatewayPortOneV2: gw}, store.Queries(), orders, memory.NewReconciliationReports(), clock, ids)
 	locked := false
 	w := worker.NewReconciliation(worker.ReconcileConfig{Interval: 10 * time.Minute, Window: time.Hour,
 		Lock: func(context.Context) (func(), bool, error) { return func() {}, !locked, nil }}, reconciler, slog.New(slog.DiscardHandler))

@@ -33,7 +33,7 @@ func (e errSyncsFailed) Error() string {
 // theirs), and prints what it found.
 func (c reconcileCmd) Run(cfg app.Config, log *slog.Logger) error {
 	return withDB(cfg, log, func(ctx context.Context, db dbHandle) error {
-		gateway, orders, err := newGateway(cfg)
+		gateways, orders, err := newGateways(cfg)
 		if err != nil {
 			return err
 		}
@@ -41,8 +41,8 @@ func (c reconcileCmd) Run(cfg app.Config, log *slog.Logger) error {
 		pg := postgres.Config{WriteLanes: 1}
 		uow, queries := postgres.NewUnitOfWork(db, pg, clock), postgres.NewQueries(db, pg)
 		// Syncing never reads the catalog: only creating orders does.
-		o := application.NewOrders(uow, queries, nil, gateway, clock, ids, orders)
-		reconciler := application.NewReconciler(gateway, queries, o, postgres.NewReconciliationStore(db), clock, ids)
+		o := application.NewOrders(uow, queries, nil, gateways, clock, ids, orders)
+		reconciler := application.NewReconciler(gateways, queries, o, postgres.NewReconciliationStore(db), clock, ids)
 		rep, err := reconciler.Run(ctx, c.Since)
 		if rep.ID == (domain.ReconciliationID{}) {
 			return err // nothing ran

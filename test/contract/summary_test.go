@@ -220,8 +220,8 @@ func TestSummaryEqualsTheTestsOwnTally(t *testing.T) {
 				}
 			}
 			gw := memory.NewGateway()
-			orders := application.NewOrders(p.uow, p.queries, p.products, gw, clock, ids, application.OrdersConfig{
-				Checkout: application.Checkout{StoreID: "store", ChannelKey: "channel"}, CancelRejected: true, Shortfall: domain.ShortfallAbsorb})
+			orders := application.NewOrders(p.uow, p.queries, p.products, application.PaymentGateways{domain.GatewayPortOneV2: gw}, clock, ids, application.OrdersConfig{
+				Checkouts: map[domain.Gateway]application.Checkout{domain.GatewayPortOneV2: {StoreID: "store", ChannelKey: "channel"}}, CancelRejected: true, Shortfall: domain.ShortfallAbsorb})
 
 			tl := &tally{lots: map[domain.LotID]*tallyLot{}, left: map[domain.LotID]domain.Credits{}}
 			acct := func(s string) domain.AccountID { a, _ := domain.ParseAccountID(s); return a }
@@ -430,8 +430,8 @@ func TestSummaryEqualsTheTestsOwnTally(t *testing.T) {
 			// Debt. From here the tenant's orders take a cancellation's
 			// shortfall from the wallet's other free credits, and make what is
 			// still missing debt, which later grants pay first.
-			orders = application.NewOrders(p.uow, p.queries, p.products, gw, clock, ids, application.OrdersConfig{
-				Checkout: application.Checkout{StoreID: "store", ChannelKey: "channel"}, CancelRejected: true, Shortfall: domain.ShortfallDebt})
+			orders = application.NewOrders(p.uow, p.queries, p.products, application.PaymentGateways{domain.GatewayPortOneV2: gw}, clock, ids, application.OrdersConfig{
+				Checkouts: map[domain.Gateway]application.Checkout{domain.GatewayPortOneV2: {StoreID: "store", ChannelKey: "channel"}}, CancelRejected: true, Shortfall: domain.ShortfallDebt})
 			// claw has the console cancel o's payment down to cancelled (of
 			// its price), which claws back the credits the test names: from
 			// the order's lots, then from the others (in consumption order),

@@ -43,8 +43,8 @@ func newShop(t *testing.T) *shop {
 	}
 	cfg := postgres.Config{MaxConns: 32}
 	g := memory.NewGateway()
-	orders := application.NewOrders(postgres.NewUnitOfWork(l.db, cfg, system.Clock{}), postgres.NewQueries(l.db, cfg), products, g,
-		system.Clock{}, system.UUIDv7{}, application.OrdersConfig{Checkout: application.Checkout{StoreID: storeID, ChannelKey: "channel"},
+	orders := application.NewOrders(postgres.NewUnitOfWork(l.db, cfg, system.Clock{}), postgres.NewQueries(l.db, cfg), products, application.PaymentGateways{domain.GatewayPortOneV2: g},
+		system.Clock{}, system.UUIDv7{}, application.OrdersConfig{Checkouts: map[domain.Gateway]application.Checkout{domain.GatewayPortOneV2: {StoreID: storeID, ChannelKey: "channel"}},
 			CancelRejected: true, Shortfall: domain.ShortfallDebt})
 	return &shop{ledger: l, tenant: key.Tenant, gateway: g, orders: orders}
 }

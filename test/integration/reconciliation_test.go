@@ -46,9 +46,9 @@ func TestReconciliationOnPostgres(t *testing.T) {
 	}
 	gw := memory.NewGateway()
 	gw.SetPageSize(1) // every run pages
-	orders := application.NewOrders(uow, queries, oneProduct{pack}, gw, clock, ids, application.OrdersConfig{Checkout: application.Checkout{StoreID: "store-1"}})
+	orders := application.NewOrders(uow, queries, oneProduct{pack}, application.PaymentGateways{domain.GatewayPortOneV2: gw}, clock, ids, application.OrdersConfig{Checkouts: map[domain.Gateway]application.Checkout{domain.GatewayPortOneV2: {StoreID: "store-1"}}})
 	reports := postgres.NewReconciliationStore(l.db)
-	reconciler := application.NewReconciler(gw, queries, orders, reports, clock, ids)
+	reconciler := application.NewReconciler(application.PaymentGateways{domain.GatewayPortOneV2: gw}, queries, orders, reports, clock, ids)
 	log := application.NewReconciliationLog(reports)
 
 	buyer, _ := domain.ParseAccountID("buyer")

@@ -13,6 +13,7 @@ import (
 	"github.com/creditd/creditd/adapters/httpapi"
 	"github.com/creditd/creditd/adapters/metrics"
 	"github.com/creditd/creditd/adapters/portone"
+	"github.com/creditd/creditd/adapters/portonev1"
 	"github.com/creditd/creditd/adapters/postgres"
 	"github.com/creditd/creditd/adapters/system"
 	"github.com/creditd/creditd/adapters/webhooksender"
@@ -107,14 +108,14 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 }
 
 // sellingCredits is the purchase side, when PortOne is configured: the
-// gateway, webhook verification, and the orders that converge with it.
+// gateways (V2, V1 or both), webhook verification, and the orders that
+// converge with them.
 func sellingCredits(cfg Config) fx.Option {
 	if !cfg.SellsCredits() {
 		return fx.Options()
 	}
-	return fx.Options(
+	opts := []fx.Option{
 		fx.Supply(
-			PortOneSettings(cfg),
 			// The webhook inbox: /webhooks/portone stores events, the worker syncs their payments.
 			worker.InboxConfig{PollInterval: cfg.WebhookPollInterval},
 			application.WebhookConfig{},
@@ -126,14 +127,61 @@ func sellingCredits(cfg Config) fx.Option {
 				c.Observer = obs
 				return c
 			},
+			newPaymentGateways,
 			application.NewOrders,
 			fx.Annotate(func(o *application.Orders) *application.Orders { return o }, fx.As(new(application.PaymentSyncer))),
 			application.NewWebhooks,
 			application.NewReconciler,
 		),
-		portone.Module,
 		worker.ReconcileModule,
-	)
+	}
+	if cfg.SellsThroughV2() {
+		opts = append(opts, fx.Supply(PortOneSettings(cfg)), portone.Module)
+	} else {
+		// V2's webhooks are refused: nothing can sign them.
+		opts = append(opts, fx.Supply(fx.Annotate(application.RefuseWebhooks{}, fx.As(new(application.WebhookVerifier)))))
+	}
+	if cfg.SellsThroughV1() {
+		opts = append(opts, fx.Supply(PortOneV1Settings(cfg)), portonev1.Module)
+	}
+	return fx.Options(opts...)
+}
+
+type gatewayClients struct {
+	fx.In
+
+	V2 *portone.Client   `optional:"true"`
+	V1 *portonev1.Client `optional:"true"`
+}
+
+// newPaymentGateways are the configured gateways' clients.
+func newPaymentGateways(c gatewayClients) application.PaymentGateways {
+	gws := application.PaymentGateways{}
+	if c.V2 != nil {
+		gws[domain.GatewayPortOneV2] = c.V2
+	}
+	if c.V1 != nil {
+		gws[domain.GatewayPortOneV1] = c.V1
+	}
+	return gws
+}
+
+// PaymentGateways builds the configured gateways' clients as the service
+// does, for admin commands that talk to PortOne (reconcile).
+func PaymentGateways(cfg Config) (application.PaymentGateways, error) {
+	var c gatewayClients
+	var err error
+	if cfg.SellsThroughV2() {
+		if c.V2, err = portone.New(PortOneSettings(cfg).Client); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.SellsThroughV1() {
+		if c.V1, err = portonev1.New(PortOneV1Settings(cfg)); err != nil {
+			return nil, err
+		}
+	}
+	return newPaymentGateways(c), nil
 }
 
 // PortOneSettings are the PortOne client's and the webhook verifier's
@@ -145,11 +193,25 @@ func PortOneSettings(cfg Config) portone.Settings {
 	}
 }
 
+// PortOneV1Settings are the PortOne V1 client's settings.
+func PortOneV1Settings(cfg Config) portonev1.Config {
+	return portonev1.Config{BaseURL: cfg.PortOneV1APIURL, IMPKey: string(cfg.PortOneV1IMPKey),
+		IMPSecret: portonev1.Secret(cfg.PortOneV1IMPSecret), IMPCode: cfg.PortOneV1IMPCode}
+}
+
 // OrdersSettings are the purchase use cases' settings.
 func OrdersSettings(cfg Config) application.OrdersConfig {
-	return application.OrdersConfig{
-		Checkout:       application.Checkout{StoreID: cfg.PortOneStoreID, ChannelKey: cfg.PortOneChannelKey},
+	c := application.OrdersConfig{
+		Checkouts:      map[domain.Gateway]application.Checkout{},
+		DefaultGateway: cfg.DefaultGateway(),
 		CancelRejected: cfg.CancelRejectedPayments,
 		Shortfall:      cfg.Shortfall(),
 	}
+	if cfg.SellsThroughV2() {
+		c.Checkouts[domain.GatewayPortOneV2] = application.Checkout{StoreID: cfg.PortOneStoreID, ChannelKey: cfg.PortOneChannelKey}
+	}
+	if cfg.SellsThroughV1() {
+		c.Checkouts[domain.GatewayPortOneV1] = application.Checkout{StoreID: cfg.PortOneV1IMPCode, PG: cfg.PortOneV1PG}
+	}
+	return c
 }

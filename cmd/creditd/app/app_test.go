@@ -10,6 +10,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/creditd/creditd/cmd/creditd/app"
+	"github.com/creditd/creditd/domain"
 )
 
 func TestServiceGraphIsComplete(t *testing.T) {
@@ -166,4 +167,73 @@ func TestReconcileSettings(t *testing.T) {
 	if cfg, err := app.LoadConfig(e); err != nil || cfg.ReconcileInterval != 0 {
 		t.Fatalf("interval 0 (disabled): %v", err)
 	}
+}
+
+// portOneV1Env is a complete PortOne V1 configuration.
+var portOneV1Env = map[string]string{"PORTONE_V1_IMP_KEY": "imp-key", "PORTONE_V1_IMP_SECRET": "imp-s3cret",
+	"PORTONE_V1_IMP_CODE": "imp12345678", "PORTONE_V1_PG": "html5_inicis"}
+
+// TestServiceGraphSellingThroughV1: V1 alone, or with V2, makes a complete
+// graph; the default gateway follows what is configured.
+func TestServiceGraphSellingThroughV1(t *testing.T) {
+	onlyV1 := maps.Clone(portOneV1Env)
+	onlyV1["DATABASE_URL"] = portOneEnv["DATABASE_URL"]
+	both := maps.Clone(portOneEnv)
+	maps.Copy(both, portOneV1Env)
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want domain.Gateway
+	}{"only V1": {onlyV1, domain.GatewayPortOneV1}, "both": {both, domain.GatewayPortOneV2}} {
+		cfg, err := app.LoadConfig(tc.env)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !cfg.SellsCredits() || !cfg.SellsThroughV1() || cfg.DefaultGateway() != tc.want {
+			t.Fatalf("%s: sells %v, V1 %v, default %s", name, cfg.SellsCredits(), cfg.SellsThroughV1(), cfg.DefaultGateway())
+		}
+		if err := fx.ValidateApp(app.Options(cfg, slog.New(slog.DiscardHandler))); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		gws, err := app.PaymentGateways(cfg)
+		if err != nil || gws[domain.GatewayPortOneV1] == nil || (gws[domain.GatewayPortOneV2] != nil) != cfg.SellsThroughV2() {
+			t.Fatalf("%s: gateways %v, %v", name, gws, err)
+		}
+	}
+	both["PORTONE_DEFAULT_GATEWAY"] = "v1"
+	if cfg, err := app.LoadConfig(both); err != nil || cfg.DefaultGateway() != domain.GatewayPortOneV1 {
+		t.Fatalf("PORTONE_DEFAULT_GATEWAY=v1: %v", err)
+	}
+}
+
+// TestPortOneV1SettingsAreAllOrNone: a partial V1 configuration names what is
+// missing, a default gateway must be configured, and no secret is echoed.
+func TestPortOneV1SettingsAreAllOrNone(t *testing.T) {
+	for env, want := range map[string]string{
+		"PORTONE_V1_IMP_SECRET=imp-s3cret":                  "PORTONE_V1_IMP_CODE, PORTONE_V1_IMP_KEY, PORTONE_V1_PG missing",
+		"PORTONE_V1_API_URL=ftp://iamport " + v1Vars():      "PORTONE_V1_API_URL",
+		"PORTONE_DEFAULT_GATEWAY=v1":                        "PORTONE_DEFAULT_GATEWAY is v1, which is not configured",
+		"PORTONE_DEFAULT_GATEWAY=v3 " + v1Vars():            "PORTONE_DEFAULT_GATEWAY \"v3\" must be v2 or v1",
+		"PORTONE_DEFAULT_GATEWAY=v2 " + v1Vars():            "PORTONE_DEFAULT_GATEWAY is v2, which is not configured",
+		"PORTONE_V1_IMP_KEY=k PORTONE_V1_IMP_SECRET=s3cret": "PORTONE_V1_IMP_CODE, PORTONE_V1_PG missing",
+	} {
+		e := map[string]string{"DATABASE_URL": portOneEnv["DATABASE_URL"]}
+		for kv := range strings.FieldsSeq(env) {
+			k, v, _ := strings.Cut(kv, "=")
+			e[k] = v
+		}
+		_, err := app.LoadConfig(e)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want it to say %s", env, err, want)
+		} else if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: the error echoes a secret: %v", env, err)
+		}
+	}
+}
+
+func v1Vars() string {
+	var kv []string
+	for k, v := range portOneV1Env {
+		kv = append(kv, k+"="+v)
+	}
+	return strings.Join(kv, " ")
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/caarlos0/env/v11"
 	"github.com/creditd/creditd/adapters/httpapi"
 	"github.com/creditd/creditd/adapters/portone"
+	"github.com/creditd/creditd/adapters/portonev1"
 	"github.com/creditd/creditd/adapters/postgres"
 	"github.com/creditd/creditd/application"
 	"github.com/creditd/creditd/domain"
@@ -59,6 +60,16 @@ type Config struct {
 	PortOneStoreID        string         `env:"PORTONE_STORE_ID"`
 	PortOneChannelKey     string         `env:"PORTONE_CHANNEL_KEY"`
 	PortOneWebhookSecrets WebhookSecrets `env:"PORTONE_WEBHOOK_SECRETS"` // space-separated, two while rotating
+	// Selling credits through PortOne V1 (iamport) too, or instead: all of
+	// the key, secret, merchant code and PG, or none.
+	PortOneV1APIURL    string `env:"PORTONE_V1_API_URL"`
+	PortOneV1IMPKey    Secret `env:"PORTONE_V1_IMP_KEY"`
+	PortOneV1IMPSecret Secret `env:"PORTONE_V1_IMP_SECRET"`
+	PortOneV1IMPCode   string `env:"PORTONE_V1_IMP_CODE"`
+	PortOneV1PG        string `env:"PORTONE_V1_PG"` // IMP.request_pay's pg, e.g. html5_inicis
+	// PortOneDefaultGateway is the gateway of an order that names none (v2
+	// or v1); empty: v2 when V2 is configured, else v1.
+	PortOneDefaultGateway string `env:"PORTONE_DEFAULT_GATEWAY"`
 	// CancelRejectedPayments cancels at PortOne a payment that does not match its order.
 	CancelRejectedPayments bool `env:"CREDITD_CANCEL_REJECTED_PAYMENTS" envDefault:"true"`
 	// RefundShortfallPolicy is what a cancellation or a grant's reversal does to credits already spent: debt or absorb.
@@ -88,13 +99,37 @@ func (c Config) Shortfall() domain.ShortfallPolicy {
 	return p
 }
 
-// SellsCredits reports whether PortOne is configured, so orders and webhooks are served.
-func (c Config) SellsCredits() bool { return c.PortOneAPISecret != "" }
+// SellsCredits reports whether PortOne (V2, V1 or both) is configured, so
+// orders and webhooks are served.
+func (c Config) SellsCredits() bool { return c.SellsThroughV2() || c.SellsThroughV1() }
 
-// portOneVariables are the settings selling credits needs, all or none.
+// SellsThroughV2 reports whether PortOne V2 is configured.
+func (c Config) SellsThroughV2() bool { return c.PortOneAPISecret != "" }
+
+// SellsThroughV1 reports whether PortOne V1 (iamport) is configured.
+func (c Config) SellsThroughV1() bool { return c.PortOneV1IMPSecret != "" }
+
+// DefaultGateway is PortOneDefaultGateway, parsed, or the one configured gateway.
+func (c Config) DefaultGateway() domain.Gateway {
+	if g, err := domain.ParseGateway(c.PortOneDefaultGateway); err == nil {
+		return g
+	}
+	if !c.SellsThroughV2() && c.SellsThroughV1() {
+		return domain.GatewayPortOneV1
+	}
+	return domain.GatewayPortOneV2
+}
+
+// portOneVariables are the settings selling credits through V2 needs, all or none.
 func (c Config) portOneVariables() map[string]string {
 	return map[string]string{"PORTONE_API_SECRET": string(c.PortOneAPISecret), "PORTONE_STORE_ID": c.PortOneStoreID,
 		"PORTONE_CHANNEL_KEY": c.PortOneChannelKey, "PORTONE_WEBHOOK_SECRETS": strings.Join(c.PortOneWebhookSecrets, " ")}
+}
+
+// portOneV1Variables are the settings selling credits through V1 needs, all or none.
+func (c Config) portOneV1Variables() map[string]string {
+	return map[string]string{"PORTONE_V1_IMP_KEY": string(c.PortOneV1IMPKey), "PORTONE_V1_IMP_SECRET": string(c.PortOneV1IMPSecret),
+		"PORTONE_V1_IMP_CODE": c.PortOneV1IMPCode, "PORTONE_V1_PG": c.PortOneV1PG}
 }
 
 // defaults are the settings whose defaults the adapters define; the
@@ -110,6 +145,7 @@ func defaults() Config {
 		HTTPIdleTimeout:    httpapi.DefaultIdleTimeout,
 		HTTPRequestTimeout: httpapi.DefaultRequestTimeout,
 		PortOneAPIURL:      portone.DefaultBaseURL,
+		PortOneV1APIURL:    portonev1.DefaultBaseURL,
 		// Events.
 		EventsDeliveryTimeout: application.DefaultDeliveryTimeout,
 		EventsRetryWindow:     application.DefaultDeliveryRetryWindow,
@@ -246,10 +282,27 @@ func checkEvents(cfg Config) []error {
 	return errs
 }
 
-// checkPortOne wants every PortOne setting or none, and never echoes a secret.
+// checkPortOne wants every setting of a PortOne API or none, and never
+// echoes a secret.
 func checkPortOne(cfg Config) []error {
+	errs := checkAllOrNone("PortOne", cfg.portOneVariables(), "PORTONE_API_URL", cfg.PortOneAPIURL)
+	errs = append(errs, checkAllOrNone("PortOne V1", cfg.portOneV1Variables(), "PORTONE_V1_API_URL", cfg.PortOneV1APIURL)...)
+	if g := cfg.PortOneDefaultGateway; g != "" {
+		switch parsed, err := domain.ParseGateway(g); {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("PORTONE_DEFAULT_GATEWAY %q must be v2 or v1", g))
+		case parsed == domain.GatewayPortOneV2 && !cfg.SellsThroughV2(), parsed == domain.GatewayPortOneV1 && !cfg.SellsThroughV1():
+			errs = append(errs, fmt.Errorf("PORTONE_DEFAULT_GATEWAY is %s, which is not configured", g))
+		}
+	}
+	return errs
+}
+
+// checkAllOrNone wants every one of an API's variables or none, and its URL
+// an http(s) one when any is set.
+func checkAllOrNone(api string, variables map[string]string, urlName, rawURL string) []error {
 	var set, missing []string
-	for name, v := range cfg.portOneVariables() {
+	for name, v := range variables {
 		if v == "" {
 			missing = append(missing, name)
 		} else {
@@ -262,10 +315,10 @@ func checkPortOne(cfg Config) []error {
 	var errs []error
 	if len(missing) > 0 {
 		slices.Sort(missing)
-		errs = append(errs, fmt.Errorf("selling credits needs every PortOne setting: %s missing", strings.Join(missing, ", ")))
+		errs = append(errs, fmt.Errorf("selling credits through %s needs every one of its settings: %s missing", api, strings.Join(missing, ", ")))
 	}
-	if u, err := url.Parse(cfg.PortOneAPIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("PORTONE_API_URL %q is not an http(s) URL", cfg.PortOneAPIURL))
+	if u, err := url.Parse(rawURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("%s %q is not an http(s) URL", urlName, rawURL))
 	}
 	return errs
 }

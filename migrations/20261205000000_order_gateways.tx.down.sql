@@ -1,0 +1,1 @@
+ALTER TABLE orders DROP COLUMN transaction_id, DROP COLUMN gateway;
