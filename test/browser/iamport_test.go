@@ -143,6 +143,14 @@ func TestIMPRedirectMode(t *testing.T) {
 	if q := s.redirectedTo("/done"); q.Get("imp_success") != "false" || q.Get("merchant_uid") != "ord-2" || q.Get("error_code") == "" || q.Get("error_msg") == "" {
 		t.Fatalf("redirected with %v", q)
 	}
+
+	// A refusal before any window, with no callback to take it, redirects too.
+	s.run("open the merchant page", chromedp.Navigate(pageURL+"/pay"), chromedp.WaitVisible(chromedp.CSS("#page")))
+	b, _ := json.Marshal(map[string]any{"merchant_uid": "ord-3", "amount": 1000, "pay_method": "card", "m_redirect_url": pageURL + "/refused"})
+	s.run("request_pay without a callback", discard(chromedp.Evaluate[bool](fmt.Sprintf(`IMP.init("imp99999999"); IMP.request_pay(%s); true`, b))))
+	if q := s.redirectedTo("/refused"); q.Get("imp_success") != "false" || q.Get("merchant_uid") != "ord-3" || q.Get("error_code") != "UnknownImpCode" {
+		t.Fatalf("redirected with %v", q)
+	}
 }
 
 // redirectedTo waits until the page is at path on the merchant's site and

@@ -32,7 +32,7 @@
  * the page to
  *   m_redirect_url?imp_uid=…&merchant_uid=…&imp_success=true|false[&error_code=…&error_msg=…]
  * instead of calling the callback (the real library does so on mobile; the sandbox always does).
- * Failures before a window opens still go to the callback.
+ * Failures before a window opens still go to the callback, or without one to m_redirect_url.
  */
 if (window.IMP && window.IMP.version === "sandbox") {
   return; // loaded twice: keep the first instance (and its open window, if any)
@@ -88,35 +88,44 @@ function request_pay(params, callback) {
     return;
   }
   var merchantUid = params.merchant_uid;
+  var redirect = redirectTarget(params);
+  // An outcome of the window goes to m_redirect_url when there is one; a failure before it
+  // opens goes to the callback, unless there is none to take it.
+  function finish(rsp, windowOpened) {
+    if (redirect && (windowOpened || typeof callback !== "function")) {
+      redirectWith(redirect, rsp);
+    } else {
+      answer(callback, rsp);
+    }
+  }
   if (impCode === null) {
-    answer(callback, failure(merchantUid, undefined, "InvalidArgument", 'call IMP.init("imp…") with the store\'s code first'));
+    finish(failure(merchantUid, undefined, "InvalidArgument", 'call IMP.init("imp…") with the store\'s code first'));
     return;
   }
-  if (params.m_redirect_url !== undefined && !redirectTarget(params)) {
+  if (params.m_redirect_url !== undefined && !redirect) {
     answer(callback, failure(merchantUid, undefined, "InvalidArgument", "m_redirect_url is not a URL"));
     return;
   }
   if (windowOpen) {
-    answer(callback, failure(merchantUid, undefined, "InvalidArgument", "a PortOne sandbox payment window is already open"));
+    finish(failure(merchantUid, undefined, "InvalidArgument", "a PortOne sandbox payment window is already open"));
     return;
   }
   windowOpen = true;
-  var redirect = redirectTarget(params);
 
   postJSON(sandboxOrigin + "/v1/checkout", { impCode: impCode, params: params }).then(function (res) {
     var json = res.json;
     if (res.networkError) {
       windowOpen = false;
-      answer(callback, failure(merchantUid, undefined, "NetworkError",
+      finish(failure(merchantUid, undefined, "NetworkError",
         "could not reach the PortOne sandbox at " + sandboxOrigin + ": " + String(res.networkError)));
       return;
     }
     if (res.status !== 200 || !json || typeof json.checkoutUrl !== "string") {
       windowOpen = false;
       if (json && typeof json.code === "string") {
-        answer(callback, failure(merchantUid, undefined, json.code, String(json.message || "")));
+        finish(failure(merchantUid, undefined, json.code, String(json.message || "")));
       } else {
-        answer(callback, failure(merchantUid, undefined, "NetworkError",
+        finish(failure(merchantUid, undefined, "NetworkError",
           "the PortOne sandbox answered HTTP " + res.status + " to POST /v1/checkout"));
       }
       return;
@@ -132,11 +141,7 @@ function request_pay(params, callback) {
       } else {
         rsp = result;
       }
-      if (redirect) {
-        redirectWith(redirect, rsp);
-      } else {
-        answer(callback, rsp);
-      }
+      finish(rsp, true);
     });
   });
 }
