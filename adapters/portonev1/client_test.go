@@ -160,7 +160,7 @@ func TestGetPaymentReadsByMerchantUID(t *testing.T) {
 		t.Errorf("GetPayment = %+v", p)
 	}
 	reqs, _ := f.requests()
-	if len(reqs) != 1 || reqs[0].Method != "GET" || reqs[0].URL.Path != "/payments/find/ord-1" || reqs[0].Header.Get("Authorization") != "Bearer tok1" {
+	if len(reqs) != 1 || reqs[0].Method != "GET" || reqs[0].URL.Path != "/payments/find/ord-1" || reqs[0].URL.Query().Get("sorting") != "-paid" || reqs[0].Header.Get("Authorization") != "Bearer tok1" {
 		t.Errorf("requests = %v", reqs)
 	}
 }
