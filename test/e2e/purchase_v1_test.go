@@ -8,9 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -397,25 +394,15 @@ func TestV1RefundWhoseAnswerWasLostIsRecoveredOnce(t *testing.T) {
 func TestV1ReconcileGrantsAPaymentNobodyAnnounced(t *testing.T) {
 	s := startV1Shop(t)
 	_, id, _ := s.paidAtV1("buyer-1")
-	bin := filepath.Join(t.TempDir(), "creditd")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/creditd").CombinedOutput(); err != nil {
-		t.Fatalf("build creditd: %v\n%s", err, out)
-	}
-	cmd := exec.CommandContext(t.Context(), bin, "reconcile", "--since", "1h")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + s.dsn, "PORTONE_V1_API_URL=" + s.portone.V1URL(),
-		"PORTONE_V1_IMP_KEY=" + s.portone.V1IMPKey, "PORTONE_V1_IMP_SECRET=" + s.portone.V1IMPSecret,
-		"PORTONE_V1_IMP_CODE=" + s.portone.V1IMPCode, "PORTONE_V1_PG=html5_inicis"}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("creditd reconcile: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), id) {
+	out := s.reconcile("PORTONE_V1_API_URL="+s.portone.V1URL(), "PORTONE_V1_IMP_KEY="+s.portone.V1IMPKey,
+		"PORTONE_V1_IMP_SECRET="+s.portone.V1IMPSecret, "PORTONE_V1_IMP_CODE="+s.portone.V1IMPCode, "PORTONE_V1_PG=html5_inicis")
+	if !strings.Contains(out, id) {
 		t.Fatalf("the report does not name the payment it synced:\n%s", out)
 	}
 	if got := s.balance("buyer-1"); got != "110" {
 		t.Fatalf("balance %s", got)
 	}
-	if strings.Contains(string(out), s.portone.V1IMPSecret) {
+	if strings.Contains(out, s.portone.V1IMPSecret) {
 		t.Fatal("the output shows the imp_secret")
 	}
 	s.requireSound()
