@@ -74,6 +74,7 @@ type OrderData struct {
 	AccountID      string              `json:"accountId"`
 	ProductID      string              `json:"productId"`
 	Status         string              `json:"status"`
+	Gateway        string              `json:"gateway"` // v2 or v1: the PortOne API the order is paid through
 	TotalAmount    int64               `json:"totalAmount"`
 	Currency       string              `json:"currency"`
 	Credits        string              `json:"credits"` // paid and bonus credits the order grants

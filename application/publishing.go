@@ -345,7 +345,7 @@ func orderEvents(was, now orderState) []domain.EventType {
 }
 
 func orderData(o *domain.Order) OrderData {
-	d := OrderData{PaymentID: o.PaymentID().String(), AccountID: o.Account().String(), ProductID: o.Product().String(),
+	d := OrderData{PaymentID: o.PaymentID().String(), AccountID: o.Account().String(), ProductID: o.Product().String(), Gateway: string(o.Gateway()),
 		Status: o.Status().String(), TotalAmount: o.Price().Amount(), Currency: o.Price().Currency().String(),
 		Credits: o.Credits().String(), RefundedAmount: o.Cancelled(), Rejection: string(o.Rejection())}
 	if va := o.VirtualAccount(); va != nil {

@@ -546,9 +546,9 @@ func TestEventPayloadsMatchOpenAPI(t *testing.T) {
 	payloads := map[domain.EventType]any{
 		domain.EventTransactionCreated: application.TransactionData{TransactionID: id, AccountID: "alice", Type: "CAPTURE", Amount: "5",
 			BalanceAfter: "95", HoldID: &hold, CreatedAt: at},
-		domain.EventOrderAwaitingDeposit: application.OrderData{PaymentID: "order-1", AccountID: "alice", ProductID: "pack", Status: "AWAITING_DEPOSIT",
+		domain.EventOrderAwaitingDeposit: application.OrderData{PaymentID: "order-1", AccountID: "alice", ProductID: "pack", Status: "AWAITING_DEPOSIT", Gateway: "v1",
 			TotalAmount: 10000, Currency: "KRW", Credits: "110", VirtualAccount: &application.VirtualAccountData{Bank: "SHINHAN", AccountNumber: "1", Holder: "shop", DueAt: &at}},
-		domain.EventOrderRejected: application.OrderData{PaymentID: "order-1", AccountID: "alice", ProductID: "pack", Status: "REJECTED",
+		domain.EventOrderRejected: application.OrderData{PaymentID: "order-1", AccountID: "alice", ProductID: "pack", Status: "REJECTED", Gateway: "v2",
 			TotalAmount: 10000, Currency: "KRW", Credits: "110", Rejection: "amount"},
 		domain.EventHoldExpired:     application.HoldData{HoldID: hold, AccountID: "alice", Status: "EXPIRED", Amount: "10", Captured: "4", Released: "6", ExpiresAt: at},
 		domain.EventLotsExpiring:    application.LotsData{AccountID: "alice", Lots: []application.ExpiringLot{{LotID: lot, Source: "paid", Remaining: "3", ExpiresAt: at}}},

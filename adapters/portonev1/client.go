@@ -59,6 +59,50 @@ type Config struct {
 	// Timeout bounds one HTTP request, answer included; default 10s.
 	Timeout    time.Duration
 	HTTPClient *http.Client // default: a new client with no overall timeout
+	// Observer, if set, hears of every HTTP attempt (a retried call reports
+	// several times): its operation (one of Operations), its outcome (one
+	// of Outcomes) and how long it took. It is called synchronously.
+	Observer func(op, outcome string, took time.Duration)
+}
+
+// Operations are the calls an Observer hears of.
+func Operations() []string {
+	return []string{"getToken", "GetPayment", "GetPaymentByTransaction", "PreRegister", "Cancel", "ListPayments"}
+}
+
+// Outcomes of an attempt, as an Observer hears them.
+const (
+	OutcomeOK           = "ok"
+	OutcomeRefused      = "refused"      // an answer other than success: a 4xx, or HTTP 200 with code != 0
+	OutcomeUnauthorized = "unauthorized" // 401: the token or the key and secret
+	OutcomeServerError  = "server_error" // a 5xx
+	OutcomeTimeout      = "timeout"
+	OutcomeNetwork      = "network"      // no answer
+	OutcomeBadResponse  = "bad_response" // an answer creditd cannot read
+)
+
+// Outcomes lists every outcome, so an exporter can create its series up front.
+func Outcomes() []string {
+	return []string{OutcomeOK, OutcomeRefused, OutcomeUnauthorized, OutcomeServerError, OutcomeTimeout, OutcomeNetwork, OutcomeBadResponse}
+}
+
+func outcomeOf(err error) string {
+	var g *application.GatewayError
+	switch {
+	case err == nil:
+		return OutcomeOK
+	case errors.As(err, &g) && g.Status == http.StatusUnauthorized:
+		return OutcomeUnauthorized
+	case errors.As(err, &g) && g.Status >= 500:
+		return OutcomeServerError
+	case errors.As(err, &g):
+		return OutcomeRefused
+	case errors.Is(err, context.DeadlineExceeded):
+		return OutcomeTimeout
+	case errors.Is(err, application.ErrUnavailable):
+		return OutcomeNetwork
+	}
+	return OutcomeBadResponse
 }
 
 // tokenMargin is how long before its expiry a token is no longer used, so
@@ -73,6 +117,7 @@ type Client struct {
 	impCode string
 	timeout time.Duration
 	http    *http.Client
+	observe func(op, outcome string, took time.Duration)
 	now     func() time.Time
 	// retryWait is the first wait between attempts (retryWait; tests shorten it).
 	retryWait time.Duration
@@ -106,7 +151,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	c := &Client{
 		base: base.String(), key: cfg.IMPKey, secret: cfg.IMPSecret, impCode: cfg.IMPCode,
-		timeout: cfg.Timeout, http: cfg.HTTPClient, now: time.Now, tokenLock: make(chan struct{}, 1), retryWait: retryWait,
+		timeout: cfg.Timeout, http: cfg.HTTPClient, observe: cfg.Observer, now: time.Now, tokenLock: make(chan struct{}, 1), retryWait: retryWait,
 	}
 	if c.timeout <= 0 {
 		c.timeout = 10 * time.Second
@@ -193,7 +238,11 @@ func (c *Client) send(ctx context.Context, op, method, path string, query url.Va
 	safe := method == http.MethodGet || op == "getToken" || op == "PreRegister"
 	wait := c.retryWait
 	for attempt := 1; ; attempt++ {
+		began := time.Now()
 		err := c.sendOnce(ctx, op, method, path, query, body, token, out)
+		if c.observe != nil {
+			c.observe(op, outcomeOf(err), time.Since(began))
+		}
 		if err == nil || !safe || attempt == retryAttempts || !errors.Is(err, application.ErrUnavailable) {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -159,7 +160,7 @@ func TestGetPaymentReadsByMerchantUID(t *testing.T) {
 		t.Errorf("GetPayment = %+v", p)
 	}
 	reqs, _ := f.requests()
-	if len(reqs) != 1 || reqs[0].Method != "GET" || reqs[0].URL.Path != "/payments/find/ord-1" || reqs[0].Header.Get("Authorization") != "Bearer tok1" {
+	if len(reqs) != 1 || reqs[0].Method != "GET" || reqs[0].URL.Path != "/payments/find/ord-1" || reqs[0].URL.Query().Get("sorting") != "-paid" || reqs[0].Header.Get("Authorization") != "Bearer tok1" {
 		t.Errorf("requests = %v", reqs)
 	}
 }
@@ -691,5 +692,40 @@ func TestServerErrorsAreRetriedWhenSafe(t *testing.T) {
 	}
 	if reqs, _ := f.requests(); len(reqs) != 1 {
 		t.Fatalf("the cancel was sent %d times, want once", len(reqs))
+	}
+}
+
+// TestObserverHearsEveryAttempt: each HTTP attempt is reported with its
+// operation and outcome, from closed sets (they become metric labels).
+func TestObserverHearsEveryAttempt(t *testing.T) {
+	f := newFake(t, func(r *http.Request, _ map[string]any) (int, any) {
+		if strings.HasSuffix(r.URL.Path, "/cancel") {
+			return 200, map[string]any{"code": 1, "message": "이미 전액취소된 주문입니다.", "response": nil}
+		}
+		return 200, ok(payment("ord-1", "paid", "10000", "0", nil))
+	})
+	var mu sync.Mutex
+	var heard []string
+	c, err := New(Config{BaseURL: f.srv.URL, IMPKey: testKey, IMPSecret: testSecret, IMPCode: testCode,
+		Observer: func(op, outcome string, _ time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			heard = append(heard, op+":"+outcome)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetPayment(context.Background(), pid(t, "ord-1")); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = c.Cancel(context.Background(), application.CancelRequest{Payment: pid(t, "ord-1"), CancellableBefore: 10000})
+	if got := strings.Join(heard, " "); got != "getToken:ok GetPayment:ok Cancel:refused" {
+		t.Fatalf("heard %s", got)
+	}
+	for _, h := range heard {
+		op, outcome, _ := strings.Cut(h, ":")
+		if !slices.Contains(Operations(), op) || !slices.Contains(Outcomes(), outcome) {
+			t.Errorf("%s is outside the closed sets", h)
+		}
 	}
 }

@@ -16,12 +16,14 @@ import (
 	"github.com/creditd/creditd/domain"
 )
 
-// GetPayment reads GET /payments/find/{merchant_uid}: V1 keeps one payment
-// per attempt, and without a status filter answers with the most recently
-// started one (sorting -started, V1's default).
+// GetPayment reads GET /payments/find/{merchant_uid}?sorting=-paid. V1
+// keeps one payment per attempt and answers with the first by sorting: by
+// its default (-started) an attempt begun after the one that paid would
+// hide it, and the order would never be granted; sorted by paid_at, the
+// attempt that paid (cancelled since or not) comes first whenever there is one.
 func (c *Client) GetPayment(ctx context.Context, id domain.PaymentID) (domain.Payment, error) {
 	var w wirePayment
-	err := c.call(ctx, "GetPayment", http.MethodGet, "/payments/find/"+url.PathEscape(id.String()), nil, nil, &w)
+	err := c.call(ctx, "GetPayment", http.MethodGet, "/payments/find/"+url.PathEscape(id.String()), url.Values{"sorting": {"-paid"}}, nil, &w)
 	if err != nil {
 		return domain.Payment{}, fmt.Errorf("GetPayment(%s): %w", id, notFound(err))
 	}

@@ -655,6 +655,23 @@ func TestTwoProcessesShareTheInbox(t *testing.T) {
 	one.requireSound()
 }
 
+// reconcile runs `creditd reconcile --since 1h`, built afresh, on the
+// shop's database with the given settings, and returns its output.
+func (s *shop) reconcile(env ...string) string {
+	s.t.Helper()
+	bin := filepath.Join(s.t.TempDir(), "creditd")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/creditd").CombinedOutput(); err != nil {
+		s.t.Fatalf("build creditd: %v\n%s", err, out)
+	}
+	cmd := exec.CommandContext(s.t.Context(), bin, "reconcile", "--since", "1h")
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + s.dsn}, env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("creditd reconcile: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
 // TestReconcileGrantsAPaymentNobodyAnnounced: a payment whose webhook and
 // complete call were both lost is granted by `creditd reconcile`, which
 // reads PortOne's payments through the real adapter.
@@ -663,19 +680,9 @@ func TestReconcileGrantsAPaymentNobodyAnnounced(t *testing.T) {
 	o := s.order("buyer-1")
 	id := o.JSON["paymentId"].(string)
 	s.portone.Pay(id, payHonestly(o)) // no webhook, no complete
-	bin := filepath.Join(t.TempDir(), "creditd")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/creditd").CombinedOutput(); err != nil {
-		t.Fatalf("build creditd: %v\n%s", err, out)
-	}
-	cmd := exec.CommandContext(t.Context(), bin, "reconcile", "--since", "1h")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + s.dsn, "PORTONE_API_URL=" + s.portone.URL,
-		"PORTONE_API_SECRET=" + s.portone.APISecret, "PORTONE_STORE_ID=" + s.portone.StoreID, "PORTONE_CHANNEL_KEY=channel-key-test",
-		"PORTONE_WEBHOOK_SECRETS=" + webhookSecret}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("creditd reconcile: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), id) {
+	out := s.reconcile("PORTONE_API_URL="+s.portone.URL, "PORTONE_API_SECRET="+s.portone.APISecret,
+		"PORTONE_STORE_ID="+s.portone.StoreID, "PORTONE_CHANNEL_KEY=channel-key-test", "PORTONE_WEBHOOK_SECRETS="+webhookSecret)
+	if !strings.Contains(out, id) {
 		t.Fatalf("the report does not name the payment it synced:\n%s", out)
 	}
 	if r := s.do(http.MethodGet, "/v1/orders/"+id, "").expect(t, http.StatusOK); r.JSON["status"] != "PAID" {

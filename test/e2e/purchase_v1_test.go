@@ -8,9 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -397,25 +394,15 @@ func TestV1RefundWhoseAnswerWasLostIsRecoveredOnce(t *testing.T) {
 func TestV1ReconcileGrantsAPaymentNobodyAnnounced(t *testing.T) {
 	s := startV1Shop(t)
 	_, id, _ := s.paidAtV1("buyer-1")
-	bin := filepath.Join(t.TempDir(), "creditd")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/creditd").CombinedOutput(); err != nil {
-		t.Fatalf("build creditd: %v\n%s", err, out)
-	}
-	cmd := exec.CommandContext(t.Context(), bin, "reconcile", "--since", "1h")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + s.dsn, "PORTONE_V1_API_URL=" + s.portone.V1URL(),
-		"PORTONE_V1_IMP_KEY=" + s.portone.V1IMPKey, "PORTONE_V1_IMP_SECRET=" + s.portone.V1IMPSecret,
-		"PORTONE_V1_IMP_CODE=" + s.portone.V1IMPCode, "PORTONE_V1_PG=html5_inicis"}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("creditd reconcile: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), id) {
+	out := s.reconcile("PORTONE_V1_API_URL="+s.portone.V1URL(), "PORTONE_V1_IMP_KEY="+s.portone.V1IMPKey,
+		"PORTONE_V1_IMP_SECRET="+s.portone.V1IMPSecret, "PORTONE_V1_IMP_CODE="+s.portone.V1IMPCode, "PORTONE_V1_PG=html5_inicis")
+	if !strings.Contains(out, id) {
 		t.Fatalf("the report does not name the payment it synced:\n%s", out)
 	}
 	if got := s.balance("buyer-1"); got != "110" {
 		t.Fatalf("balance %s", got)
 	}
-	if strings.Contains(string(out), s.portone.V1IMPSecret) {
+	if strings.Contains(out, s.portone.V1IMPSecret) {
 		t.Fatal("the output shows the imp_secret")
 	}
 	s.requireSound()
@@ -446,6 +433,53 @@ func TestV1FloodOfUnknownImpUIDsStoresNothing(t *testing.T) {
 		if strings.Contains(r.Path, "/payments/") {
 			t.Fatalf("a made-up webhook made creditd ask PortOne: %s", r.Path)
 		}
+	}
+	s.requireSound()
+}
+
+// TestV1ConcurrentRefundsAndSpends: refunds of one V1 order race each other
+// and spends of its credits. V1 judges each cancel by its checksum alone, so
+// every refund either happens whole or is refused; V1 cancels exactly what
+// creditd took credits back for.
+func TestV1ConcurrentRefundsAndSpends(t *testing.T) {
+	s := startV1Shop(t)
+	_, id, imp := s.paidAtV1("buyer-1")
+	s.completeV1(id, imp).expect(t, http.StatusOK)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	for i := range 6 {
+		wg.Go(func() {
+			r := s.do(http.MethodPost, "/v1/orders/"+id+"/refunds", `{"amount":"2000","reason":"race"}`, "Idempotency-Key", fmt.Sprintf("race-%d", i))
+			mu.Lock()
+			statuses[r.Status]++
+			mu.Unlock()
+		})
+	}
+	for range 4 {
+		wg.Go(func() {
+			if r := s.do(http.MethodPost, "/v1/accounts/buyer-1/spends", `{"amount":"5"}`); r.Status != http.StatusCreated && r.Status != http.StatusConflict {
+				t.Errorf("spend: %d %s", r.Status, r.Raw)
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("refund statuses: %v", statuses)
+	for status := range statuses {
+		if status != http.StatusCreated && status != http.StatusConflict && status != http.StatusUnprocessableEntity {
+			t.Fatalf("refund statuses %v", statuses)
+		}
+	}
+	if statuses[http.StatusCreated] == 0 {
+		t.Fatalf("no refund succeeded: %v", statuses)
+	}
+	order := s.do(http.MethodGet, "/v1/orders/"+id, "").expect(t, http.StatusOK)
+	p, _ := s.portone.Payment(id)
+	if order.JSON["refundedAmount"] != fmt.Sprint(p.Cancelled) || p.Cancelled != int64(2000*statuses[http.StatusCreated]) {
+		t.Fatalf("creditd refunded %v in %d refunds, V1 cancelled %d", order.JSON["refundedAmount"], statuses[http.StatusCreated], p.Cancelled)
+	}
+	if a := s.account("buyer-1"); a["held"] != "0" {
+		t.Fatalf("credits still reserved after every refund ended: %v", a["held"])
 	}
 	s.requireSound()
 }

@@ -1,6 +1,9 @@
 package app_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"maps"
 	"strings"
@@ -236,4 +239,25 @@ func v1Vars() string {
 		kv = append(kv, k+"="+v)
 	}
 	return strings.Join(kv, " ")
+}
+
+// TestV1CredentialsNeverPrinted: the configuration prints, logs and
+// marshals without the V1 key and secret, however it is formatted.
+func TestV1CredentialsNeverPrinted(t *testing.T) {
+	env := maps.Clone(portOneV1Env)
+	env["DATABASE_URL"] = portOneEnv["DATABASE_URL"]
+	env["PORTONE_V1_IMP_KEY"] = "imp-k3y-private"
+	cfg, err := app.LoadConfig(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "cfg", cfg, "v1", app.PortOneV1Settings(cfg))
+	js, _ := json.Marshal(cfg)
+	for _, out := range []string{fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg), fmt.Sprintf("%v %+v %#v", app.PortOneV1Settings(cfg),
+		app.PortOneV1Settings(cfg), app.PortOneV1Settings(cfg)), logged.String(), string(js)} {
+		if strings.Contains(out, "s3cret") {
+			t.Fatalf("the imp_secret is printed: %s", out)
+		}
+	}
 }
