@@ -37,6 +37,9 @@ type WebhookInbox interface {
 	Done(ctx context.Context, id string, now time.Time) error
 	// Retry makes a claimed event due again at at, remembering why it failed.
 	Retry(ctx context.Context, id string, at time.Time, reason string) error
+	// Rearm makes a processed event due again at now, as if new, and reports
+	// whether it did: false when the event still waits (or is not stored).
+	Rearm(ctx context.Context, id string, now time.Time) (bool, error)
 	// Stats reports the events not yet processed.
 	Stats(ctx context.Context) (InboxStats, error)
 	// DeleteDoneBefore forgets events processed before cutoff (their ids no

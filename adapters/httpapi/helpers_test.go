@@ -108,6 +108,7 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	h.webhooks = memory.NewWebhooks(store)
 	deps := httpapi.Deps{Accounts: h.accounts, Holds: h.holds, Catalog: h.catalog, Orders: h.orders, APIKeys: h.apiKeys, Clock: clock,
 		Webhooks:   application.NewWebhooks(newWebhookVerifier(), h.inbox, noSyncer{}, clock, application.WebhookConfig{}),
+		V1Webhooks: application.NewV1Webhooks(h.inbox, store.Queries(), clock),
 		Logger:     slog.New(slog.NewJSONHandler(h.logs, nil)),
 		Registerer: prometheus.NewRegistry(),
 		Readiness: func(context.Context) error {

@@ -35,6 +35,8 @@ type routerParams struct {
 	Readiness  Readiness             `optional:"true"`
 	// Webhooks is provided once a verifier and a payment syncer are wired.
 	Webhooks *application.Webhooks `optional:"true"`
+	// V1Webhooks is provided when PortOne V1 is configured.
+	V1Webhooks *application.V1Webhooks `optional:"true"`
 	// Reconciliations serves /v1/reconciliation/reports when provided.
 	Reconciliations *application.ReconciliationLog `optional:"true"`
 	// Reports serves /v1/reports/summary when provided.
@@ -49,7 +51,7 @@ type routerParams struct {
 
 func newRouterFx(p routerParams) *gin.Engine {
 	return NewRouter(Deps{Accounts: p.Accounts, Holds: p.Holds, Catalog: p.Catalog, Orders: p.Orders, APIKeys: p.APIKeys, Clock: p.Clock, Logger: p.Logger,
-		Registerer: p.Registerer, Gatherer: p.Gatherer, Config: p.Config, Readiness: p.Readiness, Webhooks: p.Webhooks,
+		Registerer: p.Registerer, Gatherer: p.Gatherer, Config: p.Config, Readiness: p.Readiness, Webhooks: p.Webhooks, V1Webhooks: p.V1Webhooks,
 		Reconciliations: p.Reconciliations, Reports: p.Reports, Reversals: p.Reversals, Settings: p.Settings,
 		WebhookEndpoints: p.WebhookEndpoints})
 }

@@ -72,6 +72,7 @@ var errorTable = []struct {
 	{errIdempotencyKeyMissing, problemKind{http.StatusBadRequest, "idempotency-key-missing", "Idempotency key missing", ""}},
 	{application.ErrUnauthenticated, problemKind{http.StatusUnauthorized, "unauthorized", "Unauthorized", ""}},
 	{errForbidden, problemKind{http.StatusForbidden, "forbidden", "Forbidden", ""}},
+	{errSenderNotAllowed, problemKind{http.StatusForbidden, "forbidden", "Forbidden", ""}},
 	{domain.ErrNotFound, problemKind{http.StatusNotFound, "not-found", "Not found",
 		"No such account, hold, product, order, webhook endpoint or delivery for your tenant."}},
 	{errRouteNotFound, problemKind{http.StatusNotFound, "not-found", "Not found", ""}},

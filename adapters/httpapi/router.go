@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -34,6 +35,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Version names the build in /healthz; empty means "devel".
 	Version string
+	// V1WebhookAllow, when not empty, are the only addresses that may post
+	// PortOne V1 webhooks; others get 403.
+	V1WebhookAllow []netip.Prefix
 }
 
 // DefaultRequestTimeout is far above the longest legitimate request (the
@@ -68,6 +72,8 @@ type Deps struct {
 	Readiness  Readiness
 	// Webhooks, when set, receives PortOne's webhooks at POST /webhooks/portone.
 	Webhooks *application.Webhooks
+	// V1Webhooks, when set, receives PortOne V1's at POST /webhooks/portone/v1.
+	V1Webhooks *application.V1Webhooks
 
 	// Reconciliations is optional: without it, /v1/reconciliation/reports answers 404.
 	Reconciliations *application.ReconciliationLog
@@ -147,6 +153,13 @@ func NewRouter(deps Deps) *gin.Engine {
 		}
 		wh := &webhookHandler{webhooks: deps.Webhooks, metrics: wm}
 		e.POST("/webhooks/portone", withDeadline(deps.Config.RequestTimeout), wh.receivePortOne)
+	}
+	if deps.V1Webhooks != nil {
+		v1h, err := newV1WebhookHandler(deps.V1Webhooks, deps.Config.V1WebhookAllow, reg)
+		if err != nil {
+			panic(fmt.Sprintf("httpapi: register V1 webhook metrics: %v", err))
+		}
+		e.POST("/webhooks/portone/v1", withDeadline(deps.Config.RequestTimeout), v1h.receive)
 	}
 
 	h := &handlers{accounts: deps.Accounts, holds: deps.Holds, clock: deps.Clock}

@@ -79,6 +79,20 @@ func (b *WebhookInbox) Retry(ctx context.Context, id string, at time.Time, reaso
 	return b.change(ctx, id, func(r *inboxRecord) { r.dueAt, r.lastError = at, reason })
 }
 
+func (b *WebhookInbox) Rearm(ctx context.Context, id string, now time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r, ok := b.events[id]
+	if !ok || r.doneAt == nil {
+		return false, nil
+	}
+	r.dueAt, r.attempts, r.lastError, r.doneAt = now, 0, "", nil
+	return true, nil
+}
+
 // change applies fn to the stored event id unless it is done or gone: a
 // claimer whose lease ended may record an outcome after another one did.
 func (b *WebhookInbox) change(ctx context.Context, id string, fn func(*inboxRecord)) error {

@@ -222,6 +222,16 @@ func (b *WebhookInbox) Retry(ctx context.Context, id string, at time.Time, reaso
 	return translate(err, "schedule webhook event retry")
 }
 
+func (b *WebhookInbox) Rearm(ctx context.Context, id string, now time.Time) (bool, error) {
+	res, err := b.db.NewUpdate().Model((*inboxRow)(nil)).Set("due_at = ?, attempts = 0, last_error = '', done_at = NULL", now).
+		Where("webhook_id = ? AND done_at IS NOT NULL", id).Exec(ctx)
+	if err != nil {
+		return false, translate(err, "rearm webhook event")
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 func (b *WebhookInbox) Stats(ctx context.Context) (application.InboxStats, error) {
 	var out struct {
 		Depth    int        `bun:"depth"`

@@ -231,3 +231,62 @@ func TestWebhookInboxStatsAndForgetting(t *testing.T) {
 		}
 	})
 }
+
+// TestWebhookInboxRearmsOnlyAProcessedEvent: Rearm makes a processed event
+// due again at once, as if new (no attempts, no error), and leaves one that
+// still waits, or none, alone; concurrent rearms rearm it once.
+func TestWebhookInboxRearmsOnlyAProcessedEvent(t *testing.T) {
+	inboxContract(t, func(t *testing.T, inbox application.WebhookInbox) {
+		ctx := t.Context()
+		if _, err := inbox.Add(ctx, inboxEvent("w1", "pay-1"), start); err != nil {
+			t.Fatal(err)
+		}
+		if rearmed, err := inbox.Rearm(ctx, "w1", start); err != nil || rearmed {
+			t.Fatalf("rearm a waiting event: %v %v", rearmed, err)
+		}
+		if rearmed, err := inbox.Rearm(ctx, "w-none", start); err != nil || rearmed {
+			t.Fatalf("rearm no event: %v %v", rearmed, err)
+		}
+		items, err := inbox.Claim(ctx, start, time.Minute, 10)
+		if err != nil || len(items) != 1 {
+			t.Fatalf("claim: %v %v", items, err)
+		}
+		if err := inbox.Retry(ctx, "w1", start, "PortOne down"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := inbox.Claim(ctx, start, time.Minute, 10); err != nil {
+			t.Fatal(err)
+		}
+		if err := inbox.Done(ctx, "w1", start.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		later := start.Add(time.Hour)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		rearms := 0
+		for range 8 {
+			wg.Go(func() {
+				rearmed, err := inbox.Rearm(ctx, "w1", later)
+				if err != nil {
+					t.Error(err)
+				}
+				if rearmed {
+					mu.Lock()
+					rearms++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if rearms != 1 {
+			t.Fatalf("%d of 8 concurrent rearms took, want 1", rearms)
+		}
+		if s, err := inbox.Stats(ctx); err != nil || s.Depth != 1 {
+			t.Fatalf("stats %+v %v", s, err)
+		}
+		items, err = inbox.Claim(ctx, later, time.Minute, 10)
+		if err != nil || len(items) != 1 || items[0].Attempts != 0 || items[0].Event.ID != "w1" {
+			t.Fatalf("claim after the rearm: %+v %v", items, err)
+		}
+	})
+}

@@ -40,7 +40,8 @@ func Options(cfg Config, log *slog.Logger) fx.Option {
 			postgres.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns, WriteLanes: cfg.DBWriteLanes, ReadLanes: cfg.DBReadLanes,
 				ConnectTimeout: cfg.DBConnectTimeout, Log: log},
 			postgres.MigrateOnStart(cfg.MigrateOnStart),
-			httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.HTTPRequestTimeout, Version: Version()},
+			httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.HTTPRequestTimeout, Version: Version(),
+				V1WebhookAllow: cfg.PortOneV1WebhookAllow},
 			httpapi.ServerConfig{Addr: cfg.Addr, ReadTimeout: cfg.HTTPReadTimeout, WriteTimeout: cfg.HTTPWriteTimeout,
 				IdleTimeout: cfg.HTTPIdleTimeout},
 			worker.Config{Interval: cfg.SweepInterval, Batch: cfg.SweepBatch},
@@ -142,7 +143,8 @@ func sellingCredits(cfg Config) fx.Option {
 		opts = append(opts, fx.Supply(fx.Annotate(application.RefuseWebhooks{}, fx.As(new(application.WebhookVerifier)))))
 	}
 	if cfg.SellsThroughV1() {
-		opts = append(opts, fx.Supply(PortOneV1Settings(cfg)), portonev1.Module)
+		// /webhooks/portone/v1 stores V1's unsigned hints in the same inbox.
+		opts = append(opts, fx.Supply(PortOneV1Settings(cfg)), portonev1.Module, fx.Provide(application.NewV1Webhooks))
 	}
 	return fx.Options(opts...)
 }

@@ -261,3 +261,24 @@ func TestV1CredentialsNeverPrinted(t *testing.T) {
 		}
 	}
 }
+
+func TestV1WebhookAllowList(t *testing.T) {
+	env := maps.Clone(portOneV1Env)
+	env["DATABASE_URL"] = portOneEnv["DATABASE_URL"]
+	env["PORTONE_V1_WEBHOOK_ALLOW"] = "52.78.100.19, 52.78.48.223 10.0.0.0/8,2001:db8::/32"
+	cfg, err := app.LoadConfig(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range cfg.PortOneV1WebhookAllow {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, " ") != "52.78.100.19/32 52.78.48.223/32 10.0.0.0/8 2001:db8::/32" {
+		t.Fatalf("allow list %v", got)
+	}
+	env["PORTONE_V1_WEBHOOK_ALLOW"] = "52.78.100.19 portone.io"
+	if _, err := app.LoadConfig(env); err == nil || !strings.Contains(err.Error(), `"portone.io"`) {
+		t.Fatalf("err = %v, want it to name the bad entry", err)
+	}
+}

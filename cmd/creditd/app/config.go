@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/agnivade/levenshtein"
 	"github.com/caarlos0/env/v11"
@@ -67,6 +68,9 @@ type Config struct {
 	PortOneV1IMPSecret Secret `env:"PORTONE_V1_IMP_SECRET"`
 	PortOneV1IMPCode   string `env:"PORTONE_V1_IMP_CODE"`
 	PortOneV1PG        string `env:"PORTONE_V1_PG"` // IMP.request_pay's pg, e.g. html5_inicis
+	// PortOneV1WebhookAllow, when set, are the only addresses (IPs or CIDRs,
+	// comma- or space-separated) that may post V1 webhooks.
+	PortOneV1WebhookAllow AddressList `env:"PORTONE_V1_WEBHOOK_ALLOW"`
 	// PortOneDefaultGateway is the gateway of an order that names none (v2
 	// or v1); empty: v2 when V2 is configured, else v1.
 	PortOneDefaultGateway string `env:"PORTONE_DEFAULT_GATEWAY"`
@@ -355,6 +359,27 @@ func (s WebhookSecrets) GoString() string { return s.String() }
 // LogValue and MarshalJSON keep the secrets out of structured logs too.
 func (s WebhookSecrets) LogValue() slog.Value         { return slog.StringValue(s.String()) }
 func (s WebhookSecrets) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// AddressList is a list of IP addresses and CIDR prefixes.
+type AddressList []netip.Prefix
+
+// UnmarshalText reads addresses and prefixes separated by commas or spaces;
+// an address stands for itself alone.
+func (l *AddressList) UnmarshalText(text []byte) error {
+	*l = nil
+	for f := range strings.FieldsFuncSeq(string(text), func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return fmt.Errorf("%q is neither an IP address nor a CIDR prefix", f)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		*l = append(*l, p.Masked())
+	}
+	return nil
+}
 
 // Secret is a setting that must never be printed: it prints redacted.
 type Secret string
