@@ -23,7 +23,13 @@ import (
 // startV1Shop is creditd selling through the sandbox's V1 API only.
 func startV1Shop(t *testing.T, env ...string) *shop {
 	t.Helper()
-	sb := startSandbox(t, sandbox.Config{})
+	return startV1ShopOn(t, sandbox.Config{}, env...)
+}
+
+// startV1ShopOn is startV1Shop on a sandbox made from cfg.
+func startV1ShopOn(t *testing.T, cfg sandbox.Config, env ...string) *shop {
+	t.Helper()
+	sb := startSandbox(t, cfg)
 	vars := map[string]string{"PORTONE_V1_API_URL": sb.V1URL(), "PORTONE_V1_IMP_KEY": sb.V1IMPKey, "PORTONE_V1_IMP_SECRET": sb.V1IMPSecret,
 		"PORTONE_V1_IMP_CODE": sb.V1IMPCode, "PORTONE_V1_PG": "html5_inicis", "CREDITD_WEBHOOK_POLL_INTERVAL": "50ms"}
 	for i := 0; i+1 < len(env); i += 2 {
@@ -480,6 +486,35 @@ func TestV1ConcurrentRefundsAndSpends(t *testing.T) {
 	}
 	if a := s.account("buyer-1"); a["held"] != "0" {
 		t.Fatalf("credits still reserved after every refund ended: %v", a["held"])
+	}
+	s.requireSound()
+}
+
+// TestV1SandboxWebhooksAloneGrantAndTakeBack: the sandbox sends V1's own
+// webhooks (form-encoded, each delivered ten times) to creditd; with no
+// complete call the payment grants once, and a console cancel takes back.
+func TestV1SandboxWebhooksAloneGrantAndTakeBack(t *testing.T) {
+	s := startV1ShopOn(t, sandbox.Config{V1WebhookContentType: sandbox.V1WebhookForm})
+	s.portone.SetV1WebhookURL(s.base + "/webhooks/portone/v1")
+	s.portone.DuplicateWebhooks(9)
+	o, id := s.v1Order("buyer-1")
+	s.portone.PayV1(id, payV1Honestly(o))
+	s.eventually(id, "PAID")
+	if _, err := s.portone.CancelFromConsole(id, 4000); err != nil {
+		t.Fatal(err)
+	}
+	r := s.eventually(id, "PARTIALLY_REFUNDED")
+	if r.JSON["refundedAmount"] != "4000" {
+		t.Fatalf("refunded %v", r.JSON["refundedAmount"])
+	}
+	s.drainInbox()
+	if got := s.balance("buyer-1"); got != "66" {
+		t.Fatalf("balance %s, want 66 (one grant of 110, 40%% taken back)", got)
+	}
+	for _, a := range s.webhookAttempts(id, 20) {
+		if a.Status != "SUCCEEDED" {
+			t.Fatalf("creditd did not take a V1 webhook: %+v", a)
+		}
 	}
 	s.requireSound()
 }

@@ -209,10 +209,8 @@ type order struct {
 var productID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`) // creditd's ProductId
 
 // POST /api/orders {productId, gateway?}: start buying a pack, through the
-// PortOne API the page chose. Only v1 is named to creditd: v2 is creditd's
-// default, so a V2 order is created exactly as before V1 existed (and by a
-// creditd that predates it). The page pays through the order's gateway
-// whatever it asked for, so a creditd whose default is v1 still works.
+// PortOne API the page chose (creditd's default when it chose none). The
+// page pays through the gateway the order came back with.
 func (s *Shop) createOrder(w http.ResponseWriter, r *http.Request) {
 	u, err := user(r)
 	if err != nil {
@@ -237,7 +235,7 @@ func (s *Shop) createOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	var o order
 	body := map[string]string{"accountId": accountID(u), "productId": in.ProductID}
-	if in.Gateway == "v1" {
+	if in.Gateway != "" {
 		body["gateway"] = in.Gateway
 	}
 	if err := s.creditd.do(r.Context(), http.MethodPost, "/v1/orders", body, &o); err != nil {

@@ -161,8 +161,8 @@ func TestEachRouteCallsCreditd(t *testing.T) {
 			{"POST", "/v1/orders", `{"accountId":"demo-bob","productId":"pack-100"}`}}},
 		{"create an order through V1", "POST", "/api/orders", "alice", `{"productId":"pack-100","gateway":"v1"}`, 201, []want{
 			{"POST", "/v1/orders", `{"accountId":"demo-alice","productId":"pack-100","gateway":"v1"}`}}},
-		{"create an order through V2, creditd's default", "POST", "/api/orders", "alice", `{"productId":"pack-100","gateway":"v2"}`, 201, []want{
-			{"POST", "/v1/orders", `{"accountId":"demo-alice","productId":"pack-100"}`}}},
+		{"create an order through V2", "POST", "/api/orders", "alice", `{"productId":"pack-100","gateway":"v2"}`, 201, []want{
+			{"POST", "/v1/orders", `{"accountId":"demo-alice","productId":"pack-100","gateway":"v2"}`}}},
 		{"list orders", "GET", "/api/orders", "alice", "", 200, []want{{"GET", "/v1/orders?accountId=demo-alice&limit=200", ""}}},
 		{"get an order", "GET", "/api/orders/" + aliceOrder, "alice", "", 200, []want{{"GET", "/v1/orders/" + aliceOrder, ""}}},
 		{"complete", "POST", "/api/orders/" + aliceOrder + "/complete", "alice", "", 200, []want{
