@@ -45,15 +45,26 @@ func (s *stack) buyThrough(gateway, productID, payMethod string) {
 // one DOM tree for chromedp to query.)
 func (s *stack) inPaymentWindow(what string, actions func(window *chromedp.Node) []chromedp.Action[chromedp.Void]) {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(s.browser, 30*time.Second)
-	defer cancel()
-	frames, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS("#portone-sandbox-window")))
-	if err != nil {
-		s.screenshot("failed-find-the-payment-window")
-		s.t.Fatalf("find the payment window: %v", err)
+	// The iframe's node names the document it holds when it is read: read
+	// while the frame still shows its first, empty document, it never
+	// shows the window's buttons. So it is read again until it does.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(s.browser, 2*time.Second)
+		frames, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSS("#portone-sandbox-window")))
+		if err == nil {
+			_, err = chromedp.Run(ctx, chromedp.WaitVisible(chromedp.CSS("#pay-card"), chromedp.FromNode(frames[0])))
+		}
+		cancel()
+		if err == nil {
+			s.run(what, actions(frames[0])...)
+			return
+		}
+		if time.Now().After(deadline) {
+			s.screenshot("failed-wait-for-the-payment-window")
+			s.t.Fatalf("wait for the payment window: %v", err)
+		}
 	}
-	s.run("wait for the payment window", chromedp.WaitVisible(chromedp.CSS("#pay-card"), chromedp.FromNode(frames[0])))
-	s.run(what, actions(frames[0])...)
 }
 
 func click(selector string) func(*chromedp.Node) []chromedp.Action[chromedp.Void] {
