@@ -95,20 +95,22 @@ func TestV1WebhookUnderAttack(t *testing.T) {
 		status            int
 		problem           string
 	}{
-		"duplicate JSON name": {`{"imp_uid":"imp_1","merchant_uid":"` + id + `","merchant_uid":"ord-x","status":"paid"}`, "application/json", 400, "invalid-webhook"},
-		"repeated form key":   {"imp_uid=imp_1&merchant_uid=" + id + "&merchant_uid=ord-x&status=paid", formType, 400, "invalid-webhook"},
-		"broken escape":       {"imp_uid=imp_%zz&merchant_uid=" + id, formType, 400, "invalid-webhook"},
-		"NUL in imp_uid":      {v1Form("imp\x00", id, "paid"), formType, 400, "invalid-webhook"},
-		"encoded NUL":         {"imp_uid=imp%00&merchant_uid=" + id, formType, 400, "invalid-webhook"},
-		"invalid UTF-8":       {"{\"imp_uid\":\"imp\xff\",\"merchant_uid\":\"" + id + "\"}", "application/json", 400, "invalid-webhook"},
-		"no imp_uid":          {`{"merchant_uid":"` + id + `","status":"paid"}`, "application/json", 400, "invalid-webhook"},
-		"long imp_uid":        {v1JSON(strings.Repeat("i", 65), id, "paid"), "application/json", 400, "invalid-webhook"},
-		"bad merchant_uid":    {v1JSON("imp_1", "ord/../1", "paid"), "application/json", 400, "invalid-webhook"},
-		"numbers":             {`{"imp_uid":1,"merchant_uid":"` + id + `"}`, "application/json", 400, "invalid-webhook"},
-		"array":               {`[]`, "application/json", 400, "invalid-webhook"},
-		"plain text":          {v1Form("imp_1", id, "paid"), "text/plain", 415, "unsupported-media-type"},
-		"no content type":     {v1Form("imp_1", id, "paid"), "", 415, "unsupported-media-type"},
-		"too large":           {v1JSON("imp_1", id, strings.Repeat("p", 9<<10)), "application/json", 413, "request-too-large"},
+		"duplicate JSON name":   {`{"imp_uid":"imp_1","merchant_uid":"` + id + `","merchant_uid":"ord-x","status":"paid"}`, "application/json", 400, "invalid-webhook"},
+		"repeated form key":     {"imp_uid=imp_1&merchant_uid=" + id + "&merchant_uid=ord-x&status=paid", formType, 400, "invalid-webhook"},
+		"broken escape":         {"imp_uid=imp_%zz&merchant_uid=" + id, formType, 400, "invalid-webhook"},
+		"encoded repeated key":  {"imp_uid=imp_1&merchant_uid=" + id + "&merchant%5Fuid=ord-x", formType, 400, "invalid-webhook"},
+		"escaped repeated name": {`{"imp_uid":"imp_1","merchant_uid":"` + id + `","merchant\u005fuid":"ord-x"}`, "application/json", 400, "invalid-webhook"},
+		"NUL in imp_uid":        {v1Form("imp\x00", id, "paid"), formType, 400, "invalid-webhook"},
+		"encoded NUL":           {"imp_uid=imp%00&merchant_uid=" + id, formType, 400, "invalid-webhook"},
+		"invalid UTF-8":         {"{\"imp_uid\":\"imp\xff\",\"merchant_uid\":\"" + id + "\"}", "application/json", 400, "invalid-webhook"},
+		"no imp_uid":            {`{"merchant_uid":"` + id + `","status":"paid"}`, "application/json", 400, "invalid-webhook"},
+		"long imp_uid":          {v1JSON(strings.Repeat("i", 65), id, "paid"), "application/json", 400, "invalid-webhook"},
+		"bad merchant_uid":      {v1JSON("imp_1", "ord/../1", "paid"), "application/json", 400, "invalid-webhook"},
+		"numbers":               {`{"imp_uid":1,"merchant_uid":"` + id + `"}`, "application/json", 400, "invalid-webhook"},
+		"array":                 {`[]`, "application/json", 400, "invalid-webhook"},
+		"plain text":            {v1Form("imp_1", id, "paid"), "text/plain", 415, "unsupported-media-type"},
+		"no content type":       {v1Form("imp_1", id, "paid"), "", 415, "unsupported-media-type"},
+		"too large":             {v1JSON("imp_1", id, strings.Repeat("p", 9<<10)), "application/json", 413, "request-too-large"},
 	} {
 		assertProblem(t, h.v1Post(c.body, c.contentType), c.status, c.problem)
 		assert.Equal(t, 0, h.inboxDepth(), name)
@@ -118,7 +120,7 @@ func TestV1WebhookUnderAttack(t *testing.T) {
 		assertProblem(t, h.do(m, v1Route, v1JSON("imp_1", id, "paid")), http.StatusMethodNotAllowed, "method-not-allowed")
 	}
 	assert.Equal(t, 0, h.inboxDepth())
-	assert.Contains(t, h.get("/metrics").Body.String(), `creditd_webhook_v1_deliveries_total{outcome="malformed"} 11`)
+	assert.Contains(t, h.get("/metrics").Body.String(), `creditd_webhook_v1_deliveries_total{outcome="malformed"} 13`)
 }
 
 // TestV1WebhookFloodOfUnknownPaymentsStoresNothing: made-up ids are

@@ -521,3 +521,30 @@ func TestV1SandboxWebhooksAloneGrantAndTakeBack(t *testing.T) {
 	}
 	s.requireSound()
 }
+
+// TestV1WebhookAllowListIsEnforced: with PORTONE_V1_WEBHOOK_ALLOW set, a
+// sender outside it (this test, on 127.0.0.1) is refused, whatever
+// X-Forwarded-For says, and nothing is stored.
+func TestV1WebhookAllowListIsEnforced(t *testing.T) {
+	s := startV1Shop(t, "PORTONE_V1_WEBHOOK_ALLOW", "52.78.100.19,52.78.48.223 52.78.5.241")
+	_, id, imp := s.paidAtV1("buyer-1")
+	req, err := http.NewRequest(http.MethodPost, s.base+"/webhooks/portone/v1",
+		strings.NewReader(url.Values{"imp_uid": {imp}, "merchant_uid": {id}, "status": {"paid"}}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Forwarded-For", "52.78.100.19")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a sender outside the allow-list got %d", resp.StatusCode)
+	}
+	if n := s.inboxRows(""); n != 0 {
+		t.Fatalf("%d inbox rows", n)
+	}
+	s.requireSound()
+}
