@@ -33,12 +33,17 @@ type WebhookInbox interface {
 	// until it ends, no other claim (in this process or another replica)
 	// returns them. Rows are claimed with FOR UPDATE SKIP LOCKED.
 	Claim(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]InboxItem, error)
-	// Done marks a claimed event processed.
-	Done(ctx context.Context, id string, now time.Time) error
+	// Done marks a claimed event processed, unless it was received again
+	// (Rearm) since it was claimed: then what was read may predate the
+	// change it announces, and it stays, to be claimed again.
+	Done(ctx context.Context, claimed InboxItem, now time.Time) error
 	// Retry makes a claimed event due again at at, remembering why it failed.
 	Retry(ctx context.Context, id string, at time.Time, reason string) error
-	// Rearm makes a processed event due again at now, as if new, and reports
-	// whether it did: false when the event still waits (or is not stored).
+	// Rearm receives an event again at now, and reports whether that
+	// changed anything: a processed one is due again at once, as if new; one
+	// claimed (or waiting to be retried) is due again at once too, and its
+	// claim's Done no longer ends it. An event that waits to be claimed, or
+	// none, is left alone (false).
 	Rearm(ctx context.Context, id string, now time.Time) (bool, error)
 	// Stats reports the events not yet processed.
 	Stats(ctx context.Context) (InboxStats, error)

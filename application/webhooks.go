@@ -284,7 +284,7 @@ func (w *Webhooks) process(ctx context.Context, p domain.PaymentID, items []Inbo
 	for _, it := range items {
 		switch {
 		case syncErr == nil || errors.Is(syncErr, domain.ErrNotFound):
-			if err := w.inbox.Done(rctx, it.Event.ID, now); err != nil {
+			if err := w.inbox.Done(rctx, it, now); err != nil {
 				errs = append(errs, fmt.Errorf("webhook %s: mark done: %w", it.Event.ID, err))
 				continue
 			}

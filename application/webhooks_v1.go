@@ -18,9 +18,11 @@ import (
 //
 // A body naming no V1 order of creditd's is acknowledged and forgotten, so a
 // flood of made-up payments stores nothing. For an order, one event is kept
-// per status and V1WebhookWindow: deliveries while it waits add nothing,
-// and one arriving after it was processed makes it due again, so no change
-// is deduplicated away, and an order's rows stay bounded whatever is sent.
+// per status and V1WebhookWindow: deliveries while it waits add nothing;
+// one arriving after it was processed makes it due again, and one arriving
+// while it is being synced has it synced again after (that sync may have
+// read the payment before the change). So no change is deduplicated away,
+// and an order's rows stay bounded whatever is sent.
 type V1Webhooks struct {
 	inbox  WebhookInbox
 	orders OrderQueries
@@ -49,7 +51,7 @@ var v1Statuses = []string{"ready", "paid", "cancelled", "failed"}
 
 // Outcomes of a V1 delivery, beside WebhookStored and WebhookDuplicate.
 const (
-	// WebhookRearmed: the event was processed already, and is due again.
+	// WebhookRearmed: the event was processed (or is being processed), and will be again.
 	WebhookRearmed WebhookReceipt = "rearmed"
 	// WebhookUnknownOrder: the body names no V1 order of creditd's; nothing is stored.
 	WebhookUnknownOrder WebhookReceipt = "unknown_order"

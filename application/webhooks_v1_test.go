@@ -1,8 +1,13 @@
 package application_test
 
 import (
+	"context"
+	"time"
+
 	"errors"
 	"testing"
+
+	"github.com/creditd/creditd/domain"
 
 	"github.com/creditd/creditd/adapters/memory"
 	"github.com/creditd/creditd/application"
@@ -60,5 +65,55 @@ func TestV1WebhooksKeepOneEventPerOrderStatusAndWindow(t *testing.T) {
 	}
 	if st, _ := inbox.Stats(s.ctx); st.Depth != 3 {
 		t.Fatalf("%d events after refusals, want 3", st.Depth)
+	}
+}
+
+// syncDuring is a payment syncer that, while it syncs, lets during run
+// once: a notice arriving mid-sync.
+type syncDuring struct {
+	syncs  *int
+	during func()
+}
+
+func (s syncDuring) Sync(context.Context, domain.PaymentID) error {
+	*s.syncs++
+	if *s.syncs == 1 {
+		s.during()
+	}
+	return nil
+}
+
+// TestV1NoticeDuringASyncIsNotLost: a notice of the same order and status
+// arriving while its event's sync runs (which may have read the payment
+// before the change) has the event synced again.
+func TestV1NoticeDuringASyncIsNotLost(t *testing.T) {
+	s := newShop(t)
+	inbox := memory.NewWebhookInbox()
+	hooks := application.NewV1Webhooks(inbox, s.store.Queries(), s.clock)
+	o := s.v1Order("u1")
+	notice := application.V1Notice{IMPUID: "imp_1", MerchantUID: o.PaymentID().String(), Status: "cancelled"}
+	if _, err := hooks.Receive(s.ctx, notice); err != nil {
+		t.Fatal(err)
+	}
+	syncs := 0
+	var during application.WebhookReceipt
+	worker := application.NewWebhooks(nil, inbox, syncDuring{syncs: &syncs, during: func() {
+		s.clock.Advance(time.Second)
+		during, _ = hooks.Receive(s.ctx, notice)
+	}}, s.clock, application.WebhookConfig{Lease: time.Minute})
+	if _, err := worker.ProcessDue(s.ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	if during != application.WebhookRearmed {
+		t.Fatalf("the notice during the sync: %s", during)
+	}
+	if _, err := worker.ProcessDue(s.ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	if syncs != 2 {
+		t.Fatalf("%d syncs, want 2: the change announced mid-sync was never read", syncs)
+	}
+	if st, _ := inbox.Stats(s.ctx); st.Depth != 0 {
+		t.Fatalf("depth %d after the second sync", st.Depth)
 	}
 }

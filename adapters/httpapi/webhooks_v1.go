@@ -40,7 +40,7 @@ var errSenderNotAllowed = errors.New("this address may not send PortOne V1 webho
 func newV1WebhookHandler(webhooks *application.V1Webhooks, allow []netip.Prefix, reg prometheus.Registerer) (*v1WebhookHandler, error) {
 	deliveries, err := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "creditd", Subsystem: "webhook_v1", Name: "deliveries_total",
-		Help: "PortOne V1 webhook deliveries, by outcome: stored, duplicate, rearmed (processed before, due again), " +
+		Help: "PortOne V1 webhook deliveries, by outcome: stored, duplicate, rearmed (processed, or being processed: it will be again), " +
 			"unknown_order (nothing stored), malformed (400) or forbidden (403, a sender outside PORTONE_V1_WEBHOOK_ALLOW).",
 	}, []string{"outcome"}))
 	if err != nil {

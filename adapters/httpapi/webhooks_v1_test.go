@@ -70,7 +70,7 @@ func TestV1WebhookOfAnOrderIsStoredOncePerStatusAndWindow(t *testing.T) {
 	require.NoError(t, err)
 	for _, it := range items {
 		assert.Equal(t, id, it.Event.Payment.String())
-		require.NoError(t, h.inbox.Done(context.Background(), it.Event.ID, h.clock.Now()))
+		require.NoError(t, h.inbox.Done(context.Background(), it, h.clock.Now()))
 	}
 	// A delivery after its event was processed makes it due again: a second
 	// change within the window is not deduplicated away.

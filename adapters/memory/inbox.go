@@ -71,8 +71,12 @@ func (b *WebhookInbox) Claim(ctx context.Context, now time.Time, lease time.Dura
 	return items, nil
 }
 
-func (b *WebhookInbox) Done(ctx context.Context, id string, now time.Time) error {
-	return b.change(ctx, id, func(r *inboxRecord) { r.doneAt = &now })
+func (b *WebhookInbox) Done(ctx context.Context, claimed application.InboxItem, now time.Time) error {
+	return b.change(ctx, claimed.Event.ID, func(r *inboxRecord) {
+		if r.receivedAt.Equal(claimed.ReceivedAt) {
+			r.doneAt = &now
+		}
+	})
 }
 
 func (b *WebhookInbox) Retry(ctx context.Context, id string, at time.Time, reason string) error {
@@ -86,10 +90,13 @@ func (b *WebhookInbox) Rearm(ctx context.Context, id string, now time.Time) (boo
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	r, ok := b.events[id]
-	if !ok || r.doneAt == nil {
+	switch {
+	case !ok || r.doneAt == nil && !r.dueAt.After(now):
 		return false, nil
+	case r.doneAt != nil:
+		r.attempts, r.lastError, r.doneAt = 0, "", nil
 	}
-	r.dueAt, r.attempts, r.lastError, r.doneAt = now, 0, "", nil
+	r.receivedAt, r.dueAt = now, now
 	return true, nil
 }
 

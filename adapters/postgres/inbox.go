@@ -210,9 +210,9 @@ func (b *WebhookInbox) Claim(ctx context.Context, now time.Time, lease time.Dura
 // may record its outcome after another claimer recorded one, and must not
 // undo it.
 
-func (b *WebhookInbox) Done(ctx context.Context, id string, now time.Time) error {
+func (b *WebhookInbox) Done(ctx context.Context, claimed application.InboxItem, now time.Time) error {
 	_, err := b.db.NewUpdate().Model((*inboxRow)(nil)).Set("done_at = ?", now).
-		Where("webhook_id = ? AND done_at IS NULL", id).Exec(ctx)
+		Where("webhook_id = ? AND done_at IS NULL AND received_at = ?", claimed.Event.ID, claimed.ReceivedAt).Exec(ctx)
 	return translate(err, "mark webhook event done")
 }
 
@@ -223,8 +223,12 @@ func (b *WebhookInbox) Retry(ctx context.Context, id string, at time.Time, reaso
 }
 
 func (b *WebhookInbox) Rearm(ctx context.Context, id string, now time.Time) (bool, error) {
-	res, err := b.db.NewUpdate().Model((*inboxRow)(nil)).Set("due_at = ?, attempts = 0, last_error = '', done_at = NULL", now).
-		Where("webhook_id = ? AND done_at IS NOT NULL", id).Exec(ctx)
+	// A processed event is due again, as if new; a claimed one is due again
+	// too, and its new received_at keeps its claim's Done from ending it.
+	res, err := b.db.NewUpdate().Model((*inboxRow)(nil)).Set("received_at = ?0, due_at = ?0", now).
+		Set("attempts = CASE WHEN done_at IS NULL THEN attempts ELSE 0 END").
+		Set("last_error = CASE WHEN done_at IS NULL THEN last_error ELSE '' END, done_at = NULL").
+		Where("webhook_id = ? AND (done_at IS NOT NULL OR due_at > ?)", id, now).Exec(ctx)
 	if err != nil {
 		return false, translate(err, "rearm webhook event")
 	}

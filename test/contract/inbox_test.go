@@ -137,9 +137,11 @@ func TestWebhookInboxClaims(t *testing.T) {
 			return items
 		}
 		now := start.Add(3 * time.Second) // w4..w1 are due, w0 is not
-		if got := ids(claim(now, 2)); !slices.Equal(got, []string{"w4", "w3"}) {
+		first := claim(now, 2)
+		if got := ids(first); !slices.Equal(got, []string{"w4", "w3"}) {
 			t.Fatalf("first claim %v", got)
 		}
+		w3 := first[1]
 		if got := ids(claim(now, 10)); !slices.Equal(got, []string{"w2", "w1"}) {
 			t.Fatalf("second claim %v: leased events or ones not due", got)
 		}
@@ -149,7 +151,7 @@ func TestWebhookInboxClaims(t *testing.T) {
 		if err := inbox.Retry(ctx, "w4", start.Add(10*time.Second), "gateway down"); err != nil {
 			t.Fatal(err)
 		}
-		if err := inbox.Done(ctx, "w3", now); err != nil {
+		if err := inbox.Done(ctx, w3, now); err != nil {
 			t.Fatal(err)
 		}
 		// At +10s: w0 is due since +4s, w4 since its retry at +10s.
@@ -169,10 +171,10 @@ func TestWebhookInboxClaims(t *testing.T) {
 		if err := inbox.Retry(ctx, "w3", now, "late"); err != nil {
 			t.Fatal(err)
 		}
-		if err := inbox.Done(ctx, "w3", now.Add(time.Hour)); err != nil {
+		if err := inbox.Done(ctx, w3, now.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if err := inbox.Done(ctx, "nonexistent", now); err != nil {
+		if err := inbox.Done(ctx, application.InboxItem{Event: inboxEvent("nonexistent", "pay-1"), ReceivedAt: start}, now); err != nil {
 			t.Fatal(err)
 		}
 		if got := ids(claim(now.Add(time.Hour), 10)); slices.Contains(got, "w3") {
@@ -205,11 +207,15 @@ func TestWebhookInboxStatsAndForgetting(t *testing.T) {
 		if s := stats(); s.Depth != 3 || s.OldestAt == nil || !s.OldestAt.Equal(start) {
 			t.Fatalf("three pending: %+v", s)
 		}
-		if _, err := inbox.Claim(ctx, start.Add(3*time.Hour), time.Minute, 10); err != nil {
+		claimed, err := inbox.Claim(ctx, start.Add(3*time.Hour), time.Minute, 10)
+		if err != nil {
 			t.Fatal(err)
 		}
-		for _, id := range []string{"a", "b"} {
-			if err := inbox.Done(ctx, id, start.Add(3*time.Hour)); err != nil {
+		for _, it := range claimed {
+			if it.Event.ID == "c" {
+				continue
+			}
+			if err := inbox.Done(ctx, it, start.Add(3*time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -232,45 +238,77 @@ func TestWebhookInboxStatsAndForgetting(t *testing.T) {
 	})
 }
 
-// TestWebhookInboxRearmsOnlyAProcessedEvent: Rearm makes a processed event
-// due again at once, as if new (no attempts, no error), and leaves one that
-// still waits, or none, alone; concurrent rearms rearm it once.
-func TestWebhookInboxRearmsOnlyAProcessedEvent(t *testing.T) {
+// TestWebhookInboxRearm: Rearm leaves an event that waits to be claimed
+// (or none) alone. One received again while claimed is due again at once,
+// and not marked done by that claim's Done; a processed one is due again at
+// once, as if new (no attempts), and concurrent rearms of it take once.
+func TestWebhookInboxRearm(t *testing.T) {
 	inboxContract(t, func(t *testing.T, inbox application.WebhookInbox) {
 		ctx := t.Context()
+		rearm := func(id string, at time.Time) bool {
+			t.Helper()
+			rearmed, err := inbox.Rearm(ctx, id, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rearmed
+		}
+		claim := func(at time.Time) []application.InboxItem {
+			t.Helper()
+			items, err := inbox.Claim(ctx, at, time.Minute, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return items
+		}
+		done := func(it application.InboxItem, at time.Time) {
+			t.Helper()
+			if err := inbox.Done(ctx, it, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		depth := func() int {
+			t.Helper()
+			s, err := inbox.Stats(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s.Depth
+		}
 		if _, err := inbox.Add(ctx, inboxEvent("w1", "pay-1"), start); err != nil {
 			t.Fatal(err)
 		}
-		if rearmed, err := inbox.Rearm(ctx, "w1", start); err != nil || rearmed {
-			t.Fatalf("rearm a waiting event: %v %v", rearmed, err)
+		if rearm("w1", start) || rearm("w-none", start) {
+			t.Fatal("rearmed an event waiting to be claimed, or none")
 		}
-		if rearmed, err := inbox.Rearm(ctx, "w-none", start); err != nil || rearmed {
-			t.Fatalf("rearm no event: %v %v", rearmed, err)
+		// Received again while its claim syncs: due again at once, and that
+		// claim's Done does not end it.
+		first := claim(start)
+		if len(first) != 1 || !rearm("w1", start.Add(time.Second)) {
+			t.Fatalf("claim %v, or the rearm of a claimed event did not take", ids(first))
 		}
-		items, err := inbox.Claim(ctx, start, time.Minute, 10)
-		if err != nil || len(items) != 1 {
-			t.Fatalf("claim: %v %v", items, err)
+		done(first[0], start.Add(2*time.Second))
+		if d := depth(); d != 1 {
+			t.Fatalf("depth %d: the claim's Done ended an event received again", d)
 		}
-		if err := inbox.Retry(ctx, "w1", start, "PortOne down"); err != nil {
-			t.Fatal(err)
+		second := claim(start.Add(2 * time.Second))
+		if len(second) != 1 {
+			t.Fatal("the event received again is not due again")
 		}
-		if _, err := inbox.Claim(ctx, start, time.Minute, 10); err != nil {
-			t.Fatal(err)
+		done(second[0], start.Add(3*time.Second))
+		if d := depth(); d != 0 {
+			t.Fatalf("depth %d after the second claim's Done", d)
 		}
-		if err := inbox.Done(ctx, "w1", start.Add(time.Second)); err != nil {
-			t.Fatal(err)
-		}
+		// Processed: due again at once, as if new; concurrent rearms take once.
 		later := start.Add(time.Hour)
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		rearms := 0
 		for range 8 {
 			wg.Go(func() {
-				rearmed, err := inbox.Rearm(ctx, "w1", later)
-				if err != nil {
+				if rearmed, err := inbox.Rearm(ctx, "w1", later); err != nil {
 					t.Error(err)
-				}
-				if rearmed {
+				} else if rearmed {
 					mu.Lock()
 					rearms++
 					mu.Unlock()
@@ -281,12 +319,9 @@ func TestWebhookInboxRearmsOnlyAProcessedEvent(t *testing.T) {
 		if rearms != 1 {
 			t.Fatalf("%d of 8 concurrent rearms took, want 1", rearms)
 		}
-		if s, err := inbox.Stats(ctx); err != nil || s.Depth != 1 {
-			t.Fatalf("stats %+v %v", s, err)
-		}
-		items, err = inbox.Claim(ctx, later, time.Minute, 10)
-		if err != nil || len(items) != 1 || items[0].Attempts != 0 || items[0].Event.ID != "w1" {
-			t.Fatalf("claim after the rearm: %+v %v", items, err)
+		items := claim(later)
+		if len(items) != 1 || items[0].Attempts != 0 || !items[0].ReceivedAt.Equal(later) {
+			t.Fatalf("claim after the rearm: %+v", items)
 		}
 	})
 }

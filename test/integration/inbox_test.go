@@ -69,7 +69,7 @@ func TestInboxClaimersNeverShareAnEvent(t *testing.T) {
 					mu.Lock()
 					processed[it.Event.ID]++
 					mu.Unlock()
-					if err := inbox.Done(context.Background(), it.Event.ID, now); err != nil {
+					if err := inbox.Done(context.Background(), it, now); err != nil {
 						t.Error(err)
 						return
 					}
