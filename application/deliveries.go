@@ -2,7 +2,6 @@ package application
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -150,7 +149,7 @@ func DeliveryBody(d Delivery) []byte {
 		Type      string          `json:"type"`
 		Timestamp string          `json:"timestamp"`
 		Data      json.RawMessage `json:"data"`
-	}{EventIDString(d.EventID), d.Type, d.OccurredAt.UTC().Format(time.RFC3339Nano), json.RawMessage(d.Data)})
+	}{domain.EventID(d.EventID).String(), d.Type, d.OccurredAt.UTC().Format(time.RFC3339Nano), json.RawMessage(d.Data)})
 	if err != nil { // Data is JSON the outbox stored
 		panic(fmt.Sprintf("delivery body: %v", err))
 	}
@@ -306,7 +305,7 @@ func (d *Deliveries) DeliverDue(ctx context.Context, limit int) (DeliveryRun, er
 // attempt sends one claimed delivery and records its outcome.
 func (d *Deliveries) attempt(ctx context.Context, c ClaimedDelivery) (DeliveryOutcome, bool, error) {
 	sctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
-	res := d.sender.Send(sctx, WebhookMessage{URL: c.URL, Secret: c.Secret, ID: EventIDString(c.EventID),
+	res := d.sender.Send(sctx, WebhookMessage{URL: c.URL, Secret: c.Secret, ID: domain.EventID(c.EventID).String(),
 		Timestamp: d.clock.Now(), Body: DeliveryBody(c.Delivery)})
 	cancel()
 	if !res.Delivered() && ctx.Err() != nil {
@@ -338,7 +337,7 @@ func (d *Deliveries) attempt(ctx context.Context, c ClaimedDelivery) (DeliveryOu
 	defer rcancel()
 	recorded, err := d.store.Record(rctx, c.Delivery, o)
 	if err != nil {
-		return o, false, fmt.Errorf("delivery %s to endpoint %s: record: %w", EventIDString(c.EventID), c.Endpoint, err)
+		return o, false, fmt.Errorf("delivery %s to endpoint %s: record: %w", domain.EventID(c.EventID).String(), c.Endpoint, err)
 	}
 	return o, recorded, nil
 }
@@ -361,19 +360,4 @@ func (d *Deliveries) Stats(ctx context.Context) (DeliveryStats, error) { return 
 // ForgetFinished deletes deliveries finished more than Retention ago and says how many.
 func (d *Deliveries) ForgetFinished(ctx context.Context) (int, error) {
 	return d.store.DeleteFinishedBefore(ctx, d.clock.Now().Add(-d.cfg.Retention))
-}
-
-// EventIDString is an event id's canonical UUID text, as webhook-id carries it.
-func EventIDString(id [16]byte) string {
-	var b [36]byte
-	hex.Encode(b[0:8], id[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], id[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], id[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], id[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], id[10:])
-	return string(b[:])
 }

@@ -20,6 +20,9 @@ type (
 	APIKeyID      uuid.UUID
 	// ReconciliationID names one reconciliation run (UUIDv7: runs sort by it).
 	ReconciliationID uuid.UUID
+	// EventID names one event to product backends: the webhook-id their
+	// receivers deduplicate on.
+	EventID uuid.UUID
 )
 
 func (id TenantID) String() string      { return uuid.UUID(id).String() }
@@ -30,6 +33,7 @@ func (id TransactionID) String() string { return uuid.UUID(id).String() }
 func (id APIKeyID) String() string      { return uuid.UUID(id).String() }
 
 func (id ReconciliationID) String() string { return uuid.UUID(id).String() }
+func (id EventID) String() string          { return uuid.UUID(id).String() }
 
 // ParseReconciliationID parses the canonical text form of a reconciliation run's id.
 func ParseReconciliationID(s string) (ReconciliationID, error) {

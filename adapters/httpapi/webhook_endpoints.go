@@ -162,7 +162,7 @@ type deliveryResponse struct {
 }
 
 func toDeliveryResponse(d application.Delivery) deliveryResponse {
-	out := deliveryResponse{ID: application.EventIDString(d.EventID), Type: d.Type, AccountID: d.Account.String(), Status: d.Status.String(),
+	out := deliveryResponse{ID: domain.EventID(d.EventID).String(), Type: d.Type, AccountID: d.Account.String(), Status: d.Status.String(),
 		Attempts: d.Attempts, LastAttemptAt: optionalTime(d.LastAttemptAt), DeliveredAt: optionalTime(d.DeliveredAt),
 		RetryFrom: formatTime(d.RetryFrom), OccurredAt: formatTime(d.OccurredAt), Data: json.RawMessage(d.Data)}
 	if d.LastStatus != 0 {

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/creditd/creditd/application"
+	"github.com/creditd/creditd/domain"
 )
 
 // DeliveriesConfig sets how events are delivered to webhook endpoints; zero
@@ -187,7 +188,7 @@ func (w *Deliveries) observe(ctx context.Context, run application.DeliveryRun, e
 	w.metrics.attempts.WithLabelValues(deliveryOutcomeRetried).Add(float64(run.Retried))
 	w.metrics.attempts.WithLabelValues(deliveryOutcomeFailed).Add(float64(run.Failed))
 	for _, f := range run.Failures {
-		args := []any{"webhook_id", application.EventIDString(f.Delivery.EventID), "endpoint", f.Delivery.Endpoint.String(),
+		args := []any{"webhook_id", domain.EventID(f.Delivery.EventID).String(), "endpoint", f.Delivery.Endpoint.String(),
 			"tenant", f.Delivery.Tenant.String(), "type", f.Delivery.Type, "attempts", f.Delivery.Attempts, "status", f.StatusCode, "error", f.Err}
 		if f.RetryAt != nil {
 			w.log.Info("webhook delivery failed, will retry", append(args, "retry_at", *f.RetryAt)...)

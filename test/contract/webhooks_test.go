@@ -182,10 +182,10 @@ func TestDeliveryStoreContract(t *testing.T) {
 		}
 		got := map[string]application.ClaimedDelivery{}
 		for _, c := range claimed {
-			got[fmt.Sprintf("%s/%s", c.URL, application.EventIDString(c.EventID))] = c
+			got[fmt.Sprintf("%s/%s", c.URL, domain.EventID(c.EventID).String())] = c
 		}
-		want := []string{all.URL() + "/" + application.EventIDString(x1), all.URL() + "/" + application.EventIDString(y1),
-			paid.URL() + "/" + application.EventIDString(x2)}
+		want := []string{all.URL() + "/" + domain.EventID(x1).String(), all.URL() + "/" + domain.EventID(y1).String(),
+			paid.URL() + "/" + domain.EventID(x2).String()}
 		if len(got) != 3 {
 			t.Fatalf("claimed %v, want %v (not all's x2: x1 is before it)", got, want)
 		}
@@ -201,7 +201,7 @@ func TestDeliveryStoreContract(t *testing.T) {
 		if again, err := p.deliveries.Claim(ctx, start.Add(30*time.Second), time.Minute, 10); err != nil || len(again) != 0 {
 			t.Fatalf("claimed again within the lease: %v %v", again, err)
 		}
-		x1c := got[all.URL()+"/"+application.EventIDString(x1)]
+		x1c := got[all.URL()+"/"+domain.EventID(x1).String()]
 		// The lease ends; a second claim takes x1 over, and the first's outcome is ignored.
 		over, err := p.deliveries.Claim(ctx, start.Add(2*time.Minute), time.Minute, 10)
 		if err != nil || len(over) != 3 {
