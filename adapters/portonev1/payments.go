@@ -22,17 +22,12 @@ import (
 // hide it, and the order would never be granted; sorted by paid_at, the
 // attempt that paid (cancelled since or not) comes first whenever there is one.
 func (c *Client) GetPayment(ctx context.Context, id domain.PaymentID) (domain.Payment, error) {
-	var w wirePayment
-	err := c.call(ctx, "GetPayment", http.MethodGet, "/payments/find/"+url.PathEscape(id.String()), url.Values{"sorting": {"-paid"}}, nil, &w)
-	if err != nil {
-		return domain.Payment{}, fmt.Errorf("GetPayment(%s): %w", id, notFound(err))
+	p, err := c.readPayment(ctx, "GetPayment", "/payments/find/"+url.PathEscape(id.String()), url.Values{"sorting": {"-paid"}})
+	if err == nil && p.ID != id {
+		err = fmt.Errorf("PortOne answered with merchant_uid %q", p.ID)
 	}
-	p, err := c.toDomain(w)
 	if err != nil {
 		return domain.Payment{}, fmt.Errorf("GetPayment(%s): %w", id, err)
-	}
-	if p.ID != id {
-		return domain.Payment{}, fmt.Errorf("GetPayment(%s): PortOne answered with merchant_uid %q", id, p.ID)
 	}
 	return p, nil
 }
@@ -40,19 +35,23 @@ func (c *Client) GetPayment(ctx context.Context, id domain.PaymentID) (domain.Pa
 // GetPaymentByTransaction reads GET /payments/{imp_uid}: the one attempt a
 // browser reported, whichever order it names.
 func (c *Client) GetPaymentByTransaction(ctx context.Context, impUID string) (domain.Payment, error) {
-	var w wirePayment
-	err := c.call(ctx, "GetPaymentByTransaction", http.MethodGet, "/payments/"+url.PathEscape(impUID), nil, nil, &w)
-	if err != nil {
-		return domain.Payment{}, fmt.Errorf("GetPaymentByTransaction(%s): %w", impUID, notFound(err))
+	p, err := c.readPayment(ctx, "GetPaymentByTransaction", "/payments/"+url.PathEscape(impUID), nil)
+	if err == nil && p.TransactionID != impUID {
+		err = fmt.Errorf("PortOne answered with imp_uid %q", p.TransactionID)
 	}
-	p, err := c.toDomain(w)
 	if err != nil {
 		return domain.Payment{}, fmt.Errorf("GetPaymentByTransaction(%s): %w", impUID, err)
 	}
-	if p.TransactionID != impUID {
-		return domain.Payment{}, fmt.Errorf("GetPaymentByTransaction(%s): PortOne answered with imp_uid %q", impUID, p.TransactionID)
-	}
 	return p, nil
+}
+
+// readPayment reads one payment; ErrPaymentNotFound when PortOne has none.
+func (c *Client) readPayment(ctx context.Context, op, path string, query url.Values) (domain.Payment, error) {
+	var w wirePayment
+	if err := c.call(ctx, op, http.MethodGet, path, query, nil, &w); err != nil {
+		return domain.Payment{}, notFound(err)
+	}
+	return c.toDomain(w)
 }
 
 // PreRegister calls POST /payments/prepare {merchant_uid, amount, currency},
