@@ -108,13 +108,18 @@ func (s *Sandbox) api(h func(r *http.Request, body map[string]any) (int, any)) h
 		logged.Status = status
 		s.mu.Unlock()
 
-		w.Header().Set("Content-Type", "application/json")
-		if len(out) > 0 && out[0] == '<' {
-			w.Header().Set("Content-Type", "text/html")
-		}
-		w.WriteHeader(status)
-		_, _ = w.Write(out)
+		writeAnswer(w, status, out)
 	}
+}
+
+// writeAnswer writes an API answer: JSON, or the HTML page a fault put in its place.
+func writeAnswer(w http.ResponseWriter, status int, out []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	if len(out) > 0 && out[0] == '<' {
+		w.Header().Set("Content-Type", "text/html")
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(out)
 }
 
 // decodeObject reads a JSON object with numbers as json.Number; nil when

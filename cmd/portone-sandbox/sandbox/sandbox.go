@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -144,46 +145,24 @@ type failure struct {
 
 // New makes a Sandbox with no payments and starts its webhook senders.
 func New(cfg Config) (*Sandbox, error) {
-	if cfg.APISecret == "" {
-		cfg.APISecret = DefaultAPISecret
-	}
-	if cfg.StoreID == "" {
-		cfg.StoreID = DefaultStoreID
-	}
-	if cfg.ChannelKey == "" {
-		cfg.ChannelKey = DefaultChannelKey
-	}
-	if cfg.WebhookRetryScale == 0 {
-		cfg.WebhookRetryScale = 1
-	}
+	cfg.APISecret = cmp.Or(cfg.APISecret, DefaultAPISecret)
+	cfg.StoreID = cmp.Or(cfg.StoreID, DefaultStoreID)
+	cfg.ChannelKey = cmp.Or(cfg.ChannelKey, DefaultChannelKey)
+	cfg.WebhookRetryScale = cmp.Or(cfg.WebhookRetryScale, 1)
 	if cfg.WebhookRetryScale < 0 {
 		return nil, fmt.Errorf("sandbox: WebhookRetryScale %v is negative", cfg.WebhookRetryScale)
 	}
-	if cfg.WebhookTimeout == 0 {
-		cfg.WebhookTimeout = DefaultWebhookTimeout
-	}
-	if cfg.V1Prefix == "" {
-		cfg.V1Prefix = DefaultV1Prefix
-	}
+	cfg.WebhookTimeout = cmp.Or(cfg.WebhookTimeout, DefaultWebhookTimeout)
+	cfg.V1Prefix = cmp.Or(cfg.V1Prefix, DefaultV1Prefix)
 	cfg.V1Prefix = "/" + strings.Trim(cfg.V1Prefix, "/")
 	if cfg.V1Prefix == "/" {
 		return nil, errors.New("sandbox: V1Prefix must name a path below the root")
 	}
-	if cfg.V1IMPKey == "" {
-		cfg.V1IMPKey = DefaultV1IMPKey
-	}
-	if cfg.V1IMPSecret == "" {
-		cfg.V1IMPSecret = DefaultV1IMPSecret
-	}
-	if cfg.V1IMPCode == "" {
-		cfg.V1IMPCode = DefaultV1IMPCode
-	}
-	if cfg.V1TokenLifetime == 0 {
-		cfg.V1TokenLifetime = DefaultV1TokenLifetime
-	}
-	if cfg.V1WebhookContentType == "" {
-		cfg.V1WebhookContentType = V1WebhookJSON
-	}
+	cfg.V1IMPKey = cmp.Or(cfg.V1IMPKey, DefaultV1IMPKey)
+	cfg.V1IMPSecret = cmp.Or(cfg.V1IMPSecret, DefaultV1IMPSecret)
+	cfg.V1IMPCode = cmp.Or(cfg.V1IMPCode, DefaultV1IMPCode)
+	cfg.V1TokenLifetime = cmp.Or(cfg.V1TokenLifetime, DefaultV1TokenLifetime)
+	cfg.V1WebhookContentType = cmp.Or(cfg.V1WebhookContentType, V1WebhookJSON)
 	if cfg.V1WebhookContentType != V1WebhookJSON && cfg.V1WebhookContentType != V1WebhookForm {
 		return nil, fmt.Errorf("sandbox: V1WebhookContentType %q is neither %s nor %s", cfg.V1WebhookContentType, V1WebhookJSON, V1WebhookForm)
 	}

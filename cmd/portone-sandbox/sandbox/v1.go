@@ -119,12 +119,7 @@ func (s *Sandbox) v1api(auth bool, h func(r *http.Request, body map[string]any) 
 		logged.Status = status
 		s.mu.Unlock()
 
-		w.Header().Set("Content-Type", "application/json")
-		if len(out) > 0 && out[0] == '<' {
-			w.Header().Set("Content-Type", "text/html")
-		}
-		w.WriteHeader(status)
-		_, _ = w.Write(out)
+		writeAnswer(w, status, out)
 	}
 }
 
