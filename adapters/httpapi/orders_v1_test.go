@@ -89,3 +89,27 @@ func TestOrderGatewayIsCheckedAndAV2OrderTakesNoImpUID(t *testing.T) {
 	assertProblem(t, h.post("/v1/orders/"+o["paymentId"].(string)+"/complete", `{"impUid":"imp_1"}`), http.StatusBadRequest, "validation-failed")
 	assert.Equal(t, http.StatusNotFound, h.get("/v1/accounts/buyer-1").Code, "nothing was granted")
 }
+
+// TestCompleteBodyUnderAttack: the optional body of complete, as an
+// attacker sends it, is refused and changes nothing.
+func TestCompleteBodyUnderAttack(t *testing.T) {
+	h := newHarness(t)
+	o := h.v1Order("buyer-1")
+	id := o["paymentId"].(string)
+	h.v1.payV1(o, "imp_1")
+	path := "/v1/orders/" + id + "/complete"
+	assertProblem(t, h.post(path, "", withStalledBody), http.StatusRequestTimeout, "request-timeout")
+	for body, problem := range map[string]string{
+		`{"impUid":"imp\u0000"}`: "validation-failed", `{"impUid":"imp%2F1"}`: "validation-failed",
+		"{\"impUid\":\"imp\xff\"}": "malformed-request", `{"impUid":""}{}`: "malformed-request", `[]`: "malformed-request", `null`: "malformed-request",
+	} {
+		assertProblem(t, h.post(path, body), http.StatusBadRequest, problem)
+	}
+	assertProblem(t, h.post(path, `{"impUid":"imp_1"}`, withoutHeader("Authorization")), http.StatusUnauthorized, "unauthorized")
+	for _, m := range []string{http.MethodPut, "PROPFIND"} {
+		assertProblem(t, h.do(m, path, `{"impUid":"imp_1"}`), http.StatusMethodNotAllowed, "method-not-allowed")
+	}
+	assertProblem(t, h.post("/v1/orders/ord%00x/complete", `{"impUid":"imp_1"}`), http.StatusBadRequest, "validation-failed")
+	r := h.must(h.get("/v1/orders/"+id), http.StatusOK)
+	assert.Equal(t, "PENDING", r["status"], "an attack completed the order")
+}
