@@ -516,3 +516,32 @@ func TestV1WebhookAllowListIsEnforced(t *testing.T) {
 	}
 	s.requireSound()
 }
+
+// TestV1TamperedPaymentCompletedConcurrentlyIsCancelledOnce: 8 concurrent
+// completes of a tampered V1 payment reject it once and give the money back
+// once: V1 takes no idempotency key, so the checksum alone keeps a second
+// cancel from going through.
+func TestV1TamperedPaymentCompletedConcurrentlyIsCancelledOnce(t *testing.T) {
+	s := startV1Shop(t)
+	s.portone.EnforcePreRegistration(false)
+	o, id := s.v1Order("buyer-1")
+	paid := payV1Honestly(o)
+	paid.Total = 100
+	p := s.portone.Pay(id, paid)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if r := s.completeV1(id, p.ImpUID); r.Status != http.StatusOK || r.JSON["status"] != "REJECTED" {
+				t.Errorf("complete: %d %s", r.Status, r.Raw)
+			}
+		})
+	}
+	wg.Wait()
+	if after, _ := s.portone.Payment(id); after.Status != "CANCELLED" || after.Cancelled != 100 || len(after.Cancellations) != 1 {
+		t.Fatalf("payment %s, cancelled %d in %d cancellations: want 100 given back once", after.Status, after.Cancelled, len(after.Cancellations))
+	}
+	if got := s.balance("buyer-1"); got != "none" {
+		t.Fatalf("a tampered payment granted %s", got)
+	}
+	s.requireSound()
+}
